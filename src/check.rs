@@ -1,0 +1,240 @@
+//! The vocabulary shared by every stage: what a check is, what it can end as, and where the
+//! answer came from. Nothing here does I/O.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+
+/// The three kinds of value the partner API can check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CheckType {
+    Email,
+    Mobile,
+    Name,
+}
+
+impl CheckType {
+    pub const ALL: [CheckType; 3] = [CheckType::Email, CheckType::Mobile, CheckType::Name];
+
+    /// The wire name, also used as the column prefix in `--check` mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckType::Email => "email",
+            CheckType::Mobile => "mobile",
+            CheckType::Name => "name",
+        }
+    }
+}
+
+impl fmt::Display for CheckType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CheckType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        CheckType::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(t))
+            .ok_or_else(|| format!("unknown check type '{t}': expected email, mobile or name"))
+    }
+}
+
+/// The `result` column's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResultKind {
+    Free,
+    Taken,
+    Uplimit,
+    Invalid,
+    Error,
+    Pending,
+    Skipped,
+    /// `validate` only: the value passed local rules.
+    Valid,
+}
+
+impl ResultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultKind::Free => "free",
+            ResultKind::Taken => "taken",
+            ResultKind::Uplimit => "uplimit",
+            ResultKind::Invalid => "invalid",
+            ResultKind::Error => "error",
+            ResultKind::Pending => "pending",
+            ResultKind::Skipped => "skipped",
+            ResultKind::Valid => "valid",
+        }
+    }
+
+    /// The contract's rule: `uplimit` if uplimit is 1, else `taken` if status is 1, else `free`.
+    pub fn from_answer(status: &str, uplimit: &str) -> ResultKind {
+        if uplimit.trim() == "1" {
+            ResultKind::Uplimit
+        } else if status.trim() == "1" {
+            ResultKind::Taken
+        } else {
+            ResultKind::Free
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ResultKind> {
+        [
+            ResultKind::Free,
+            ResultKind::Taken,
+            ResultKind::Uplimit,
+            ResultKind::Invalid,
+            ResultKind::Error,
+            ResultKind::Pending,
+            ResultKind::Skipped,
+            ResultKind::Valid,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for ResultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `source` column's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Api,
+    Cache,
+    Local,
+    None,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Cache => "cache",
+            Source::Local => "local",
+            Source::None => "none",
+        }
+    }
+}
+
+/// One value to check, as found in one row, after local normalization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub kind: CheckType,
+    /// What local rules decided: the normalized key to send, or why it cannot be sent.
+    pub local: Local,
+}
+
+/// The local verdict on a value, before any request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Local {
+    /// Passed the rules; this is the normalized key.
+    Ready(String),
+    /// Failed the rules; the normalized form (as far as it got) and the reason.
+    Invalid { key: String, reason: String },
+    /// The cell was empty.
+    Skipped,
+}
+
+/// Everything the result columns of one check show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub checked_key: String,
+    pub result: ResultKind,
+    pub status: Option<String>,
+    pub uplimit: Option<String>,
+    pub error_code: Option<String>,
+    pub error_msg: Option<String>,
+    pub http_status: Option<u16>,
+    pub attempts: u32,
+    pub source: Source,
+    pub checked_at: Option<DateTime<Utc>>,
+    pub request_id: Option<String>,
+    /// The answer this value had before, from the state store (change detection).
+    pub previous: Option<(ResultKind, DateTime<Utc>)>,
+}
+
+impl Outcome {
+    /// An outcome with only the key and result set; the builder methods fill the rest.
+    pub fn new(checked_key: impl Into<String>, result: ResultKind, source: Source) -> Outcome {
+        Outcome {
+            checked_key: checked_key.into(),
+            result,
+            status: None,
+            uplimit: None,
+            error_code: None,
+            error_msg: None,
+            http_status: None,
+            attempts: 0,
+            source,
+            checked_at: None,
+            request_id: None,
+            previous: None,
+        }
+    }
+
+    /// The outcome a check has without asking anyone: invalid, skipped, or `ready_as`
+    /// (`valid` in `validate`, `pending` in `run` when the run stopped before sending it).
+    pub fn from_local(local: &Local, ready_as: ResultKind, now: DateTime<Utc>) -> Outcome {
+        match local {
+            Local::Ready(key) => Outcome::new(key.clone(), ready_as, Source::None),
+            Local::Invalid { key, reason } => Outcome {
+                error_code: Some("LOCAL".into()),
+                error_msg: Some(reason.clone()),
+                checked_at: Some(now),
+                ..Outcome::new(key.clone(), ResultKind::Invalid, Source::Local)
+            },
+            Local::Skipped => Outcome::new("", ResultKind::Skipped, Source::None),
+        }
+    }
+}
+
+/// The result column names, in contract order, without prefix.
+pub const RESULT_COLUMNS: [&str; 13] = [
+    "checked_key",
+    "result",
+    "status",
+    "uplimit",
+    "error_code",
+    "error_msg",
+    "http_status",
+    "attempts",
+    "source",
+    "checked_at",
+    "request_id",
+    "previous_result",
+    "previous_checked_at",
+];
+
+/// Formats a time the way every output column shows it: RFC 3339, UTC, whole seconds.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_mapping_follows_the_contract() {
+        assert_eq!(ResultKind::from_answer("0", "0"), ResultKind::Free);
+        assert_eq!(ResultKind::from_answer("1", "0"), ResultKind::Taken);
+        assert_eq!(ResultKind::from_answer("1", "1"), ResultKind::Uplimit);
+        assert_eq!(ResultKind::from_answer("0", "1"), ResultKind::Uplimit);
+    }
+
+    #[test]
+    fn check_type_parses_case_insensitively() {
+        assert_eq!("EMAIL".parse::<CheckType>(), Ok(CheckType::Email));
+        assert_eq!(" Mobile ".parse::<CheckType>(), Ok(CheckType::Mobile));
+        assert!("phone".parse::<CheckType>().is_err());
+    }
+}

@@ -1,0 +1,308 @@
+//! The command line, as clap derive structs. Their doc comments are the `--help` text; nothing
+//! here is used below `config`, which turns these into a validated configuration.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::input::CheckSpec;
+
+const EXAMPLES: &str = "\
+Examples:
+  Try it now, against the built-in simulator (no account needed):
+    checkuser run samples/leads.csv --sandbox
+
+  A list in the API's own shape (columns searchType,searchKey):
+    checkuser run leads.csv
+
+  A CRM export: say which column holds what (repeat --check):
+    checkuser run crm.csv --check email=E-Mail --check mobile=Phone --default-country 86
+
+  Only validate and normalize, no network, no credentials:
+    checkuser validate crm.csv --check mobile=Phone -o checked.csv
+
+Credentials come from the environment (HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK), from
+~/.huaweicloud/credentials, or from an IAM token; never from the command line.
+Exit codes: 0 all checks answered, 1 some ended error/pending, 2 usage or fatal error,
+130 interrupted.";
+
+/// Bulk-check emails, mobile numbers and account names against Huawei Cloud's partner API
+/// "verifying customer registration information", and write the list back with the answers.
+#[derive(Debug, Parser)]
+#[command(name = "checkuser", version, after_long_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check every row against the API and write the results (the whole job).
+    Run(Box<RunArgs>),
+    /// Read, map, normalize and write, with no network and no credentials:
+    /// each check's result is valid, invalid or skipped.
+    Validate(ValidateArgs),
+    /// Run the built-in simulator of the API on 127.0.0.1, for trying things by hand.
+    Sandbox(SandboxArgs),
+}
+
+/// Logging and progress; usable before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Only print errors (no progress, no summary lines).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// More detail in the logs (-vv for per-request detail).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Progress bar on a terminal (auto), always, or never. Off a terminal a one-line
+    /// progress log is written every 60 seconds instead.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto, global = true)]
+    pub progress: ProgressMode,
+
+    /// Show emails and mobile numbers in full in logs (they are masked by default).
+    #[arg(long, global = true)]
+    pub log_pii: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Where rows come from and where results go (shared by `run` and `validate`).
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// The CSV lead list (with a header row), or - for standard input.
+    pub input: PathBuf,
+
+    /// Check the column COLUMN as TYPE (email, mobile or name); repeat for several checks per
+    /// row. COLUMN is a header name (case-insensitive) or #N for the N-th column. Without it
+    /// the input must have searchType and searchKey columns.
+    #[arg(long = "check", value_name = "TYPE=COLUMN")]
+    pub checks: Vec<CheckSpec>,
+
+    /// Input delimiter: , ; | or tab [default: detected from the header line].
+    #[arg(long, value_parser = crate::input::sniff::delimiter_from_arg)]
+    pub delimiter: Option<u8>,
+
+    /// Input encoding, e.g. utf-8, windows-1252, gbk [default: UTF-8, or Windows-1252 for input
+    /// that is not UTF-8].
+    #[arg(long)]
+    pub encoding: Option<String>,
+
+    /// Country for mobile numbers written without one: a calling code (86) or a region (CN).
+    /// Without it such numbers are invalid.
+    #[arg(long, value_name = "CC")]
+    pub default_country: Option<String>,
+
+    /// Output file; - for standard output [default: INPUT's name with .checked.csv, beside it].
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// Start the output with a UTF-8 byte-order mark, so Excel on Windows reads accents right.
+    #[arg(long)]
+    pub bom: bool,
+
+    /// Do not prefix cells starting with = + - @ TAB or CR with ' (formula escaping is on by
+    /// default so that spreadsheets show them as text).
+    #[arg(long)]
+    pub no_escape_formulas: bool,
+
+    /// Also write the summary as JSON to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiVersion {
+    /// POST /v1.0/{partner_id}/partner/customer-mgr/check-user
+    V1,
+    /// POST /v2/partners/sub-customers/users/check-identity
+    V2,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Run against the built-in simulator instead of Huawei Cloud (no credentials needed;
+    /// results are marked as simulated).
+    #[arg(long, help_heading = "API")]
+    pub sandbox: bool,
+
+    /// Which API to call.
+    #[arg(long, value_enum, default_value_t = ApiVersion::V1, help_heading = "API")]
+    pub api: ApiVersion,
+
+    /// API endpoint: https://bss-intl.myhuaweicloud.com (international), https://bss.myhuaweicloud.com
+    /// (China), https://bss.myhuaweicloud.eu (Europe).
+    #[arg(
+        long,
+        default_value = "https://bss-intl.myhuaweicloud.com",
+        help_heading = "API"
+    )]
+    pub endpoint: String,
+
+    /// Partner id for --api v1 [default: the credentials' domain id].
+    #[arg(long, env = "HUAWEICLOUD_PARTNER_ID", help_heading = "API")]
+    pub partner_id: Option<String>,
+
+    /// Read an IAM token from this file (sent as X-Auth-Token) instead of signing with AK/SK.
+    #[arg(long, value_name = "PATH", help_heading = "API")]
+    pub token_file: Option<PathBuf>,
+
+    /// Requests per second across the whole run, retries included (fractions allowed).
+    #[arg(long, default_value_t = 5.0, help_heading = "Pace")]
+    pub rate: f64,
+
+    /// Requests in flight at most.
+    #[arg(long, default_value_t = 4, help_heading = "Pace")]
+    pub concurrency: usize,
+
+    /// Time limit of one request (e.g. 30s, 1m).
+    #[arg(long, value_parser = parse_duration, default_value = "30s", help_heading = "Pace")]
+    pub timeout: Duration,
+
+    /// HTTP requests per check for transient failures (throttling is not counted).
+    #[arg(long, default_value_t = 6, help_heading = "Pace")]
+    pub max_attempts: u32,
+
+    /// Base of the exponential retry backoff (tests shorten it).
+    #[arg(long, value_parser = parse_duration, default_value = "500ms", hide = true)]
+    pub backoff_base: Duration,
+
+    /// The state store that remembers every answer [default: $XDG_CACHE_HOME/checkuser/state.sqlite].
+    #[arg(long, value_name = "PATH", help_heading = "State")]
+    pub state: Option<PathBuf>,
+
+    /// Reuse stored answers younger than this (e.g. 20h, 3d).
+    #[arg(long, value_parser = parse_duration, default_value = "20h", help_heading = "State")]
+    pub max_age: Duration,
+
+    /// Reuse stored taken and uplimit answers younger than this.
+    #[arg(long, value_parser = parse_duration, default_value = "30d", help_heading = "State")]
+    pub taken_max_age: Duration,
+
+    /// Ask the API again for everything (answers are still recorded).
+    #[arg(long, help_heading = "State")]
+    pub refresh: bool,
+
+    /// If another run holds the lock for this endpoint and partner, wait for it instead of
+    /// exiting with code 2.
+    #[arg(long, help_heading = "State")]
+    pub wait_lock: bool,
+
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// Faults and limits of the built-in simulator (`sandbox`, or `run --sandbox`).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Simulator")]
+pub struct FaultArgs {
+    /// Gateway rate limit in requests per second (429 APIG.0308 above it); 0 for none.
+    #[arg(long, default_value_t = 5.0, value_name = "RPS")]
+    pub throttle: f64,
+
+    /// Fraction of requests answered 500 CBC.0999 (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    pub fault_transient: f64,
+
+    /// Fraction of requests answered 502/503/504 with an HTML page.
+    #[arg(long = "fault-5xx", default_value_t = 0.0, value_name = "FRACTION")]
+    pub fault_5xx: f64,
+
+    /// Fraction of requests whose connection is cut before the answer.
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    pub fault_reset: f64,
+
+    /// Answer the first N requests for each value with CBC.0999.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub fail_first: u32,
+
+    /// Delay every answer by this much (e.g. 200ms).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub latency: Option<Duration>,
+
+    /// Add a random extra delay of up to this much.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub latency_jitter: Option<Duration>,
+
+    /// Seed for the random faults, to replay a run.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// Parses `30s`, `500ms`, `20h`, `30d` (humantime syntax).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("'{s}' is not a duration like 30s, 20h or 30d: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_flags_parse_with_their_defaults() {
+        let cli =
+            Cli::try_parse_from(["checkuser", "run", "x.csv", "--check", "email=Mail", "-vv"])
+                .unwrap();
+        let Command::Run(r) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(r.rate, 5.0);
+        assert_eq!(r.concurrency, 4);
+        assert_eq!(r.timeout, Duration::from_secs(30));
+        assert_eq!(r.max_attempts, 6);
+        assert_eq!(r.max_age, Duration::from_secs(20 * 3600));
+        assert_eq!(r.taken_max_age, Duration::from_secs(30 * 86400));
+        assert_eq!(r.api, ApiVersion::V1);
+        assert_eq!(r.input.checks.len(), 1);
+        assert_eq!(cli.log.verbose, 2);
+    }
+
+    #[test]
+    fn bad_flags_are_usage_errors() {
+        for args in [
+            vec!["checkuser", "run", "x.csv", "--check", "fax=Fax"],
+            vec!["checkuser", "run", "x.csv", "--timeout", "soon"],
+            vec!["checkuser", "validate", "x.csv", "--delimiter", "ab"],
+            vec!["checkuser", "run"],
+        ] {
+            assert!(Cli::try_parse_from(&args).is_err(), "{args:?}");
+        }
+    }
+}

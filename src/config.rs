@@ -1,0 +1,153 @@
+//! Raw flags become a validated configuration here, in one place; nothing below this module
+//! sees `cli` types. Errors name the flag and say what would be accepted.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::{InputArgs, LogArgs, ProgressMode};
+use crate::input::reader::DEFAULT_RECORD_CAP;
+use crate::input::sniff::encoding_from_label;
+use crate::input::{CheckSpec, InputOptions};
+use crate::normalize::DefaultCountry;
+
+/// Everything the reading and writing half of a job needs (shared by `run` and `validate`).
+#[derive(Debug, Clone)]
+pub struct JobConfig {
+    pub input: InputOptions,
+    pub specs: Vec<CheckSpec>,
+    pub default_country: Option<DefaultCountry>,
+    /// `None` writes to standard output.
+    pub output: Option<PathBuf>,
+    pub bom: bool,
+    pub escape_formulas: bool,
+    pub summary_json: Option<PathBuf>,
+    pub display: Display,
+}
+
+/// How the run talks to people.
+#[derive(Debug, Clone, Copy)]
+pub struct Display {
+    pub quiet: bool,
+    pub verbose: u8,
+    pub progress: ProgressMode,
+    pub log_pii: bool,
+}
+
+impl From<&LogArgs> for Display {
+    fn from(a: &LogArgs) -> Display {
+        Display {
+            quiet: a.quiet,
+            verbose: a.verbose,
+            progress: a.progress,
+            log_pii: a.log_pii,
+        }
+    }
+}
+
+impl JobConfig {
+    pub fn from_args(a: &InputArgs, log: &LogArgs) -> Result<JobConfig> {
+        let stdin = a.input.as_os_str() == "-";
+        let encoding = match &a.encoding {
+            Some(label) => Some(encoding_from_label(label).context("--encoding")?),
+            None => None,
+        };
+        let default_country = match &a.default_country {
+            Some(s) => Some(
+                s.parse::<DefaultCountry>()
+                    .map_err(anyhow::Error::msg)
+                    .context("--default-country")?,
+            ),
+            None => None,
+        };
+        let output = match &a.output {
+            Some(p) if p.as_os_str() == "-" => None,
+            Some(p) => Some(p.clone()),
+            None if stdin => None,
+            None => Some(default_output(&a.input)),
+        };
+        if let Some(out) = &output {
+            if out
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+            {
+                bail!(
+                    "-o {}: workbook (.xlsx) output is not available in this version yet; write \
+                     .csv and open it in the spreadsheet",
+                    out.display()
+                );
+            }
+            if !stdin && same_file(out, &a.input) {
+                bail!(
+                    "-o {} is the input file itself: choose another output path",
+                    out.display()
+                );
+            }
+        }
+        Ok(JobConfig {
+            input: InputOptions {
+                path: (!stdin).then(|| a.input.clone()),
+                delimiter: a.delimiter,
+                encoding,
+                record_cap: DEFAULT_RECORD_CAP,
+            },
+            specs: a.checks.clone(),
+            default_country,
+            output,
+            bom: a.bom,
+            escape_formulas: !a.no_escape_formulas,
+            summary_json: a.summary_json.clone(),
+            display: log.into(),
+        })
+    }
+
+    /// How the input is named in messages and the summary.
+    pub fn input_label(&self) -> String {
+        self.input
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "-".into())
+    }
+
+    /// How the output is named in messages and the summary.
+    pub fn output_label(&self) -> String {
+        self.output
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "-".into())
+    }
+}
+
+/// `<input stem>.checked.csv` beside the input.
+pub fn default_output(input: &Path) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    input.with_file_name(format!("{stem}.checked.csv"))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_output_sits_beside_the_input() {
+        assert_eq!(
+            default_output(Path::new("/d/leads.csv")),
+            Path::new("/d/leads.checked.csv")
+        );
+        assert_eq!(
+            default_output(Path::new("leads")),
+            Path::new("leads.checked.csv")
+        );
+    }
+}

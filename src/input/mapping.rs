@@ -1,0 +1,332 @@
+//! From header and row to checks: per-row-type mode (`searchType`,`searchKey`) or mapped mode
+//! (`--check TYPE=COLUMN`), and the output header that goes with it.
+
+use std::str::FromStr;
+
+use anyhow::{bail, Result};
+
+use crate::check::{CheckType, Local, RESULT_COLUMNS};
+use crate::normalize::{self, DefaultCountry};
+
+/// One `--check TYPE=COLUMN` flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSpec {
+    pub kind: CheckType,
+    pub column: String,
+}
+
+impl FromStr for CheckSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (kind, column) = s
+            .split_once('=')
+            .ok_or_else(|| format!("'{s}' is not TYPE=COLUMN (for example email=\"E-mail\")"))?;
+        if column.trim().is_empty() {
+            return Err(format!("'{s}' names no column after '='"));
+        }
+        Ok(CheckSpec {
+            kind: kind.parse()?,
+            column: column.to_string(),
+        })
+    }
+}
+
+/// Where the checks of a row come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mode {
+    PerRow { type_col: usize, key_col: usize },
+    Mapped(Vec<(CheckType, usize)>),
+}
+
+/// The resolved column layout of one input.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    mode: Mode,
+    /// Number of header fields: rows are padded to this before the result columns.
+    pub width: usize,
+    /// Result column prefix of each check (empty in per-row mode).
+    pub prefixes: Vec<String>,
+    default_country: Option<DefaultCountry>,
+}
+
+const TYPE_NAMES: [&str; 2] = ["searchtype", "search_type"];
+const KEY_NAMES: [&str; 3] = ["searchkey", "search_key", "search_value"];
+
+impl Layout {
+    /// Resolves `--check` flags, or finds the per-row columns, against a header.
+    pub fn resolve(
+        header: &[String],
+        specs: &[CheckSpec],
+        default_country: Option<DefaultCountry>,
+    ) -> Result<Layout> {
+        let mode = if specs.is_empty() {
+            per_row_mode(header)?
+        } else {
+            let mut cols = Vec::with_capacity(specs.len());
+            for spec in specs {
+                cols.push((spec.kind, find_column(header, &spec.column)?));
+            }
+            Mode::Mapped(cols)
+        };
+        let prefixes = match &mode {
+            Mode::PerRow { .. } => vec![String::new()],
+            Mode::Mapped(cols) => {
+                let mut seen = std::collections::HashMap::new();
+                cols.iter()
+                    .map(|(kind, _)| {
+                        let n = seen.entry(*kind).and_modify(|n| *n += 1).or_insert(1);
+                        match *n {
+                            1 => format!("{kind}_"),
+                            n => format!("{kind}{n}_"),
+                        }
+                    })
+                    .collect()
+            }
+        };
+        Ok(Layout {
+            mode,
+            width: header.len(),
+            prefixes,
+            default_country,
+        })
+    }
+
+    /// How many checks each row carries.
+    pub fn checks_per_row(&self) -> usize {
+        self.prefixes.len()
+    }
+
+    /// The output header: input header, then the result columns of each check.
+    pub fn output_header(&self, header: &[String]) -> Vec<String> {
+        let mut out = header.to_vec();
+        for p in &self.prefixes {
+            out.extend(RESULT_COLUMNS.iter().map(|c| format!("{p}{c}")));
+        }
+        out
+    }
+
+    /// The checks of one row, normalized and validated. `problem` (a row that could not be
+    /// decoded) makes every non-empty check invalid with that reason.
+    pub fn checks(&self, fields: &[String], problem: Option<&str>) -> Vec<(CheckType, Local)> {
+        let cell = |i: usize| fields.get(i).map(String::as_str).unwrap_or("");
+        let mut out = match &self.mode {
+            Mode::PerRow { type_col, key_col } => {
+                vec![self.per_row(cell(*type_col), cell(*key_col))]
+            }
+            Mode::Mapped(cols) => cols
+                .iter()
+                .map(|(kind, col)| {
+                    (
+                        *kind,
+                        normalize::check(*kind, cell(*col), self.default_country),
+                    )
+                })
+                .collect(),
+        };
+        if let Some(reason) = problem {
+            for (_, local) in out.iter_mut() {
+                if let Local::Ready(key) | Local::Invalid { key, .. } = local {
+                    *local = Local::Invalid {
+                        key: std::mem::take(key),
+                        reason: reason.to_string(),
+                    };
+                }
+            }
+        }
+        out
+    }
+
+    fn per_row(&self, type_cell: &str, key_cell: &str) -> (CheckType, Local) {
+        match type_cell.parse::<CheckType>() {
+            Ok(kind) => (kind, normalize::check(kind, key_cell, self.default_country)),
+            Err(_) if type_cell.trim().is_empty() && key_cell.trim().is_empty() => {
+                (CheckType::Email, Local::Skipped)
+            }
+            Err(reason) => (
+                CheckType::Email,
+                Local::Invalid {
+                    key: key_cell.trim().to_string(),
+                    reason: format!("searchType: {reason}"),
+                },
+            ),
+        }
+    }
+
+    /// The type a row's check would have in per-row mode, as written (for display).
+    pub fn is_per_row(&self) -> bool {
+        matches!(self.mode, Mode::PerRow { .. })
+    }
+}
+
+fn norm(h: &str) -> String {
+    h.trim().to_ascii_lowercase()
+}
+
+fn per_row_mode(header: &[String]) -> Result<Mode> {
+    let find = |names: &[&str]| {
+        header
+            .iter()
+            .position(|h| names.contains(&norm(h).as_str()))
+    };
+    match (find(&TYPE_NAMES), find(&KEY_NAMES)) {
+        (Some(type_col), Some(key_col)) => Ok(Mode::PerRow { type_col, key_col }),
+        _ => {
+            let guess = header
+                .iter()
+                .find(|h| norm(h).contains("mail"))
+                .or(header.first())
+                .map(String::as_str)
+                .unwrap_or("Email");
+            bail!(
+                "no columns to check: the header has neither searchType/searchKey columns nor \
+                 any --check flag was given.\n  headers found: {}\n  for example: --check \
+                 email={}",
+                list_headers(header),
+                shell_quote(guess)
+            )
+        }
+    }
+}
+
+fn list_headers(header: &[String]) -> String {
+    header
+        .iter()
+        .map(|h| format!("\"{h}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        && !s.is_empty()
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Finds a column by exact name, else by case-insensitive trimmed name; `#N` is the N-th column.
+fn find_column(header: &[String], name: &str) -> Result<usize> {
+    if let Some(n) = name.strip_prefix('#').and_then(|n| n.parse::<usize>().ok()) {
+        if (1..=header.len()).contains(&n) {
+            return Ok(n - 1);
+        }
+        bail!(
+            "column #{n} does not exist: the header has {} columns",
+            header.len()
+        );
+    }
+    let exact: Vec<usize> = (0..header.len()).filter(|&i| header[i] == name).collect();
+    let hits = if exact.is_empty() {
+        (0..header.len())
+            .filter(|&i| norm(&header[i]) == norm(name))
+            .collect()
+    } else {
+        exact
+    };
+    match hits.as_slice() {
+        [i] => Ok(*i),
+        [] => bail!(
+            "column \"{name}\" is not in the header.\n  headers found: {}",
+            list_headers(header)
+        ),
+        many => {
+            bail!(
+            "column \"{name}\" appears {} times in the header (columns {}): rename one, or pick \
+             one by position with --check TYPE=#N",
+            many.len(),
+            many.iter().map(|i| format!("#{}", i + 1)).collect::<Vec<_>>().join(", ")
+        )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(cols: &[&str]) -> Vec<String> {
+        cols.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn per_row_headers_are_found_case_insensitively() {
+        for (t, k) in [
+            ("searchType", "searchKey"),
+            ("SEARCH_TYPE", "search_value"),
+            (" searchtype", "Search_Key"),
+        ] {
+            let l = Layout::resolve(&h(&["id", t, k]), &[], None).unwrap();
+            assert_eq!(
+                l.mode,
+                Mode::PerRow {
+                    type_col: 1,
+                    key_col: 2
+                }
+            );
+            assert_eq!(l.output_header(&h(&["id", t, k]))[3], "checked_key");
+        }
+    }
+
+    #[test]
+    fn mapped_columns_get_type_prefixes_in_flag_order() {
+        let header = h(&["Name", "E-Mail", "Phone", "mail2"]);
+        let specs: Vec<CheckSpec> = ["mobile=Phone", "email=e-mail", "email=#4"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let l = Layout::resolve(&header, &specs, None).unwrap();
+        assert_eq!(l.prefixes, ["mobile_", "email_", "email2_"]);
+        let out = l.output_header(&header);
+        assert_eq!(out.len(), 4 + 3 * 13);
+        assert_eq!(out[4], "mobile_checked_key");
+        assert_eq!(out[4 + 13 + 1], "email_result");
+    }
+
+    #[test]
+    fn missing_and_ambiguous_columns_are_explained() {
+        let header = h(&["Email", "email", "Phone"]);
+        let err = Layout::resolve(&header, &["mobile=Tel".parse().unwrap()], None).unwrap_err();
+        assert!(
+            err.to_string().contains("\"Email\", \"email\", \"Phone\""),
+            "{err}"
+        );
+        let err = Layout::resolve(&header, &["email=EMAIL".parse().unwrap()], None).unwrap_err();
+        assert!(err.to_string().contains("appears 2 times"), "{err}");
+        assert!(Layout::resolve(&header, &["email=Email".parse().unwrap()], None).is_ok());
+        let err = Layout::resolve(&header, &[], None).unwrap_err().to_string();
+        assert!(err.contains("--check email=Email"), "{err}");
+    }
+
+    #[test]
+    fn per_row_types_and_empty_cells() {
+        let l = Layout::resolve(&h(&["searchType", "searchKey"]), &[], None).unwrap();
+        let row = |a: &str, b: &str| l.checks(&h(&[a, b]), None).pop().unwrap();
+        assert_eq!(
+            row("email", "a@b.cd"),
+            (CheckType::Email, Local::Ready("a@b.cd".into()))
+        );
+        assert!(
+            matches!(row("phone", "1").1, Local::Invalid { reason, .. } if reason.contains("searchType"))
+        );
+        assert_eq!(row("", "").1, Local::Skipped);
+        assert_eq!(row("name", "").1, Local::Skipped);
+        assert_eq!(l.checks(&h(&["name"]), None)[0].1, Local::Skipped);
+    }
+
+    #[test]
+    fn check_spec_parsing() {
+        assert_eq!(
+            "email=E=mail".parse::<CheckSpec>().unwrap(),
+            CheckSpec {
+                kind: CheckType::Email,
+                column: "E=mail".into()
+            }
+        );
+        assert!("email".parse::<CheckSpec>().is_err());
+        assert!("fax=Fax".parse::<CheckSpec>().is_err());
+        assert!("email=".parse::<CheckSpec>().is_err());
+    }
+}

@@ -1,0 +1,342 @@
+//! A streaming CSV record reader for untrusted input: it never buffers the whole file, caps
+//! the size of one record, names the record where an unterminated quote starts, and turns
+//! every cell into text in the input's encoding without ever dropping a row.
+
+use std::fs::File;
+use std::io::{self, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use super::sniff::{self, TextEncoding};
+
+/// The largest record accepted; anything bigger is almost certainly a broken quote.
+pub const DEFAULT_RECORD_CAP: usize = 1 << 20;
+
+/// How much of the input is looked at to guess the encoding and delimiter.
+const SNIFF_LEN: usize = 64 * 1024;
+
+/// The csv reader's buffer; the record-size guard allows for what it reads ahead.
+const CSV_BUFFER: usize = 64 * 1024;
+
+/// What the user said (or did not say) about the input.
+#[derive(Debug, Clone)]
+pub struct InputOptions {
+    /// The file to read; `None` is standard input.
+    pub path: Option<PathBuf>,
+    pub delimiter: Option<u8>,
+    pub encoding: Option<TextEncoding>,
+    pub record_cap: usize,
+}
+
+/// One data record (the header is not one), as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// 1-based number among data records (the header is record 0).
+    pub number: u64,
+    /// Line where the record starts (quoted newlines make this differ from `number`).
+    pub line: u64,
+    pub fields: Vec<String>,
+    /// Set when the record's bytes could not be read as text in strict UTF-8 mode.
+    pub problem: Option<String>,
+}
+
+/// Wraps the byte source to stop one record from growing without bound, and to count quotes
+/// so that an unterminated quote can be reported.
+struct Guard<R> {
+    inner: R,
+    delivered: u64,
+    record_start: u64,
+    cap: u64,
+    quotes: u64,
+    tripped: bool,
+}
+
+impl<R: Read> Read for Guard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.delivered.saturating_sub(self.record_start) > self.cap + CSV_BUFFER as u64 {
+            self.tripped = true;
+            return Err(io::Error::other("record too large"));
+        }
+        let n = self.inner.read(buf)?;
+        self.delivered += n as u64;
+        self.quotes += buf[..n].iter().filter(|&&b| b == b'"').count() as u64;
+        Ok(n)
+    }
+}
+
+/// Streams records from a CSV input after sniffing its encoding and delimiter.
+pub struct RecordReader {
+    csv: csv::Reader<Guard<Box<dyn Read + Send>>>,
+    raw: csv::ByteRecord,
+    pub header: Vec<String>,
+    pub delimiter: u8,
+    pub encoding: TextEncoding,
+    /// How many records were read as Windows-1252 because they were not UTF-8.
+    pub fallback_records: u64,
+    cap: usize,
+    number: u64,
+    /// Line where the next record starts (csv does not count newlines inside quotes).
+    line: u64,
+    /// Whether the last record had a field spanning lines (an unterminated quote would).
+    last_multiline: bool,
+    line_of_last: u64,
+    source: String,
+}
+
+impl RecordReader {
+    /// Opens the input, sniffs it and reads the header row.
+    pub fn open(opts: &InputOptions) -> Result<RecordReader> {
+        let (mut source, label): (Box<dyn Read + Send>, String) = match &opts.path {
+            None => (Box::new(io::stdin()), "standard input".into()),
+            Some(p) => (Box::new(open_file(p)?), p.display().to_string()),
+        };
+        let mut prefix = Vec::with_capacity(SNIFF_LEN);
+        (&mut source)
+            .take(SNIFF_LEN as u64)
+            .read_to_end(&mut prefix)
+            .with_context(|| format!("cannot read {label}"))?;
+        if prefix.is_empty() {
+            bail!("{label} is empty: expected a CSV file with a header row");
+        }
+        let skip = sniff::bom_len(&prefix)?;
+        let body = &prefix[skip..];
+        let encoding = opts
+            .encoding
+            .unwrap_or_else(|| sniff::detect_encoding(body));
+        let delimiter = opts
+            .delimiter
+            .unwrap_or_else(|| sniff::detect_delimiter(body));
+        let start: Box<dyn Read + Send> = Box::new(Cursor::new(prefix).chain(source));
+        let mut guard = Guard {
+            inner: start,
+            delivered: 0,
+            record_start: 0,
+            cap: opts.record_cap as u64,
+            quotes: 0,
+            tripped: false,
+        };
+        io::copy(&mut (&mut guard).take(skip as u64), &mut io::sink())?;
+        guard.delivered = 0;
+        let csv = csv::ReaderBuilder::new()
+            .buffer_capacity(CSV_BUFFER)
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(guard);
+        let mut reader = RecordReader {
+            csv,
+            raw: csv::ByteRecord::new(),
+            header: Vec::new(),
+            delimiter,
+            encoding,
+            fallback_records: 0,
+            cap: opts.record_cap,
+            number: 0,
+            line: 1,
+            last_multiline: false,
+            line_of_last: 0,
+            source: label,
+        };
+        match reader.next_record()? {
+            Some(h) => reader.header = h.fields,
+            None => bail!("{} has no header row", reader.source),
+        }
+        Ok(reader)
+    }
+
+    /// The next data record, or `None` at the end. Errors are located and final.
+    pub fn next_record(&mut self) -> Result<Option<Record>> {
+        let start = self.csv.position().byte();
+        self.csv.get_mut().record_start = start;
+        let which = |n: u64| {
+            if n == 0 {
+                "the header".to_string()
+            } else {
+                format!("record {n}")
+            }
+        };
+        match self.csv.read_byte_record(&mut self.raw) {
+            Ok(false) if self.last_multiline && self.csv.get_ref().quotes % 2 == 1 => bail!(
+                "{} of {} (line {}) opens a quote that is never closed, so it swallows the rest \
+                 of the file: fix the quote and run again",
+                which(self.number - 1),
+                self.source,
+                self.line_of_last
+            ),
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+            Err(_) if self.csv.get_ref().tripped => bail!(
+                "{} of {} (starting at line {}) is larger than {} KiB: probably a quote that is \
+                 never closed starts there",
+                which(self.number),
+                self.source,
+                self.line,
+                self.cap / 1024
+            ),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("cannot read {} of {}", which(self.number), self.source)
+                })
+            }
+        }
+        let line = self.line;
+        let inner_newlines: usize = self
+            .raw
+            .iter()
+            .map(|f| f.iter().filter(|&&b| b == b'\n').count())
+            .sum();
+        self.last_multiline = inner_newlines > 0;
+        self.line_of_last = line;
+        self.line += 1 + inner_newlines as u64;
+        let (fields, problem) = self.decode();
+        let rec = Record {
+            number: self.number,
+            line,
+            fields,
+            problem,
+        };
+        self.number += 1;
+        Ok(Some(rec))
+    }
+
+    fn decode(&mut self) -> (Vec<String>, Option<String>) {
+        let mut fields = Vec::with_capacity(self.raw.len());
+        match self.encoding {
+            TextEncoding::Other(enc) => {
+                fields.extend(self.raw.iter().map(|b| decode_with(enc, b)));
+                (fields, None)
+            }
+            TextEncoding::Utf8 { strict } => {
+                let mut bad = None;
+                for (i, b) in self.raw.iter().enumerate() {
+                    match std::str::from_utf8(b) {
+                        Ok(s) => fields.push(s.to_owned()),
+                        Err(_) => {
+                            bad.get_or_insert(i + 1);
+                            fields.push(String::new());
+                        }
+                    }
+                }
+                let Some(col) = bad else {
+                    return (fields, None);
+                };
+                let redo = |enc| self.raw.iter().map(|b| decode_with(enc, b)).collect();
+                if strict {
+                    let msg = format!(
+                        "field {col} of this row is not valid UTF-8 (shown with replacement \
+                         characters): fix the file or pass --encoding windows-1252"
+                    );
+                    (redo(encoding_rs::UTF_8), Some(msg))
+                } else {
+                    self.fallback_records += 1;
+                    (redo(encoding_rs::WINDOWS_1252), None)
+                }
+            }
+        }
+    }
+}
+
+fn decode_with(enc: &'static encoding_rs::Encoding, bytes: &[u8]) -> String {
+    enc.decode_without_bom_handling(bytes).0.into_owned()
+}
+
+fn open_file(p: &Path) -> Result<File> {
+    if p.is_dir() {
+        bail!("{} is a folder, not a CSV file", p.display());
+    }
+    File::open(p).with_context(|| format!("cannot open input {}", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn read_all(bytes: &[u8], enc: Option<TextEncoding>) -> Result<(RecordReader, Vec<Record>)> {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(bytes).unwrap();
+        let opts = InputOptions {
+            path: Some(f.path().to_path_buf()),
+            delimiter: None,
+            encoding: enc,
+            record_cap: 1024,
+        };
+        let mut r = RecordReader::open(&opts)?;
+        let mut out = Vec::new();
+        while let Some(rec) = r.next_record()? {
+            out.push(rec);
+        }
+        Ok((r, out))
+    }
+
+    #[test]
+    fn reads_bom_crlf_quotes_and_ragged_rows() {
+        let (r, recs) =
+            read_all(b"\xEF\xBB\xBFa;b\r\n1;\"x;\r\ny\"\r\n2\r\n3;4;5\r\n", None).unwrap();
+        assert_eq!(r.header, ["a", "b"]);
+        assert_eq!(r.delimiter, b';');
+        assert_eq!(recs.len(), 3);
+        assert_eq!(recs[0].fields, ["1", "x;\r\ny"]);
+        assert_eq!(recs[1].fields, ["2"]);
+        assert_eq!((recs[1].number, recs[1].line), (2, 4));
+        assert_eq!(recs[2].fields, ["3", "4", "5"]);
+    }
+
+    #[test]
+    fn windows_1252_is_detected_and_decoded() {
+        let (r, recs) = read_all(b"name;note\nJos\xe9;caf\xe9 \x80\n", None).unwrap();
+        assert_eq!(r.encoding.name(), "windows-1252");
+        assert_eq!(recs[0].fields, ["José", "café €"]);
+    }
+
+    #[test]
+    fn a_late_non_utf8_record_falls_back_in_auto_mode_and_is_flagged_in_strict_mode() {
+        let mut data = b"a,b\n".to_vec();
+        data.extend(std::iter::repeat_n(b"x,y\n".as_slice(), 20_000).flatten());
+        data.extend(b"caf\xe9,z\n");
+        let (r, recs) = read_all(&data, None).unwrap();
+        assert_eq!(r.fallback_records, 1);
+        assert_eq!(recs.last().unwrap().fields, ["café", "z"]);
+        let strict = Some(TextEncoding::Utf8 { strict: true });
+        let (_, recs) = read_all(&data, strict).unwrap();
+        let last = recs.last().unwrap();
+        assert!(last.problem.as_deref().unwrap().contains("field 1"));
+        assert_eq!(last.fields[1], "z");
+    }
+
+    #[test]
+    fn an_oversized_record_is_a_located_error() {
+        let mut data = b"a,b\n1,2\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 200_000));
+        data.extend(b",3\n");
+        let err = read_all(&data, None).err().unwrap().to_string();
+        assert!(err.contains("record 2") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn an_unterminated_quote_names_its_record() {
+        let err = read_all(b"a,b\n1,2\n3,\"oops\n4,5\n6,7\n", None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("record 2") && err.contains("never closed"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn empty_and_utf16_inputs_are_refused() {
+        assert!(read_all(b"", None)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("empty"));
+        assert!(read_all(b"\xFF\xFEa\0", None)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("UTF-16"));
+    }
+}

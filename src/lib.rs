@@ -1,0 +1,42 @@
+//! checkuser: bulk-checks candidate customer emails, mobile numbers and account names against
+//! Huawei Cloud's partner API "verifying customer registration information".
+//!
+//! # Layout
+//!
+//! Data flows one way, and the modules follow it:
+//!
+//! ```text
+//! input (sniff, reader, mapping) ─► normalize ─► store lookup ─► run (dispatcher) ─► api (sign, send, classify)
+//!                                        every outcome ─► one writer: output (csv, summary, progress)
+//! ```
+//!
+//! - [`cli`] flag definitions (their doc comments are `--help`); [`config`] turns them into
+//!   validated settings.
+//! - [`input`] reads untrusted CSV and maps rows to checks; [`normalize`] holds the local rules.
+//! - [`validate`] is the offline job.
+//! - [`output`] writes the annotated CSV atomically, escapes formulas, keeps the summary.
+//! - [`check`] is the shared vocabulary; [`logging`] sets up stderr logs with PII masking.
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod input;
+pub mod logging;
+pub mod normalize;
+pub mod output;
+pub mod validate;
+
+use anyhow::Result;
+
+use crate::output::Summary;
+
+/// Prints the human summary (unless quiet) and writes the JSON summary when asked.
+pub fn report(summary: &Summary, cfg: &config::JobConfig) -> Result<()> {
+    if !cfg.display.quiet {
+        eprint!("{}", summary.human());
+    }
+    if let Some(path) = &cfg.summary_json {
+        summary.write_json(path)?;
+    }
+    Ok(())
+}

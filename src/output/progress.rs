@@ -1,0 +1,104 @@
+//! Progress for people and for cron: an indicatif bar on a terminal, otherwise one log line
+//! every 60 seconds. Driven by the single writer, so it needs no locking.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::Summary;
+use crate::cli::ProgressMode;
+use crate::config::Display;
+
+/// How often the log line is written when there is no terminal.
+const LOG_EVERY: Duration = Duration::from_secs(60);
+/// How often the bar's counts are refreshed.
+const BAR_EVERY: Duration = Duration::from_millis(100);
+
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    log: bool,
+    last: Instant,
+    started: Instant,
+}
+
+impl Progress {
+    /// `total` is the number of checks, when known.
+    pub fn new(d: &Display, total: Option<u64>) -> Progress {
+        let tty = std::io::stderr().is_terminal();
+        let show_bar = !d.quiet
+            && match d.progress {
+                ProgressMode::Always => true,
+                ProgressMode::Never => false,
+                ProgressMode::Auto => tty,
+            };
+        let bar = show_bar.then(|| {
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} checks {per_sec} ETA {eta} {msg}",
+            )
+            .expect("static template");
+            bar.set_style(style);
+            bar
+        });
+        Progress {
+            bar,
+            log: !show_bar && !d.quiet && d.progress != ProgressMode::Never,
+            last: Instant::now(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The total became known (or grew).
+    pub fn set_total(&self, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+        }
+    }
+
+    /// Called after each written row.
+    pub fn update(&mut self, s: &Summary) {
+        let now = Instant::now();
+        if let Some(bar) = &self.bar {
+            bar.set_position(s.checks);
+            if now.duration_since(self.last) >= BAR_EVERY {
+                self.last = now;
+                bar.set_message(counts(s));
+            }
+        } else if self.log && now.duration_since(self.last) >= LOG_EVERY {
+            self.last = now;
+            let secs = now.duration_since(self.started).as_secs_f64().max(1e-9);
+            tracing::info!(
+                "progress: {} rows, {} checks ({:.2} requests/s) {}",
+                s.rows,
+                s.checks,
+                s.api_requests as f64 / secs,
+                counts(s)
+            );
+        }
+    }
+
+    /// Prints a log line without tearing the bar.
+    pub fn suspend<F: FnOnce()>(&self, f: F) {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn counts(s: &Summary) -> String {
+    format!(
+        "free {} taken {} invalid {} error {}",
+        s.free,
+        s.taken + s.uplimit,
+        s.invalid,
+        s.error
+    )
+}

@@ -1,0 +1,182 @@
+//! The run's summary: counted by the writer as rows go out, printed to stderr in a few human
+//! lines, and written as JSON with `--summary-json`.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::check::{Outcome, ResultKind};
+
+/// Why a run stopped before the end of its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    Interrupted,
+    Fatal,
+    CircuitOpen,
+}
+
+/// The figures of one run. Field names are the contract's JSON keys.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub command: &'static str,
+    pub rows: u64,
+    pub checks: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid: Option<u64>,
+    pub free: u64,
+    pub taken: u64,
+    pub uplimit: u64,
+    pub invalid: u64,
+    pub error: u64,
+    pub pending: u64,
+    pub skipped: u64,
+    pub api_requests: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    pub cache_hits: u64,
+    pub duplicates: u64,
+    /// Checks whose result differs from the previous answer in the state store.
+    pub changed: u64,
+    pub elapsed_seconds: f64,
+    pub requests_per_second: f64,
+    pub stopped_reason: Option<StopReason>,
+    /// What went wrong when the run stopped early, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_message: Option<String>,
+    pub exit_code: i32,
+    pub input: String,
+    pub output: String,
+    pub simulated: bool,
+    /// Records read as Windows-1252 because they were not UTF-8.
+    pub encoding_fallback_rows: u64,
+}
+
+impl Summary {
+    /// Counts one written check.
+    pub fn count(&mut self, o: &Outcome) {
+        self.checks += 1;
+        let slot = match o.result {
+            ResultKind::Free => &mut self.free,
+            ResultKind::Taken => &mut self.taken,
+            ResultKind::Uplimit => &mut self.uplimit,
+            ResultKind::Invalid => &mut self.invalid,
+            ResultKind::Error => &mut self.error,
+            ResultKind::Pending => &mut self.pending,
+            ResultKind::Skipped => &mut self.skipped,
+            ResultKind::Valid => self.valid.get_or_insert(0),
+        };
+        *slot += 1;
+        if matches!(o.previous, Some((prev, _)) if prev != o.result) {
+            self.changed += 1;
+        }
+    }
+
+    /// The contract's exit code for a run that got to the end of its input (or stopped).
+    pub fn decide_exit_code(&mut self) -> i32 {
+        self.exit_code = match self.stopped_reason {
+            Some(StopReason::Interrupted) => 130,
+            Some(StopReason::Fatal | StopReason::CircuitOpen) => 2,
+            None if self.error + self.pending > 0 => 1,
+            None => 0,
+        };
+        self.exit_code
+    }
+
+    /// The few lines printed to stderr at the end.
+    pub fn human(&self) -> String {
+        let mut s = String::new();
+        if self.simulated {
+            s.push_str(
+                "SIMULATED: these answers come from the built-in sandbox, not from Huawei Cloud.\n",
+            );
+        }
+        s.push_str(&format!(
+            "{} rows, {} checks in {:.1}s -> {}\n",
+            self.rows, self.checks, self.elapsed_seconds, self.output
+        ));
+        let mut parts = Vec::new();
+        if let Some(v) = self.valid {
+            parts.push(format!("valid {v}"));
+        }
+        for (name, n) in [
+            ("free", self.free),
+            ("taken", self.taken),
+            ("uplimit", self.uplimit),
+            ("invalid", self.invalid),
+            ("error", self.error),
+            ("pending", self.pending),
+            ("skipped", self.skipped),
+        ] {
+            if n > 0 || matches!(name, "invalid") {
+                parts.push(format!("{name} {n}"));
+            }
+        }
+        s.push_str(&format!("  {}\n", parts.join(" · ")));
+        if self.command == "run" {
+            s.push_str(&format!(
+                "  {} requests ({:.2}/s), {} retries, {} throttled, {} from cache, {} duplicates, {} changed\n",
+                self.api_requests,
+                self.requests_per_second,
+                self.retries,
+                self.throttled,
+                self.cache_hits,
+                self.duplicates,
+                self.changed
+            ));
+        } else {
+            s.push_str(&format!("  {} duplicates\n", self.duplicates));
+        }
+        if self.encoding_fallback_rows > 0 {
+            s.push_str(&format!(
+                "  {} rows were not UTF-8 and were read as Windows-1252\n",
+                self.encoding_fallback_rows
+            ));
+        }
+        if let Some(msg) = &self.stop_message {
+            s.push_str(&format!("  stopped: {msg}\n"));
+        }
+        s
+    }
+
+    /// Writes the JSON summary (atomically, like the output).
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let mut out = super::atomic::Out::create(Some(path))?;
+        serde_json::to_writer_pretty(&mut out, self)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        std::io::Write::write_all(&mut out, b"\n")?;
+        out.commit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Source;
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        let mut s = Summary::default();
+        s.count(&Outcome::new("a", ResultKind::Free, Source::Api));
+        assert_eq!(s.decide_exit_code(), 0);
+        s.count(&Outcome::new("b", ResultKind::Pending, Source::None));
+        assert_eq!(s.decide_exit_code(), 1);
+        s.stopped_reason = Some(StopReason::CircuitOpen);
+        assert_eq!(s.decide_exit_code(), 2);
+        s.stopped_reason = Some(StopReason::Interrupted);
+        assert_eq!(s.decide_exit_code(), 130);
+    }
+
+    #[test]
+    fn changes_are_counted_against_the_previous_answer() {
+        let mut s = Summary::default();
+        let now = chrono::Utc::now();
+        let mut o = Outcome::new("a", ResultKind::Taken, Source::Api);
+        o.previous = Some((ResultKind::Free, now));
+        s.count(&o);
+        o.previous = Some((ResultKind::Taken, now));
+        s.count(&o);
+        assert_eq!((s.changed, s.taken, s.checks), (1, 2, 2));
+    }
+}
