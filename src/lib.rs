@@ -17,6 +17,7 @@
 //! - [`output`] writes the annotated CSV atomically, escapes formulas, keeps the summary.
 //! - [`check`] is the shared vocabulary; [`logging`] sets up stderr logs with PII masking.
 
+pub mod api;
 pub mod check;
 pub mod cli;
 pub mod config;
