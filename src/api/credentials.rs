@@ -1,0 +1,214 @@
+//! Finding credentials the way Huawei's SDKs do: AK/SK from the environment, else the
+//! `[global]` section of the credentials file, or an IAM token. Secrets stay in `secrecy`
+//! types and never reach a message; a credentials file others can read is refused, as ssh does.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use secrecy::SecretString;
+
+/// How requests prove who sends them.
+pub enum Auth {
+    /// Signed with SDK-HMAC-SHA256. The AK is an identifier, not a secret.
+    AkSk {
+        ak: String,
+        sk: SecretString,
+        security_token: Option<SecretString>,
+    },
+    /// An IAM token sent as `X-Auth-Token`.
+    Token(SecretString),
+}
+
+/// Credentials and where they were found.
+pub struct Credentials {
+    pub auth: Auth,
+    pub domain_id: Option<String>,
+    /// Where they came from, for messages (never the values).
+    pub source: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.auth {
+            Auth::AkSk { ak, .. } => format!("AK/SK (AK {})", mask_ak(ak)),
+            Auth::Token(_) => "IAM token".to_string(),
+        };
+        write!(f, "{kind} from {}", self.source)
+    }
+}
+
+/// `HPUA…0001`: enough to recognise an AK, not to use it.
+pub fn mask_ak(ak: &str) -> String {
+    if ak.len() <= 8 || !ak.is_ascii() {
+        return "****".into();
+    }
+    format!("{}…{}", &ak[..4], &ak[ak.len() - 4..])
+}
+
+/// Looks the credentials up. `env` reads an environment variable (injected for tests);
+/// `home` is the user's home folder.
+pub fn load(
+    token_file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+) -> Result<Credentials> {
+    let var = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    let domain_id = var("HUAWEICLOUD_SDK_DOMAIN_ID");
+    if let Some(path) = token_file {
+        let token = read_private(path, "token file")?;
+        let token = token.trim();
+        if token.is_empty() {
+            bail!("the token file {} is empty", path.display());
+        }
+        return Ok(Credentials {
+            auth: Auth::Token(token.into()),
+            domain_id,
+            source: format!("--token-file {}", path.display()),
+        });
+    }
+    match (var("HUAWEICLOUD_SDK_AK"), var("HUAWEICLOUD_SDK_SK")) {
+        (Some(ak), Some(sk)) => {
+            return Ok(Credentials {
+                auth: Auth::AkSk {
+                    ak: ak.trim().to_string(),
+                    sk: sk.trim().into(),
+                    security_token: var("HUAWEICLOUD_SDK_SECURITY_TOKEN").map(Into::into),
+                },
+                domain_id,
+                source: "environment (HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK)".into(),
+            })
+        }
+        (Some(_), None) | (None, Some(_)) => bail!(
+            "only one of HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK is set: set both, or neither"
+        ),
+        (None, None) => {}
+    }
+    if let Some(token) = var("HUAWEICLOUD_AUTH_TOKEN") {
+        return Ok(Credentials {
+            auth: Auth::Token(token.trim().into()),
+            domain_id,
+            source: "environment (HUAWEICLOUD_AUTH_TOKEN)".into(),
+        });
+    }
+    let explicit = var("HUAWEICLOUD_SDK_CREDENTIALS_FILE").map(PathBuf::from);
+    let default = home.map(|h| h.join(".huaweicloud").join("credentials"));
+    match (explicit, default) {
+        (Some(path), _) => from_file(&path, domain_id),
+        (None, Some(path)) if path.exists() => from_file(&path, domain_id),
+        _ => bail!(
+            "no credentials found. Set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK in the \
+             environment, or write them to ~/.huaweicloud/credentials:\n\n  [global]\n  ak = \
+             <your AK>\n  sk = <your SK>\n\n(chmod 600 it), or provide an IAM token with \
+             HUAWEICLOUD_AUTH_TOKEN or --token-file. To try checkuser without an account, add \
+             --sandbox."
+        ),
+    }
+}
+
+fn from_file(path: &Path, env_domain: Option<String>) -> Result<Credentials> {
+    let text = read_private(path, "credentials file")?;
+    let ini = ini::Ini::load_from_str(&text)
+        .with_context(|| format!("cannot parse the credentials file {}", path.display()))?;
+    let Some(global) = ini.section(Some("global")) else {
+        bail!(
+            "the credentials file {} has no [global] section (expected ak = … and sk = … under [global])",
+            path.display()
+        );
+    };
+    let get = |k: &str| global.get(k).map(str::trim).filter(|v| !v.is_empty());
+    let (Some(ak), Some(sk)) = (get("ak"), get("sk")) else {
+        bail!("the [global] section of {} needs both ak and sk", path.display());
+    };
+    Ok(Credentials {
+        auth: Auth::AkSk {
+            ak: ak.to_string(),
+            sk: sk.into(),
+            security_token: get("security_token").map(Into::into),
+        },
+        domain_id: env_domain.or_else(|| get("domain_id").map(String::from)),
+        source: format!("credentials file {}", path.display()),
+    })
+}
+
+/// Reads a secret-holding file, refusing one that group or others may read.
+fn read_private(path: &Path, what: &str) -> Result<String> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "the {what} {} can be read by other users (mode {mode:04o}); secrets must be \
+                 private: run  chmod 600 {}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    let _ = meta;
+    std::fs::read_to_string(path).with_context(|| format!("cannot read the {what} {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| m.get(k).cloned()
+    }
+
+    fn write_file(dir: &Path, text: &str, mode: u32) -> PathBuf {
+        let p = dir.join("credentials");
+        std::fs::write(&p, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        p
+    }
+
+    #[test]
+    fn environment_ak_sk_comes_first() {
+        let env = env_of(&[("HUAWEICLOUD_SDK_AK", "AKAKAKAKAKAK"), ("HUAWEICLOUD_SDK_SK", "s3cr3t"), ("HUAWEICLOUD_SDK_DOMAIN_ID", "dom")]);
+        let c = load(None, &env, None).unwrap();
+        let Auth::AkSk { ak, sk, .. } = &c.auth else { panic!() };
+        assert_eq!((ak.as_str(), sk.expose_secret()), ("AKAKAKAKAKAK", "s3cr3t"));
+        assert_eq!(c.domain_id.as_deref(), Some("dom"));
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn the_credentials_file_global_section_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_file(dir.path(), "[global]\nak = FILEAK0000001\nsk = filesecret\ndomain_id = d1\n", 0o600);
+        let env = env_of(&[("HUAWEICLOUD_SDK_CREDENTIALS_FILE", p.to_str().unwrap())]);
+        let c = load(None, &env, None).unwrap();
+        assert!(matches!(&c.auth, Auth::AkSk { ak, .. } if ak == "FILEAK0000001"));
+        assert_eq!(c.domain_id.as_deref(), Some("d1"));
+    }
+
+    #[test]
+    fn a_file_others_can_read_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_file(dir.path(), "[global]\nak = A\nsk = filesecret\n", 0o644);
+        let env = env_of(&[("HUAWEICLOUD_SDK_CREDENTIALS_FILE", p.to_str().unwrap())]);
+        let err = format!("{:#}", load(None, &env, None).unwrap_err());
+        assert!(err.contains("chmod 600") && !err.contains("filesecret"), "{err}");
+    }
+
+    #[test]
+    fn tokens_and_missing_credentials() {
+        let env = env_of(&[("HUAWEICLOUD_AUTH_TOKEN", "tok")]);
+        assert!(matches!(load(None, &env, None).unwrap().auth, Auth::Token(_)));
+        let err = load(None, &env_of(&[]), None).unwrap_err().to_string();
+        assert!(err.contains("--sandbox"), "{err}");
+        let err = load(None, &env_of(&[("HUAWEICLOUD_SDK_AK", "x")]), None).unwrap_err().to_string();
+        assert!(err.contains("only one"), "{err}");
+    }
+}
