@@ -25,6 +25,7 @@ pub mod input;
 pub mod logging;
 pub mod normalize;
 pub mod output;
+pub mod sandbox;
 pub mod validate;
 
 use anyhow::Result;

@@ -1,0 +1,159 @@
+//! One HTTP exchange with the partner API: build the body, sign it afresh (new `X-Sdk-Date`),
+//! send exactly the signed bytes and headers, and read back the status, body and the headers
+//! that matter. Retrying is the dispatcher's business, not this module's.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use secrecy::ExposeSecret;
+
+use super::backoff::parse_retry_after;
+use super::classify::{Problem, Reply};
+use super::credentials::{Auth, Credentials};
+use super::{sign, wire};
+use crate::check::CheckType;
+use crate::cli::ApiVersion;
+
+/// Answers larger than this are cut (the API's answers are a few hundred bytes).
+const MAX_BODY: usize = 64 * 1024;
+
+/// What the client needs to know.
+pub struct ClientConfig {
+    pub endpoint: reqwest::Url,
+    pub api: ApiVersion,
+    /// Needed for v1 (it is part of the path).
+    pub partner_id: String,
+    pub timeout: Duration,
+    pub credentials: Credentials,
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    cfg: ClientConfig,
+    url: reqwest::Url,
+    path: String,
+    host: String,
+}
+
+impl Client {
+    pub fn new(cfg: ClientConfig) -> Result<Client> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("checkuser/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
+            .timeout(cfg.timeout)
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build()
+            .context("cannot set up the HTTP client")?;
+        let base = cfg.endpoint.as_str().trim_end_matches('/');
+        let path = wire::path(cfg.api, &cfg.partner_id);
+        let url = reqwest::Url::parse(&format!("{base}{path}")).context("--endpoint")?;
+        let Some(host) = url.host_str() else {
+            bail!("--endpoint {} has no host", cfg.endpoint);
+        };
+        let host = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let path = url.path().to_string();
+        Ok(Client { http, cfg, url, path, host })
+    }
+
+    pub fn api(&self) -> ApiVersion {
+        self.cfg.api
+    }
+
+    /// One request for one check. `Err` is a failure with no HTTP answer (timeout, connection).
+    pub async fn send(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Reply, Problem> {
+        let body = wire::body(self.cfg.api, kind, key);
+        let headers = self.headers(&body, now);
+        let res = self
+            .http
+            .post(self.url.clone())
+            .headers(headers)
+            .body(body)
+            .send()
+            .await;
+        let resp = match res {
+            Ok(r) => r,
+            Err(e) => return Err(transport_problem(&e)),
+        };
+        let h = resp.headers();
+        let text = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let mut reply = Reply {
+            http_status: resp.status().as_u16(),
+            request_id: text("x-request-id"),
+            retry_after: text("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now())),
+            date: text("date").and_then(|d| httpdate::parse_http_date(&d).ok()),
+            body: Vec::new(),
+        };
+        let bytes = resp.bytes().await.map_err(|e| transport_problem(&e))?;
+        reply.body = bytes[..bytes.len().min(MAX_BODY)].to_vec();
+        Ok(reply)
+    }
+
+    /// The headers of one attempt, signed for AK/SK; secret values are marked sensitive.
+    fn headers(&self, body: &[u8], now: DateTime<Utc>) -> HeaderMap {
+        let date = sign::sdk_date(now);
+        let mut plain: Vec<(&str, &str)> = vec![
+            ("Content-Type", "application/json"),
+            ("Host", &self.host),
+            ("X-Sdk-Date", &date),
+        ];
+        if let Some(d) = &self.cfg.credentials.domain_id {
+            plain.push(("X-Domain-Id", d));
+        }
+        let mut map = HeaderMap::new();
+        let mut put = |name: &str, value: &str, sensitive: bool| {
+            if let (Ok(n), Ok(mut v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+                v.set_sensitive(sensitive);
+                map.insert(n, v);
+            }
+        };
+        match &self.cfg.credentials.auth {
+            Auth::AkSk { ak, sk, security_token } => {
+                let token = security_token.as_ref().map(|t| t.expose_secret());
+                let mut signed = plain.clone();
+                if let Some(t) = token {
+                    signed.push(("X-Security-Token", t));
+                }
+                let sig = sign::sign(
+                    sk.expose_secret().as_bytes(),
+                    &date,
+                    &sign::Request {
+                        method: "POST",
+                        path: &self.path,
+                        query: &[],
+                        headers: &signed,
+                        body,
+                    },
+                );
+                if let Some(t) = token {
+                    put("X-Security-Token", t, true);
+                }
+                put(AUTHORIZATION.as_str(), &sig.authorization(ak), true);
+            }
+            Auth::Token(t) => put("X-Auth-Token", t.expose_secret(), true),
+        }
+        for (n, v) in plain {
+            put(n, v, false);
+        }
+        debug_assert!(map.contains_key(HOST) && map.contains_key(CONTENT_TYPE));
+        map
+    }
+}
+
+fn transport_problem(e: &reqwest::Error) -> Problem {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    Problem {
+        code: if e.is_timeout() { "TIMEOUT" } else { "NETWORK" }.into(),
+        msg,
+    }
+}
