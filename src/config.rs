@@ -151,3 +151,100 @@ mod tests {
         );
     }
 }
+
+/// Where a run sends its requests.
+pub enum Target {
+    /// The built-in simulator, started in-process with these faults.
+    Sandbox(crate::sandbox::Faults),
+    /// The real API (or any endpoint the user names).
+    Remote {
+        endpoint: reqwest::Url,
+        credentials: crate::api::credentials::Credentials,
+        partner_id: String,
+    },
+}
+
+/// Everything `run` needs, validated.
+pub struct RunConfig {
+    pub job: JobConfig,
+    pub target: Target,
+    pub api: crate::cli::ApiVersion,
+    pub rate: f64,
+    pub concurrency: usize,
+    pub timeout: std::time::Duration,
+    pub max_attempts: u32,
+    pub backoff_base: std::time::Duration,
+    pub state: PathBuf,
+    pub reuse: crate::store::Reuse,
+    pub wait_lock: bool,
+}
+
+impl RunConfig {
+    pub fn from_args(a: &crate::cli::RunArgs, log: &LogArgs) -> Result<RunConfig> {
+        let job = JobConfig::from_args(&a.input, log)?;
+        if !(a.rate.is_finite() && a.rate >= 0.01) {
+            bail!("--rate {} must be a number of requests per second of at least 0.01", a.rate);
+        }
+        if a.concurrency == 0 {
+            bail!("--concurrency must be at least 1");
+        }
+        if a.max_attempts == 0 {
+            bail!("--max-attempts must be at least 1");
+        }
+        if a.timeout.is_zero() {
+            bail!("--timeout must be longer than 0s");
+        }
+        let target = if a.sandbox {
+            Target::Sandbox((&a.faults).into())
+        } else {
+            let endpoint = reqwest::Url::parse(&a.endpoint)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                .ok_or_else(|| anyhow::anyhow!("--endpoint {} is not an http(s) URL", a.endpoint))?;
+            let home = std::env::var_os("HOME").map(PathBuf::from);
+            let credentials = crate::api::credentials::load(
+                a.token_file.as_deref(),
+                &|k| std::env::var(k).ok(),
+                home.as_deref(),
+            )?;
+            let partner_id = a
+                .partner_id
+                .clone()
+                .filter(|p| !p.trim().is_empty())
+                .or_else(|| credentials.domain_id.clone());
+            let partner_id = match (a.api, partner_id) {
+                (_, Some(p)) => p.trim().to_string(),
+                (crate::cli::ApiVersion::V2, None) => String::new(),
+                (crate::cli::ApiVersion::V1, None) => bail!(
+                    "--api v1 needs the partner id: pass --partner-id, set \
+                     HUAWEICLOUD_PARTNER_ID, or set HUAWEICLOUD_SDK_DOMAIN_ID (the account id \
+                     shown under My Credentials)"
+                ),
+            };
+            Target::Remote { endpoint, credentials, partner_id }
+        };
+        let state = match &a.state {
+            Some(p) => p.clone(),
+            None => crate::store::default_path().ok_or_else(|| {
+                anyhow::anyhow!("cannot find a place for the state store: set HOME or pass --state PATH")
+            })?,
+        };
+        Ok(RunConfig {
+            job,
+            target,
+            api: a.api,
+            rate: a.rate,
+            concurrency: a.concurrency,
+            timeout: a.timeout,
+            max_attempts: a.max_attempts,
+            backoff_base: a.backoff_base,
+            state,
+            reuse: crate::store::Reuse {
+                max_age: a.max_age,
+                taken_max_age: a.taken_max_age,
+                refresh: a.refresh,
+            },
+            wait_lock: a.wait_lock,
+        })
+    }
+}

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use checkuser::cli::{Cli, Command};
-use checkuser::config::JobConfig;
+use checkuser::config::{JobConfig, RunConfig};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -16,9 +16,13 @@ fn main() -> ExitCode {
             checkuser::report(&summary, &cfg)?;
             Ok(summary.exit_code)
         }),
-        Command::Run(_) | Command::Sandbox(_) => Err(anyhow::anyhow!(
-            "this command is not available in this version yet; try `checkuser validate`"
-        )),
+        Command::Run(a) => RunConfig::from_args(a, &cli.log).and_then(|cfg| {
+            let job = cfg.job.clone();
+            let summary = runtime()?.block_on(checkuser::run::run(cfg, checkuser::signals::first_interrupt()))?;
+            checkuser::report(&summary, &job)?;
+            Ok(summary.exit_code)
+        }),
+        Command::Sandbox(a) => runtime().and_then(|rt| rt.block_on(checkuser::serve_sandbox(a))),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
@@ -27,4 +31,8 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }

@@ -1,0 +1,182 @@
+//! One check from first request to final outcome: send, classify, and retry as the answer
+//! class says (backoff with full jitter for transient failures, `Retry-After` and a slower
+//! pace for throttling). Every attempt waits for a concurrency slot and a rate token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::SeedableRng;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::fatal;
+use super::pace::Pace;
+use crate::api::backoff::full_jitter;
+use crate::api::classify::{classify, Class, Problem, Reply};
+use crate::api::client::Client;
+use crate::check::{CheckType, Outcome, ResultKind, Source};
+use crate::logging::mask;
+
+/// A check still throttled after this many 429s ends in `error` (a daily quota is exhausted).
+const MAX_THROTTLED: u32 = 30;
+
+/// What every request task shares.
+pub struct Ctx {
+    pub client: Client,
+    pub pace: Pace,
+    /// `--concurrency` permits; a request holds one while it is in flight.
+    pub slots: Arc<Semaphore>,
+    /// Cancelled when the run stops (fatal answer, open circuit, interrupt).
+    pub stop: CancellationToken,
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub log_pii: bool,
+}
+
+impl Ctx {
+    /// A concurrency slot and a rate token, or `None` if the run stops first.
+    pub async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => None,
+            permit = async {
+                let p = self.slots.clone().acquire_owned().await.ok()?;
+                self.pace.acquire().await;
+                Some(p)
+            } => permit,
+        }
+    }
+
+    /// Sleeps unless the run stops first; false if it stopped.
+    async fn pause(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = self.stop.cancelled() => false,
+            _ = tokio::time::sleep(d) => true,
+        }
+    }
+}
+
+/// How one check ended.
+#[derive(Debug)]
+pub struct Finished {
+    pub kind: CheckType,
+    pub key: String,
+    pub outcome: Outcome,
+    /// Set when the answer means the whole run must stop; says why, for people.
+    pub fatal: Option<String>,
+    pub requests: u32,
+    pub retries: u32,
+    pub throttled: u32,
+}
+
+/// Runs one check to its end. `first` is the slot the dispatcher already took for it.
+pub async fn check(ctx: Arc<Ctx>, kind: CheckType, key: String, first: OwnedSemaphorePermit) -> Finished {
+    let mut rng = rand::rngs::StdRng::from_os_rng();
+    let mut permit = Some(first);
+    let (mut requests, mut failures, mut throttled) = (0u32, 0u32, 0u32);
+    let shown = mask(kind, &key, ctx.log_pii);
+    loop {
+        let slot = match permit.take() {
+            Some(p) => Some(p),
+            None => ctx.slot().await,
+        };
+        let Some(slot) = slot else {
+            let o = Outcome { attempts: requests, ..Outcome::new(key.clone(), ResultKind::Pending, Source::None) };
+            return finished(kind, o, None, requests, throttled);
+        };
+        requests += 1;
+        let sent = ctx.client.send(kind, &key, Utc::now()).await;
+        drop(slot);
+        let (class, reply) = match sent {
+            Ok(reply) => (classify(ctx.client.api(), &reply), Some(reply)),
+            Err(problem) => (Class::Transient(problem), None),
+        };
+        tracing::trace!("{kind} {shown}: attempt {requests} -> {}", describe(&class, reply.as_ref()));
+        let base = |result: ResultKind, p: Option<&Problem>| Outcome {
+            status: None,
+            uplimit: None,
+            error_code: p.map(|p| p.code.clone()),
+            error_msg: p.map(|p| p.msg.clone()).filter(|m| !m.is_empty()),
+            http_status: reply.as_ref().map(|r| r.http_status),
+            attempts: requests,
+            checked_at: Some(Utc::now()),
+            request_id: reply.as_ref().and_then(|r| r.request_id.clone()),
+            ..Outcome::new(key.clone(), result, Source::Api)
+        };
+        let wait = match &class {
+            Class::Answer { status, uplimit } => {
+                ctx.pace.succeeded();
+                let mut o = base(ResultKind::from_answer(status, uplimit), None);
+                o.status = Some(status.clone());
+                o.uplimit = Some(uplimit.clone());
+                o.error_code = Some(answer_code(reply.as_ref()));
+                return finished(kind, o, None, requests, throttled);
+            }
+            Class::Invalid(p) => return finished(kind, base(ResultKind::Invalid, Some(p)), None, requests, throttled),
+            Class::RowError(p) => return finished(kind, base(ResultKind::Error, Some(p)), None, requests, throttled),
+            Class::Fatal(p) => {
+                let why = fatal::explain(p, reply.as_ref().and_then(|r| r.date));
+                return finished(kind, base(ResultKind::Error, Some(p)), Some(why), requests, throttled);
+            }
+            Class::Throttled(p) => {
+                throttled += 1;
+                ctx.pace.throttled();
+                if throttled >= MAX_THROTTLED {
+                    let mut o = base(ResultKind::Error, Some(p));
+                    o.error_msg = Some(format!("still throttled after {throttled} tries: {}", p.msg));
+                    return finished(kind, o, None, requests, throttled);
+                }
+                reply
+                    .as_ref()
+                    .and_then(|r| r.retry_after)
+                    .unwrap_or_else(|| full_jitter(ctx.backoff_base * 4, throttled - 1, &mut rng))
+            }
+            Class::Transient(p) => {
+                failures += 1;
+                if failures >= ctx.max_attempts {
+                    let mut o = base(ResultKind::Error, Some(p));
+                    o.error_msg = Some(format!("{} (gave up after {failures} attempts)", p.msg));
+                    return finished(kind, o, None, requests, throttled);
+                }
+                full_jitter(ctx.backoff_base, failures - 1, &mut rng)
+            }
+        };
+        if !ctx.pause(wait).await {
+            let o = Outcome { attempts: requests, ..Outcome::new(key.clone(), ResultKind::Pending, Source::None) };
+            return finished(kind, o, None, requests, throttled);
+        }
+    }
+}
+
+fn finished(kind: CheckType, outcome: Outcome, fatal: Option<String>, requests: u32, throttled: u32) -> Finished {
+    Finished {
+        kind,
+        key: outcome.checked_key.clone(),
+        outcome,
+        fatal,
+        requests,
+        retries: requests.saturating_sub(1),
+        throttled,
+    }
+}
+
+/// The success code as the API gave it (v2 may omit it).
+fn answer_code(reply: Option<&Reply>) -> String {
+    reply
+        .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+        .and_then(|v| v.get("error_code").and_then(|c| c.as_str()).map(String::from))
+        .unwrap_or_else(|| "CBC.0000".into())
+}
+
+fn describe(class: &Class, reply: Option<&Reply>) -> String {
+    let status = reply.map(|r| r.http_status.to_string()).unwrap_or_else(|| "no answer".into());
+    match class {
+        Class::Answer { status: s, uplimit: u } => format!("{status} answer status={s} uplimit={u}"),
+        Class::Invalid(p) => format!("{status} invalid {}", p.code),
+        Class::Throttled(p) => format!("{status} throttled {}", p.code),
+        Class::Transient(p) => format!("{status} transient {}: {}", p.code, p.msg),
+        Class::Fatal(p) => format!("{status} fatal {}", p.code),
+        Class::RowError(p) => format!("{status} error {}", p.code),
+    }
+}

@@ -1,0 +1,322 @@
+//! The dispatcher: the only concurrent component. It admits rows (bounded by the reorder
+//! window), answers what it can without a request (local rules, in-run duplicates, the state
+//! store), sends the rest with a concurrency slot and a rate token each, records every answer
+//! as it arrives, applies the stop rules, and hands finished rows to the writer.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use super::attempt::{self, Ctx, Finished};
+use super::writer::RowDone;
+use super::Row;
+use crate::check::{CheckType, Local, Outcome, ResultKind};
+use crate::output::summary::StopReason;
+use crate::store::Store;
+
+/// Checks in a row ending in `error` that open the circuit.
+pub const CIRCUIT_THRESHOLD: u32 = 10;
+
+type Key = (CheckType, String);
+
+enum KeyState {
+    /// Sent (or queued); these (row, check) wait for the answer.
+    Waiting {
+        waiters: Vec<(u64, usize)>,
+        previous: Option<(ResultKind, DateTime<Utc>)>,
+    },
+    /// Answered in this run.
+    Done(Outcome),
+}
+
+/// A row some of whose checks are still open.
+struct Open {
+    fields: Vec<String>,
+    outcomes: Vec<Option<Outcome>>,
+    missing: usize,
+    window: OwnedSemaphorePermit,
+}
+
+/// The dispatcher's own figures, merged into the summary at the end.
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    pub api_requests: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    pub cache_hits: u64,
+    pub duplicates: u64,
+    pub stop: Option<(StopReason, String)>,
+}
+
+pub struct Dispatcher {
+    ctx: Arc<Ctx>,
+    store: Store,
+    writer: mpsc::Sender<RowDone>,
+    window: Arc<Semaphore>,
+    keys: HashMap<Key, KeyState>,
+    /// 64-bit fingerprints of every key seen, to count duplicates in little memory.
+    seen: HashSet<u64>,
+    hasher: std::collections::hash_map::RandomState,
+    open: HashMap<u64, Open>,
+    queue: VecDeque<Key>,
+    tasks: JoinSet<Finished>,
+    running: HashMap<tokio::task::Id, Key>,
+    errors_in_a_row: u32,
+    /// How long in-flight requests may finish after an interrupt.
+    grace: Duration,
+    counters: Counters,
+}
+
+impl Dispatcher {
+    pub fn new(ctx: Arc<Ctx>, store: Store, writer: mpsc::Sender<RowDone>, window: Arc<Semaphore>, grace: Duration) -> Dispatcher {
+        Dispatcher {
+            ctx,
+            store,
+            writer,
+            window,
+            keys: HashMap::new(),
+            seen: HashSet::new(),
+            hasher: Default::default(),
+            open: HashMap::new(),
+            queue: VecDeque::new(),
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+            errors_in_a_row: 0,
+            grace,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Runs until every row has been handed to the writer.
+    pub async fn run(mut self, mut rows: mpsc::Receiver<Row>, shutdown: impl Future<Output = ()>) -> Result<Counters> {
+        tokio::pin!(shutdown);
+        let max_queue = self.ctx.slots.available_permits().max(1) * 4;
+        let mut reading = true;
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let stopped = self.counters.stop.is_some();
+            let can_send = !stopped && !self.queue.is_empty();
+            let can_read = reading && self.queue.len() < max_queue;
+            if !can_send && !can_read && self.tasks.is_empty() {
+                break;
+            }
+            tokio::select! {
+                biased;
+                _ = &mut shutdown, if !stopped => {
+                    self.halt(StopReason::Interrupted, "interrupted: stopped sending, finished the requests in flight".into());
+                    deadline = Some(tokio::time::Instant::now() + self.grace);
+                }
+                _ = sleep_until(deadline), if deadline.is_some() && !self.tasks.is_empty() => {
+                    tracing::warn!("requests still in flight after {:?}: abandoning them", self.grace);
+                    self.tasks.abort_all();
+                    deadline = None;
+                }
+                Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                    match joined {
+                        Ok((id, f)) => {
+                            self.running.remove(&id);
+                            self.finished(f).await?;
+                        }
+                        Err(e) => {
+                            let key = self.running.remove(&e.id()).ok_or_else(|| anyhow!("lost track of a request"))?;
+                            if e.is_panic() {
+                                return Err(anyhow!("a request task failed: {e}"));
+                            }
+                            self.settle_pending(key).await?;
+                        }
+                    }
+                }
+                slot = self.ctx.slot(), if can_send => {
+                    if let (Some(permit), Some(key)) = (slot, self.queue.pop_front()) {
+                        let ctx = self.ctx.clone();
+                        let handle = self.tasks.spawn(attempt::check(ctx, key.0, key.1.clone(), permit));
+                        self.running.insert(handle.id(), key);
+                    }
+                }
+                row = next_row(&self.window, &mut rows), if can_read => match row {
+                    Some((row, permit)) => self.admit(row, permit).await?,
+                    None => reading = false,
+                },
+            }
+        }
+        Ok(self.counters)
+    }
+
+    fn halt(&mut self, reason: StopReason, msg: String) {
+        if self.counters.stop.is_some() {
+            return;
+        }
+        tracing::debug!("stopping: {msg}");
+        self.counters.stop = Some((reason, msg));
+        self.ctx.stop.cancel();
+    }
+
+    fn fingerprint(&self, kind: CheckType, key: &str) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        kind.hash(&mut h);
+        key.hash(&mut h);
+        h.finish()
+    }
+
+    /// Takes in a new row: answers what can be answered now, queues the rest.
+    async fn admit(&mut self, row: Row, window: OwnedSemaphorePermit) -> Result<()> {
+        let now = Utc::now();
+        let mut outcomes = Vec::with_capacity(row.checks.len());
+        let mut missing = 0;
+        for (i, (kind, local)) in row.checks.into_iter().enumerate() {
+            let Local::Ready(key) = &local else {
+                outcomes.push(Some(Outcome::from_local(&local, ResultKind::Pending, now)));
+                continue;
+            };
+            if !self.seen.insert(self.fingerprint(kind, key)) {
+                self.counters.duplicates += 1;
+            }
+            let k = (kind, key.clone());
+            match self.keys.get_mut(&k) {
+                Some(KeyState::Done(o)) => {
+                    outcomes.push(Some(Outcome { attempts: 0, ..o.clone() }));
+                    continue;
+                }
+                Some(KeyState::Waiting { waiters, .. }) => {
+                    waiters.push((row.number, i));
+                    outcomes.push(None);
+                    missing += 1;
+                    continue;
+                }
+                None => {}
+            }
+            let stored = self.store.lookup(kind, key, now)?;
+            if let Some(s) = stored.as_ref().filter(|s| s.fresh) {
+                self.counters.cache_hits += 1;
+                outcomes.push(Some(s.outcome.clone()));
+                continue;
+            }
+            let previous = stored.map(|s| (s.outcome.result, s.outcome.checked_at.unwrap_or(now)));
+            if self.counters.stop.is_some() {
+                let mut o = Outcome::from_local(&local, ResultKind::Pending, now);
+                o.previous = previous;
+                outcomes.push(Some(o));
+                continue;
+            }
+            self.keys.insert(k.clone(), KeyState::Waiting { waiters: vec![(row.number, i)], previous });
+            self.queue.push_back(k);
+            outcomes.push(None);
+            missing += 1;
+        }
+        let open = Open { fields: row.fields, outcomes, missing, window };
+        if missing == 0 {
+            self.emit(row.number, open).await
+        } else {
+            self.open.insert(row.number, open);
+            Ok(())
+        }
+    }
+
+    /// A check task ended: record, count, apply the stop rules, resolve its waiters.
+    async fn finished(&mut self, f: Finished) -> Result<()> {
+        self.counters.api_requests += u64::from(f.requests);
+        self.counters.retries += u64::from(f.retries);
+        self.counters.throttled += u64::from(f.throttled);
+        let mut outcome = f.outcome;
+        if outcome.result != ResultKind::Pending {
+            self.store.record(f.kind, &outcome)?;
+            if outcome.result == ResultKind::Error {
+                self.errors_in_a_row += 1;
+            } else {
+                self.errors_in_a_row = 0;
+            }
+        }
+        if let Some(why) = f.fatal {
+            self.halt(StopReason::Fatal, why);
+        } else if self.errors_in_a_row >= CIRCUIT_THRESHOLD {
+            let msg = format!(
+                "{CIRCUIT_THRESHOLD} checks in a row ended in error (last: {} {}); the API or the \
+                 network seems to be down, so the run stopped instead of spending quota",
+                outcome.error_code.as_deref().unwrap_or(""),
+                outcome.error_msg.as_deref().unwrap_or("")
+            );
+            self.halt(StopReason::CircuitOpen, msg);
+        }
+        let key = (f.kind, f.key);
+        let Some(KeyState::Waiting { waiters, previous }) = self.keys.remove(&key) else {
+            return Err(anyhow!("an answer arrived for a check nobody waits for"));
+        };
+        outcome.previous = previous;
+        if self.counters.stop.is_some() {
+            self.drain_queue().await?;
+        }
+        self.resolve(waiters, &outcome).await?;
+        if outcome.result == ResultKind::Pending {
+            // Not an answer: a later duplicate must not reuse it as one.
+            return Ok(());
+        }
+        self.keys.insert(key, KeyState::Done(outcome));
+        Ok(())
+    }
+
+    /// A queued or abandoned check becomes `pending`.
+    async fn settle_pending(&mut self, key: Key) -> Result<()> {
+        if let Some(KeyState::Waiting { waiters, previous }) = self.keys.remove(&key) {
+            let mut o = Outcome::from_local(&Local::Ready(key.1), ResultKind::Pending, Utc::now());
+            o.previous = previous;
+            self.resolve(waiters, &o).await?;
+        }
+        Ok(())
+    }
+
+    /// After a stop, nothing queued is sent.
+    async fn drain_queue(&mut self) -> Result<()> {
+        while let Some(key) = self.queue.pop_front() {
+            self.settle_pending(key).await?;
+        }
+        Ok(())
+    }
+
+    async fn resolve(&mut self, waiters: Vec<(u64, usize)>, outcome: &Outcome) -> Result<()> {
+        for (n, (row, i)) in waiters.into_iter().enumerate() {
+            let Some(open) = self.open.get_mut(&row) else { continue };
+            let attempts = if n == 0 { outcome.attempts } else { 0 };
+            open.outcomes[i] = Some(Outcome { attempts, ..outcome.clone() });
+            open.missing -= 1;
+            if open.missing == 0 {
+                let open = self.open.remove(&row).expect("just looked up");
+                self.emit(row, open).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn emit(&mut self, number: u64, open: Open) -> Result<()> {
+        let done = RowDone {
+            number,
+            fields: open.fields,
+            outcomes: open.outcomes.into_iter().map(|o| o.expect("all checks resolved")).collect(),
+            window: open.window,
+        };
+        self.writer
+            .send(done)
+            .await
+            .map_err(|_| anyhow!("the output writer stopped"))
+    }
+}
+
+/// The next row, once the reorder window has room for it.
+async fn next_row(window: &Arc<Semaphore>, rows: &mut mpsc::Receiver<Row>) -> Option<(Row, OwnedSemaphorePermit)> {
+    let permit = window.clone().acquire_owned().await.ok()?;
+    rows.recv().await.map(|r| (r, permit))
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+

@@ -1,0 +1,197 @@
+//! `checkuser run`: the whole job. Sets up the target (the API or the in-process simulator),
+//! the state store and its lock, then wires three parts together: a reader thread that turns
+//! records into checks, the [`dispatcher`] (the only concurrent code), and the [`writer`]
+//! thread that owns the output, the summary and the progress display.
+
+pub mod attempt;
+pub mod dispatcher;
+pub mod fatal;
+pub mod pace;
+pub mod writer;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{anyhow, Context, Result};
+use secrecy::SecretString;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::client::{Client, ClientConfig};
+use crate::api::credentials::{Auth, Credentials};
+use crate::check::{CheckType, Local};
+use crate::config::{JobConfig, RunConfig, Target};
+use crate::input::{Layout, RecordReader};
+use crate::output::progress::Progress;
+use crate::output::Summary;
+use crate::sandbox::{Identity, Sandbox};
+use crate::store::{RunLock, Scope, Store};
+
+/// Rows that may be read ahead of the oldest unfinished one.
+pub const REORDER_WINDOW: usize = 4096;
+
+/// A row read from the input, its checks normalized.
+pub struct Row {
+    pub number: u64,
+    pub fields: Vec<String>,
+    pub checks: Vec<(CheckType, Local)>,
+}
+
+/// Runs the job; `shutdown` resolving means "stop sending and finish" (Ctrl-C, SIGTERM).
+pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<Summary> {
+    let started = Instant::now();
+    let (sandbox, client_cfg, scope) = target(&cfg).await?;
+    let state = cfg.state.clone();
+    let (lock_scope, wait) = (scope.clone(), cfg.wait_lock);
+    let _lock = tokio::task::spawn_blocking(move || RunLock::acquire(&state, &lock_scope, wait)).await??;
+    let store = Store::open(&cfg.state, scope, cfg.reuse)?;
+    let client = Client::new(client_cfg)?;
+
+    let job = cfg.job.clone();
+    let mut reader = RecordReader::open(&job.input)?;
+    let layout = Layout::resolve(&reader.header, &job.specs, job.default_country)?;
+    let sink = crate::validate::open_sink(&job, &reader, &layout)?;
+    let summary = Summary {
+        command: "run",
+        input: job.input_label(),
+        output: job.output_label(),
+        simulated: sandbox.is_some(),
+        ..Summary::default()
+    };
+    let progress = Progress::new(&job.display, None);
+    let total = Arc::new(AtomicU64::new(0));
+    precount(&job, reader.delimiter, layout.checks_per_row(), total.clone());
+
+    let (row_tx, row_rx) = mpsc::channel::<Row>(1024);
+    let reading = std::thread::spawn(move || -> Result<u64> {
+        while let Some(rec) = reader.next_record()? {
+            let checks = layout.checks(&rec.fields, rec.problem.as_deref());
+            let row = Row { number: rec.number, fields: rec.fields, checks };
+            if row_tx.blocking_send(row).is_err() {
+                break;
+            }
+        }
+        Ok(reader.fallback_records)
+    });
+    let (done_tx, done_rx) = mpsc::channel(1024);
+    let writing = writer::spawn(sink, summary, progress, total, done_rx);
+
+    let ctx = Arc::new(attempt::Ctx {
+        client,
+        pace: pace::Pace::new(cfg.rate),
+        slots: Arc::new(Semaphore::new(cfg.concurrency)),
+        stop: CancellationToken::new(),
+        max_attempts: cfg.max_attempts,
+        backoff_base: cfg.backoff_base,
+        log_pii: job.display.log_pii,
+    });
+    let window = Arc::new(Semaphore::new(REORDER_WINDOW));
+    let dispatched = dispatcher::Dispatcher::new(ctx, store, done_tx, window, cfg.timeout)
+        .run(row_rx, shutdown)
+        .await;
+    let read = reading.join().map_err(|_| anyhow!("the input reader crashed"))?;
+    let written = writing.join().map_err(|_| anyhow!("the output writer crashed"))?;
+    let counters = dispatched?;
+    let fallback = read?;
+    let (sink, mut summary) = written?;
+    sink.finish()?;
+    drop(sandbox);
+
+    let elapsed = started.elapsed().as_secs_f64();
+    summary.api_requests = counters.api_requests;
+    summary.retries = counters.retries;
+    summary.throttled = counters.throttled;
+    summary.cache_hits = counters.cache_hits;
+    summary.duplicates = counters.duplicates;
+    summary.encoding_fallback_rows = fallback;
+    summary.elapsed_seconds = elapsed;
+    summary.requests_per_second = counters.api_requests as f64 / elapsed.max(1e-9);
+    if let Some((reason, msg)) = counters.stop {
+        summary.stopped_reason = Some(reason);
+        summary.stop_message = Some(msg);
+    }
+    summary.decide_exit_code();
+    Ok(summary)
+}
+
+/// Starts the simulator if asked, and says where requests go and how answers are keyed.
+async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope)> {
+    let api = match cfg.api {
+        crate::cli::ApiVersion::V1 => "v1",
+        crate::cli::ApiVersion::V2 => "v2",
+    };
+    match &cfg.target {
+        Target::Sandbox(faults) => {
+            let sandbox = Sandbox::start(Identity::builtin(), faults.clone(), 0).await?;
+            let id = &sandbox.identity;
+            let client = ClientConfig {
+                endpoint: reqwest::Url::parse(&sandbox.endpoint()).context("sandbox address")?,
+                api: cfg.api,
+                partner_id: id.partner_id.clone(),
+                timeout: cfg.timeout,
+                credentials: Credentials {
+                    auth: Auth::AkSk { ak: id.ak.clone(), sk: SecretString::from(id.sk.clone()), security_token: None },
+                    domain_id: None,
+                    source: "the built-in sandbox".into(),
+                },
+            };
+            // The simulator's port changes every run; key its answers by a fixed name.
+            let scope = Scope { host: "sandbox".into(), partner: id.partner_id.clone(), api: api.into() };
+            Ok((Some(sandbox), client, scope))
+        }
+        Target::Remote { endpoint, credentials, partner_id } => {
+            let host = match endpoint.port() {
+                Some(p) => format!("{}:{p}", endpoint.host_str().unwrap_or("")),
+                None => endpoint.host_str().unwrap_or("").to_string(),
+            };
+            let partner = if partner_id.is_empty() {
+                match &credentials.auth {
+                    Auth::AkSk { ak, .. } => format!("ak-{}", &crate::api::sign::hex_sha256(ak.as_bytes())[..16]),
+                    Auth::Token(_) => "token".into(),
+                }
+            } else {
+                partner_id.clone()
+            };
+            let scope = Scope { host, partner, api: api.into() };
+            let client = ClientConfig {
+                endpoint: endpoint.clone(),
+                api: cfg.api,
+                partner_id: partner_id.clone(),
+                timeout: cfg.timeout,
+                credentials: clone_credentials(credentials),
+            };
+            Ok((None, client, scope))
+        }
+    }
+}
+
+fn clone_credentials(c: &Credentials) -> Credentials {
+    use secrecy::ExposeSecret;
+    let auth = match &c.auth {
+        Auth::AkSk { ak, sk, security_token } => Auth::AkSk {
+            ak: ak.clone(),
+            sk: SecretString::from(sk.expose_secret().to_string()),
+            security_token: security_token.as_ref().map(|t| SecretString::from(t.expose_secret().to_string())),
+        },
+        Auth::Token(t) => Auth::Token(SecretString::from(t.expose_secret().to_string())),
+    };
+    Credentials { auth, domain_id: c.domain_id.clone(), source: c.source.clone() }
+}
+
+/// Counts the input's records in the background so the progress bar knows its length.
+fn precount(job: &JobConfig, delimiter: u8, per_row: usize, total: Arc<AtomicU64>) {
+    let Some(path) = job.input.path.clone() else { return };
+    std::thread::spawn(move || {
+        let Ok(mut r) = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(true).from_path(path) else {
+            return;
+        };
+        let mut rec = csv::ByteRecord::new();
+        let mut n = 0u64;
+        while let Ok(true) = r.read_byte_record(&mut rec) {
+            n += 1;
+        }
+        total.store(n * per_row as u64, Ordering::Relaxed);
+    });
+}

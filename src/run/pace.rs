@@ -1,0 +1,155 @@
+//! The send rate: a governor limiter at `--rate` with a small burst, made adaptive. A 429
+//! lowers the rate (multiplicative decrease, at most once per second so one burst of 429s
+//! counts once); successes let it climb back (additive increase), never above `--rate`.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// The lowest rate throttling can push the run to.
+pub const FLOOR: f64 = 0.1;
+/// Factor applied on throttling.
+const DECREASE: f64 = 0.7;
+/// Fraction of `--rate` regained per second of successes.
+const INCREASE_PER_SECOND: f64 = 0.05;
+
+struct State {
+    rate: f64,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    last_decrease: Option<Instant>,
+    last_increase: Instant,
+}
+
+/// Shared by the dispatcher and its request tasks.
+pub struct Pace {
+    max: f64,
+    state: Mutex<State>,
+}
+
+/// Burst: about 1% of the rate, at least 1.
+pub fn burst(rate: f64) -> u32 {
+    ((rate * 0.01).round() as u32).max(1)
+}
+
+fn limiter(rate: f64) -> Arc<DefaultDirectRateLimiter> {
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let quota = Quota::with_period(period)
+        .expect("rate is positive and finite")
+        .allow_burst(NonZeroU32::new(burst(rate)).expect("at least 1"));
+    Arc::new(RateLimiter::direct(quota))
+}
+
+impl Pace {
+    pub fn new(rate: f64) -> Pace {
+        Pace {
+            max: rate,
+            state: Mutex::new(State {
+                rate,
+                limiter: limiter(rate),
+                last_decrease: None,
+                last_increase: Instant::now(),
+            }),
+        }
+    }
+
+    /// Waits for a token; every attempt takes one.
+    pub async fn acquire(&self) {
+        let l = self.state.lock().expect("pace lock").limiter.clone();
+        l.until_ready().await;
+    }
+
+    /// The current send rate.
+    pub fn rate(&self) -> f64 {
+        self.state.lock().expect("pace lock").rate
+    }
+
+    /// A 429 arrived: slow down (once per second at most).
+    pub fn throttled(&self) {
+        let mut s = self.state.lock().expect("pace lock");
+        let now = Instant::now();
+        if s.last_decrease.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+            return;
+        }
+        s.rate = (s.rate * DECREASE).max(FLOOR.min(self.max));
+        s.limiter = limiter(s.rate);
+        s.last_decrease = Some(now);
+        s.last_increase = now;
+        tracing::debug!("throttled: send rate lowered to {:.2}/s", s.rate);
+    }
+
+    /// An answer arrived: climb back towards `--rate`.
+    pub fn succeeded(&self) {
+        let mut s = self.state.lock().expect("pace lock");
+        if s.rate >= self.max {
+            return;
+        }
+        let now = Instant::now();
+        let elapsed = now.duration_since(s.last_increase).as_secs_f64();
+        if elapsed < 0.5 {
+            return;
+        }
+        s.rate = (s.rate + self.max * INCREASE_PER_SECOND * elapsed).min(self.max);
+        s.limiter = limiter(s.rate);
+        s.last_increase = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_is_about_one_percent() {
+        assert_eq!(burst(5.0), 1);
+        assert_eq!(burst(0.5), 1);
+        assert_eq!(burst(1000.0), 10);
+    }
+
+    #[test]
+    fn throttling_lowers_the_rate_once_per_second_and_successes_restore_it() {
+        let p = Pace::new(10.0);
+        p.throttled();
+        p.throttled();
+        assert!((p.rate() - 7.0).abs() < 1e-9, "{}", p.rate());
+        {
+            let mut s = p.state.lock().unwrap();
+            s.last_increase -= Duration::from_secs(100);
+        }
+        p.succeeded();
+        assert_eq!(p.rate(), 10.0, "never above --rate");
+    }
+
+    #[test]
+    fn the_floor_holds() {
+        let p = Pace::new(1.0);
+        for _ in 0..50 {
+            p.state.lock().unwrap().last_decrease = None;
+            p.throttled();
+        }
+        assert!((p.rate() - FLOOR).abs() < 1e-9);
+    }
+
+    #[test]
+    fn quota_maths_with_a_fake_clock() {
+        use governor::clock::FakeRelativeClock;
+        let clock = FakeRelativeClock::default();
+        let rate = 5.0;
+        let quota = Quota::with_period(Duration::from_secs_f64(1.0 / rate)).unwrap().allow_burst(NonZeroU32::new(burst(rate)).unwrap());
+        let l = RateLimiter::direct_with_clock(quota, clock.clone());
+        // Offer a request every millisecond for 10 s; count those let through per 1 s window.
+        let mut allowed = Vec::new();
+        for ms in 0..10_000u64 {
+            if l.check().is_ok() {
+                allowed.push(ms);
+            }
+            clock.advance(Duration::from_millis(1));
+        }
+        assert!((49..=51).contains(&allowed.len()), "{}", allowed.len());
+        for (i, &t) in allowed.iter().enumerate() {
+            let in_window = allowed[i..].iter().take_while(|&&u| u < t + 1000).count();
+            assert!(in_window as f64 <= rate + burst(rate) as f64, "window at {t}ms holds {in_window}");
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The one writer: receives finished rows in any order, writes them in input order (holding
+//! early ones in a reorder buffer bounded by the window permits they carry), counts the
+//! summary and drives the progress display. It runs on its own thread so file I/O never
+//! blocks the dispatcher.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+
+use crate::check::Outcome;
+use crate::output::progress::Progress;
+use crate::output::{CsvSink, Summary};
+
+/// A row with every check resolved.
+pub struct RowDone {
+    /// 1-based record number: the output order.
+    pub number: u64,
+    pub fields: Vec<String>,
+    pub outcomes: Vec<Outcome>,
+    /// A place in the reorder window, given back when the row is written.
+    pub window: OwnedSemaphorePermit,
+}
+
+/// Starts the writer thread. `total` is the number of checks once a pre-count knows it (0 until then).
+pub fn spawn(
+    mut sink: CsvSink,
+    mut summary: Summary,
+    mut progress: Progress,
+    total: Arc<AtomicU64>,
+    mut rx: mpsc::Receiver<RowDone>,
+) -> std::thread::JoinHandle<Result<(CsvSink, Summary)>> {
+    std::thread::spawn(move || {
+        let mut held: BTreeMap<u64, RowDone> = BTreeMap::new();
+        let mut next = 1u64;
+        let mut total_seen = 0;
+        while let Some(done) = rx.blocking_recv() {
+            held.insert(done.number, done);
+            while let Some(row) = held.remove(&next) {
+                sink.write_row(&row.fields, &row.outcomes)?;
+                summary.rows += 1;
+                row.outcomes.iter().for_each(|o| summary.count(o));
+                next += 1;
+            }
+            let t = total.load(Ordering::Relaxed);
+            if t != total_seen {
+                total_seen = t;
+                progress.set_total(t);
+            }
+            progress.update(&summary);
+        }
+        progress.finish();
+        if let Some(first) = held.keys().next() {
+            bail!("internal error: row {first} was finished but row {next} never was");
+        }
+        Ok((sink, summary))
+    })
+}

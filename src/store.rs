@@ -1,0 +1,318 @@
+//! The SQLite state store: every answer is recorded as it arrives, keyed by endpoint host,
+//! partner, API version, type and normalized key, so that a crash, a Ctrl-C or the next
+//! night's run never asks twice. Also the run lock (one run per endpoint and partner).
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::check::{CheckType, Outcome, ResultKind, Source};
+
+/// Bumped when the schema changes; `open` migrates older files.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Which answers may be reused.
+#[derive(Debug, Clone, Copy)]
+pub struct Reuse {
+    pub max_age: Duration,
+    pub taken_max_age: Duration,
+    /// `--refresh`: reuse nothing (answers are still recorded).
+    pub refresh: bool,
+}
+
+/// The part of the key that is the same for every check of a run.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub host: String,
+    pub partner: String,
+    pub api: String,
+}
+
+/// A stored answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub outcome: Outcome,
+    /// Whether the reuse rules allow answering from it.
+    pub fresh: bool,
+}
+
+pub struct Store {
+    conn: Connection,
+    scope: Scope,
+    reuse: Reuse,
+}
+
+/// Default location: `$XDG_CACHE_HOME/checkuser/state.sqlite`, else `~/.cache/checkuser/…`.
+pub fn default_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("checkuser").join("state.sqlite"))
+}
+
+/// Opens (creating if needed) the database file and brings its schema up to date.
+pub fn open_db(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the state folder {}", dir.display()))?;
+    }
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open the state store {}", path.display()))?;
+    let ctx = || format!("cannot set up the state store {}", path.display());
+    conn.busy_timeout(Duration::from_secs(10)).with_context(ctx)?;
+    conn.pragma_update(None, "journal_mode", "WAL").with_context(ctx)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").with_context(ctx)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).with_context(ctx)?;
+    if version > SCHEMA_VERSION {
+        bail!(
+            "the state store {} was written by a newer checkuser (schema {version}); upgrade \
+             checkuser or use another --state",
+            path.display()
+        );
+    }
+    if version < 1 {
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS answers (
+                host TEXT NOT NULL, partner TEXT NOT NULL, api TEXT NOT NULL,
+                kind TEXT NOT NULL, key TEXT NOT NULL,
+                result TEXT NOT NULL, status TEXT, uplimit TEXT,
+                error_code TEXT, error_msg TEXT, http_status INTEGER, request_id TEXT,
+                checked_at INTEGER NOT NULL,
+                prev_result TEXT, prev_checked_at INTEGER,
+                PRIMARY KEY (host, partner, api, kind, key)
+            ) WITHOUT ROWID;
+            PRAGMA user_version = 1;",
+        )
+        .with_context(ctx)?;
+    }
+    Ok(conn)
+}
+
+fn ts(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+impl Store {
+    pub fn open(path: &Path, scope: Scope, reuse: Reuse) -> Result<Store> {
+        Ok(Store {
+            conn: open_db(path)?,
+            scope,
+            reuse,
+        })
+    }
+
+    /// The stored answer for a key, if any, with whether it may be reused at `now`.
+    pub fn lookup(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Option<Stored>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT result, status, uplimit, error_code, error_msg, http_status, request_id,
+                    checked_at, prev_result, prev_checked_at
+             FROM answers WHERE host=?1 AND partner=?2 AND api=?3 AND kind=?4 AND key=?5",
+        )?;
+        let s = &self.scope;
+        let row = stmt
+            .query_row(params![s.host, s.partner, s.api, kind.as_str(), key], |r| {
+                let result: String = r.get(0)?;
+                let prev: Option<String> = r.get(8)?;
+                let prev_at: Option<i64> = r.get(9)?;
+                Ok(Outcome {
+                    checked_key: key.to_string(),
+                    result: ResultKind::parse(&result).unwrap_or(ResultKind::Error),
+                    status: r.get(1)?,
+                    uplimit: r.get(2)?,
+                    error_code: r.get(3)?,
+                    error_msg: r.get(4)?,
+                    http_status: r.get(5)?,
+                    attempts: 0,
+                    source: Source::Cache,
+                    checked_at: Some(ts(r.get(7)?)),
+                    request_id: r.get(6)?,
+                    previous: prev.and_then(|p| ResultKind::parse(&p)).zip(prev_at.map(ts)),
+                })
+            })
+            .optional()
+            .context("cannot read the state store")?;
+        Ok(row.map(|outcome| {
+            let fresh = !self.reuse.refresh && self.is_fresh(&outcome, now);
+            Stored { outcome, fresh }
+        }))
+    }
+
+    fn is_fresh(&self, o: &Outcome, now: DateTime<Utc>) -> bool {
+        let Some(at) = o.checked_at else { return false };
+        let age = (now - at).to_std().unwrap_or(Duration::ZERO);
+        match o.result {
+            ResultKind::Taken | ResultKind::Uplimit => age < self.reuse.taken_max_age.max(self.reuse.max_age),
+            ResultKind::Free | ResultKind::Invalid => age < self.reuse.max_age,
+            _ => false,
+        }
+    }
+
+    /// Records an API answer, keeping the answer it replaces as the previous one. Errors and
+    /// pending checks are not answers and are not recorded.
+    pub fn record(&self, kind: CheckType, o: &Outcome) -> Result<()> {
+        if !matches!(
+            o.result,
+            ResultKind::Free | ResultKind::Taken | ResultKind::Uplimit | ResultKind::Invalid
+        ) {
+            return Ok(());
+        }
+        let s = &self.scope;
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO answers (host, partner, api, kind, key, result, status, uplimit,
+                 error_code, error_msg, http_status, request_id, checked_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (host, partner, api, kind, key) DO UPDATE SET
+                 prev_result = answers.result, prev_checked_at = answers.checked_at,
+                 result = excluded.result, status = excluded.status, uplimit = excluded.uplimit,
+                 error_code = excluded.error_code, error_msg = excluded.error_msg,
+                 http_status = excluded.http_status, request_id = excluded.request_id,
+                 checked_at = excluded.checked_at",
+        )?;
+        stmt.execute(params![
+            s.host,
+            s.partner,
+            s.api,
+            kind.as_str(),
+            o.checked_key,
+            o.result.as_str(),
+            o.status,
+            o.uplimit,
+            o.error_code,
+            o.error_msg,
+            o.http_status,
+            o.request_id,
+            o.checked_at.unwrap_or_else(Utc::now).timestamp(),
+        ])
+        .context("cannot record an answer in the state store (is the disk full?)")?;
+        Ok(())
+    }
+}
+
+/// Holds the run lock for one (endpoint, partner) until dropped. The OS releases it when the
+/// process dies, so a killed run never blocks the next.
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Takes the lock, or fails naming the holder's pid (waits instead with `wait`).
+    pub fn acquire(state: &Path, scope: &Scope, wait: bool) -> Result<RunLock> {
+        let dir = state.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = dir.join("locks");
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let name: String = format!("{}-{}", scope.host, scope.partner)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .collect();
+        let path = dir.join(format!("{name}.lock"));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        let mut announced = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    let _ = file.rewind();
+                    let holder = holder.trim();
+                    if !wait {
+                        bail!(
+                            "another checkuser run (pid {}) is already checking against {} for \
+                             partner {}; wait for it to finish, or pass --wait-lock",
+                            if holder.is_empty() { "unknown" } else { holder },
+                            scope.host,
+                            scope.partner
+                        );
+                    }
+                    if !announced {
+                        tracing::info!("waiting for the run with pid {holder} to finish (--wait-lock)");
+                        announced = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+                }
+            }
+        }
+        file.set_len(0)?;
+        write!(file, "{}", std::process::id())?;
+        file.flush()?;
+        Ok(RunLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        Scope { host: "h".into(), partner: "p".into(), api: "v1".into() }
+    }
+
+    fn answer(key: &str, result: ResultKind, at: DateTime<Utc>) -> Outcome {
+        Outcome { checked_at: Some(at), ..Outcome::new(key, result, Source::Api) }
+    }
+
+    const HOUR: i64 = 3600;
+
+    #[test]
+    fn reuse_follows_max_age_and_taken_max_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let reuse = Reuse { max_age: Duration::from_secs(20 * 3600), taken_max_age: Duration::from_secs(30 * 86400), refresh: false };
+        let store = Store::open(&dir.path().join("s.sqlite"), scope(), reuse).unwrap();
+        let t0 = ts(1_700_000_000);
+        store.record(CheckType::Email, &answer("free@x.yz", ResultKind::Free, t0)).unwrap();
+        store.record(CheckType::Email, &answer("taken@x.yz", ResultKind::Taken, t0)).unwrap();
+        store.record(CheckType::Email, &answer("err@x.yz", ResultKind::Error, t0)).unwrap();
+        let fresh = |key: &str, secs: i64| store.lookup(CheckType::Email, key, ts(1_700_000_000 + secs)).unwrap().map(|s| s.fresh);
+        assert_eq!(fresh("free@x.yz", 20 * HOUR - 1), Some(true));
+        assert_eq!(fresh("free@x.yz", 20 * HOUR), Some(false));
+        assert_eq!(fresh("taken@x.yz", 20 * HOUR), Some(true));
+        assert_eq!(fresh("taken@x.yz", 30 * 24 * HOUR - 1), Some(true));
+        assert_eq!(fresh("taken@x.yz", 30 * 24 * HOUR), Some(false));
+        assert_eq!(fresh("err@x.yz", 0), None, "errors are never recorded");
+        assert_eq!(store.lookup(CheckType::Name, "free@x.yz", t0).unwrap(), None, "type is part of the key");
+    }
+
+    #[test]
+    fn a_new_answer_keeps_the_previous_one_and_refresh_reuses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let reuse = Reuse { max_age: Duration::from_secs(3600), taken_max_age: Duration::from_secs(3600), refresh: false };
+        let store = Store::open(&path, scope(), reuse).unwrap();
+        let t0 = ts(1_700_000_000);
+        store.record(CheckType::Email, &answer("a@x.yz", ResultKind::Free, t0)).unwrap();
+        store.record(CheckType::Email, &answer("a@x.yz", ResultKind::Taken, ts(1_700_000_100))).unwrap();
+        let got = store.lookup(CheckType::Email, "a@x.yz", ts(1_700_000_200)).unwrap().unwrap();
+        assert_eq!(got.outcome.result, ResultKind::Taken);
+        assert_eq!(got.outcome.source, Source::Cache);
+        assert_eq!(got.outcome.previous, Some((ResultKind::Free, t0)));
+        drop(store);
+        let refresh = Store::open(&path, scope(), Reuse { refresh: true, ..reuse }).unwrap();
+        assert!(!refresh.lookup(CheckType::Email, "a@x.yz", ts(1_700_000_200)).unwrap().unwrap().fresh);
+    }
+
+    #[test]
+    fn a_second_lock_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s.sqlite");
+        let held = RunLock::acquire(&state, &scope(), false).unwrap();
+        let err = RunLock::acquire(&state, &scope(), false).err().unwrap().to_string();
+        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        drop(held);
+        assert!(RunLock::acquire(&state, &scope(), false).is_ok());
+    }
+}
