@@ -247,6 +247,16 @@ pub struct FaultArgs {
     /// Seed for the random faults, to replay a run.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+
+    /// Seconds the simulator's clock runs ahead of this machine's (negative: behind).
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        hide = true
+    )]
+    pub clock_offset: i64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -183,7 +183,10 @@ impl RunConfig {
     pub fn from_args(a: &crate::cli::RunArgs, log: &LogArgs) -> Result<RunConfig> {
         let job = JobConfig::from_args(&a.input, log)?;
         if !(a.rate.is_finite() && a.rate >= 0.01) {
-            bail!("--rate {} must be a number of requests per second of at least 0.01", a.rate);
+            bail!(
+                "--rate {} must be a number of requests per second of at least 0.01",
+                a.rate
+            );
         }
         if a.concurrency == 0 {
             bail!("--concurrency must be at least 1");
@@ -200,7 +203,9 @@ impl RunConfig {
             let endpoint = reqwest::Url::parse(&a.endpoint)
                 .ok()
                 .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-                .ok_or_else(|| anyhow::anyhow!("--endpoint {} is not an http(s) URL", a.endpoint))?;
+                .ok_or_else(|| {
+                    anyhow::anyhow!("--endpoint {} is not an http(s) URL", a.endpoint)
+                })?;
             let home = std::env::var_os("HOME").map(PathBuf::from);
             let credentials = crate::api::credentials::load(
                 a.token_file.as_deref(),
@@ -221,12 +226,18 @@ impl RunConfig {
                      shown under My Credentials)"
                 ),
             };
-            Target::Remote { endpoint, credentials, partner_id }
+            Target::Remote {
+                endpoint,
+                credentials,
+                partner_id,
+            }
         };
         let state = match &a.state {
             Some(p) => p.clone(),
             None => crate::store::default_path().ok_or_else(|| {
-                anyhow::anyhow!("cannot find a place for the state store: set HOME or pass --state PATH")
+                anyhow::anyhow!(
+                    "cannot find a place for the state store: set HOME or pass --state PATH"
+                )
             })?,
         };
         Ok(RunConfig {

@@ -51,7 +51,8 @@ pub fn report(summary: &Summary, cfg: &config::JobConfig) -> Result<()> {
 
 /// `checkuser sandbox`: serve the simulator until Ctrl-C, after saying how to use it.
 pub async fn serve_sandbox(a: &cli::SandboxArgs) -> Result<i32> {
-    let sb = sandbox::Sandbox::start(sandbox::Identity::builtin(), (&a.faults).into(), a.port).await?;
+    let sb =
+        sandbox::Sandbox::start(sandbox::Identity::builtin(), (&a.faults).into(), a.port).await?;
     let id = &sb.identity;
     println!("checkuser sandbox: a simulator of the partner API (answers are not real)");
     println!("  endpoint:   {}", sb.endpoint());

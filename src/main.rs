@@ -18,7 +18,10 @@ fn main() -> ExitCode {
         }),
         Command::Run(a) => RunConfig::from_args(a, &cli.log).and_then(|cfg| {
             let job = cfg.job.clone();
-            let summary = runtime()?.block_on(checkuser::run::run(cfg, checkuser::signals::first_interrupt()))?;
+            let summary = runtime()?.block_on(checkuser::run::run(
+                cfg,
+                checkuser::signals::first_interrupt(),
+            ))?;
             checkuser::report(&summary, &job)?;
             Ok(summary.exit_code)
         }),
@@ -34,5 +37,7 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

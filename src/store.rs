@@ -65,10 +65,15 @@ pub fn open_db(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)
         .with_context(|| format!("cannot open the state store {}", path.display()))?;
     let ctx = || format!("cannot set up the state store {}", path.display());
-    conn.busy_timeout(Duration::from_secs(10)).with_context(ctx)?;
-    conn.pragma_update(None, "journal_mode", "WAL").with_context(ctx)?;
-    conn.pragma_update(None, "synchronous", "NORMAL").with_context(ctx)?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).with_context(ctx)?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .with_context(ctx)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .with_context(ctx)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .with_context(ctx)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .with_context(ctx)?;
     if version > SCHEMA_VERSION {
         bail!(
             "the state store {} was written by a newer checkuser (schema {version}); upgrade \
@@ -132,7 +137,9 @@ impl Store {
                     source: Source::Cache,
                     checked_at: Some(ts(r.get(7)?)),
                     request_id: r.get(6)?,
-                    previous: prev.and_then(|p| ResultKind::parse(&p)).zip(prev_at.map(ts)),
+                    previous: prev
+                        .and_then(|p| ResultKind::parse(&p))
+                        .zip(prev_at.map(ts)),
                 })
             })
             .optional()
@@ -147,7 +154,9 @@ impl Store {
         let Some(at) = o.checked_at else { return false };
         let age = (now - at).to_std().unwrap_or(Duration::ZERO);
         match o.result {
-            ResultKind::Taken | ResultKind::Uplimit => age < self.reuse.taken_max_age.max(self.reuse.max_age),
+            ResultKind::Taken | ResultKind::Uplimit => {
+                age < self.reuse.taken_max_age.max(self.reuse.max_age)
+            }
             ResultKind::Free | ResultKind::Invalid => age < self.reuse.max_age,
             _ => false,
         }
@@ -203,12 +212,22 @@ pub struct RunLock {
 impl RunLock {
     /// Takes the lock, or fails naming the holder's pid (waits instead with `wait`).
     pub fn acquire(state: &Path, scope: &Scope, wait: bool) -> Result<RunLock> {
-        let dir = state.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = state
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let dir = dir.join("locks");
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         let name: String = format!("{}-{}", scope.host, scope.partner)
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let path = dir.join(format!("{name}.lock"));
         let mut file = std::fs::OpenOptions::new()
@@ -237,7 +256,9 @@ impl RunLock {
                         );
                     }
                     if !announced {
-                        tracing::info!("waiting for the run with pid {holder} to finish (--wait-lock)");
+                        tracing::info!(
+                            "waiting for the run with pid {holder} to finish (--wait-lock)"
+                        );
                         announced = true;
                     }
                     std::thread::sleep(Duration::from_millis(200));
@@ -259,11 +280,18 @@ mod tests {
     use super::*;
 
     fn scope() -> Scope {
-        Scope { host: "h".into(), partner: "p".into(), api: "v1".into() }
+        Scope {
+            host: "h".into(),
+            partner: "p".into(),
+            api: "v1".into(),
+        }
     }
 
     fn answer(key: &str, result: ResultKind, at: DateTime<Utc>) -> Outcome {
-        Outcome { checked_at: Some(at), ..Outcome::new(key, result, Source::Api) }
+        Outcome {
+            checked_at: Some(at),
+            ..Outcome::new(key, result, Source::Api)
+        }
     }
 
     const HOUR: i64 = 3600;
@@ -271,38 +299,88 @@ mod tests {
     #[test]
     fn reuse_follows_max_age_and_taken_max_age() {
         let dir = tempfile::tempdir().unwrap();
-        let reuse = Reuse { max_age: Duration::from_secs(20 * 3600), taken_max_age: Duration::from_secs(30 * 86400), refresh: false };
+        let reuse = Reuse {
+            max_age: Duration::from_secs(20 * 3600),
+            taken_max_age: Duration::from_secs(30 * 86400),
+            refresh: false,
+        };
         let store = Store::open(&dir.path().join("s.sqlite"), scope(), reuse).unwrap();
         let t0 = ts(1_700_000_000);
-        store.record(CheckType::Email, &answer("free@x.yz", ResultKind::Free, t0)).unwrap();
-        store.record(CheckType::Email, &answer("taken@x.yz", ResultKind::Taken, t0)).unwrap();
-        store.record(CheckType::Email, &answer("err@x.yz", ResultKind::Error, t0)).unwrap();
-        let fresh = |key: &str, secs: i64| store.lookup(CheckType::Email, key, ts(1_700_000_000 + secs)).unwrap().map(|s| s.fresh);
+        store
+            .record(CheckType::Email, &answer("free@x.yz", ResultKind::Free, t0))
+            .unwrap();
+        store
+            .record(
+                CheckType::Email,
+                &answer("taken@x.yz", ResultKind::Taken, t0),
+            )
+            .unwrap();
+        store
+            .record(CheckType::Email, &answer("err@x.yz", ResultKind::Error, t0))
+            .unwrap();
+        let fresh = |key: &str, secs: i64| {
+            store
+                .lookup(CheckType::Email, key, ts(1_700_000_000 + secs))
+                .unwrap()
+                .map(|s| s.fresh)
+        };
         assert_eq!(fresh("free@x.yz", 20 * HOUR - 1), Some(true));
         assert_eq!(fresh("free@x.yz", 20 * HOUR), Some(false));
         assert_eq!(fresh("taken@x.yz", 20 * HOUR), Some(true));
         assert_eq!(fresh("taken@x.yz", 30 * 24 * HOUR - 1), Some(true));
         assert_eq!(fresh("taken@x.yz", 30 * 24 * HOUR), Some(false));
         assert_eq!(fresh("err@x.yz", 0), None, "errors are never recorded");
-        assert_eq!(store.lookup(CheckType::Name, "free@x.yz", t0).unwrap(), None, "type is part of the key");
+        assert_eq!(
+            store.lookup(CheckType::Name, "free@x.yz", t0).unwrap(),
+            None,
+            "type is part of the key"
+        );
     }
 
     #[test]
     fn a_new_answer_keeps_the_previous_one_and_refresh_reuses_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
-        let reuse = Reuse { max_age: Duration::from_secs(3600), taken_max_age: Duration::from_secs(3600), refresh: false };
+        let reuse = Reuse {
+            max_age: Duration::from_secs(3600),
+            taken_max_age: Duration::from_secs(3600),
+            refresh: false,
+        };
         let store = Store::open(&path, scope(), reuse).unwrap();
         let t0 = ts(1_700_000_000);
-        store.record(CheckType::Email, &answer("a@x.yz", ResultKind::Free, t0)).unwrap();
-        store.record(CheckType::Email, &answer("a@x.yz", ResultKind::Taken, ts(1_700_000_100))).unwrap();
-        let got = store.lookup(CheckType::Email, "a@x.yz", ts(1_700_000_200)).unwrap().unwrap();
+        store
+            .record(CheckType::Email, &answer("a@x.yz", ResultKind::Free, t0))
+            .unwrap();
+        store
+            .record(
+                CheckType::Email,
+                &answer("a@x.yz", ResultKind::Taken, ts(1_700_000_100)),
+            )
+            .unwrap();
+        let got = store
+            .lookup(CheckType::Email, "a@x.yz", ts(1_700_000_200))
+            .unwrap()
+            .unwrap();
         assert_eq!(got.outcome.result, ResultKind::Taken);
         assert_eq!(got.outcome.source, Source::Cache);
         assert_eq!(got.outcome.previous, Some((ResultKind::Free, t0)));
         drop(store);
-        let refresh = Store::open(&path, scope(), Reuse { refresh: true, ..reuse }).unwrap();
-        assert!(!refresh.lookup(CheckType::Email, "a@x.yz", ts(1_700_000_200)).unwrap().unwrap().fresh);
+        let refresh = Store::open(
+            &path,
+            scope(),
+            Reuse {
+                refresh: true,
+                ..reuse
+            },
+        )
+        .unwrap();
+        assert!(
+            !refresh
+                .lookup(CheckType::Email, "a@x.yz", ts(1_700_000_200))
+                .unwrap()
+                .unwrap()
+                .fresh
+        );
     }
 
     #[test]
@@ -310,8 +388,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("s.sqlite");
         let held = RunLock::acquire(&state, &scope(), false).unwrap();
-        let err = RunLock::acquire(&state, &scope(), false).err().unwrap().to_string();
-        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        let err = RunLock::acquire(&state, &scope(), false)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(held);
         assert!(RunLock::acquire(&state, &scope(), false).is_ok());
     }

@@ -9,7 +9,9 @@ pub const CAP: Duration = Duration::from_secs(30);
 
 /// `random(0, min(cap, base · 2^n))` for the n-th retry (n from 0).
 pub fn full_jitter(base: Duration, n: u32, rng: &mut impl Rng) -> Duration {
-    let ceiling = base.saturating_mul(1u32.checked_shl(n.min(20)).unwrap_or(u32::MAX)).min(CAP);
+    let ceiling = base
+        .saturating_mul(1u32.checked_shl(n.min(20)).unwrap_or(u32::MAX))
+        .min(CAP);
     ceiling.mul_f64(rng.random::<f64>())
 }
 
@@ -40,7 +42,10 @@ mod tests {
                 assert!(d <= ceiling, "retry {n}: {d:?} > {ceiling:?}");
                 max = max.max(d);
             }
-            assert!(max > ceiling / 2, "full jitter should spread up to the ceiling");
+            assert!(
+                max > ceiling / 2,
+                "full jitter should spread up to the ceiling"
+            );
         }
         assert!(full_jitter(base, 1000, &mut rng) <= CAP);
     }
@@ -49,8 +54,14 @@ mod tests {
     fn retry_after_in_both_forms() {
         let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
         assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now), Some(Duration::from_secs(10)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

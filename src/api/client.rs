@@ -57,7 +57,13 @@ impl Client {
             None => host.to_string(),
         };
         let path = url.path().to_string();
-        Ok(Client { http, cfg, url, path, host })
+        Ok(Client {
+            http,
+            cfg,
+            url,
+            path,
+            host,
+        })
     }
 
     pub fn api(&self) -> ApiVersion {
@@ -65,7 +71,12 @@ impl Client {
     }
 
     /// One request for one check. `Err` is a failure with no HTTP answer (timeout, connection).
-    pub async fn send(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Reply, Problem> {
+    pub async fn send(
+        &self,
+        kind: CheckType,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Reply, Problem> {
         let body = wire::body(self.cfg.api, kind, key);
         let headers = self.headers(&body, now);
         let res = self
@@ -80,7 +91,11 @@ impl Client {
             Err(e) => return Err(transport_problem(&e)),
         };
         let h = resp.headers();
-        let text = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let text = |name: &str| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
         let mut reply = Reply {
             http_status: resp.status().as_u16(),
             request_id: text("x-request-id"),
@@ -112,7 +127,11 @@ impl Client {
             }
         };
         match &self.cfg.credentials.auth {
-            Auth::AkSk { ak, sk, security_token } => {
+            Auth::AkSk {
+                ak,
+                sk,
+                security_token,
+            } => {
                 let token = security_token.as_ref().map(|t| t.expose_secret());
                 let mut signed = plain.clone();
                 if let Some(t) = token {

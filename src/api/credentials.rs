@@ -117,7 +117,10 @@ fn from_file(path: &Path, env_domain: Option<String>) -> Result<Credentials> {
     };
     let get = |k: &str| global.get(k).map(str::trim).filter(|v| !v.is_empty());
     let (Some(ak), Some(sk)) = (get("ak"), get("sk")) else {
-        bail!("the [global] section of {} needs both ak and sk", path.display());
+        bail!(
+            "the [global] section of {} needs both ak and sk",
+            path.display()
+        );
     };
     Ok(Credentials {
         auth: Auth::AkSk {
@@ -148,7 +151,8 @@ fn read_private(path: &Path, what: &str) -> Result<String> {
         }
     }
     let _ = meta;
-    std::fs::read_to_string(path).with_context(|| format!("cannot read the {what} {}", path.display()))
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} {}", path.display()))
 }
 
 #[cfg(test)]
@@ -158,7 +162,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| m.get(k).cloned()
     }
 
@@ -175,10 +182,19 @@ mod tests {
 
     #[test]
     fn environment_ak_sk_comes_first() {
-        let env = env_of(&[("HUAWEICLOUD_SDK_AK", "AKAKAKAKAKAK"), ("HUAWEICLOUD_SDK_SK", "s3cr3t"), ("HUAWEICLOUD_SDK_DOMAIN_ID", "dom")]);
+        let env = env_of(&[
+            ("HUAWEICLOUD_SDK_AK", "AKAKAKAKAKAK"),
+            ("HUAWEICLOUD_SDK_SK", "s3cr3t"),
+            ("HUAWEICLOUD_SDK_DOMAIN_ID", "dom"),
+        ]);
         let c = load(None, &env, None).unwrap();
-        let Auth::AkSk { ak, sk, .. } = &c.auth else { panic!() };
-        assert_eq!((ak.as_str(), sk.expose_secret()), ("AKAKAKAKAKAK", "s3cr3t"));
+        let Auth::AkSk { ak, sk, .. } = &c.auth else {
+            panic!()
+        };
+        assert_eq!(
+            (ak.as_str(), sk.expose_secret()),
+            ("AKAKAKAKAKAK", "s3cr3t")
+        );
         assert_eq!(c.domain_id.as_deref(), Some("dom"));
         assert!(!format!("{c:?}").contains("s3cr3t"));
     }
@@ -186,7 +202,11 @@ mod tests {
     #[test]
     fn the_credentials_file_global_section_is_read() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write_file(dir.path(), "[global]\nak = FILEAK0000001\nsk = filesecret\ndomain_id = d1\n", 0o600);
+        let p = write_file(
+            dir.path(),
+            "[global]\nak = FILEAK0000001\nsk = filesecret\ndomain_id = d1\n",
+            0o600,
+        );
         let env = env_of(&[("HUAWEICLOUD_SDK_CREDENTIALS_FILE", p.to_str().unwrap())]);
         let c = load(None, &env, None).unwrap();
         assert!(matches!(&c.auth, Auth::AkSk { ak, .. } if ak == "FILEAK0000001"));
@@ -199,16 +219,24 @@ mod tests {
         let p = write_file(dir.path(), "[global]\nak = A\nsk = filesecret\n", 0o644);
         let env = env_of(&[("HUAWEICLOUD_SDK_CREDENTIALS_FILE", p.to_str().unwrap())]);
         let err = format!("{:#}", load(None, &env, None).unwrap_err());
-        assert!(err.contains("chmod 600") && !err.contains("filesecret"), "{err}");
+        assert!(
+            err.contains("chmod 600") && !err.contains("filesecret"),
+            "{err}"
+        );
     }
 
     #[test]
     fn tokens_and_missing_credentials() {
         let env = env_of(&[("HUAWEICLOUD_AUTH_TOKEN", "tok")]);
-        assert!(matches!(load(None, &env, None).unwrap().auth, Auth::Token(_)));
+        assert!(matches!(
+            load(None, &env, None).unwrap().auth,
+            Auth::Token(_)
+        ));
         let err = load(None, &env_of(&[]), None).unwrap_err().to_string();
         assert!(err.contains("--sandbox"), "{err}");
-        let err = load(None, &env_of(&[("HUAWEICLOUD_SDK_AK", "x")]), None).unwrap_err().to_string();
+        let err = load(None, &env_of(&[("HUAWEICLOUD_SDK_AK", "x")]), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("only one"), "{err}");
     }
 }

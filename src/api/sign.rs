@@ -113,7 +113,8 @@ fn canonical_uri(path: &str) -> String {
 
 /// Parameters sorted by (key, value), both RFC 3986-encoded, joined with `&`.
 pub fn canonical_query(query: &[(&str, &str)]) -> String {
-    let mut pairs: Vec<(String, String)> = query.iter().map(|(k, v)| (encode(k), encode(v))).collect();
+    let mut pairs: Vec<(String, String)> =
+        query.iter().map(|(k, v)| (encode(k), encode(v))).collect();
     pairs.sort();
     pairs
         .iter()
@@ -139,13 +140,17 @@ mod tests {
             ("Host", "bss-intl.myhuaweicloud.com"),
             ("X-Sdk-Date", DATE),
         ];
-        let s = sign(SK, DATE, &Request {
-            method: "POST",
-            path: "/v1.0/0a1b2c3d4e5f40718293a4b5c6d7e8f9/partner/customer-mgr/check-user",
-            query: &[],
-            headers: &headers,
-            body,
-        });
+        let s = sign(
+            SK,
+            DATE,
+            &Request {
+                method: "POST",
+                path: "/v1.0/0a1b2c3d4e5f40718293a4b5c6d7e8f9/partner/customer-mgr/check-user",
+                query: &[],
+                headers: &headers,
+                body,
+            },
+        );
         assert_eq!(
             s.canonical_request,
             "POST\n/v1.0/0a1b2c3d4e5f40718293a4b5c6d7e8f9/partner/customer-mgr/check-user/\n\n\
@@ -166,20 +171,27 @@ mod tests {
     #[test]
     fn v2_check_identity_mobile_with_domain_id() {
         let body = br#"{"search_type":"mobile","search_value":"0086-13800000000"}"#;
-        assert_eq!(hex_sha256(body), "e14a81c19f1dd9851c5afa2fe74a9ff6160e011ea7dfcbfb3c0be5ccbd85cf33");
+        assert_eq!(
+            hex_sha256(body),
+            "e14a81c19f1dd9851c5afa2fe74a9ff6160e011ea7dfcbfb3c0be5ccbd85cf33"
+        );
         let headers = [
             ("Content-Type", "application/json;charset=UTF-8"),
             ("X-Domain-Id", "0a1b2c3d4e5f40718293a4b5c6d7e8f9"),
             ("Host", "bss-intl.myhuaweicloud.com"),
             ("X-Sdk-Date", DATE),
         ];
-        let s = sign(SK, DATE, &Request {
-            method: "POST",
-            path: "/v2/partners/sub-customers/users/check-identity",
-            query: &[],
-            headers: &headers,
-            body,
-        });
+        let s = sign(
+            SK,
+            DATE,
+            &Request {
+                method: "POST",
+                path: "/v2/partners/sub-customers/users/check-identity",
+                query: &[],
+                headers: &headers,
+                body,
+            },
+        );
         assert_eq!(
             hex_sha256(s.canonical_request.as_bytes()),
             "559eb4df45f6791829b807e32959ab089a70af4b7af3325b1c869d8d68d620bd"
@@ -198,14 +210,22 @@ mod tests {
             ("Host", "bss.myhuaweicloud.com"),
             ("X-Sdk-Date", DATE),
         ];
-        let query = [("offset", "0"), ("limit", "10"), ("account_name", "a b+c~d*e")];
-        let s = sign(SK, DATE, &Request {
-            method: "GET",
-            path: "/v2/partners/sub-customers/query",
-            query: &query,
-            headers: &headers,
-            body: b"",
-        });
+        let query = [
+            ("offset", "0"),
+            ("limit", "10"),
+            ("account_name", "a b+c~d*e"),
+        ];
+        let s = sign(
+            SK,
+            DATE,
+            &Request {
+                method: "GET",
+                path: "/v2/partners/sub-customers/query",
+                query: &query,
+                headers: &headers,
+                body: b"",
+            },
+        );
         assert_eq!(
             s.canonical_request,
             "GET\n/v2/partners/sub-customers/query/\naccount_name=a%20b%2Bc~d%2Ae&limit=10&offset=0\n\
@@ -216,13 +236,19 @@ mod tests {
             hex_sha256(s.canonical_request.as_bytes()),
             "2c413dfa8b29977c6647f3238583f73b71f23363e04aef577eea79206aac876c"
         );
-        assert_eq!(s.signature, "7b055baaa71efd1a64c3b5330a41b8f05563dc059b9682b6642db1618ed9d12b");
+        assert_eq!(
+            s.signature,
+            "7b055baaa71efd1a64c3b5330a41b8f05563dc059b9682b6642db1618ed9d12b"
+        );
     }
 
     #[test]
     fn v4_underscore_header_skipped_and_value_trimmed() {
         let body = br#"{"searchType":"name","searchKey":"user-01"}"#;
-        assert_eq!(hex_sha256(body), "de3fc71575982731df0f4f773e66a484a8b709b721cd850191f4e828e8fcb036");
+        assert_eq!(
+            hex_sha256(body),
+            "de3fc71575982731df0f4f773e66a484a8b709b721cd850191f4e828e8fcb036"
+        );
         let headers = [
             ("Content-Type", "application/json"),
             ("X_Custom", "x"),
@@ -230,48 +256,73 @@ mod tests {
             ("Host", "bss-intl.myhuaweicloud.com"),
             ("X-Sdk-Date", DATE),
         ];
-        let s = sign(SK, DATE, &Request {
-            method: "POST",
-            path: "/v1.0/domainid123/partner/customer-mgr/check-user",
-            query: &[],
-            headers: &headers,
-            body,
-        });
+        let s = sign(
+            SK,
+            DATE,
+            &Request {
+                method: "POST",
+                path: "/v1.0/domainid123/partner/customer-mgr/check-user",
+                query: &[],
+                headers: &headers,
+                body,
+            },
+        );
         assert_eq!(s.signed_headers, "content-type;host;x-sdk-date;x-trace");
         assert!(s.canonical_request.contains("\nx-trace:abc\n"));
         assert_eq!(
             hex_sha256(s.canonical_request.as_bytes()),
             "e6706a547495940daef01f673f942fba7cc74719f49b5bde094c4a2b1f14653d"
         );
-        assert_eq!(s.signature, "c28cb4dfe5ae440a2f04c1260a8d7f13c69af4e09f33cf413ab8a1a19cf219e1");
+        assert_eq!(
+            s.signature,
+            "c28cb4dfe5ae440a2f04c1260a8d7f13c69af4e09f33cf413ab8a1a19cf219e1"
+        );
     }
 
     #[test]
     fn go_sdk_vectors_sign_only_the_date() {
         let date = "20060102T150405Z";
         let headers = [("X-Sdk-Date", date)];
-        let g1 = sign(b"SecretKey", date, &Request {
-            method: "GET",
-            path: "/path",
-            query: &[("limit", "1")],
-            headers: &headers,
-            body: b"",
-        });
-        assert_eq!(g1.signature, "5a2ce64c865e0e6046321c6f3d5a77ba8413eeaf355c3166c03d58d02ac79624");
-        let g2 = sign(b"SecretKey", date, &Request {
-            method: "POST",
-            path: "/path",
-            query: &[("key", "value")],
-            headers: &headers,
-            body: b"{\"Name\":\"test\",\"Id\":1}\n",
-        });
-        assert_eq!(g2.signature, "cecc2af119b18ab70b4d094c0750f3b42c02f254903179a0fc2cc72fc9db4f59");
-        assert!(g2.authorization("AccessKey").starts_with("SDK-HMAC-SHA256 Access=AccessKey, SignedHeaders=x-sdk-date, "));
+        let g1 = sign(
+            b"SecretKey",
+            date,
+            &Request {
+                method: "GET",
+                path: "/path",
+                query: &[("limit", "1")],
+                headers: &headers,
+                body: b"",
+            },
+        );
+        assert_eq!(
+            g1.signature,
+            "5a2ce64c865e0e6046321c6f3d5a77ba8413eeaf355c3166c03d58d02ac79624"
+        );
+        let g2 = sign(
+            b"SecretKey",
+            date,
+            &Request {
+                method: "POST",
+                path: "/path",
+                query: &[("key", "value")],
+                headers: &headers,
+                body: b"{\"Name\":\"test\",\"Id\":1}\n",
+            },
+        );
+        assert_eq!(
+            g2.signature,
+            "cecc2af119b18ab70b4d094c0750f3b42c02f254903179a0fc2cc72fc9db4f59"
+        );
+        assert!(g2
+            .authorization("AccessKey")
+            .starts_with("SDK-HMAC-SHA256 Access=AccessKey, SignedHeaders=x-sdk-date, "));
     }
 
     #[test]
     fn sdk_date_format() {
-        let t = DateTime::parse_from_rfc3339("2024-01-15T08:30:00Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2024-01-15T08:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(sdk_date(t), DATE);
     }
 }

@@ -31,8 +31,14 @@ pub struct V2Request<'a> {
 pub fn body(api: ApiVersion, kind: CheckType, key: &str) -> Vec<u8> {
     let t = kind.as_str();
     let res = match api {
-        ApiVersion::V1 => serde_json::to_vec(&V1Request { search_type: t, search_key: key }),
-        ApiVersion::V2 => serde_json::to_vec(&V2Request { search_type: t, search_value: key }),
+        ApiVersion::V1 => serde_json::to_vec(&V1Request {
+            search_type: t,
+            search_key: key,
+        }),
+        ApiVersion::V2 => serde_json::to_vec(&V2Request {
+            search_type: t,
+            search_value: key,
+        }),
     };
     res.expect("serializing two strings cannot fail")
 }
@@ -45,10 +51,18 @@ pub struct AnswerBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_msg: Option<String>,
     /// v1: "0" free, "1" exists.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_string"
+    )]
     pub status: Option<String>,
     /// v1: "1" when the registration limit is reached.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_string")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_string"
+    )]
     pub uplimit: Option<String>,
     /// v2: `available` or `used_by_user`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,14 +86,21 @@ impl AnswerBody {
     /// (status, uplimit) as the v1 API states them; v2 answers are mapped by the contract's rule.
     pub fn status_uplimit(&self, api: ApiVersion) -> Option<(String, String)> {
         match api {
-            ApiVersion::V1 => Some((self.status.clone()?, self.uplimit.clone().unwrap_or_else(|| "0".into()))),
+            ApiVersion::V1 => Some((
+                self.status.clone()?,
+                self.uplimit.clone().unwrap_or_else(|| "0".into()),
+            )),
             ApiVersion::V2 => {
                 let status = match self.check_result.as_deref()? {
                     "used_by_user" => "1",
                     "available" => "0",
                     _ => return None,
                 };
-                let uplimit = if self.mobile_remain_available_num == Some(0) { "1" } else { "0" };
+                let uplimit = if self.mobile_remain_available_num == Some(0) {
+                    "1"
+                } else {
+                    "0"
+                };
                 Some((status.into(), uplimit.into()))
             }
         }
@@ -92,19 +113,47 @@ mod tests {
 
     #[test]
     fn bodies_use_each_versions_key_names() {
-        assert_eq!(body(ApiVersion::V1, CheckType::Email, "a@b.cd"), br#"{"searchType":"email","searchKey":"a@b.cd"}"#);
-        assert_eq!(body(ApiVersion::V2, CheckType::Mobile, "0086-1"), br#"{"search_type":"mobile","search_value":"0086-1"}"#);
-        assert_eq!(path(ApiVersion::V1, "p1"), "/v1.0/p1/partner/customer-mgr/check-user");
+        assert_eq!(
+            body(ApiVersion::V1, CheckType::Email, "a@b.cd"),
+            br#"{"searchType":"email","searchKey":"a@b.cd"}"#
+        );
+        assert_eq!(
+            body(ApiVersion::V2, CheckType::Mobile, "0086-1"),
+            br#"{"search_type":"mobile","search_value":"0086-1"}"#
+        );
+        assert_eq!(
+            path(ApiVersion::V1, "p1"),
+            "/v1.0/p1/partner/customer-mgr/check-user"
+        );
     }
 
     #[test]
     fn v2_answers_map_to_status_and_uplimit() {
-        let parse = |s: &str| serde_json::from_str::<AnswerBody>(s).unwrap().status_uplimit(ApiVersion::V2);
-        assert_eq!(parse(r#"{"check_result":"used_by_user"}"#), Some(("1".into(), "0".into())));
-        assert_eq!(parse(r#"{"check_result":"available","mobile_remain_available_num":0}"#), Some(("0".into(), "1".into())));
-        assert_eq!(parse(r#"{"check_result":"available","mobile_remain_available_num":3}"#), Some(("0".into(), "0".into())));
+        let parse = |s: &str| {
+            serde_json::from_str::<AnswerBody>(s)
+                .unwrap()
+                .status_uplimit(ApiVersion::V2)
+        };
+        assert_eq!(
+            parse(r#"{"check_result":"used_by_user"}"#),
+            Some(("1".into(), "0".into()))
+        );
+        assert_eq!(
+            parse(r#"{"check_result":"available","mobile_remain_available_num":0}"#),
+            Some(("0".into(), "1".into()))
+        );
+        assert_eq!(
+            parse(r#"{"check_result":"available","mobile_remain_available_num":3}"#),
+            Some(("0".into(), "0".into()))
+        );
         assert_eq!(parse(r#"{"check_result":"weird"}"#), None);
-        let v1 = serde_json::from_str::<AnswerBody>(r#"{"error_code":"CBC.0000","status":1,"uplimit":"0"}"#).unwrap();
-        assert_eq!(v1.status_uplimit(ApiVersion::V1), Some(("1".into(), "0".into())));
+        let v1 = serde_json::from_str::<AnswerBody>(
+            r#"{"error_code":"CBC.0000","status":1,"uplimit":"0"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            v1.status_uplimit(ApiVersion::V1),
+            Some(("1".into(), "0".into()))
+        );
     }
 }

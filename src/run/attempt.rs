@@ -71,7 +71,12 @@ pub struct Finished {
 }
 
 /// Runs one check to its end. `first` is the slot the dispatcher already took for it.
-pub async fn check(ctx: Arc<Ctx>, kind: CheckType, key: String, first: OwnedSemaphorePermit) -> Finished {
+pub async fn check(
+    ctx: Arc<Ctx>,
+    kind: CheckType,
+    key: String,
+    first: OwnedSemaphorePermit,
+) -> Finished {
     let mut rng = rand::rngs::StdRng::from_os_rng();
     let mut permit = Some(first);
     let (mut requests, mut failures, mut throttled) = (0u32, 0u32, 0u32);
@@ -82,7 +87,10 @@ pub async fn check(ctx: Arc<Ctx>, kind: CheckType, key: String, first: OwnedSema
             None => ctx.slot().await,
         };
         let Some(slot) = slot else {
-            let o = Outcome { attempts: requests, ..Outcome::new(key.clone(), ResultKind::Pending, Source::None) };
+            let o = Outcome {
+                attempts: requests,
+                ..Outcome::new(key.clone(), ResultKind::Pending, Source::None)
+            };
             return finished(kind, o, None, requests, throttled);
         };
         requests += 1;
@@ -92,7 +100,10 @@ pub async fn check(ctx: Arc<Ctx>, kind: CheckType, key: String, first: OwnedSema
             Ok(reply) => (classify(ctx.client.api(), &reply), Some(reply)),
             Err(problem) => (Class::Transient(problem), None),
         };
-        tracing::trace!("{kind} {shown}: attempt {requests} -> {}", describe(&class, reply.as_ref()));
+        tracing::trace!(
+            "{kind} {shown}: attempt {requests} -> {}",
+            describe(&class, reply.as_ref())
+        );
         let base = |result: ResultKind, p: Option<&Problem>| Outcome {
             status: None,
             uplimit: None,
@@ -113,18 +124,43 @@ pub async fn check(ctx: Arc<Ctx>, kind: CheckType, key: String, first: OwnedSema
                 o.error_code = Some(answer_code(reply.as_ref()));
                 return finished(kind, o, None, requests, throttled);
             }
-            Class::Invalid(p) => return finished(kind, base(ResultKind::Invalid, Some(p)), None, requests, throttled),
-            Class::RowError(p) => return finished(kind, base(ResultKind::Error, Some(p)), None, requests, throttled),
+            Class::Invalid(p) => {
+                return finished(
+                    kind,
+                    base(ResultKind::Invalid, Some(p)),
+                    None,
+                    requests,
+                    throttled,
+                )
+            }
+            Class::RowError(p) => {
+                return finished(
+                    kind,
+                    base(ResultKind::Error, Some(p)),
+                    None,
+                    requests,
+                    throttled,
+                )
+            }
             Class::Fatal(p) => {
                 let why = fatal::explain(p, reply.as_ref().and_then(|r| r.date));
-                return finished(kind, base(ResultKind::Error, Some(p)), Some(why), requests, throttled);
+                return finished(
+                    kind,
+                    base(ResultKind::Error, Some(p)),
+                    Some(why),
+                    requests,
+                    throttled,
+                );
             }
             Class::Throttled(p) => {
                 throttled += 1;
                 ctx.pace.throttled();
                 if throttled >= MAX_THROTTLED {
                     let mut o = base(ResultKind::Error, Some(p));
-                    o.error_msg = Some(format!("still throttled after {throttled} tries: {}", p.msg));
+                    o.error_msg = Some(format!(
+                        "still throttled after {throttled} tries: {}",
+                        p.msg
+                    ));
                     return finished(kind, o, None, requests, throttled);
                 }
                 reply
@@ -143,13 +179,22 @@ pub async fn check(ctx: Arc<Ctx>, kind: CheckType, key: String, first: OwnedSema
             }
         };
         if !ctx.pause(wait).await {
-            let o = Outcome { attempts: requests, ..Outcome::new(key.clone(), ResultKind::Pending, Source::None) };
+            let o = Outcome {
+                attempts: requests,
+                ..Outcome::new(key.clone(), ResultKind::Pending, Source::None)
+            };
             return finished(kind, o, None, requests, throttled);
         }
     }
 }
 
-fn finished(kind: CheckType, outcome: Outcome, fatal: Option<String>, requests: u32, throttled: u32) -> Finished {
+fn finished(
+    kind: CheckType,
+    outcome: Outcome,
+    fatal: Option<String>,
+    requests: u32,
+    throttled: u32,
+) -> Finished {
     Finished {
         kind,
         key: outcome.checked_key.clone(),
@@ -165,14 +210,23 @@ fn finished(kind: CheckType, outcome: Outcome, fatal: Option<String>, requests: 
 fn answer_code(reply: Option<&Reply>) -> String {
     reply
         .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
-        .and_then(|v| v.get("error_code").and_then(|c| c.as_str()).map(String::from))
+        .and_then(|v| {
+            v.get("error_code")
+                .and_then(|c| c.as_str())
+                .map(String::from)
+        })
         .unwrap_or_else(|| "CBC.0000".into())
 }
 
 fn describe(class: &Class, reply: Option<&Reply>) -> String {
-    let status = reply.map(|r| r.http_status.to_string()).unwrap_or_else(|| "no answer".into());
+    let status = reply
+        .map(|r| r.http_status.to_string())
+        .unwrap_or_else(|| "no answer".into());
     match class {
-        Class::Answer { status: s, uplimit: u } => format!("{status} answer status={s} uplimit={u}"),
+        Class::Answer {
+            status: s,
+            uplimit: u,
+        } => format!("{status} answer status={s} uplimit={u}"),
         Class::Invalid(p) => format!("{status} invalid {}", p.code),
         Class::Throttled(p) => format!("{status} throttled {}", p.code),
         Class::Transient(p) => format!("{status} transient {}: {}", p.code, p.msg),

@@ -75,7 +75,13 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(ctx: Arc<Ctx>, store: Store, writer: mpsc::Sender<RowDone>, window: Arc<Semaphore>, grace: Duration) -> Dispatcher {
+    pub fn new(
+        ctx: Arc<Ctx>,
+        store: Store,
+        writer: mpsc::Sender<RowDone>,
+        window: Arc<Semaphore>,
+        grace: Duration,
+    ) -> Dispatcher {
         Dispatcher {
             ctx,
             store,
@@ -95,7 +101,11 @@ impl Dispatcher {
     }
 
     /// Runs until every row has been handed to the writer.
-    pub async fn run(mut self, mut rows: mpsc::Receiver<Row>, shutdown: impl Future<Output = ()>) -> Result<Counters> {
+    pub async fn run(
+        mut self,
+        mut rows: mpsc::Receiver<Row>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<Counters> {
         tokio::pin!(shutdown);
         let max_queue = self.ctx.slots.available_permits().max(1) * 4;
         let mut reading = true;
@@ -181,7 +191,10 @@ impl Dispatcher {
             let k = (kind, key.clone());
             match self.keys.get_mut(&k) {
                 Some(KeyState::Done(o)) => {
-                    outcomes.push(Some(Outcome { attempts: 0, ..o.clone() }));
+                    outcomes.push(Some(Outcome {
+                        attempts: 0,
+                        ..o.clone()
+                    }));
                     continue;
                 }
                 Some(KeyState::Waiting { waiters, .. }) => {
@@ -205,12 +218,23 @@ impl Dispatcher {
                 outcomes.push(Some(o));
                 continue;
             }
-            self.keys.insert(k.clone(), KeyState::Waiting { waiters: vec![(row.number, i)], previous });
+            self.keys.insert(
+                k.clone(),
+                KeyState::Waiting {
+                    waiters: vec![(row.number, i)],
+                    previous,
+                },
+            );
             self.queue.push_back(k);
             outcomes.push(None);
             missing += 1;
         }
-        let open = Open { fields: row.fields, outcomes, missing, window };
+        let open = Open {
+            fields: row.fields,
+            outcomes,
+            missing,
+            window,
+        };
         if missing == 0 {
             self.emit(row.number, open).await
         } else {
@@ -281,9 +305,14 @@ impl Dispatcher {
 
     async fn resolve(&mut self, waiters: Vec<(u64, usize)>, outcome: &Outcome) -> Result<()> {
         for (n, (row, i)) in waiters.into_iter().enumerate() {
-            let Some(open) = self.open.get_mut(&row) else { continue };
+            let Some(open) = self.open.get_mut(&row) else {
+                continue;
+            };
             let attempts = if n == 0 { outcome.attempts } else { 0 };
-            open.outcomes[i] = Some(Outcome { attempts, ..outcome.clone() });
+            open.outcomes[i] = Some(Outcome {
+                attempts,
+                ..outcome.clone()
+            });
             open.missing -= 1;
             if open.missing == 0 {
                 let open = self.open.remove(&row).expect("just looked up");
@@ -297,7 +326,11 @@ impl Dispatcher {
         let done = RowDone {
             number,
             fields: open.fields,
-            outcomes: open.outcomes.into_iter().map(|o| o.expect("all checks resolved")).collect(),
+            outcomes: open
+                .outcomes
+                .into_iter()
+                .map(|o| o.expect("all checks resolved"))
+                .collect(),
             window: open.window,
         };
         self.writer
@@ -308,7 +341,10 @@ impl Dispatcher {
 }
 
 /// The next row, once the reorder window has room for it.
-async fn next_row(window: &Arc<Semaphore>, rows: &mut mpsc::Receiver<Row>) -> Option<(Row, OwnedSemaphorePermit)> {
+async fn next_row(
+    window: &Arc<Semaphore>,
+    rows: &mut mpsc::Receiver<Row>,
+) -> Option<(Row, OwnedSemaphorePermit)> {
     let permit = window.clone().acquire_owned().await.ok()?;
     rows.recv().await.map(|r| (r, permit))
 }
@@ -319,4 +355,3 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         None => std::future::pending().await,
     }
 }
-

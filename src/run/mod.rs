@@ -45,7 +45,8 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
     let (sandbox, client_cfg, scope) = target(&cfg).await?;
     let state = cfg.state.clone();
     let (lock_scope, wait) = (scope.clone(), cfg.wait_lock);
-    let _lock = tokio::task::spawn_blocking(move || RunLock::acquire(&state, &lock_scope, wait)).await??;
+    let _lock =
+        tokio::task::spawn_blocking(move || RunLock::acquire(&state, &lock_scope, wait)).await??;
     let store = Store::open(&cfg.state, scope, cfg.reuse)?;
     let client = Client::new(client_cfg)?;
 
@@ -62,13 +63,22 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
     };
     let progress = Progress::new(&job.display, None);
     let total = Arc::new(AtomicU64::new(0));
-    precount(&job, reader.delimiter, layout.checks_per_row(), total.clone());
+    precount(
+        &job,
+        reader.delimiter,
+        layout.checks_per_row(),
+        total.clone(),
+    );
 
     let (row_tx, row_rx) = mpsc::channel::<Row>(1024);
     let reading = std::thread::spawn(move || -> Result<u64> {
         while let Some(rec) = reader.next_record()? {
             let checks = layout.checks(&rec.fields, rec.problem.as_deref());
-            let row = Row { number: rec.number, fields: rec.fields, checks };
+            let row = Row {
+                number: rec.number,
+                fields: rec.fields,
+                checks,
+            };
             if row_tx.blocking_send(row).is_err() {
                 break;
             }
@@ -91,8 +101,12 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
     let dispatched = dispatcher::Dispatcher::new(ctx, store, done_tx, window, cfg.timeout)
         .run(row_rx, shutdown)
         .await;
-    let read = reading.join().map_err(|_| anyhow!("the input reader crashed"))?;
-    let written = writing.join().map_err(|_| anyhow!("the output writer crashed"))?;
+    let read = reading
+        .join()
+        .map_err(|_| anyhow!("the input reader crashed"))?;
+    let written = writing
+        .join()
+        .map_err(|_| anyhow!("the output writer crashed"))?;
     let counters = dispatched?;
     let fallback = read?;
     let (sink, mut summary) = written?;
@@ -132,29 +146,47 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
                 partner_id: id.partner_id.clone(),
                 timeout: cfg.timeout,
                 credentials: Credentials {
-                    auth: Auth::AkSk { ak: id.ak.clone(), sk: SecretString::from(id.sk.clone()), security_token: None },
+                    auth: Auth::AkSk {
+                        ak: id.ak.clone(),
+                        sk: SecretString::from(id.sk.clone()),
+                        security_token: None,
+                    },
                     domain_id: None,
                     source: "the built-in sandbox".into(),
                 },
             };
             // The simulator's port changes every run; key its answers by a fixed name.
-            let scope = Scope { host: "sandbox".into(), partner: id.partner_id.clone(), api: api.into() };
+            let scope = Scope {
+                host: "sandbox".into(),
+                partner: id.partner_id.clone(),
+                api: api.into(),
+            };
             Ok((Some(sandbox), client, scope))
         }
-        Target::Remote { endpoint, credentials, partner_id } => {
+        Target::Remote {
+            endpoint,
+            credentials,
+            partner_id,
+        } => {
             let host = match endpoint.port() {
                 Some(p) => format!("{}:{p}", endpoint.host_str().unwrap_or("")),
                 None => endpoint.host_str().unwrap_or("").to_string(),
             };
             let partner = if partner_id.is_empty() {
                 match &credentials.auth {
-                    Auth::AkSk { ak, .. } => format!("ak-{}", &crate::api::sign::hex_sha256(ak.as_bytes())[..16]),
+                    Auth::AkSk { ak, .. } => {
+                        format!("ak-{}", &crate::api::sign::hex_sha256(ak.as_bytes())[..16])
+                    }
                     Auth::Token(_) => "token".into(),
                 }
             } else {
                 partner_id.clone()
             };
-            let scope = Scope { host, partner, api: api.into() };
+            let scope = Scope {
+                host,
+                partner,
+                api: api.into(),
+            };
             let client = ClientConfig {
                 endpoint: endpoint.clone(),
                 api: cfg.api,
@@ -170,21 +202,38 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
 fn clone_credentials(c: &Credentials) -> Credentials {
     use secrecy::ExposeSecret;
     let auth = match &c.auth {
-        Auth::AkSk { ak, sk, security_token } => Auth::AkSk {
+        Auth::AkSk {
+            ak,
+            sk,
+            security_token,
+        } => Auth::AkSk {
             ak: ak.clone(),
             sk: SecretString::from(sk.expose_secret().to_string()),
-            security_token: security_token.as_ref().map(|t| SecretString::from(t.expose_secret().to_string())),
+            security_token: security_token
+                .as_ref()
+                .map(|t| SecretString::from(t.expose_secret().to_string())),
         },
         Auth::Token(t) => Auth::Token(SecretString::from(t.expose_secret().to_string())),
     };
-    Credentials { auth, domain_id: c.domain_id.clone(), source: c.source.clone() }
+    Credentials {
+        auth,
+        domain_id: c.domain_id.clone(),
+        source: c.source.clone(),
+    }
 }
 
 /// Counts the input's records in the background so the progress bar knows its length.
 fn precount(job: &JobConfig, delimiter: u8, per_row: usize, total: Arc<AtomicU64>) {
-    let Some(path) = job.input.path.clone() else { return };
+    let Some(path) = job.input.path.clone() else {
+        return;
+    };
     std::thread::spawn(move || {
-        let Ok(mut r) = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(true).from_path(path) else {
+        let Ok(mut r) = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .has_headers(true)
+            .from_path(path)
+        else {
             return;
         };
         let mut rec = csv::ByteRecord::new();

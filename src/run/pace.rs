@@ -69,7 +69,9 @@ impl Pace {
     pub fn throttled(&self) {
         let mut s = self.state.lock().expect("pace lock");
         let now = Instant::now();
-        if s.last_decrease.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+        if s.last_decrease
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
             return;
         }
         s.rate = (s.rate * DECREASE).max(FLOOR.min(self.max));
@@ -136,7 +138,9 @@ mod tests {
         use governor::clock::FakeRelativeClock;
         let clock = FakeRelativeClock::default();
         let rate = 5.0;
-        let quota = Quota::with_period(Duration::from_secs_f64(1.0 / rate)).unwrap().allow_burst(NonZeroU32::new(burst(rate)).unwrap());
+        let quota = Quota::with_period(Duration::from_secs_f64(1.0 / rate))
+            .unwrap()
+            .allow_burst(NonZeroU32::new(burst(rate)).unwrap());
         let l = RateLimiter::direct_with_clock(quota, clock.clone());
         // Offer a request every millisecond for 10 s; count those let through per 1 s window.
         let mut allowed = Vec::new();
@@ -149,7 +153,10 @@ mod tests {
         assert!((49..=51).contains(&allowed.len()), "{}", allowed.len());
         for (i, &t) in allowed.iter().enumerate() {
             let in_window = allowed[i..].iter().take_while(|&&u| u < t + 1000).count();
-            assert!(in_window as f64 <= rate + burst(rate) as f64, "window at {t}ms holds {in_window}");
+            assert!(
+                in_window as f64 <= rate + burst(rate) as f64,
+                "window at {t}ms holds {in_window}"
+            );
         }
     }
 }

@@ -62,6 +62,9 @@ pub struct Faults {
     pub latency: Duration,
     pub jitter: Duration,
     pub seed: Option<u64>,
+    /// How far the simulator's clock is ahead of the real one (negative: behind), to
+    /// reproduce the gateway's 15-minute signature window.
+    pub clock_offset_secs: i64,
 }
 
 impl From<&FaultArgs> for Faults {
@@ -75,6 +78,7 @@ impl From<&FaultArgs> for Faults {
             latency: a.latency.unwrap_or_default(),
             jitter: a.latency_jitter.unwrap_or_default(),
             seed: a.seed,
+            clock_offset_secs: a.clock_offset,
         }
     }
 }
@@ -148,10 +152,13 @@ impl Sandbox {
     pub async fn start(identity: Identity, faults: Faults, port: u16) -> Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
-            .with_context(|| format!("cannot listen on 127.0.0.1:{port} (is the port in use? try --port 0)"))?;
+            .with_context(|| {
+                format!("cannot listen on 127.0.0.1:{port} (is the port in use? try --port 0)")
+            })?;
         let addr = listener.local_addr()?;
         let limiter = (faults.throttle > 0.0).then(|| {
-            let burst = NonZeroU32::new(faults.throttle.ceil().max(1.0) as u32).expect("at least 1");
+            let burst =
+                NonZeroU32::new(faults.throttle.ceil().max(1.0) as u32).expect("at least 1");
             let quota = Quota::with_period(Duration::from_secs_f64(1.0 / faults.throttle))
                 .expect("positive period")
                 .allow_burst(burst);
@@ -178,14 +185,25 @@ impl Sandbox {
             ids: AtomicU64::new(1),
         });
         let router = Router::new()
-            .route("/v1.0/{partner}/partner/customer-mgr/check-user", post(handle))
-            .route("/v2/partners/sub-customers/users/check-identity", post(handle))
+            .route(
+                "/v1.0/{partner}/partner/customer-mgr/check-user",
+                post(handle),
+            )
+            .route(
+                "/v2/partners/sub-customers/users/check-identity",
+                post(handle),
+            )
             .fallback(not_found)
             .with_state(app);
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        Ok(Sandbox { addr, identity, stats, task })
+        Ok(Sandbox {
+            addr,
+            identity,
+            stats,
+            task,
+        })
     }
 
     /// `http://127.0.0.1:PORT`
@@ -201,7 +219,12 @@ impl Drop for Sandbox {
 }
 
 async fn not_found() -> Response {
-    reply(StatusCode::NOT_FOUND, "APIG.0101", "The API does not exist or has not been published in the environment.", None)
+    reply(
+        StatusCode::NOT_FOUND,
+        "APIG.0101",
+        "The API does not exist or has not been published in the environment.",
+        None,
+    )
 }
 
 fn reply(status: StatusCode, code: &str, msg: &str, extra: Option<Value>) -> Response {
@@ -229,7 +252,13 @@ impl Drop for InFlight {
     }
 }
 
-async fn handle(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let _guard = InFlight::enter(&app.stats);
     let (kind, key) = request_fields(uri.path(), &body);
     let delay = app.faults.latency + app.faults.jitter.mul_f64(app.roll());
@@ -237,12 +266,21 @@ async fn handle(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: 
         tokio::time::sleep(delay).await;
     }
     let mut resp = app.decide(&method, &uri, &headers, &body, &kind, &key);
-    let code = resp.headers().get("x-sandbox-code").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let code = resp
+        .headers()
+        .get("x-sandbox-code")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     app.stats.push(&kind, &key, resp.status().as_u16(), &code);
     resp.headers_mut().remove("x-sandbox-code");
     let id = format!("SIMULATED-{:024x}", app.ids.fetch_add(1, Ordering::SeqCst));
     if let Ok(v) = id.parse() {
         resp.headers_mut().insert("x-request-id", v);
+    }
+    let date = httpdate::fmt_http_date(app.now().into());
+    if let Ok(v) = date.parse() {
+        resp.headers_mut().insert("date", v);
     }
     resp
 }
@@ -250,7 +288,11 @@ async fn handle(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: 
 /// (type, key) of a request body of either version; empty when absent.
 fn request_fields(path: &str, body: &[u8]) -> (String, String) {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let (t, k) = if path.starts_with("/v2/") { ("search_type", "search_value") } else { ("searchType", "searchKey") };
+    let (t, k) = if path.starts_with("/v2/") {
+        ("search_type", "search_value")
+    } else {
+        ("searchType", "searchKey")
+    };
     let s = |f: &str| v.get(f).and_then(Value::as_str).unwrap_or("").to_string();
     (s(t), s(k))
 }
@@ -263,11 +305,23 @@ fn tagged(mut resp: Response, code: &str) -> Response {
 }
 
 impl App {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + chrono::TimeDelta::seconds(self.faults.clock_offset_secs)
+    }
+
     fn roll(&self) -> f64 {
         self.rng.lock().expect("rng lock").random::<f64>()
     }
 
-    fn decide(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], kind: &str, key: &str) -> Response {
+    fn decide(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        kind: &str,
+        key: &str,
+    ) -> Response {
         if let Err(resp) = self.authenticate(method, uri, headers, body) {
             return resp;
         }
@@ -277,13 +331,23 @@ impl App {
                     "The throttling threshold has been reached: policy user over ratelimit,limit:{},time:1 second",
                     self.faults.throttle
                 );
-                return tagged(reply(StatusCode::TOO_MANY_REQUESTS, "APIG.0308", &msg, None), "APIG.0308");
+                return tagged(
+                    reply(StatusCode::TOO_MANY_REQUESTS, "APIG.0308", &msg, None),
+                    "APIG.0308",
+                );
             }
         }
-        if let Some(p) = uri.path().strip_prefix("/v1.0/").and_then(|r| r.split('/').next()) {
+        if let Some(p) = uri
+            .path()
+            .strip_prefix("/v1.0/")
+            .and_then(|r| r.split('/').next())
+        {
             if p != self.identity.partner_id {
                 let msg = "Access denied: the partner id does not belong to these credentials.";
-                return tagged(reply(StatusCode::FORBIDDEN, "CBC.0151", msg, None), "CBC.0151");
+                return tagged(
+                    reply(StatusCode::FORBIDDEN, "CBC.0151", msg, None),
+                    "CBC.0151",
+                );
             }
         }
         if self.faults.fail_first > 0 {
@@ -298,13 +362,48 @@ impl App {
             return resp;
         }
         let Ok(check) = kind.parse::<CheckType>() else {
-            return tagged(reply(StatusCode::BAD_REQUEST, "CBC.0100", "Invalid parameter: search type.", None), "CBC.0100");
+            return tagged(
+                reply(
+                    StatusCode::BAD_REQUEST,
+                    "CBC.0100",
+                    "Invalid parameter: search type.",
+                    None,
+                ),
+                "CBC.0100",
+            );
         };
         if let Err(why) = server_rules(check, key) {
-            return tagged(reply(StatusCode::BAD_REQUEST, "CBC.0100", &format!("Invalid parameter: {why}"), None), "CBC.0100");
+            return tagged(
+                reply(
+                    StatusCode::BAD_REQUEST,
+                    "CBC.0100",
+                    &format!("Invalid parameter: {why}"),
+                    None,
+                ),
+                "CBC.0100",
+            );
+        }
+        if key == "invalid@sandbox.test" {
+            return tagged(
+                reply(
+                    StatusCode::BAD_REQUEST,
+                    "CBC.0100",
+                    "Invalid parameter: searchKey.",
+                    None,
+                ),
+                "CBC.0100",
+            );
         }
         if key == "rowerror@sandbox.test" {
-            return tagged(reply(StatusCode::FORBIDDEN, "CBC.0156", "The customer does not belong to this site.", None), "CBC.0156");
+            return tagged(
+                reply(
+                    StatusCode::FORBIDDEN,
+                    "CBC.0156",
+                    "The customer does not belong to this site.",
+                    None,
+                ),
+                "CBC.0156",
+            );
         }
         let t = truth(kind, key);
         let extra = if uri.path().starts_with("/v2/") {
@@ -317,16 +416,32 @@ impl App {
             let (status, uplimit) = t.v1();
             json!({"status": status, "uplimit": uplimit})
         };
-        tagged(reply(StatusCode::OK, "CBC.0000", "success", Some(extra)), "CBC.0000")
+        tagged(
+            reply(StatusCode::OK, "CBC.0000", "success", Some(extra)),
+            "CBC.0000",
+        )
     }
 
-    fn authenticate(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
-        let denied = |msg: &str| tagged(reply(StatusCode::UNAUTHORIZED, "APIG.0301", msg, None), "APIG.0301");
+    fn authenticate(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Response> {
+        let denied = |msg: &str| {
+            tagged(
+                reply(StatusCode::UNAUTHORIZED, "APIG.0301", msg, None),
+                "APIG.0301",
+            )
+        };
         if let Some(t) = headers.get("x-auth-token") {
             return if t.as_bytes() == self.identity.token.as_bytes() {
                 Ok(())
             } else {
-                Err(denied("Incorrect IAM authentication information: decrypt token fail"))
+                Err(denied(
+                    "Incorrect IAM authentication information: decrypt token fail",
+                ))
             };
         }
         let mut bad = self.bad_signatures.lock().expect("lock");
@@ -337,7 +452,7 @@ impl App {
             *bad = (0, None);
         }
         let secret = |ak: &str| (ak == self.identity.ak).then(|| self.identity.sk.clone());
-        match verify::verify(method, uri, headers, body, secret) {
+        match verify::verify(method, uri, headers, body, self.now(), secret) {
             Ok(_) => {
                 bad.0 = 0;
                 Ok(())
@@ -365,8 +480,11 @@ impl App {
             return Some(cut_connection());
         }
         if r < f.reset + f.http5xx {
-            let status = [StatusCode::BAD_GATEWAY, StatusCode::SERVICE_UNAVAILABLE, StatusCode::GATEWAY_TIMEOUT]
-                [(self.roll() * 3.0) as usize % 3];
+            let status = [
+                StatusCode::BAD_GATEWAY,
+                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::GATEWAY_TIMEOUT,
+            ][(self.roll() * 3.0) as usize % 3];
             let html = format!("<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center><hr><center>nginx</center></body></html>");
             let resp = (status, [("content-type", "text/html")], html).into_response();
             return Some(tagged(resp, "HTML"));
@@ -379,12 +497,22 @@ impl App {
 }
 
 fn transient() -> Response {
-    tagged(reply(StatusCode::INTERNAL_SERVER_ERROR, "CBC.0999", "Other errors.", None), "CBC.0999")
+    tagged(
+        reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "CBC.0999",
+            "Other errors.",
+            None,
+        ),
+        "CBC.0999",
+    )
 }
 
 /// A response whose body fails: the server drops the connection mid-answer.
 fn cut_connection() -> Response {
-    let stream = futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("simulated reset")) });
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other("simulated reset"))
+    });
     let mut resp = Response::new(Body::from_stream(stream));
     if let Ok(v) = "RESET".parse() {
         resp.headers_mut().insert("x-sandbox-code", v);
@@ -401,7 +529,10 @@ fn server_rules(kind: CheckType, key: &str) -> Result<(), String> {
         CheckType::Email => key.contains('@'),
         CheckType::Mobile => {
             let (cc, nat) = key.split_once('-').unwrap_or(("", ""));
-            cc.len() == 4 && cc.bytes().all(|b| b.is_ascii_digit()) && !nat.is_empty() && nat.bytes().all(|b| b.is_ascii_digit())
+            cc.len() == 4
+                && cc.bytes().all(|b| b.is_ascii_digit())
+                && !nat.is_empty()
+                && nat.bytes().all(|b| b.is_ascii_digit())
         }
         CheckType::Name => normalize::name(key).is_ok(),
     };

@@ -64,9 +64,13 @@ mod tests {
     fn truth_is_stable_and_mixed() {
         assert_eq!(truth("email", "taken@example.com"), Truth::Taken);
         assert_eq!(truth("email", "x@y.zz"), truth("email", "x@y.zz"));
-        let taken = (0..1000).filter(|i| truth("email", &format!("u{i}@example.com")) == Truth::Taken).count();
+        let taken = (0..1000)
+            .filter(|i| truth("email", &format!("u{i}@example.com")) == Truth::Taken)
+            .count();
         assert!((200..400).contains(&taken), "{taken}");
-        let up = (0..1000).filter(|i| truth("mobile", &format!("0086-138{i:08}")) == Truth::Uplimit).count();
+        let up = (0..1000)
+            .filter(|i| truth("mobile", &format!("0086-138{i:08}")) == Truth::Uplimit)
+            .count();
         assert!((20..90).contains(&up), "{up}");
     }
 }

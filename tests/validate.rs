@@ -1,0 +1,283 @@
+//! `checkuser validate` end to end: the real binary on fixture files.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn per_row_mode_keeps_every_row_in_order_and_marks_invalid_ones() {
+    let fx = Fixture::new();
+    let input = fx.file(
+        "leads.csv",
+        per_row_csv(&[
+            ("email", "Alice@Example.COM"),
+            ("email", "nope"),
+            ("mobile", "+86 138-0013-8000"),
+            ("name", "op_x1"),
+            ("name", ""),
+            ("email", "alice@example.com"),
+        ]),
+    );
+    let out = run(fx.dir.path(), &["validate", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (header, rows) = read_csv(&fx.path("leads.checked.csv"), b',');
+    assert_eq!(
+        &header[..4],
+        ["searchType", "searchKey", "checked_key", "result"]
+    );
+    assert_eq!(header.len(), 2 + 13);
+    assert_eq!(
+        column(&header, &rows, "searchKey"),
+        [
+            "Alice@Example.COM",
+            "nope",
+            "'+86 138-0013-8000",
+            "op_x1",
+            "",
+            "alice@example.com"
+        ]
+    );
+    assert_eq!(
+        column(&header, &rows, "result"),
+        ["valid", "invalid", "valid", "invalid", "skipped", "valid"]
+    );
+    assert_eq!(column(&header, &rows, "checked_key")[2], "0086-13800138000");
+    assert_eq!(column(&header, &rows, "error_code")[1], "LOCAL");
+    assert!(column(&header, &rows, "error_msg")[3].contains("reserved"));
+    assert!(stderr(&out).contains("6 rows"));
+}
+
+#[test]
+fn mapped_mode_reads_windows_1252_semicolon_exports_and_escapes_formulas() {
+    let fx = Fixture::new();
+    let text = "Id;Name;Mail;Phone;Note\r\n1;José;JOSE@Café.example.com;+49 1512 3456789;=HYPERLINK(\"x\")\r\n2;Ann;\"a;b\"@x.com;;\"two\r\nlines\"\r\n3;Short\r\n4;Long;l@x.example.com;;n;extra1;extra2\r\n";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(text);
+    let input = fx.file("crm.csv", bytes);
+    let summary = fx.path("summary.json");
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "--check",
+            "email=mail",
+            "--check",
+            "mobile=Phone",
+            "--summary-json",
+            summary.to_str().unwrap(),
+            "--bom",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let bytes = std::fs::read(fx.path("crm.checked.csv")).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "BOM requested");
+    let (header, rows) = read_csv(&fx.path("crm.checked.csv"), b';');
+    assert_eq!(header[5], "email_checked_key");
+    assert_eq!(header[5 + 13], "mobile_checked_key");
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0][1], "José", "decoded from Windows-1252");
+    assert_eq!(rows[0][4], "'=HYPERLINK(\"x\")", "formula escaped");
+    assert_eq!(rows[0][5], "JOSE@café.example.com");
+    assert_eq!(rows[1][4], "two\r\nlines");
+    assert_eq!(
+        column(&header, &rows, "mobile_result"),
+        ["valid", "skipped", "skipped", "skipped"]
+    );
+    assert_eq!(rows[2].len(), 5 + 26, "short row padded");
+    assert_eq!(rows[2][2], "");
+    assert_eq!(
+        &rows[3][5 + 26..],
+        ["extra1", "extra2"],
+        "extra fields after the result columns"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(json["rows"], 4);
+    assert_eq!(json["checks"], 8);
+    assert_eq!(json["valid"], 4);
+    assert_eq!(json["invalid"], 0);
+    assert_eq!(json["skipped"], 4);
+    assert_eq!(json["exit_code"], 0);
+}
+
+#[test]
+fn stdin_to_stdout_and_no_escaping_when_asked() {
+    let fx = Fixture::new();
+    let mut child = bin(fx.dir.path())
+        .args(["validate", "-", "-o", "-", "--no-escape-formulas", "-q"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"searchType|searchKey|note\nname|-dash-name|=1+1\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("searchType|searchKey|note|checked_key|result"));
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("name|-dash-name|=1+1|-dash-name|valid|"),
+        "{text}"
+    );
+    assert!(out.stderr.is_empty(), "-q prints nothing on success");
+}
+
+#[test]
+fn hostile_inputs_get_located_errors_and_exit_2() {
+    let fx = Fixture::new();
+    let mut big = b"searchType,searchKey\nemail,a@b.cd\nemail,\"".to_vec();
+    big.extend(std::iter::repeat_n(b'x', 2 << 20));
+    big.extend(b"\"\n");
+    let cases: Vec<(&str, Vec<u8>, Vec<&str>, &str)> = vec![
+        (
+            "quote.csv",
+            b"searchType,searchKey\nemail,a@b.cd\nemail,\"oops\nemail,c@d.ef\n".to_vec(),
+            vec![],
+            "record 2",
+        ),
+        ("big.csv", big, vec![], "larger than 1024 KiB"),
+        ("empty.csv", Vec::new(), vec![], "is empty"),
+        (
+            "nomode.csv",
+            b"Name,Mail\nx,y\n".to_vec(),
+            vec![],
+            "--check email=Mail",
+        ),
+        (
+            "missing.csv",
+            b"Name,Mail\nx,y\n".to_vec(),
+            vec!["--check", "mobile=Phone"],
+            "headers found: \"Name\", \"Mail\"",
+        ),
+        (
+            "dup.csv",
+            b"Mail,mail\nx,y\n".to_vec(),
+            vec!["--check", "email=MAIL"],
+            "appears 2 times",
+        ),
+    ];
+    for (name, content, extra, expect) in cases {
+        let input = fx.file(name, content);
+        let mut args = vec!["validate", input.to_str().unwrap()];
+        args.extend(extra);
+        let out = run(fx.dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expect), "{name}: {}", stderr(&out));
+        let stem = name.trim_end_matches(".csv");
+        assert!(
+            !fx.path(&format!("{stem}.checked.csv")).exists(),
+            "{name}: no output on a fatal input error"
+        );
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(fx.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+#[test]
+fn invalid_utf8_in_strict_mode_is_a_per_row_invalid() {
+    let fx = Fixture::new();
+    let input = fx.file(
+        "bad.csv",
+        b"searchType,searchKey\nemail,ok@x.com\nemail,caf\xe9@x.com\n",
+    );
+    let out = run(
+        fx.dir.path(),
+        &["validate", input.to_str().unwrap(), "--encoding", "utf-8"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (header, rows) = read_csv(&fx.path("bad.checked.csv"), b',');
+    assert_eq!(column(&header, &rows, "result"), ["valid", "invalid"]);
+    assert!(column(&header, &rows, "error_msg")[1].contains("not valid UTF-8"));
+    // Auto mode reads the same file as Windows-1252 instead, losing nothing.
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "-o",
+            fx.path("auto.csv").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let (header, rows) = read_csv(&fx.path("auto.csv"), b',');
+    assert_eq!(column(&header, &rows, "checked_key")[1], "café@x.com");
+}
+
+#[test]
+fn an_existing_output_is_replaced_whole_and_the_input_is_never_overwritten() {
+    let fx = Fixture::new();
+    let input = fx.file("l.csv", per_row_csv(&[("email", "a@b.cd")]));
+    let out_path = fx.file("o.csv", "old content\n");
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "-o",
+            out_path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(std::fs::read_to_string(&out_path)
+        .unwrap()
+        .starts_with("searchType,searchKey,checked_key"));
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "-o",
+            input.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is the input file itself"));
+}
+
+#[test]
+fn help_teaches_both_input_shapes_and_the_sandbox() {
+    let fx = Fixture::new();
+    let out = run(fx.dir.path(), &["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("--sandbox")
+            && text.contains("--check email=")
+            && text.contains("searchType"),
+        "{text}"
+    );
+    let out = run(fx.dir.path(), &["run", "--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--rate",
+        "--concurrency",
+        "--timeout",
+        "--max-attempts",
+        "--state",
+        "--max-age",
+        "--taken-max-age",
+        "--refresh",
+        "--wait-lock",
+        "--api",
+        "--endpoint",
+        "--partner-id",
+        "--token-file",
+    ] {
+        assert!(text.contains(flag), "run --help lacks {flag}");
+    }
+}
