@@ -135,23 +135,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_output_sits_beside_the_input() {
-        assert_eq!(
-            default_output(Path::new("/d/leads.csv")),
-            Path::new("/d/leads.checked.csv")
-        );
-        assert_eq!(
-            default_output(Path::new("leads")),
-            Path::new("leads.checked.csv")
-        );
-    }
-}
-
 /// Where a run sends its requests.
 pub enum Target {
     /// The built-in simulator, started in-process with these faults.
@@ -257,5 +240,22 @@ impl RunConfig {
             },
             wait_lock: a.wait_lock,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_output_sits_beside_the_input() {
+        assert_eq!(
+            default_output(Path::new("/d/leads.csv")),
+            Path::new("/d/leads.checked.csv")
+        );
+        assert_eq!(
+            default_output(Path::new("leads")),
+            Path::new("leads.checked.csv")
+        );
     }
 }

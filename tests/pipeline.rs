@@ -14,11 +14,18 @@ fn json(path: &std::path::Path) -> serde_json::Value {
 
 #[test]
 fn order_is_preserved_under_random_latency() {
-    let sim = Sim::start(Faults { latency: Duration::from_millis(2), jitter: Duration::from_millis(40), ..no_faults() });
+    let sim = Sim::start(Faults {
+        latency: Duration::from_millis(2),
+        jitter: Duration::from_millis(40),
+        ..no_faults()
+    });
     let fx = Fixture::new();
     let keys = emails(120);
     let input = fx.file("in.csv", email_csv(&keys));
-    let out = sim.run_cmd(&fx, &input, &["--rate", "1000", "--concurrency", "16"]).output().unwrap();
+    let out = sim
+        .run_cmd(&fx, &input, &["--rate", "1000", "--concurrency", "16"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
     assert_eq!(column(&h, &rows, "searchKey"), keys);
@@ -28,19 +35,47 @@ fn order_is_preserved_under_random_latency() {
     }
     let entries = sim.sandbox.stats.entries();
     let answered: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
-    let sorted = { let mut a = answered.clone(); a.sort(); a };
-    assert_ne!(answered, sorted, "answers must have arrived out of order for this test to mean something");
+    let sorted = {
+        let mut a = answered.clone();
+        a.sort();
+        a
+    };
+    assert_ne!(
+        answered, sorted,
+        "answers must have arrived out of order for this test to mean something"
+    );
 }
 
 #[test]
 fn duplicates_are_sent_once() {
-    let sim = Sim::start(Faults { latency: Duration::from_millis(20), ..no_faults() });
+    let sim = Sim::start(Faults {
+        latency: Duration::from_millis(20),
+        ..no_faults()
+    });
     let fx = Fixture::new();
     let mut rows = vec![("email", "same@example.com"); 25];
-    rows.extend(vec![("mobile", "+86 139 0013 9000"), ("mobile", "0086-13900139000"), ("mobile", "(+86) 139.0013.9000")]);
+    rows.extend(vec![
+        ("mobile", "+86 139 0013 9000"),
+        ("mobile", "0086-13900139000"),
+        ("mobile", "(+86) 139.0013.9000"),
+    ]);
     let input = fx.file("in.csv", per_row_csv(&rows));
     let summary = fx.path("s.json");
-    let out = sim.run_cmd(&fx, &input, &["--rate", "1000", "--concurrency", "8", "--summary-json", summary.to_str().unwrap()]).output().unwrap();
+    let out = sim
+        .run_cmd(
+            &fx,
+            &input,
+            &[
+                "--rate",
+                "1000",
+                "--concurrency",
+                "8",
+                "--summary-json",
+                summary.to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(sim.sandbox.stats.requests_for("same@example.com"), 1);
     assert_eq!(sim.sandbox.stats.requests_for("0086-13900139000"), 1);
@@ -49,18 +84,34 @@ fn duplicates_are_sent_once() {
     assert_eq!(j["duplicates"], 26);
     let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
     let attempts = column(&h, &rows, "attempts");
-    assert_eq!(attempts.iter().filter(|a| *a == "1").count(), 2, "one row per value carries the request");
-    assert!(column(&h, &rows, "result").iter().all(|r| r == "free" || r == "taken" || r == "uplimit"));
+    assert_eq!(
+        attempts.iter().filter(|a| *a == "1").count(),
+        2,
+        "one row per value carries the request"
+    );
+    assert!(column(&h, &rows, "result")
+        .iter()
+        .all(|r| r == "free" || r == "taken" || r == "uplimit"));
 }
 
 #[test]
 fn the_concurrency_bound_is_never_exceeded() {
-    let sim = Sim::start(Faults { latency: Duration::from_millis(30), ..no_faults() });
+    let sim = Sim::start(Faults {
+        latency: Duration::from_millis(30),
+        ..no_faults()
+    });
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(60)));
-    let out = sim.run_cmd(&fx, &input, &["--rate", "1000", "--concurrency", "3"]).output().unwrap();
+    let out = sim
+        .run_cmd(&fx, &input, &["--rate", "1000", "--concurrency", "3"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(sim.sandbox.stats.peak_in_flight(), 3, "bounded by 3 and actually using 3");
+    assert_eq!(
+        sim.sandbox.stats.peak_in_flight(),
+        3,
+        "bounded by 3 and actually using 3"
+    );
 }
 
 #[test]
@@ -68,12 +119,18 @@ fn no_one_second_window_holds_more_than_rate_plus_burst() {
     let sim = Sim::start(no_faults());
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(70)));
-    let out = sim.run_cmd(&fx, &input, &["--rate", "20", "--concurrency", "4"]).output().unwrap();
+    let out = sim
+        .run_cmd(&fx, &input, &["--rate", "20", "--concurrency", "4"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let times: Vec<Duration> = sim.sandbox.stats.entries().iter().map(|e| e.at).collect();
     assert_eq!(times.len(), 70);
     for (i, t) in times.iter().enumerate() {
-        let n = times[i..].iter().take_while(|u| **u < *t + Duration::from_secs(1)).count();
+        let n = times[i..]
+            .iter()
+            .take_while(|u| **u < *t + Duration::from_secs(1))
+            .count();
         assert!(n <= 21, "{n} requests in the second after {t:?}");
     }
     let span = times.last().unwrap().saturating_sub(times[0]).as_secs_f64();
@@ -82,45 +139,105 @@ fn no_one_second_window_holds_more_than_rate_plus_burst() {
 
 #[test]
 fn a_gateway_slower_than_rate_is_adapted_to() {
-    let sim = Sim::start(Faults { throttle: 20.0, ..no_faults() });
+    let sim = Sim::start(Faults {
+        throttle: 20.0,
+        ..no_faults()
+    });
     let fx = Fixture::new();
     let keys = emails(150);
     let input = fx.file("in.csv", email_csv(&keys));
     let summary = fx.path("s.json");
-    let out = sim.run_cmd(&fx, &input, &["--rate", "40", "--concurrency", "8", "--summary-json", summary.to_str().unwrap()]).output().unwrap();
+    let out = sim
+        .run_cmd(
+            &fx,
+            &input,
+            &[
+                "--rate",
+                "40",
+                "--concurrency",
+                "8",
+                "--summary-json",
+                summary.to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let j = json(&summary);
-    assert_eq!(j["free"].as_u64().unwrap() + j["taken"].as_u64().unwrap(), 150);
+    assert_eq!(
+        j["free"].as_u64().unwrap() + j["taken"].as_u64().unwrap(),
+        150
+    );
     let throttled = j["throttled"].as_u64().unwrap();
     assert!(throttled > 0, "the gateway must have throttled");
-    assert!(throttled < 150, "adaptation keeps 429s well below one per check: {throttled}");
+    assert!(
+        throttled < 150,
+        "adaptation keeps 429s well below one per check: {throttled}"
+    );
 }
 
 #[test]
 fn no_request_is_sent_after_a_fatal_answer_arrives() {
-    let sim = Sim::start(Faults { latency: Duration::from_millis(50), ..no_faults() });
+    let sim = Sim::start(Faults {
+        latency: Duration::from_millis(50),
+        ..no_faults()
+    });
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(50)));
-    let out = sim.run_cmd(&fx, &input, &["--rate", "1000", "--concurrency", "4"]).env("HUAWEICLOUD_SDK_SK", "wrong").output().unwrap();
+    let out = sim
+        .run_cmd(&fx, &input, &["--rate", "1000", "--concurrency", "4"])
+        .env("HUAWEICLOUD_SDK_SK", "wrong")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let entries = sim.sandbox.stats.entries();
     // Answers are logged when sent; a request arriving after the first fatal answer would be
     // logged at least one latency (50 ms) after it.
     let first = entries[0].at;
     assert!(entries.len() <= 4, "{} requests", entries.len());
-    assert!(entries.iter().all(|e| e.at < first + Duration::from_millis(45)), "{entries:?}");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.at < first + Duration::from_millis(45)),
+        "{entries:?}"
+    );
     let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
     assert_eq!(rows.len(), 50);
-    assert_eq!(column(&h, &rows, "result").iter().filter(|r| *r == "pending").count(), 50 - entries.len());
+    assert_eq!(
+        column(&h, &rows, "result")
+            .iter()
+            .filter(|r| *r == "pending")
+            .count(),
+        50 - entries.len()
+    );
 }
 
 #[test]
 fn ten_errors_in_a_row_open_the_circuit() {
-    let sim = Sim::start(Faults { fail_first: 1000, ..no_faults() });
+    let sim = Sim::start(Faults {
+        fail_first: 1000,
+        ..no_faults()
+    });
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(40)));
     let summary = fx.path("s.json");
-    let out = sim.run_cmd(&fx, &input, &["--rate", "1000", "--concurrency", "1", "--max-attempts", "2", "--summary-json", summary.to_str().unwrap()]).output().unwrap();
+    let out = sim
+        .run_cmd(
+            &fx,
+            &input,
+            &[
+                "--rate",
+                "1000",
+                "--concurrency",
+                "1",
+                "--max-attempts",
+                "2",
+                "--summary-json",
+                summary.to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let j = json(&summary);
     assert_eq!(j["stopped_reason"], "circuit_open");
@@ -133,14 +250,28 @@ fn ten_errors_in_a_row_open_the_circuit() {
 #[cfg(unix)]
 #[test]
 fn sigterm_mid_run_writes_a_complete_output_and_exits_130() {
-    let sim = Sim::start(Faults { latency: Duration::from_millis(100), ..no_faults() });
+    let sim = Sim::start(Faults {
+        latency: Duration::from_millis(100),
+        ..no_faults()
+    });
     let fx = Fixture::new();
     let keys = emails(60);
     let input = fx.file("in.csv", email_csv(&keys));
     let summary = fx.path("s.json");
-    let child = sim.run_cmd(&fx, &input, &["--rate", "10", "--summary-json", summary.to_str().unwrap()]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let child = sim
+        .run_cmd(
+            &fx,
+            &input,
+            &["--rate", "10", "--summary-json", summary.to_str().unwrap()],
+        )
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
@@ -148,10 +279,17 @@ fn sigterm_mid_run_writes_a_complete_output_and_exits_130() {
     assert_eq!(column(&h, &rows, "searchKey"), keys, "every row, in order");
     let results = column(&h, &rows, "result");
     let answered = results.iter().filter(|r| *r != "pending").count();
-    assert!(answered > 3 && answered < 60, "{answered} answered before the signal");
+    assert!(
+        answered > 3 && answered < 60,
+        "{answered} answered before the signal"
+    );
     let j = json(&summary);
     assert_eq!(j["stopped_reason"], "interrupted");
     assert_eq!(j["exit_code"], 130);
     assert_eq!(j["pending"].as_u64().unwrap() as usize, 60 - answered);
-    assert_eq!(sim.requests(), answered, "in-flight requests finished and were recorded");
+    assert_eq!(
+        sim.requests(),
+        answered,
+        "in-flight requests finished and were recorded"
+    );
 }

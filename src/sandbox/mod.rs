@@ -322,8 +322,8 @@ impl App {
         kind: &str,
         key: &str,
     ) -> Response {
-        if let Err(resp) = self.authenticate(method, uri, headers, body) {
-            return resp;
+        if let Some(refusal) = self.authenticate(method, uri, headers, body) {
+            return refusal;
         }
         if let Some(l) = &self.limiter {
             if l.check().is_err() {
@@ -428,7 +428,7 @@ impl App {
         uri: &Uri,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<(), Response> {
+    ) -> Option<Response> {
         let denied = |msg: &str| {
             tagged(
                 reply(StatusCode::UNAUTHORIZED, "APIG.0301", msg, None),
@@ -437,9 +437,9 @@ impl App {
         };
         if let Some(t) = headers.get("x-auth-token") {
             return if t.as_bytes() == self.identity.token.as_bytes() {
-                Ok(())
+                None
             } else {
-                Err(denied(
+                Some(denied(
                     "Incorrect IAM authentication information: decrypt token fail",
                 ))
             };
@@ -447,7 +447,7 @@ impl App {
         let mut bad = self.bad_signatures.lock().expect("lock");
         if let Some(since) = bad.1 {
             if since.elapsed() < Duration::from_secs(300) {
-                return Err(denied("Incorrect IAM authentication information: AK access failed to reach the limit,forbidden"));
+                return Some(denied("Incorrect IAM authentication information: AK access failed to reach the limit,forbidden"));
             }
             *bad = (0, None);
         }
@@ -455,7 +455,7 @@ impl App {
         match verify::verify(method, uri, headers, body, self.now(), secret) {
             Ok(_) => {
                 bad.0 = 0;
-                Ok(())
+                None
             }
             Err(refusal) => {
                 bad.0 += 1;
@@ -468,7 +468,7 @@ impl App {
                     verify::Refusal::Malformed(why) => format!("Incorrect IAM authentication information: {why}"),
                     verify::Refusal::BadSignature => "Incorrect IAM authentication information: verify aksk signature fail".to_string(),
                 };
-                Err(denied(&msg))
+                Some(denied(&msg))
             }
         }
     }

@@ -1,0 +1,219 @@
+//! The state store end to end: reuse across runs, refresh, resume after kill -9, the run lock
+//! and change detection, with a real SQLite file and the real binary against the simulator.
+
+mod common;
+
+use std::time::Duration;
+
+use checkuser::check::{CheckType, Outcome, ResultKind, Source};
+use checkuser::sandbox::{truth, Faults};
+use checkuser::store::{Reuse, RunLock, Scope, Store};
+use common::*;
+
+fn json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_second_run_sends_nothing_and_refresh_sends_everything() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let keys = emails(30);
+    let input = fx.file("in.csv", email_csv(&keys));
+    let s = fx.path("s.json");
+    let first = sim
+        .run_cmd(&fx, &input, &["--rate", "500"])
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(sim.requests(), 30);
+    let second = sim
+        .run_cmd(
+            &fx,
+            &input,
+            &[
+                "--rate",
+                "500",
+                "-o",
+                fx.path("2.csv").to_str().unwrap(),
+                "--summary-json",
+                s.to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(0));
+    assert_eq!(sim.requests(), 30, "nothing sent again");
+    assert_eq!(json(&s)["cache_hits"], 30);
+    let (h, rows) = read_csv(&fx.path("2.csv"), b',');
+    assert!(column(&h, &rows, "source").iter().all(|x| x == "cache"));
+    assert!(column(&h, &rows, "attempts").iter().all(|x| x == "0"));
+    let (h1, rows1) = read_csv(&fx.path("in.checked.csv"), b',');
+    assert_eq!(column(&h, &rows, "result"), column(&h1, &rows1, "result"));
+    assert_eq!(
+        column(&h, &rows, "checked_at"),
+        column(&h1, &rows1, "checked_at"),
+        "the time of the answer used"
+    );
+    let third = sim
+        .run_cmd(
+            &fx,
+            &input,
+            &[
+                "--rate",
+                "500",
+                "--refresh",
+                "-o",
+                fx.path("3.csv").to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(third.status.code(), Some(0));
+    assert_eq!(sim.requests(), 60);
+    let (h, rows) = read_csv(&fx.path("3.csv"), b',');
+    assert!(
+        column(&h, &rows, "previous_result")
+            .iter()
+            .all(|x| !x.is_empty()),
+        "previous answers shown"
+    );
+}
+
+#[test]
+fn errors_are_never_reused() {
+    let sim = Sim::start(Faults {
+        fail_first: 3,
+        ..no_faults()
+    });
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(2)));
+    let out = sim
+        .run_cmd(&fx, &input, &["--max-attempts", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let out = sim
+        .run_cmd(&fx, &input, &["--max-attempts", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        sim.requests(),
+        2 * 2 + 2 * 2,
+        "the errors were asked again, and answered on the 4th request"
+    );
+}
+
+#[test]
+fn changed_answers_are_shown_and_counted() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let scope = Scope {
+        host: sim.sandbox.addr.to_string(),
+        partner: sim.sandbox.identity.partner_id.clone(),
+        api: "v1".into(),
+    };
+    let reuse = Reuse {
+        max_age: Duration::from_secs(1),
+        taken_max_age: Duration::from_secs(1),
+        refresh: false,
+    };
+    let store = Store::open(&fx.state(), scope, reuse).unwrap();
+    let then = chrono::Utc::now() - chrono::TimeDelta::days(3);
+    let old = Outcome {
+        checked_at: Some(then),
+        ..Outcome::new("taken@example.com", ResultKind::Free, Source::Api)
+    };
+    store.record(CheckType::Email, &old).unwrap();
+    drop(store);
+    let input = fx.file("in.csv", per_row_csv(&[("email", "taken@example.com")]));
+    let s = fx.path("s.json");
+    let out = sim
+        .run_cmd(&fx, &input, &["--summary-json", s.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
+    assert_eq!(column(&h, &rows, "result"), ["taken"]);
+    assert_eq!(column(&h, &rows, "previous_result"), ["free"]);
+    assert_eq!(
+        column(&h, &rows, "previous_checked_at"),
+        [then.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)]
+    );
+    assert_eq!(json(&s)["changed"], 1);
+}
+
+#[test]
+fn a_second_run_on_the_same_partner_is_refused_naming_the_holder() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let scope = Scope {
+        host: sim.sandbox.addr.to_string(),
+        partner: sim.sandbox.identity.partner_id.clone(),
+        api: "v1".into(),
+    };
+    let held = RunLock::acquire(&fx.state(), &scope, false).unwrap();
+    let input = fx.file("in.csv", email_csv(&emails(2)));
+    let out = sim.run_cmd(&fx, &input, &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("pid {}", std::process::id())),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sim.requests(), 0);
+    let waiting = sim.run_cmd(&fx, &input, &["--wait-lock"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(sim.requests(), 0, "still waiting");
+    drop(held);
+    let out = waiting.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(sim.requests(), 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn kill_9_then_rerun_finishes_without_asking_twice() {
+    let sim = Sim::start(Faults {
+        latency: Duration::from_millis(5),
+        ..no_faults()
+    });
+    let fx = Fixture::new();
+    let keys = emails(300);
+    let input = fx.file("in.csv", email_csv(&keys));
+    let args = ["--rate", "100", "--concurrency", "4"];
+    let mut kills = 0;
+    for wait_ms in [700u64, 900, 600] {
+        let mut child = sim.run_cmd(&fx, &input, &args).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        // The output is either absent or a whole earlier file, never half-written.
+        if let Ok(text) = std::fs::read_to_string(fx.path("in.checked.csv")) {
+            assert!(text.ends_with('\n'));
+        }
+    }
+    let before = sim.requests();
+    assert!(
+        before > 50 && before < 300,
+        "{before} requests before the final run"
+    );
+    let out = sim.run_cmd(&fx, &input, &args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
+    assert_eq!(column(&h, &rows, "searchKey"), keys);
+    for (k, r) in keys.iter().zip(column(&h, &rows, "result")) {
+        assert_eq!(r, truth("email", k).result().as_str());
+    }
+    let repeated: usize = keys
+        .iter()
+        .map(|k| sim.sandbox.stats.requests_for(k).saturating_sub(1))
+        .sum();
+    assert!(
+        repeated <= kills * 4,
+        "{repeated} repeated requests for {kills} kills at concurrency 4"
+    );
+    assert!(sim.requests() <= 300 + kills * 4);
+}
