@@ -183,14 +183,14 @@ impl Outcome {
 
     /// The outcome a check has without asking anyone: invalid, skipped, or `ready_as`
     /// (`valid` in `validate`, `pending` in `run` when the run stopped before sending it).
-    pub fn from_local(local: &Local, ready_as: ResultKind, now: DateTime<Utc>) -> Outcome {
+    pub fn from_local(local: Local, ready_as: ResultKind, now: DateTime<Utc>) -> Outcome {
         match local {
-            Local::Ready(key) => Outcome::new(key.clone(), ready_as, Source::None),
+            Local::Ready(key) => Outcome::new(key, ready_as, Source::None),
             Local::Invalid { key, reason } => Outcome {
                 error_code: Some("LOCAL".into()),
-                error_msg: Some(reason.clone()),
+                error_msg: Some(reason),
                 checked_at: Some(now),
-                ..Outcome::new(key.clone(), ResultKind::Invalid, Source::Local)
+                ..Outcome::new(key, ResultKind::Invalid, Source::Local)
             },
             Local::Skipped => Outcome::new("", ResultKind::Skipped, Source::None),
         }

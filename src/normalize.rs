@@ -175,6 +175,9 @@ pub fn mobile(raw: &str, default_country: Option<DefaultCountry>) -> Result<Stri
     {
         // International form: `+CC…`, `00CC…`, or our own output `00CC-…` (extra zero padding).
         let digits = rest.trim_start_matches('0');
+        if let Some(key) = international_fast(digits) {
+            return Ok(key);
+        }
         phonenumber::parse(None, format!("+{digits}"))
     } else {
         match default_country {
@@ -196,15 +199,40 @@ pub fn mobile(raw: &str, default_country: Option<DefaultCountry>) -> Result<Stri
              so it cannot be checked"
         ));
     }
-    if !number.is_valid() {
+    // The country's general number pattern (ranges and lengths) from libphonenumber's
+    // metadata; `is_valid` would also classify the number type, at ten times the cost.
+    let national = number.national().to_string();
+    let plausible = number
+        .metadata(&phonenumber::metadata::DATABASE)
+        .is_some_and(|m| m.descriptors().general().is_match(&national));
+    if !plausible {
         return Err(format!(
-            "+{code} {} is not a valid number for that country (wrong length or range)",
-            number.national()
+            "+{code} {national} is not a valid number for that country (wrong length or range)"
         ));
     }
-    let key = format!("{code:04}-{}", number.national());
+    let key = format!("{code:04}-{national}");
     check_len(&key)?;
     Ok(key)
+}
+
+/// The common case without the full parser: country codes are prefix-free, so the first of
+/// 1 or 2 leading digits that libphonenumber's metadata knows is the code, and the rest must
+/// match that country's general number pattern. Anything this cannot accept (3-digit codes,
+/// trunk prefixes, odd layouts) goes through `phonenumber::parse`.
+fn international_fast(digits: &str) -> Option<String> {
+    let db = &*phonenumber::metadata::DATABASE;
+    for len in 1..=2 {
+        let (code, national) = (digits.get(..len)?, digits.get(len..)?);
+        let Some(metas) = code.parse::<u16>().ok().and_then(|c| db.by_code(&c)) else {
+            continue;
+        };
+        let ok = metas
+            .iter()
+            .any(|m| m.descriptors().general().is_match(national));
+        let key = format!("{code:0>4}-{national}");
+        return (ok && key.len() <= MAX_KEY_LEN).then_some(key);
+    }
+    None
 }
 
 /// Account names: `^[a-zA-Z-][a-zA-Z0-9_-]{4,31}$`, not `op_…`/`shadow_…`, not all digits.
@@ -380,6 +408,21 @@ mod tests {
                 prop_assert_eq!(mobile(&once, None), Ok(once.clone()));
                 prop_assert!(once.starts_with("00") && once.len() <= MAX_KEY_LEN);
                 prop_assert!(once[..4].bytes().all(|b| b.is_ascii_digit()) && &once[4..5] == "-");
+            }
+        }
+
+        #[test]
+        fn the_fast_path_agrees_with_the_full_parser(cc in prop::sample::select(vec![1u16, 7, 33, 44, 49, 55, 61, 81, 86, 91]), national in "[1-9][0-9]{5,12}") {
+            let digits = format!("{cc}{national}");
+            // The full parser also strips national and carrier prefixes (Russia's 8, China's
+            // 17900, Brazil's 90…) from international numbers, even where libphonenumber would
+            // keep them because the rest is too short; where it kept every digit, both agree.
+            let full = phonenumber::parse(None, format!("+{digits}"));
+            if let (Some(fast), Ok(full)) = (international_fast(&digits), full) {
+                let full = format!("{:04}-{}", full.code().value(), full.national());
+                if full.len() == fast.len() {
+                    prop_assert_eq!(fast, full);
+                }
             }
         }
 

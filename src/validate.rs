@@ -1,7 +1,6 @@
 //! `checkuser validate`: the offline half of a run. Reads, maps, normalizes and writes every
 //! row with `valid` / `invalid` / `skipped`, in one streaming pass with no network.
 
-use std::collections::HashSet;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::Instant;
 
@@ -10,14 +9,17 @@ use chrono::Utc;
 
 use crate::check::{CheckType, Local, Outcome, ResultKind};
 use crate::config::JobConfig;
-use crate::input::{Layout, RecordReader};
+use crate::input::{spawn_reader, Layout, RecordReader, Row};
 use crate::output::progress::Progress;
 use crate::output::{CsvSink, SinkOptions, Summary};
+
+/// Rows per hand-over between the reading and the writing thread.
+const BATCH: usize = 512;
 
 /// Runs `validate` and returns its summary (already printed and written as asked).
 pub fn validate(cfg: &JobConfig) -> Result<Summary> {
     let started = Instant::now();
-    let mut reader = RecordReader::open(&cfg.input)?;
+    let reader = RecordReader::open(&cfg.input)?;
     let layout = Layout::resolve(&reader.header, &cfg.specs, cfg.default_country)?;
     let mut sink = open_sink(cfg, &reader, &layout)?;
     let mut summary = Summary {
@@ -28,29 +30,44 @@ pub fn validate(cfg: &JobConfig) -> Result<Summary> {
         ..Summary::default()
     };
     let mut progress = Progress::new(&cfg.display, None);
-    // 64-bit fingerprints, not the keys: 8 bytes per distinct value keeps memory small.
-    let mut seen: HashSet<u64> = HashSet::new();
+    // A 64-bit fingerprint per value, counted after the last row: 8 bytes per check.
+    let mut prints: Vec<u64> = Vec::new();
     let hasher = std::collections::hash_map::RandomState::new();
     let now = Utc::now();
-    let mut outcomes = Vec::with_capacity(layout.checks_per_row());
-    while let Some(rec) = reader.next_record()? {
-        outcomes.clear();
-        for (kind, local) in layout.checks(&rec.fields, rec.problem.as_deref()) {
-            if let Local::Ready(key) = &local {
-                if !seen.insert(fingerprint(&hasher, kind, key)) {
-                    summary.duplicates += 1;
+    let per_row = layout.checks_per_row();
+    // Reading and normalizing on one core, writing on the other. Spent batches go back to
+    // the reading thread to be freed where they were allocated (cross-thread frees are slow).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Row>>();
+    let reading = spawn_reader(reader, layout, BATCH, move |rows| {
+        back_rx.try_iter().for_each(drop);
+        tx.send(rows).is_ok()
+    });
+    let mut outcomes = Vec::with_capacity(per_row);
+    for batch in rx {
+        for row in &batch {
+            outcomes.clear();
+            for (kind, local) in &row.checks {
+                if let Local::Ready(key) = local {
+                    prints.push(fingerprint(&hasher, *kind, key));
                 }
+                // A copy: the row's own strings go back to be freed by the reading thread.
+                outcomes.push(Outcome::from_local(local.clone(), ResultKind::Valid, now));
             }
-            outcomes.push(Outcome::from_local(&local, ResultKind::Valid, now));
+            sink.write_row(&row.fields, &outcomes)?;
+            summary.rows += 1;
+            outcomes.iter().for_each(|o| summary.count(o));
         }
-        sink.write_row(&rec.fields, &outcomes)?;
-        summary.rows += 1;
-        outcomes.iter().for_each(|o| summary.count(o));
         progress.update(&summary);
+        let _ = back_tx.send(batch);
     }
+    summary.encoding_fallback_rows = reading
+        .join()
+        .map_err(|_| anyhow::anyhow!("the input reader crashed"))??;
+    prints.sort_unstable();
+    summary.duplicates = prints.windows(2).filter(|w| w[0] == w[1]).count() as u64;
     progress.finish();
     sink.finish()?;
-    summary.encoding_fallback_rows = reader.fallback_records;
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     summary.exit_code = 0;
     Ok(summary)

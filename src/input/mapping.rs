@@ -107,8 +107,12 @@ impl Layout {
 
     /// The checks of one row, normalized and validated. `problem` (a row that could not be
     /// decoded) makes every non-empty check invalid with that reason.
-    pub fn checks(&self, fields: &[String], problem: Option<&str>) -> Vec<(CheckType, Local)> {
-        let cell = |i: usize| fields.get(i).map(String::as_str).unwrap_or("");
+    pub fn checks(
+        &self,
+        fields: &csv::StringRecord,
+        problem: Option<&str>,
+    ) -> Vec<(CheckType, Local)> {
+        let cell = |i: usize| fields.get(i).unwrap_or("");
         let mut out = match &self.mode {
             Mode::PerRow { type_col, key_col } => {
                 vec![self.per_row(cell(*type_col), cell(*key_col))]
@@ -303,7 +307,11 @@ mod tests {
     #[test]
     fn per_row_types_and_empty_cells() {
         let l = Layout::resolve(&h(&["searchType", "searchKey"]), &[], None).unwrap();
-        let row = |a: &str, b: &str| l.checks(&h(&[a, b]), None).pop().unwrap();
+        let row = |a: &str, b: &str| {
+            l.checks(&csv::StringRecord::from(vec![a, b]), None)
+                .pop()
+                .unwrap()
+        };
         assert_eq!(
             row("email", "a@b.cd"),
             (CheckType::Email, Local::Ready("a@b.cd".into()))
@@ -313,7 +321,10 @@ mod tests {
         );
         assert_eq!(row("", "").1, Local::Skipped);
         assert_eq!(row("name", "").1, Local::Skipped);
-        assert_eq!(l.checks(&h(&["name"]), None)[0].1, Local::Skipped);
+        assert_eq!(
+            l.checks(&csv::StringRecord::from(vec!["name"]), None)[0].1,
+            Local::Skipped
+        );
     }
 
     #[test]

@@ -7,3 +7,47 @@ pub mod sniff;
 
 pub use mapping::{CheckSpec, Layout};
 pub use reader::{InputOptions, Record, RecordReader};
+
+use anyhow::Result;
+
+use crate::check::{CheckType, Local};
+
+/// A record with its checks normalized: what the reading stage hands on.
+pub struct Row {
+    pub number: u64,
+    pub fields: csv::StringRecord,
+    pub checks: Vec<(CheckType, Local)>,
+    /// Line where the record starts, for messages.
+    pub line: u64,
+}
+
+/// Reads and normalizes on a thread of its own, handing rows on in batches of `batch`;
+/// `emit` returns false when nobody listens any more. The thread returns how many records
+/// were read as Windows-1252 after failing as UTF-8.
+pub fn spawn_reader(
+    mut reader: RecordReader,
+    layout: Layout,
+    batch: usize,
+    mut emit: impl FnMut(Vec<Row>) -> bool + Send + 'static,
+) -> std::thread::JoinHandle<Result<u64>> {
+    std::thread::spawn(move || {
+        let mut rows = Vec::with_capacity(batch);
+        while let Some(rec) = reader.next_record()? {
+            let checks = layout.checks(&rec.fields, rec.problem.as_deref());
+            rows.push(Row {
+                number: rec.number,
+                fields: rec.fields,
+                checks,
+                line: rec.line,
+            });
+            if rows.len() >= batch && !emit(std::mem::replace(&mut rows, Vec::with_capacity(batch)))
+            {
+                return Ok(reader.fallback_records);
+            }
+        }
+        if !rows.is_empty() {
+            emit(rows);
+        }
+        Ok(reader.fallback_records)
+    })
+}

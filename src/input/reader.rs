@@ -36,7 +36,7 @@ pub struct Record {
     pub number: u64,
     /// Line where the record starts (quoted newlines make this differ from `number`).
     pub line: u64,
-    pub fields: Vec<String>,
+    pub fields: csv::StringRecord,
     /// Set when the record's bytes could not be read as text in strict UTF-8 mode.
     pub problem: Option<String>,
 }
@@ -139,7 +139,7 @@ impl RecordReader {
             source: label,
         };
         match reader.next_record()? {
-            Some(h) => reader.header = h.fields,
+            Some(h) => reader.header = h.fields.iter().map(String::from).collect(),
             None => bail!("{} has no header row", reader.source),
         }
         Ok(reader)
@@ -200,45 +200,41 @@ impl RecordReader {
         Ok(Some(rec))
     }
 
-    fn decode(&mut self) -> (Vec<String>, Option<String>) {
-        let mut fields = Vec::with_capacity(self.raw.len());
+    fn decode(&mut self) -> (csv::StringRecord, Option<String>) {
+        let redo = |raw: &csv::ByteRecord, enc| {
+            let mut rec = csv::StringRecord::with_capacity(raw.as_slice().len(), raw.len());
+            raw.iter()
+                .for_each(|b| rec.push_field(&decode_with(enc, b)));
+            rec
+        };
         match self.encoding {
-            TextEncoding::Other(enc) => {
-                fields.extend(self.raw.iter().map(|b| decode_with(enc, b)));
-                (fields, None)
-            }
+            TextEncoding::Other(enc) => (redo(&self.raw, enc), None),
             TextEncoding::Utf8 { strict } => {
-                let mut bad = None;
-                for (i, b) in self.raw.iter().enumerate() {
-                    match std::str::from_utf8(b) {
-                        Ok(s) => fields.push(s.to_owned()),
-                        Err(_) => {
-                            bad.get_or_insert(i + 1);
-                            fields.push(String::new());
-                        }
-                    }
-                }
-                let Some(col) = bad else {
-                    return (fields, None);
+                let e = match csv::StringRecord::from_byte_record(self.raw.clone()) {
+                    Ok(rec) => return (rec, None),
+                    Err(e) => e,
                 };
-                let redo = |enc| self.raw.iter().map(|b| decode_with(enc, b)).collect();
+                let col = e.utf8_error().field() + 1;
                 if strict {
                     let msg = format!(
                         "field {col} of this row is not valid UTF-8 (shown with replacement \
                          characters): fix the file or pass --encoding windows-1252"
                     );
-                    (redo(encoding_rs::UTF_8), Some(msg))
+                    (redo(&self.raw, encoding_rs::UTF_8), Some(msg))
                 } else {
                     self.fallback_records += 1;
-                    (redo(encoding_rs::WINDOWS_1252), None)
+                    (redo(&self.raw, encoding_rs::WINDOWS_1252), None)
                 }
             }
         }
     }
 }
 
-fn decode_with(enc: &'static encoding_rs::Encoding, bytes: &[u8]) -> String {
-    enc.decode_without_bom_handling(bytes).0.into_owned()
+fn decode_with<'a>(
+    enc: &'static encoding_rs::Encoding,
+    bytes: &'a [u8],
+) -> std::borrow::Cow<'a, str> {
+    enc.decode_without_bom_handling(bytes).0
 }
 
 fn open_file(p: &Path) -> Result<File> {
@@ -277,17 +273,20 @@ mod tests {
         assert_eq!(r.header, ["a", "b"]);
         assert_eq!(r.delimiter, b';');
         assert_eq!(recs.len(), 3);
-        assert_eq!(recs[0].fields, ["1", "x;\r\ny"]);
-        assert_eq!(recs[1].fields, ["2"]);
+        assert_eq!(recs[0].fields.iter().collect::<Vec<_>>(), ["1", "x;\r\ny"]);
+        assert_eq!(recs[1].fields.iter().collect::<Vec<_>>(), ["2"]);
         assert_eq!((recs[1].number, recs[1].line), (2, 4));
-        assert_eq!(recs[2].fields, ["3", "4", "5"]);
+        assert_eq!(recs[2].fields.iter().collect::<Vec<_>>(), ["3", "4", "5"]);
     }
 
     #[test]
     fn windows_1252_is_detected_and_decoded() {
         let (r, recs) = read_all(b"name;note\nJos\xe9;caf\xe9 \x80\n", None).unwrap();
         assert_eq!(r.encoding.name(), "windows-1252");
-        assert_eq!(recs[0].fields, ["José", "café €"]);
+        assert_eq!(
+            recs[0].fields.iter().collect::<Vec<_>>(),
+            ["José", "café €"]
+        );
     }
 
     #[test]
@@ -297,12 +296,15 @@ mod tests {
         data.extend(b"caf\xe9,z\n");
         let (r, recs) = read_all(&data, None).unwrap();
         assert_eq!(r.fallback_records, 1);
-        assert_eq!(recs.last().unwrap().fields, ["café", "z"]);
+        assert_eq!(
+            recs.last().unwrap().fields.iter().collect::<Vec<_>>(),
+            ["café", "z"]
+        );
         let strict = Some(TextEncoding::Utf8 { strict: true });
         let (_, recs) = read_all(&data, strict).unwrap();
         let last = recs.last().unwrap();
         assert!(last.problem.as_deref().unwrap().contains("field 1"));
-        assert_eq!(last.fields[1], "z");
+        assert_eq!(&last.fields[1], "z");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub struct CsvSink {
     csv: ::csv::Writer<Out>,
     escape: bool,
     width: usize,
+    last_time: Option<(chrono::DateTime<chrono::Utc>, String)>,
 }
 
 impl CsvSink {
@@ -42,6 +43,7 @@ impl CsvSink {
             csv,
             escape: opts.escape_formulas,
             width,
+            last_time: None,
         };
         for h in header {
             sink.field(h)?;
@@ -66,19 +68,51 @@ impl CsvSink {
     }
 
     /// Writes one row: input fields, padding, result columns, extra fields.
-    pub fn write_row(&mut self, fields: &[String], outcomes: &[Outcome]) -> Result<()> {
+    pub fn write_row(&mut self, fields: &::csv::StringRecord, outcomes: &[Outcome]) -> Result<()> {
         for i in 0..self.width {
-            self.field(fields.get(i).map(String::as_str).unwrap_or(""))?;
+            self.field(fields.get(i).unwrap_or(""))?;
         }
         for o in outcomes {
-            for cell in outcome_cells(o) {
-                self.field(&cell)?;
-            }
+            self.write_outcome(o)?;
         }
         for extra in fields.iter().skip(self.width) {
             self.field(extra)?;
         }
         self.end_record()
+    }
+
+    /// The 13 result cells of one check, in contract order, without building them first.
+    fn write_outcome(&mut self, o: &Outcome) -> Result<()> {
+        self.field(&o.checked_key)?;
+        self.field(o.result.as_str())?;
+        self.field(o.status.as_deref().unwrap_or(""))?;
+        self.field(o.uplimit.as_deref().unwrap_or(""))?;
+        self.field(o.error_code.as_deref().unwrap_or(""))?;
+        self.field(o.error_msg.as_deref().unwrap_or(""))?;
+        self.number(o.http_status.map(u64::from))?;
+        self.number(Some(u64::from(o.attempts)))?;
+        self.field(o.source.as_str())?;
+        self.time(o.checked_at)?;
+        self.field(o.request_id.as_deref().unwrap_or(""))?;
+        self.field(o.previous.map(|p| p.0.as_str()).unwrap_or(""))?;
+        self.time(o.previous.map(|p| p.1))
+    }
+
+    fn number(&mut self, n: Option<u64>) -> Result<()> {
+        match n {
+            Some(n) => self.field(itoa::Buffer::new().format(n)),
+            None => self.field(""),
+        }
+    }
+
+    /// Times repeat (a run's local answers share one), so the last one formatted is kept.
+    fn time(&mut self, t: Option<chrono::DateTime<chrono::Utc>>) -> Result<()> {
+        let Some(t) = t else { return self.field("") };
+        let cached = self.last_time.take().filter(|(at, _)| *at == t);
+        let (at, text) = cached.unwrap_or_else(|| (t, rfc3339(t)));
+        let res = self.field(&text);
+        self.last_time = Some((at, text));
+        res
     }
 
     /// Flushes and moves the file into place.
@@ -89,28 +123,6 @@ impl CsvSink {
             .map_err(|e| anyhow::anyhow!("cannot write the output: {}", e.error()))?;
         out.commit()
     }
-}
-
-/// The 13 result cells of one check, in contract order.
-pub fn outcome_cells(o: &Outcome) -> [String; 13] {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    [
-        o.checked_key.clone(),
-        o.result.as_str().to_string(),
-        opt(&o.status),
-        opt(&o.uplimit),
-        opt(&o.error_code),
-        opt(&o.error_msg),
-        o.http_status.map(|s| s.to_string()).unwrap_or_default(),
-        o.attempts.to_string(),
-        o.source.as_str().to_string(),
-        o.checked_at.map(rfc3339).unwrap_or_default(),
-        opt(&o.request_id),
-        o.previous
-            .map(|p| p.0.as_str().to_string())
-            .unwrap_or_default(),
-        o.previous.map(|p| rfc3339(p.1)).unwrap_or_default(),
-    ]
 }
 
 #[cfg(test)]
@@ -130,7 +142,8 @@ mod tests {
         };
         let mut sink = CsvSink::create(&opts, &["h".to_string()], 1).unwrap();
         for c in cells {
-            sink.write_row(std::slice::from_ref(c), &[]).unwrap();
+            sink.write_row(&::csv::StringRecord::from(vec![c.as_str()]), &[])
+                .unwrap();
         }
         sink.finish().unwrap();
         let mut r = ::csv::ReaderBuilder::new()
@@ -156,9 +169,12 @@ mod tests {
         let header: Vec<String> = vec!["a".into(), "b".into(), "result".into()];
         let mut sink = CsvSink::create(&opts, &header, 2).unwrap();
         let o = Outcome::new("x@y.zz", ResultKind::Valid, Source::None);
-        sink.write_row(&["=1".into()], std::slice::from_ref(&o))
-            .unwrap();
-        sink.write_row(&["1".into(), "2".into(), "3".into()], &[o])
+        sink.write_row(
+            &::csv::StringRecord::from(vec!["=1"]),
+            std::slice::from_ref(&o),
+        )
+        .unwrap();
+        sink.write_row(&::csv::StringRecord::from(vec!["1", "2", "3"]), &[o])
             .unwrap();
         assert!(!path.exists(), "nothing appears before finish");
         sink.finish().unwrap();

@@ -16,8 +16,8 @@ use tokio::task::JoinSet;
 
 use super::attempt::{self, Ctx, Finished};
 use super::writer::RowDone;
-use super::Row;
 use crate::check::{CheckType, Local, Outcome, ResultKind};
+use crate::input::Row;
 use crate::output::summary::StopReason;
 use crate::store::Store;
 
@@ -38,7 +38,7 @@ enum KeyState {
 
 /// A row some of whose checks are still open.
 struct Open {
-    fields: Vec<String>,
+    fields: csv::StringRecord,
     outcomes: Vec<Option<Outcome>>,
     missing: usize,
     window: OwnedSemaphorePermit,
@@ -182,7 +182,7 @@ impl Dispatcher {
         let mut missing = 0;
         for (i, (kind, local)) in row.checks.into_iter().enumerate() {
             let Local::Ready(key) = &local else {
-                outcomes.push(Some(Outcome::from_local(&local, ResultKind::Pending, now)));
+                outcomes.push(Some(Outcome::from_local(local, ResultKind::Pending, now)));
                 continue;
             };
             if !self.seen.insert(self.fingerprint(kind, key)) {
@@ -213,7 +213,7 @@ impl Dispatcher {
             }
             let previous = stored.map(|s| (s.outcome.result, s.outcome.checked_at.unwrap_or(now)));
             if self.counters.stop.is_some() {
-                let mut o = Outcome::from_local(&local, ResultKind::Pending, now);
+                let mut o = Outcome::from_local(local.clone(), ResultKind::Pending, now);
                 o.previous = previous;
                 outcomes.push(Some(o));
                 continue;
@@ -288,7 +288,7 @@ impl Dispatcher {
     /// A queued or abandoned check becomes `pending`.
     async fn settle_pending(&mut self, key: Key) -> Result<()> {
         if let Some(KeyState::Waiting { waiters, previous }) = self.keys.remove(&key) {
-            let mut o = Outcome::from_local(&Local::Ready(key.1), ResultKind::Pending, Utc::now());
+            let mut o = Outcome::from_local(Local::Ready(key.1), ResultKind::Pending, Utc::now());
             o.previous = previous;
             self.resolve(waiters, &o).await?;
         }

@@ -21,9 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::client::{Client, ClientConfig};
 use crate::api::credentials::{Auth, Credentials};
-use crate::check::{CheckType, Local};
 use crate::config::{JobConfig, RunConfig, Target};
-use crate::input::{Layout, RecordReader};
+use crate::input::{spawn_reader, Layout, RecordReader, Row};
 use crate::output::progress::Progress;
 use crate::output::Summary;
 use crate::sandbox::{Identity, Sandbox};
@@ -31,13 +30,6 @@ use crate::store::{RunLock, Scope, Store};
 
 /// Rows that may be read ahead of the oldest unfinished one.
 pub const REORDER_WINDOW: usize = 4096;
-
-/// A row read from the input, its checks normalized.
-pub struct Row {
-    pub number: u64,
-    pub fields: Vec<String>,
-    pub checks: Vec<(CheckType, Local)>,
-}
 
 /// Runs the job; `shutdown` resolving means "stop sending and finish" (Ctrl-C, SIGTERM).
 pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<Summary> {
@@ -51,7 +43,7 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
     let client = Client::new(client_cfg)?;
 
     let job = cfg.job.clone();
-    let mut reader = RecordReader::open(&job.input)?;
+    let reader = RecordReader::open(&job.input)?;
     let layout = Layout::resolve(&reader.header, &job.specs, job.default_country)?;
     let sink = crate::validate::open_sink(&job, &reader, &layout)?;
     let summary = Summary {
@@ -71,19 +63,9 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
     );
 
     let (row_tx, row_rx) = mpsc::channel::<Row>(1024);
-    let reading = std::thread::spawn(move || -> Result<u64> {
-        while let Some(rec) = reader.next_record()? {
-            let checks = layout.checks(&rec.fields, rec.problem.as_deref());
-            let row = Row {
-                number: rec.number,
-                fields: rec.fields,
-                checks,
-            };
-            if row_tx.blocking_send(row).is_err() {
-                break;
-            }
-        }
-        Ok(reader.fallback_records)
+    let reading = spawn_reader(reader, layout, 1, move |rows| {
+        rows.into_iter()
+            .all(|row| row_tx.blocking_send(row).is_ok())
     });
     let (done_tx, done_rx) = mpsc::channel(1024);
     let writing = writer::spawn(sink, summary, progress, total, done_rx);

@@ -18,7 +18,7 @@ use crate::output::{CsvSink, Summary};
 pub struct RowDone {
     /// 1-based record number: the output order.
     pub number: u64,
-    pub fields: Vec<String>,
+    pub fields: csv::StringRecord,
     pub outcomes: Vec<Outcome>,
     /// A place in the reorder window, given back when the row is written.
     pub window: OwnedSemaphorePermit,
