@@ -241,9 +241,17 @@ fn ten_errors_in_a_row_open_the_circuit() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let j = json(&summary);
     assert_eq!(j["stopped_reason"], "circuit_open");
-    assert_eq!(j["error"], 10);
-    assert_eq!(j["pending"], 30);
-    assert_eq!(sim.requests(), 20);
+    // The 10th error stops dispatch; a check already in flight then (its slot is released as
+    // soon as its request is answered) may still finish.
+    let errors = j["error"].as_u64().unwrap();
+    assert!((10..=11).contains(&errors), "{errors} errors");
+    assert_eq!(j["pending"].as_u64().unwrap(), 40 - errors);
+    // At concurrency 1 at most one other check is open (two in all), with one request made.
+    let requests = sim.requests() as u64;
+    assert!(
+        (2 * errors..=2 * errors + 1).contains(&requests),
+        "{requests} requests"
+    );
     assert!(stderr(&out).contains("10 checks in a row ended in error"));
 }
 

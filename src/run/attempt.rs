@@ -43,7 +43,8 @@ impl Ctx {
             permit = async {
                 let p = self.slots.clone().acquire_owned().await.ok()?;
                 self.pace.acquire().await;
-                Some(p)
+                // A stop decided while this waited wins: nothing is sent after it.
+                (!self.stop.is_cancelled()).then_some(p)
             } => permit,
         }
     }
@@ -68,6 +69,9 @@ pub struct Finished {
     pub requests: u32,
     pub retries: u32,
     pub throttled: u32,
+    /// The slot of the last request, given back only once the dispatcher has taken this in,
+    /// so that no request starts before a stop rule has seen this answer.
+    pub slot: Option<OwnedSemaphorePermit>,
 }
 
 /// Runs one check to its end. `first` is the slot the dispatcher already took for it.
@@ -91,11 +95,10 @@ pub async fn check(
                 attempts: requests,
                 ..Outcome::new(key.clone(), ResultKind::Pending, Source::None)
             };
-            return finished(kind, o, None, requests, throttled);
+            return finished(kind, o, None, requests, throttled, None);
         };
         requests += 1;
         let sent = ctx.client.send(kind, &key, Utc::now()).await;
-        drop(slot);
         let (class, reply) = match sent {
             Ok(reply) => (classify(ctx.client.api(), &reply), Some(reply)),
             Err(problem) => (Class::Transient(problem), None),
@@ -122,7 +125,7 @@ pub async fn check(
                 o.status = Some(status.clone());
                 o.uplimit = Some(uplimit.clone());
                 o.error_code = Some(answer_code(reply.as_ref()));
-                return finished(kind, o, None, requests, throttled);
+                return finished(kind, o, None, requests, throttled, Some(slot));
             }
             Class::Invalid(p) => {
                 return finished(
@@ -131,6 +134,7 @@ pub async fn check(
                     None,
                     requests,
                     throttled,
+                    Some(slot),
                 )
             }
             Class::RowError(p) => {
@@ -140,9 +144,12 @@ pub async fn check(
                     None,
                     requests,
                     throttled,
+                    Some(slot),
                 )
             }
             Class::Fatal(p) => {
+                // Stop every other request before this slot is given back.
+                ctx.stop.cancel();
                 let why = fatal::explain(p, reply.as_ref().and_then(|r| r.date));
                 return finished(
                     kind,
@@ -150,6 +157,7 @@ pub async fn check(
                     Some(why),
                     requests,
                     throttled,
+                    Some(slot),
                 );
             }
             Class::Throttled(p) => {
@@ -161,7 +169,7 @@ pub async fn check(
                         "still throttled after {throttled} tries: {}",
                         p.msg
                     ));
-                    return finished(kind, o, None, requests, throttled);
+                    return finished(kind, o, None, requests, throttled, Some(slot));
                 }
                 reply
                     .as_ref()
@@ -173,17 +181,18 @@ pub async fn check(
                 if failures >= ctx.max_attempts {
                     let mut o = base(ResultKind::Error, Some(p));
                     o.error_msg = Some(format!("{} (gave up after {failures} attempts)", p.msg));
-                    return finished(kind, o, None, requests, throttled);
+                    return finished(kind, o, None, requests, throttled, Some(slot));
                 }
                 full_jitter(ctx.backoff_base, failures - 1, &mut rng)
             }
         };
+        drop(slot);
         if !ctx.pause(wait).await {
             let o = Outcome {
                 attempts: requests,
                 ..Outcome::new(key.clone(), ResultKind::Pending, Source::None)
             };
-            return finished(kind, o, None, requests, throttled);
+            return finished(kind, o, None, requests, throttled, None);
         }
     }
 }
@@ -194,6 +203,7 @@ fn finished(
     fatal: Option<String>,
     requests: u32,
     throttled: u32,
+    slot: Option<OwnedSemaphorePermit>,
 ) -> Finished {
     Finished {
         kind,
@@ -203,6 +213,7 @@ fn finished(
         requests,
         retries: requests.saturating_sub(1),
         throttled,
+        slot,
     }
 }
 

@@ -107,12 +107,16 @@ impl Dispatcher {
         shutdown: impl Future<Output = ()>,
     ) -> Result<Counters> {
         tokio::pin!(shutdown);
-        let max_queue = self.ctx.slots.available_permits().max(1) * 4;
+        let concurrency = self.ctx.slots.available_permits().max(1);
+        let max_queue = concurrency * 4;
+        // Checks waiting out a retry hold no slot; bounding open checks keeps an outage from
+        // spending first attempts on ever more values before the circuit breaker can act.
+        let max_open = concurrency * 2;
         let mut reading = true;
         let mut deadline: Option<tokio::time::Instant> = None;
         loop {
             let stopped = self.counters.stop.is_some();
-            let can_send = !stopped && !self.queue.is_empty();
+            let can_send = !stopped && !self.queue.is_empty() && self.tasks.len() < max_open;
             let can_read = reading && self.queue.len() < max_queue;
             if !can_send && !can_read && self.tasks.is_empty() {
                 break;
@@ -244,7 +248,9 @@ impl Dispatcher {
     }
 
     /// A check task ended: record, count, apply the stop rules, resolve its waiters.
-    async fn finished(&mut self, f: Finished) -> Result<()> {
+    async fn finished(&mut self, mut f: Finished) -> Result<()> {
+        // Given back when this returns, after the stop rules below have seen the answer.
+        let _slot = f.slot.take();
         self.counters.api_requests += u64::from(f.requests);
         self.counters.retries += u64::from(f.retries);
         self.counters.throttled += u64::from(f.throttled);
