@@ -58,7 +58,9 @@ pub struct Counters {
 pub struct Dispatcher {
     ctx: Arc<Ctx>,
     store: Store,
-    writer: mpsc::Sender<RowDone>,
+    writer: mpsc::Sender<Vec<RowDone>>,
+    /// Rows finished since the last hand-over to the writer.
+    outbox: Vec<RowDone>,
     window: Arc<Semaphore>,
     keys: HashMap<Key, KeyState>,
     /// 64-bit fingerprints of every key seen, to count duplicates in little memory.
@@ -78,7 +80,7 @@ impl Dispatcher {
     pub fn new(
         ctx: Arc<Ctx>,
         store: Store,
-        writer: mpsc::Sender<RowDone>,
+        writer: mpsc::Sender<Vec<RowDone>>,
         window: Arc<Semaphore>,
         grace: Duration,
     ) -> Dispatcher {
@@ -86,6 +88,7 @@ impl Dispatcher {
             ctx,
             store,
             writer,
+            outbox: Vec::new(),
             window,
             keys: HashMap::new(),
             seen: HashSet::new(),
@@ -103,7 +106,7 @@ impl Dispatcher {
     /// Runs until every row has been handed to the writer.
     pub async fn run(
         mut self,
-        mut rows: mpsc::Receiver<Row>,
+        mut rows: mpsc::Receiver<Vec<Row>>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<Counters> {
         tokio::pin!(shutdown);
@@ -113,12 +116,22 @@ impl Dispatcher {
         // spending first attempts on ever more values before the circuit breaker can act.
         let max_open = concurrency * 2;
         let mut reading = true;
+        let mut inbox: VecDeque<Row> = VecDeque::new();
         let mut deadline: Option<tokio::time::Instant> = None;
         loop {
+            while self.queue.len() < max_queue && !inbox.is_empty() {
+                let Ok(permit) = self.window.clone().try_acquire_owned() else {
+                    break;
+                };
+                let row = inbox.pop_front().expect("checked non-empty");
+                self.admit(row, permit)?;
+            }
+            self.flush().await?;
             let stopped = self.counters.stop.is_some();
             let can_send = !stopped && !self.queue.is_empty() && self.tasks.len() < max_open;
-            let can_read = reading && self.queue.len() < max_queue;
-            if !can_send && !can_read && self.tasks.is_empty() {
+            let can_read = reading && inbox.is_empty() && self.queue.len() < max_queue;
+            let need_window = !inbox.is_empty() && self.queue.len() < max_queue;
+            if !can_send && !can_read && !need_window && self.tasks.is_empty() {
                 break;
             }
             tokio::select! {
@@ -136,14 +149,14 @@ impl Dispatcher {
                     match joined {
                         Ok((id, f)) => {
                             self.running.remove(&id);
-                            self.finished(f).await?;
+                            self.finished(f)?;
                         }
                         Err(e) => {
                             let key = self.running.remove(&e.id()).ok_or_else(|| anyhow!("lost track of a request"))?;
                             if e.is_panic() {
                                 return Err(anyhow!("a request task failed: {e}"));
                             }
-                            self.settle_pending(key).await?;
+                            self.settle_pending(key);
                         }
                     }
                 }
@@ -154,13 +167,30 @@ impl Dispatcher {
                         self.running.insert(handle.id(), key);
                     }
                 }
-                row = next_row(&self.window, &mut rows), if can_read => match row {
-                    Some((row, permit)) => self.admit(row, permit).await?,
+                permit = self.window.clone().acquire_owned(), if need_window => {
+                    let row = inbox.pop_front().expect("checked non-empty");
+                    self.admit(row, permit.map_err(|_| anyhow!("the reorder window closed"))?)?;
+                }
+                batch = rows.recv(), if can_read => match batch {
+                    Some(batch) => inbox.extend(batch),
                     None => reading = false,
                 },
             }
         }
+        self.flush().await?;
         Ok(self.counters)
+    }
+
+    /// Hands the finished rows to the writer, in one message.
+    async fn flush(&mut self) -> Result<()> {
+        if self.outbox.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.outbox);
+        self.writer
+            .send(rows)
+            .await
+            .map_err(|_| anyhow!("the output writer stopped"))
     }
 
     fn halt(&mut self, reason: StopReason, msg: String) {
@@ -180,7 +210,7 @@ impl Dispatcher {
     }
 
     /// Takes in a new row: answers what can be answered now, queues the rest.
-    async fn admit(&mut self, row: Row, window: OwnedSemaphorePermit) -> Result<()> {
+    fn admit(&mut self, row: Row, window: OwnedSemaphorePermit) -> Result<()> {
         let now = Utc::now();
         let mut outcomes = Vec::with_capacity(row.checks.len());
         let mut missing = 0;
@@ -240,7 +270,8 @@ impl Dispatcher {
             window,
         };
         if missing == 0 {
-            self.emit(row.number, open).await
+            self.emit(row.number, open);
+            Ok(())
         } else {
             self.open.insert(row.number, open);
             Ok(())
@@ -248,7 +279,7 @@ impl Dispatcher {
     }
 
     /// A check task ended: record, count, apply the stop rules, resolve its waiters.
-    async fn finished(&mut self, mut f: Finished) -> Result<()> {
+    fn finished(&mut self, mut f: Finished) -> Result<()> {
         // Given back when this returns, after the stop rules below have seen the answer.
         let _slot = f.slot.take();
         self.counters.api_requests += u64::from(f.requests);
@@ -280,9 +311,9 @@ impl Dispatcher {
         };
         outcome.previous = previous;
         if self.counters.stop.is_some() {
-            self.drain_queue().await?;
+            self.drain_queue();
         }
-        self.resolve(waiters, &outcome).await?;
+        self.resolve(waiters, &outcome);
         if outcome.result == ResultKind::Pending {
             // Not an answer: a later duplicate must not reuse it as one.
             return Ok(());
@@ -292,24 +323,22 @@ impl Dispatcher {
     }
 
     /// A queued or abandoned check becomes `pending`.
-    async fn settle_pending(&mut self, key: Key) -> Result<()> {
+    fn settle_pending(&mut self, key: Key) {
         if let Some(KeyState::Waiting { waiters, previous }) = self.keys.remove(&key) {
             let mut o = Outcome::from_local(Local::Ready(key.1), ResultKind::Pending, Utc::now());
             o.previous = previous;
-            self.resolve(waiters, &o).await?;
+            self.resolve(waiters, &o);
         }
-        Ok(())
     }
 
     /// After a stop, nothing queued is sent.
-    async fn drain_queue(&mut self) -> Result<()> {
+    fn drain_queue(&mut self) {
         while let Some(key) = self.queue.pop_front() {
-            self.settle_pending(key).await?;
+            self.settle_pending(key);
         }
-        Ok(())
     }
 
-    async fn resolve(&mut self, waiters: Vec<(u64, usize)>, outcome: &Outcome) -> Result<()> {
+    fn resolve(&mut self, waiters: Vec<(u64, usize)>, outcome: &Outcome) {
         for (n, (row, i)) in waiters.into_iter().enumerate() {
             let Some(open) = self.open.get_mut(&row) else {
                 continue;
@@ -322,13 +351,12 @@ impl Dispatcher {
             open.missing -= 1;
             if open.missing == 0 {
                 let open = self.open.remove(&row).expect("just looked up");
-                self.emit(row, open).await?;
+                self.emit(row, open);
             }
         }
-        Ok(())
     }
 
-    async fn emit(&mut self, number: u64, open: Open) -> Result<()> {
+    fn emit(&mut self, number: u64, open: Open) {
         let done = RowDone {
             number,
             fields: open.fields,
@@ -339,20 +367,8 @@ impl Dispatcher {
                 .collect(),
             window: open.window,
         };
-        self.writer
-            .send(done)
-            .await
-            .map_err(|_| anyhow!("the output writer stopped"))
+        self.outbox.push(done);
     }
-}
-
-/// The next row, once the reorder window has room for it.
-async fn next_row(
-    window: &Arc<Semaphore>,
-    rows: &mut mpsc::Receiver<Row>,
-) -> Option<(Row, OwnedSemaphorePermit)> {
-    let permit = window.clone().acquire_owned().await.ok()?;
-    rows.recv().await.map(|r| (r, permit))
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -62,12 +62,11 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
         total.clone(),
     );
 
-    let (row_tx, row_rx) = mpsc::channel::<Row>(1024);
-    let reading = spawn_reader(reader, layout, 1, move |rows| {
-        rows.into_iter()
-            .all(|row| row_tx.blocking_send(row).is_ok())
+    let (row_tx, row_rx) = mpsc::channel::<Vec<Row>>(16);
+    let reading = spawn_reader(reader, layout, 64, move |rows| {
+        row_tx.blocking_send(rows).is_ok()
     });
-    let (done_tx, done_rx) = mpsc::channel(1024);
+    let (done_tx, done_rx) = mpsc::channel(64);
     let writing = writer::spawn(sink, summary, progress, total, done_rx);
 
     let ctx = Arc::new(attempt::Ctx {

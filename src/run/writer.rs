@@ -30,14 +30,14 @@ pub fn spawn(
     mut summary: Summary,
     mut progress: Progress,
     total: Arc<AtomicU64>,
-    mut rx: mpsc::Receiver<RowDone>,
+    mut rx: mpsc::Receiver<Vec<RowDone>>,
 ) -> std::thread::JoinHandle<Result<(CsvSink, Summary)>> {
     std::thread::spawn(move || {
         let mut held: BTreeMap<u64, RowDone> = BTreeMap::new();
         let mut next = 1u64;
         let mut total_seen = 0;
-        while let Some(done) = rx.blocking_recv() {
-            held.insert(done.number, done);
+        while let Some(batch) = rx.blocking_recv() {
+            held.extend(batch.into_iter().map(|done| (done.number, done)));
             while let Some(row) = held.remove(&next) {
                 sink.write_row(&row.fields, &row.outcomes)?;
                 summary.rows += 1;
