@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
         taken_max_age: Duration::from_secs(30 * 86400),
         refresh: false,
     };
-    let store = Store::open(path.as_ref(), scope, reuse)?;
+    let mut store = Store::open(path.as_ref(), scope, reuse)?;
     let now = chrono::Utc::now();
     let key = |i: usize| format!("lead.{i}@example{}.com", i % 100);
     let t = Instant::now();

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, TimeZone, Utc};
@@ -41,10 +41,16 @@ pub struct Stored {
     pub fresh: bool,
 }
 
+/// Answers are committed in groups: at most this long after the first uncommitted one, so a
+/// kill loses at most the answers of the last fraction of a second (they are asked again).
+pub const COMMIT_WINDOW: Duration = Duration::from_millis(50);
+
 pub struct Store {
     conn: Connection,
     scope: Scope,
     reuse: Reuse,
+    /// When the open transaction took its first answer, if one is open.
+    open_since: Option<Instant>,
 }
 
 /// Default location: `$XDG_CACHE_HOME/checkuser/state.sqlite`, else `~/.cache/checkuser/…`.
@@ -109,6 +115,7 @@ impl Store {
             conn: open_db(path)?,
             scope,
             reuse,
+            open_since: None,
         })
     }
 
@@ -164,12 +171,18 @@ impl Store {
 
     /// Records an API answer, keeping the answer it replaces as the previous one. Errors and
     /// pending checks are not answers and are not recorded.
-    pub fn record(&self, kind: CheckType, o: &Outcome) -> Result<()> {
+    pub fn record(&mut self, kind: CheckType, o: &Outcome) -> Result<()> {
         if !matches!(
             o.result,
             ResultKind::Free | ResultKind::Taken | ResultKind::Uplimit | ResultKind::Invalid
         ) {
             return Ok(());
+        }
+        if self.open_since.is_none() {
+            self.conn
+                .execute_batch("BEGIN")
+                .context("cannot write to the state store")?;
+            self.open_since = Some(Instant::now());
         }
         let s = &self.scope;
         let mut stmt = self.conn.prepare_cached(
@@ -199,7 +212,34 @@ impl Store {
             o.checked_at.unwrap_or_else(Utc::now).timestamp(),
         ])
         .context("cannot record an answer in the state store (is the disk full?)")?;
+        drop(stmt);
+        if self.commit_due().is_some_and(|due| due <= Instant::now()) {
+            self.commit()?;
+        }
         Ok(())
+    }
+
+    /// When the answers recorded so far must be committed, if any wait.
+    pub fn commit_due(&self) -> Option<Instant> {
+        self.open_since.map(|t| t + COMMIT_WINDOW)
+    }
+
+    /// Makes every recorded answer durable against a crash of this process.
+    pub fn commit(&mut self) -> Result<()> {
+        if self.open_since.take().is_some() {
+            self.conn
+                .execute_batch("COMMIT")
+                .context("cannot commit answers to the state store (is the disk full?)")?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Err(e) = self.commit() {
+            tracing::error!("{e:#}");
+        }
     }
 }
 
@@ -304,7 +344,7 @@ mod tests {
             taken_max_age: Duration::from_secs(30 * 86400),
             refresh: false,
         };
-        let store = Store::open(&dir.path().join("s.sqlite"), scope(), reuse).unwrap();
+        let mut store = Store::open(&dir.path().join("s.sqlite"), scope(), reuse).unwrap();
         let t0 = ts(1_700_000_000);
         store
             .record(CheckType::Email, &answer("free@x.yz", ResultKind::Free, t0))
@@ -346,7 +386,7 @@ mod tests {
             taken_max_age: Duration::from_secs(3600),
             refresh: false,
         };
-        let store = Store::open(&path, scope(), reuse).unwrap();
+        let mut store = Store::open(&path, scope(), reuse).unwrap();
         let t0 = ts(1_700_000_000);
         store
             .record(CheckType::Email, &answer("a@x.yz", ResultKind::Free, t0))

@@ -119,7 +119,7 @@ fn changed_answers_are_shown_and_counted() {
         taken_max_age: Duration::from_secs(1),
         refresh: false,
     };
-    let store = Store::open(&fx.state(), scope, reuse).unwrap();
+    let mut store = Store::open(&fx.state(), scope, reuse).unwrap();
     let then = chrono::Utc::now() - chrono::TimeDelta::days(3);
     let old = Outcome {
         checked_at: Some(then),

@@ -131,6 +131,7 @@ impl Dispatcher {
             let can_send = !stopped && !self.queue.is_empty() && self.tasks.len() < max_open;
             let can_read = reading && inbox.is_empty() && self.queue.len() < max_queue;
             let need_window = !inbox.is_empty() && self.queue.len() < max_queue;
+            let commit_due = self.store.commit_due().map(tokio::time::Instant::from_std);
             if !can_send && !can_read && !need_window && self.tasks.is_empty() {
                 break;
             }
@@ -140,6 +141,7 @@ impl Dispatcher {
                     self.halt(StopReason::Interrupted, "interrupted: stopped sending, finished the requests in flight".into());
                     deadline = Some(tokio::time::Instant::now() + self.grace);
                 }
+                _ = sleep_until(commit_due), if commit_due.is_some() => self.store.commit()?,
                 _ = sleep_until(deadline), if deadline.is_some() && !self.tasks.is_empty() => {
                     tracing::warn!("requests still in flight after {:?}: abandoning them", self.grace);
                     self.tasks.abort_all();
@@ -161,7 +163,8 @@ impl Dispatcher {
                     }
                 }
                 slot = self.ctx.slot(), if can_send => {
-                    if let (Some(permit), Some(key)) = (slot, self.queue.pop_front()) {
+                    // No slot means the run stopped: the queued keys are settled as pending.
+                    if let Some((permit, key)) = slot.and_then(|p| Some((p, self.queue.pop_front()?))) {
                         let ctx = self.ctx.clone();
                         let handle = self.tasks.spawn(attempt::check(ctx, key.0, key.1.clone(), permit));
                         self.running.insert(handle.id(), key);
@@ -178,6 +181,13 @@ impl Dispatcher {
             }
         }
         self.flush().await?;
+        self.store.commit()?;
+        if !self.open.is_empty() || !inbox.is_empty() || !self.queue.is_empty() {
+            return Err(anyhow!(
+                "internal error: {} rows were left unfinished; the output would be incomplete",
+                self.open.len() + inbox.len()
+            ));
+        }
         Ok(self.counters)
     }
 
@@ -200,6 +210,7 @@ impl Dispatcher {
         tracing::debug!("stopping: {msg}");
         self.counters.stop = Some((reason, msg));
         self.ctx.stop.cancel();
+        self.drain_queue();
     }
 
     fn fingerprint(&self, kind: CheckType, key: &str) -> u64 {
@@ -310,9 +321,6 @@ impl Dispatcher {
             return Err(anyhow!("an answer arrived for a check nobody waits for"));
         };
         outcome.previous = previous;
-        if self.counters.stop.is_some() {
-            self.drain_queue();
-        }
         self.resolve(waiters, &outcome);
         if outcome.result == ResultKind::Pending {
             // Not an answer: a later duplicate must not reuse it as one.

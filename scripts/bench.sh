@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Runs checkuser's benchmarks on this machine and prints their figures (nothing here asserts).
+#
+#   scripts/bench.sh            all benchmarks (about 5 minutes)
+#   scripts/bench.sh validate   only one: validate | rate | overhead | latency | store
+#
+# Needs: cargo, python3, /usr/bin/time (GNU time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+only="${1:-all}"
+
+cargo build --release --quiet --bins --examples
+BIN="$PWD/target/release/checkuser"
+TMP="$(mktemp -d)"
+SANDBOX_PID=""
+cleanup() { [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+export HUAWEICLOUD_SDK_AK=SANDBOXAK00000000001
+export HUAWEICLOUD_SDK_SK=sandbox-sk-only-opens-the-simulator
+PARTNER=sandbox-partner-0001
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# Starts the simulator as its own process on a free port; sets ENDPOINT.
+start_sandbox() {
+  [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null && wait "$SANDBOX_PID" 2>/dev/null || true
+  "$BIN" sandbox --port 0 "$@" > "$TMP/sandbox.out" 2>&1 &
+  SANDBOX_PID=$!
+  for _ in $(seq 50); do
+    ENDPOINT=$(awk '/endpoint:/ {print $2}' "$TMP/sandbox.out")
+    [ -n "$ENDPOINT" ] && return 0
+    sleep 0.1
+  done
+  echo "sandbox did not start" >&2; exit 1
+}
+
+emails_csv() { # N FILE
+  python3 -c "
+import sys
+n = int(sys.argv[1])
+with open(sys.argv[2], 'w') as f:
+    f.write('searchType,searchKey\n')
+    for i in range(n): f.write(f'email,bench{i}@example{i % 100}.com\n')
+" "$1" "$2"
+}
+
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d[sys.argv[2]])" "$1" "$2"; }
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr); $(rustc --version)"
+echo "checkuser $("$BIN" --version | awk '{print $2}'), release build, $(date -u +%F)"
+echo
+
+if [ "$only" = all ] || [ "$only" = validate ]; then
+  echo "== validate: CRM export, 3 checks per row (median of 3 runs)"
+  printf "%10s %10s %12s %12s\n" rows "wall s" "peak RSS MB" "rows/s"
+  for n in 10000 100000 1000000; do
+    python3 scripts/gen_leads.py "$n" "$TMP/crm.csv"
+    walls=(); rss=()
+    for _ in 1 2 3; do
+      /usr/bin/time -f "%e %M" -o "$TMP/time" "$BIN" validate "$TMP/crm.csv" -q -o "$TMP/out.csv" \
+        --check email=E-Mail --check mobile=Phone --check name=Account
+      read -r w m < "$TMP/time"; walls+=("$w"); rss+=("$m")
+    done
+    w=$(printf "%s\n" "${walls[@]}" | median); m=$(printf "%s\n" "${rss[@]}" | median)
+    printf "%10d %10.2f %12.1f %12.0f\n" "$n" "$w" "$(echo "$m/1024" | bc -l)" "$(echo "$n/$w" | bc -l)"
+  done
+  echo
+fi
+
+if [ "$only" = all ] || [ "$only" = rate ]; then
+  echo "== rate fidelity: gateway throttling at 5/s, --rate 5, 150 checks"
+  start_sandbox --throttle 5
+  emails_csv 150 "$TMP/rate.csv"
+  "$BIN" run "$TMP/rate.csv" --endpoint "$ENDPOINT" --partner-id "$PARTNER" --state "$TMP/rate.sqlite" \
+    --rate 5 -q -o "$TMP/rate.out.csv" --summary-json "$TMP/rate.json" || true
+  req=$(json "$TMP/rate.json" api_requests); thr=$(json "$TMP/rate.json" throttled)
+  echo "answers/s: $(json "$TMP/rate.json" requests_per_second)  requests: $req  throttled: $thr ($(echo "100*$thr/$req" | bc -l | cut -c1-5)%)"
+  echo
+fi
+
+if [ "$only" = all ] || [ "$only" = overhead ]; then
+  echo "== client overhead: simulator in its own process, no throttle, no latency, 20000 checks"
+  start_sandbox --throttle 0
+  emails_csv 20000 "$TMP/over.csv"
+  /usr/bin/time -f "%e %U %S" -o "$TMP/time" "$BIN" run "$TMP/over.csv" --endpoint "$ENDPOINT" \
+    --partner-id "$PARTNER" --state "$TMP/over.sqlite" --rate 100000 --concurrency 32 -q \
+    -o "$TMP/over.out.csv" --summary-json "$TMP/over.json" || true
+  read -r w u s < "$TMP/time"
+  echo "checks/s: $(echo "20000/$w" | bc -l | cut -c1-8)  wall: ${w}s  client CPU per 10,000 checks: $(echo "($u+$s)/2" | bc -l | cut -c1-6)s (user $u, sys $s for 20000)"
+  echo
+fi
+
+if [ "$only" = all ] || [ "$only" = latency ]; then
+  echo "== latency-bound: 200 ms per answer, --rate 1000 --concurrency 64, 3000 checks"
+  start_sandbox --throttle 0 --latency 200ms
+  emails_csv 3000 "$TMP/lat.csv"
+  "$BIN" run "$TMP/lat.csv" --endpoint "$ENDPOINT" --partner-id "$PARTNER" --state "$TMP/lat.sqlite" \
+    --rate 1000 --concurrency 64 -q -o "$TMP/lat.out.csv" --summary-json "$TMP/lat.json" || true
+  rps=$(json "$TMP/lat.json" requests_per_second)
+  echo "requests/s: $rps  (Little's law: 64 / 0.2 s = 320/s; ratio $(echo "$rps/320" | bc -l | cut -c1-5))"
+  echo
+fi
+
+if [ "$only" = all ] || [ "$only" = store ]; then
+  echo "== state store: 1,000,000 answers"
+  ./target/release/examples/store_bench 1000000 "$TMP/store.sqlite"
+  python3 -c "
+with open('$TMP/cached.csv', 'w') as f:
+    f.write('searchType,searchKey\n')
+    for i in range(1000000): f.write(f'email,lead.{i}@example{i % 100}.com\n')
+"
+  /usr/bin/time -f "%e %M" -o "$TMP/time" "$BIN" run "$TMP/cached.csv" --sandbox --state "$TMP/store.sqlite" \
+    --max-age 72h -q -o "$TMP/cached.out.csv" --summary-json "$TMP/cached.json" || true
+  read -r w m < "$TMP/time"
+  echo "fully cached re-run of 1,000,000 rows: ${w}s wall, $(echo "$m/1024" | bc -l | cut -c1-5) MB peak, $(json "$TMP/cached.json" api_requests) requests, $(json "$TMP/cached.json" cache_hits) cache hits"
+fi
