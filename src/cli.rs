@@ -48,6 +48,35 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run the built-in simulator of the API on 127.0.0.1, for trying things by hand.
     Sandbox(SandboxArgs),
+    /// Look into the state store of past answers: stats, prune, export.
+    State(StateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// The state store [default: $XDG_CACHE_HOME/checkuser/state.sqlite].
+    #[arg(long, value_name = "PATH", global = true)]
+    pub state: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub action: StateAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum StateAction {
+    /// Answers per type and result, the oldest and newest answer, the file size.
+    Stats,
+    /// Delete answers older than a duration (e.g. 90d); they will be asked again when needed.
+    Prune {
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        older_than: Duration,
+    },
+    /// Write every stored answer as CSV.
+    Export {
+        /// Output file; - for standard output.
+        #[arg(short, long, value_name = "PATH", default_value = "-")]
+        output: PathBuf,
+    },
 }
 
 /// Logging and progress; usable before or after the subcommand.

@@ -31,6 +31,7 @@ pub mod output;
 pub mod run;
 pub mod sandbox;
 pub mod signals;
+pub mod state_cmd;
 pub mod store;
 pub mod validate;
 

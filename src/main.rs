@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             Ok(summary.exit_code)
         }),
         Command::Sandbox(a) => runtime().and_then(|rt| rt.block_on(checkuser::serve_sandbox(a))),
+        Command::State(a) => checkuser::state_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -301,3 +301,80 @@ fn sigterm_mid_run_writes_a_complete_output_and_exits_130() {
         "in-flight requests finished and were recorded"
     );
 }
+
+#[test]
+fn chaos_every_check_ends_with_the_true_answer_and_the_figures_reconcile() {
+    let faults = Faults {
+        transient: 0.10,
+        http5xx: 0.10,
+        reset: 0.03,
+        jitter: Duration::from_millis(15),
+        throttle: 150.0,
+        seed: Some(11),
+        ..no_faults()
+    };
+    let sim = Sim::start(faults);
+    let fx = Fixture::new();
+    let keys = emails(250);
+    let mut rows: Vec<(&str, &str)> = keys.iter().map(|k| ("email", k.as_str())).collect();
+    rows.extend([
+        ("email", "not-an-email"),
+        ("email", "lead00001@example.com"),
+    ]);
+    let input = fx.file("in.csv", per_row_csv(&rows));
+    let summary = fx.path("s.json");
+    let out = sim
+        .run_cmd(
+            &fx,
+            &input,
+            &[
+                "--rate",
+                "300",
+                "--concurrency",
+                "8",
+                "--max-attempts",
+                "12",
+                "--summary-json",
+                summary.to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (h, out_rows) = read_csv(&fx.path("in.checked.csv"), b',');
+    assert_eq!(out_rows.len(), 252);
+    let results = column(&h, &out_rows, "result");
+    for (k, r) in keys.iter().zip(&results) {
+        assert_eq!(r, truth("email", k).result().as_str(), "{k}");
+    }
+    assert_eq!(results[250], "invalid");
+    let j = json(&summary);
+    let entries = sim.sandbox.stats.entries();
+    assert_eq!(
+        j["api_requests"].as_u64().unwrap() as usize,
+        entries.len(),
+        "every request counted once"
+    );
+    let attempts: u64 = column(&h, &out_rows, "attempts")
+        .iter()
+        .map(|a| a.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(
+        attempts,
+        j["api_requests"].as_u64().unwrap(),
+        "attempts columns add up to the requests"
+    );
+    assert_eq!(j["retries"].as_u64().unwrap(), entries.len() as u64 - 250);
+    let throttled = entries.iter().filter(|e| e.code == "APIG.0308").count() as u64;
+    assert_eq!(j["throttled"].as_u64().unwrap(), throttled);
+    assert_eq!(j["duplicates"], 1);
+    assert_eq!(
+        j["free"].as_u64().unwrap() + j["taken"].as_u64().unwrap() + j["invalid"].as_u64().unwrap(),
+        252
+    );
+    assert!(
+        entries.iter().any(|e| e.code == "RESET")
+            && entries.iter().any(|e| e.code == "HTML")
+            && entries.iter().any(|e| e.code == "CBC.0999")
+    );
+}

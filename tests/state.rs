@@ -217,3 +217,74 @@ fn kill_9_then_rerun_finishes_without_asking_twice() {
     );
     assert!(sim.requests() <= 300 + kills * 4);
 }
+
+#[test]
+fn state_stats_export_and_prune() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let input = fx.file(
+        "in.csv",
+        per_row_csv(&[
+            ("email", "taken@example.com"),
+            ("email", "free@example.com"),
+            ("name", "huaweicloud"),
+        ]),
+    );
+    assert_eq!(
+        sim.run_cmd(&fx, &input, &[])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(0)
+    );
+    let state = fx.state();
+    let st = state.to_str().unwrap();
+    let out = run(fx.dir.path(), &["state", "--state", st, "stats"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(text.contains("3 answers"), "{text}");
+    assert!(
+        text.lines().any(|l| l.contains(" email ")
+            && l.contains(" taken ")
+            && l.trim_end().ends_with(" 1")),
+        "{text}"
+    );
+    let export = fx.path("export.csv");
+    let out = run(
+        fx.dir.path(),
+        &[
+            "state",
+            "--state",
+            st,
+            "export",
+            "-o",
+            export.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let (h, rows) = read_csv(&export, b',');
+    assert_eq!(rows.len(), 3);
+    assert!(column(&h, &rows, "key").contains(&"taken@example.com".to_string()));
+    let out = run(
+        fx.dir.path(),
+        &["state", "--state", st, "prune", "--older-than", "1h"],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deleted 0"));
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = run(
+        fx.dir.path(),
+        &["state", "--state", st, "prune", "--older-than", "0s"],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("deleted 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let missing = fx.path("nope.sqlite");
+    let out = run(
+        fx.dir.path(),
+        &["state", "--state", missing.to_str().unwrap(), "stats"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
