@@ -1,7 +1,7 @@
 //! `checkuser state`: what the state store holds (stats), forgetting old answers (prune), and
 //! exporting them (export).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use chrono::{TimeZone, Utc};
@@ -89,7 +89,7 @@ fn stats(conn: &rusqlite::Connection, path: &Path) -> Result<i32> {
     Ok(0)
 }
 
-fn export(conn: &rusqlite::Connection, output: &PathBuf) -> Result<i32> {
+fn export(conn: &rusqlite::Connection, output: &Path) -> Result<i32> {
     let target = (output.as_os_str() != "-").then_some(output.as_path());
     let mut w = csv::Writer::from_writer(Out::create(target)?);
     w.write_record([
