@@ -90,7 +90,7 @@ fn stats(conn: &rusqlite::Connection, path: &Path) -> Result<i32> {
 }
 
 fn export(conn: &rusqlite::Connection, output: &Path) -> Result<i32> {
-    let target = (output.as_os_str() != "-").then_some(output.as_path());
+    let target = (output.as_os_str() != "-").then_some(output);
     let mut w = csv::Writer::from_writer(Out::create(target)?);
     w.write_record([
         "endpoint",
