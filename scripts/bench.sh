@@ -80,14 +80,15 @@ if [ "$only" = all ] || [ "$only" = rate ]; then
 fi
 
 if [ "$only" = all ] || [ "$only" = overhead ]; then
-  echo "== client overhead: simulator in its own process, no throttle, no latency, 20000 checks"
+  echo "== client overhead: simulator in its own process, no throttle, no latency, ${OVERHEAD_N:-50000} checks"
   start_sandbox --throttle 0
-  emails_csv 20000 "$TMP/over.csv"
+  emails_csv "${OVERHEAD_N:-50000}" "$TMP/over.csv"
   /usr/bin/time -f "%e %U %S" -o "$TMP/time" "$BIN" run "$TMP/over.csv" --endpoint "$ENDPOINT" \
     --partner-id "$PARTNER" --state "$TMP/over.sqlite" --rate 100000 --concurrency 32 -q \
     -o "$TMP/over.out.csv" --summary-json "$TMP/over.json" || true
   read -r w u s < "$TMP/time"
-  echo "checks/s: $(echo "20000/$w" | bc -l | cut -c1-8)  wall: ${w}s  client CPU per 10,000 checks: $(echo "($u+$s)/2" | bc -l | cut -c1-6)s (user $u, sys $s for 20000)"
+  n="${OVERHEAD_N:-50000}"
+  echo "checks/s: $(echo "$n/$w" | bc -l | cut -c1-8)  wall: ${w}s  client CPU per 10,000 checks: $(echo "($u+$s)*10000/$n" | bc -l | cut -c1-6)s (user $u s, sys $s s for $n)"
   echo
 fi
 

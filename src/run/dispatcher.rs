@@ -207,7 +207,11 @@ impl Dispatcher {
         if self.counters.stop.is_some() {
             return;
         }
-        tracing::debug!("stopping: {msg}");
+        // Logged at once (cron runs with -q see errors only); the summary repeats it.
+        match reason {
+            StopReason::Interrupted => tracing::debug!("stopping: {msg}"),
+            StopReason::Fatal | StopReason::CircuitOpen => tracing::error!("stopping: {msg}"),
+        }
         self.counters.stop = Some((reason, msg));
         self.ctx.stop.cancel();
         self.drain_queue();
