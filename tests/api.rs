@@ -53,11 +53,7 @@ fn transient_failures_are_retried_then_answered() {
     });
     let fx = Fixture::new();
     let input = fx.file("in.csv", per_row_csv(&[("email", "retry@example.com")]));
-    let summary = fx.path("s.json");
-    let out = sim
-        .run_cmd(&fx, &input, &["--summary-json", summary.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = sim.run_cmd(&fx, &input, &[]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (h, rows) = results(&fx, "in.checked.csv");
     assert_eq!(
@@ -66,7 +62,7 @@ fn transient_failures_are_retried_then_answered() {
     );
     assert_eq!(column(&h, &rows, "attempts")[0], "3");
     assert_eq!(sim.requests(), 3);
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
+    let json: serde_json::Value = fx.summary();
     assert_eq!(
         (json["api_requests"].as_u64(), json["retries"].as_u64()),
         (Some(3), Some(2))
@@ -138,26 +134,14 @@ fn throttling_is_retried_without_using_up_attempts() {
     let fx = Fixture::new();
     let keys = emails(8);
     let input = fx.file("in.csv", email_csv(&keys));
-    let summary = fx.path("s.json");
     let out = sim
-        .run_cmd(
-            &fx,
-            &input,
-            &[
-                "--rate",
-                "50",
-                "--max-attempts",
-                "1",
-                "--summary-json",
-                summary.to_str().unwrap(),
-            ],
-        )
+        .run_cmd(&fx, &input, &["--rate", "50", "--max-attempts", "1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (h, rows) = results(&fx, "in.checked.csv");
     assert!(column(&h, &rows, "result").iter().all(|r| r != "error"));
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
+    let json: serde_json::Value = fx.summary();
     assert!(
         json["throttled"].as_u64().unwrap() > 0,
         "the test must provoke throttling: {json}"
@@ -194,20 +178,8 @@ fn a_bad_signature_stops_the_run_at_the_first_request() {
     let fx = Fixture::new();
     let keys = emails(20);
     let input = fx.file("in.csv", email_csv(&keys));
-    let summary = fx.path("s.json");
     let out = sim
-        .run_cmd(
-            &fx,
-            &input,
-            &[
-                "--concurrency",
-                "1",
-                "--rate",
-                "100",
-                "--summary-json",
-                summary.to_str().unwrap(),
-            ],
-        )
+        .run_cmd(&fx, &input, &["--concurrency", "1", "--rate", "100"])
         .env("HUAWEICLOUD_SDK_SK", "wrong-secret")
         .output()
         .unwrap();
@@ -223,7 +195,7 @@ fn a_bad_signature_stops_the_run_at_the_first_request() {
     assert_eq!(rows.len(), 20, "every row is written");
     assert_eq!(r[0], "error");
     assert!(r[1..].iter().all(|x| x == "pending"));
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
+    let json: serde_json::Value = fx.summary();
     assert_eq!(json["stopped_reason"], "fatal");
     assert_eq!(json["pending"], 19);
 }
@@ -380,15 +352,7 @@ fn secrets_never_appear_in_output_logs_or_files() {
             ("email", "invalid@sandbox.test"),
         ]),
     );
-    let summary = fx.path("s.json");
-    let out = sim
-        .run_cmd(
-            &fx,
-            &input,
-            &["-vv", "--summary-json", summary.to_str().unwrap()],
-        )
-        .output()
-        .unwrap();
+    let out = sim.run_cmd(&fx, &input, &["-vv"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let bad = sim
         .run_cmd(

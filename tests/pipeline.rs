@@ -8,10 +8,6 @@ use std::time::Duration;
 use checkuser::sandbox::{truth, Faults};
 use common::*;
 
-fn json(path: &std::path::Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
 #[test]
 fn order_is_preserved_under_random_latency() {
     let sim = Sim::start(Faults {
@@ -60,27 +56,15 @@ fn duplicates_are_sent_once() {
         ("mobile", "(+86) 139.0013.9000"),
     ]);
     let input = fx.file("in.csv", per_row_csv(&rows));
-    let summary = fx.path("s.json");
     let out = sim
-        .run_cmd(
-            &fx,
-            &input,
-            &[
-                "--rate",
-                "1000",
-                "--concurrency",
-                "8",
-                "--summary-json",
-                summary.to_str().unwrap(),
-            ],
-        )
+        .run_cmd(&fx, &input, &["--rate", "1000", "--concurrency", "8"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(sim.sandbox.stats.requests_for("same@example.com"), 1);
     assert_eq!(sim.sandbox.stats.requests_for("0086-13900139000"), 1);
     assert_eq!(sim.requests(), 2);
-    let j = json(&summary);
+    let j = fx.summary();
     assert_eq!(j["duplicates"], 26);
     let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
     let attempts = column(&h, &rows, "attempts");
@@ -146,24 +130,12 @@ fn a_gateway_slower_than_rate_is_adapted_to() {
     let fx = Fixture::new();
     let keys = emails(150);
     let input = fx.file("in.csv", email_csv(&keys));
-    let summary = fx.path("s.json");
     let out = sim
-        .run_cmd(
-            &fx,
-            &input,
-            &[
-                "--rate",
-                "40",
-                "--concurrency",
-                "8",
-                "--summary-json",
-                summary.to_str().unwrap(),
-            ],
-        )
+        .run_cmd(&fx, &input, &["--rate", "40", "--concurrency", "8"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let j = json(&summary);
+    let j = fx.summary();
     assert_eq!(
         j["free"].as_u64().unwrap() + j["taken"].as_u64().unwrap(),
         150
@@ -220,7 +192,6 @@ fn ten_errors_in_a_row_open_the_circuit() {
     });
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(40)));
-    let summary = fx.path("s.json");
     let out = sim
         .run_cmd(
             &fx,
@@ -232,14 +203,12 @@ fn ten_errors_in_a_row_open_the_circuit() {
                 "1",
                 "--max-attempts",
                 "2",
-                "--summary-json",
-                summary.to_str().unwrap(),
             ],
         )
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let j = json(&summary);
+    let j = fx.summary();
     assert_eq!(j["stopped_reason"], "circuit_open");
     // The 10th error stops dispatch; a check already in flight then (its slot is released as
     // soon as its request is answered) may still finish.
@@ -265,13 +234,8 @@ fn sigterm_mid_run_writes_a_complete_output_and_exits_130() {
     let fx = Fixture::new();
     let keys = emails(60);
     let input = fx.file("in.csv", email_csv(&keys));
-    let summary = fx.path("s.json");
     let child = sim
-        .run_cmd(
-            &fx,
-            &input,
-            &["--rate", "10", "--summary-json", summary.to_str().unwrap()],
-        )
+        .run_cmd(&fx, &input, &["--rate", "10"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -291,7 +255,7 @@ fn sigterm_mid_run_writes_a_complete_output_and_exits_130() {
         answered > 3 && answered < 60,
         "{answered} answered before the signal"
     );
-    let j = json(&summary);
+    let j = fx.summary();
     assert_eq!(j["stopped_reason"], "interrupted");
     assert_eq!(j["exit_code"], 130);
     assert_eq!(j["pending"].as_u64().unwrap() as usize, 60 - answered);
@@ -322,7 +286,6 @@ fn chaos_every_check_ends_with_the_true_answer_and_the_figures_reconcile() {
         ("email", "lead00001@example.com"),
     ]);
     let input = fx.file("in.csv", per_row_csv(&rows));
-    let summary = fx.path("s.json");
     let out = sim
         .run_cmd(
             &fx,
@@ -334,8 +297,6 @@ fn chaos_every_check_ends_with_the_true_answer_and_the_figures_reconcile() {
                 "8",
                 "--max-attempts",
                 "12",
-                "--summary-json",
-                summary.to_str().unwrap(),
             ],
         )
         .output()
@@ -348,7 +309,7 @@ fn chaos_every_check_ends_with_the_true_answer_and_the_figures_reconcile() {
         assert_eq!(r, truth("email", k).result().as_str(), "{k}");
     }
     assert_eq!(results[250], "invalid");
-    let j = json(&summary);
+    let j = fx.summary();
     let entries = sim.sandbox.stats.entries();
     assert_eq!(
         j["api_requests"].as_u64().unwrap() as usize,

@@ -10,17 +10,12 @@ use checkuser::sandbox::{truth, Faults};
 use checkuser::store::{Reuse, RunLock, Scope, Store};
 use common::*;
 
-fn json(path: &std::path::Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
 #[test]
 fn a_second_run_sends_nothing_and_refresh_sends_everything() {
     let sim = Sim::start(no_faults());
     let fx = Fixture::new();
     let keys = emails(30);
     let input = fx.file("in.csv", email_csv(&keys));
-    let s = fx.path("s.json");
     let first = sim
         .run_cmd(&fx, &input, &["--rate", "500"])
         .output()
@@ -31,20 +26,13 @@ fn a_second_run_sends_nothing_and_refresh_sends_everything() {
         .run_cmd(
             &fx,
             &input,
-            &[
-                "--rate",
-                "500",
-                "-o",
-                fx.path("2.csv").to_str().unwrap(),
-                "--summary-json",
-                s.to_str().unwrap(),
-            ],
+            &["--rate", "500", "-o", fx.path("2.csv").to_str().unwrap()],
         )
         .output()
         .unwrap();
     assert_eq!(second.status.code(), Some(0));
     assert_eq!(sim.requests(), 30, "nothing sent again");
-    assert_eq!(json(&s)["cache_hits"], 30);
+    assert_eq!(fx.summary()["cache_hits"], 30);
     let (h, rows) = read_csv(&fx.path("2.csv"), b',');
     assert!(column(&h, &rows, "source").iter().all(|x| x == "cache"));
     assert!(column(&h, &rows, "attempts").iter().all(|x| x == "0"));
@@ -128,11 +116,7 @@ fn changed_answers_are_shown_and_counted() {
     store.record(CheckType::Email, &old).unwrap();
     drop(store);
     let input = fx.file("in.csv", per_row_csv(&[("email", "taken@example.com")]));
-    let s = fx.path("s.json");
-    let out = sim
-        .run_cmd(&fx, &input, &["--summary-json", s.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = sim.run_cmd(&fx, &input, &[]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
     assert_eq!(column(&h, &rows, "result"), ["taken"]);
@@ -141,7 +125,7 @@ fn changed_answers_are_shown_and_counted() {
         column(&h, &rows, "previous_checked_at"),
         [then.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)]
     );
-    assert_eq!(json(&s)["changed"], 1);
+    assert_eq!(fx.summary()["changed"], 1);
 }
 
 #[test]

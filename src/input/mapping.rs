@@ -155,11 +155,6 @@ impl Layout {
             ),
         }
     }
-
-    /// The type a row's check would have in per-row mode, as written (for display).
-    pub fn is_per_row(&self) -> bool {
-        matches!(self.mode, Mode::PerRow { .. })
-    }
 }
 
 fn norm(h: &str) -> String {

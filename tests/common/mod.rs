@@ -30,6 +30,11 @@ impl Fixture {
         p
     }
 
+    /// The JSON summary of the last run made with `Sim::run_cmd` in this fixture.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.path("summary.json")).unwrap()).unwrap()
+    }
+
     /// The state store for runs of this fixture.
     pub fn state(&self) -> PathBuf {
         self.path("state.sqlite")
@@ -117,6 +122,7 @@ impl Sim {
         ]);
         c.arg("--state").arg(fx.state());
         c.args(["--backoff-base", "5ms", "--progress", "never"]);
+        c.arg("--summary-json").arg(fx.path("summary.json"));
         c.args(extra);
         c
     }
