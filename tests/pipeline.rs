@@ -339,3 +339,43 @@ fn chaos_every_check_ends_with_the_true_answer_and_the_figures_reconcile() {
             && entries.iter().any(|e| e.code == "CBC.0999")
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_second_signal_exits_at_once() {
+    let sim = Sim::start(Faults {
+        latency: Duration::from_secs(3),
+        ..no_faults()
+    });
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(10)));
+    let child = sim
+        .run_cmd(&fx, &input, &["--rate", "100"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    std::thread::sleep(Duration::from_millis(500));
+    let kill = || {
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+    };
+    assert!(kill().success());
+    std::thread::sleep(Duration::from_millis(300));
+    let second = std::time::Instant::now();
+    assert!(kill().success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        second.elapsed() < Duration::from_secs(2),
+        "took {:?} after the second signal",
+        second.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted twice"));
+    assert!(
+        !fx.path("in.checked.csv").exists(),
+        "no half-written output under the final name"
+    );
+}
