@@ -133,9 +133,14 @@ pub struct InputArgs {
     #[arg(long, value_name = "CC")]
     pub default_country: Option<String>,
 
-    /// Output file; - for standard output [default: INPUT's name with .checked.csv, beside it].
+    /// Output file; - for standard output; a name ending in .xlsx writes a workbook [default:
+    /// INPUT's name with .checked.csv (or .checked.xlsx), beside it].
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+
+    /// Output format [default: xlsx if the output name ends in .xlsx, else csv].
+    #[arg(long, value_enum)]
+    pub format: Option<crate::output::Format>,
 
     /// Start the output with a UTF-8 byte-order mark, so Excel on Windows reads accents right.
     #[arg(long)]

@@ -10,6 +10,7 @@ use crate::input::reader::DEFAULT_RECORD_CAP;
 use crate::input::sniff::encoding_from_label;
 use crate::input::{CheckSpec, InputOptions};
 use crate::normalize::DefaultCountry;
+use crate::output::Format;
 
 /// Everything the reading and writing half of a job needs (shared by `run` and `validate`).
 #[derive(Debug, Clone)]
@@ -19,6 +20,7 @@ pub struct JobConfig {
     pub default_country: Option<DefaultCountry>,
     /// `None` writes to standard output.
     pub output: Option<PathBuf>,
+    pub format: Format,
     pub bom: bool,
     pub escape_formulas: bool,
     pub summary_json: Option<PathBuf>,
@@ -60,23 +62,26 @@ impl JobConfig {
             ),
             None => None,
         };
+        let named_xlsx = a
+            .output
+            .as_ref()
+            .and_then(|p| p.extension())
+            .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+        let format = a.format.unwrap_or(if named_xlsx {
+            Format::Xlsx
+        } else {
+            Format::Csv
+        });
         let output = match &a.output {
             Some(p) if p.as_os_str() == "-" => None,
             Some(p) => Some(p.clone()),
             None if stdin => None,
-            None => Some(default_output(&a.input)),
+            None => Some(default_output(&a.input, format)),
         };
+        if output.is_none() && format == Format::Xlsx {
+            bail!("a workbook cannot go to standard output: pass -o NAME.xlsx");
+        }
         if let Some(out) = &output {
-            if out
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
-            {
-                bail!(
-                    "-o {}: workbook (.xlsx) output is not available in this version yet; write \
-                     .csv and open it in the spreadsheet",
-                    out.display()
-                );
-            }
             if !stdin && same_file(out, &a.input) {
                 bail!(
                     "-o {} is the input file itself: choose another output path",
@@ -94,6 +99,7 @@ impl JobConfig {
             specs: a.checks.clone(),
             default_country,
             output,
+            format,
             bom: a.bom,
             escape_formulas: !a.no_escape_formulas,
             summary_json: a.summary_json.clone(),
@@ -119,13 +125,17 @@ impl JobConfig {
     }
 }
 
-/// `<input stem>.checked.csv` beside the input.
-pub fn default_output(input: &Path) -> PathBuf {
+/// `<input stem>.checked.csv` (or `.xlsx`) beside the input.
+pub fn default_output(input: &Path, format: Format) -> PathBuf {
     let stem = input
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".into());
-    input.with_file_name(format!("{stem}.checked.csv"))
+    let ext = match format {
+        Format::Csv => "csv",
+        Format::Xlsx => "xlsx",
+    };
+    input.with_file_name(format!("{stem}.checked.{ext}"))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -249,13 +259,15 @@ mod tests {
 
     #[test]
     fn default_output_sits_beside_the_input() {
+        let out = |p: &str, f| default_output(Path::new(p), f);
         assert_eq!(
-            default_output(Path::new("/d/leads.csv")),
+            out("/d/leads.csv", Format::Csv),
             Path::new("/d/leads.checked.csv")
         );
+        assert_eq!(out("leads", Format::Csv), Path::new("leads.checked.csv"));
         assert_eq!(
-            default_output(Path::new("leads")),
-            Path::new("leads.checked.csv")
+            out("/d/l.csv", Format::Xlsx),
+            Path::new("/d/l.checked.xlsx")
         );
     }
 }

@@ -11,7 +11,7 @@ use crate::check::{CheckType, Local, Outcome, ResultKind};
 use crate::config::JobConfig;
 use crate::input::{spawn_reader, Layout, RecordReader, Row};
 use crate::output::progress::Progress;
-use crate::output::{CsvSink, SinkOptions, Summary};
+use crate::output::{Sink, SinkOptions, Summary};
 
 /// Rows per hand-over between the reading and the writing thread.
 const BATCH: usize = 512;
@@ -67,21 +67,23 @@ pub fn validate(cfg: &JobConfig) -> Result<Summary> {
     prints.sort_unstable();
     summary.duplicates = prints.windows(2).filter(|w| w[0] == w[1]).count() as u64;
     progress.finish();
-    sink.finish()?;
+    summary.sheets = sink.sheet_names();
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     summary.exit_code = 0;
+    sink.finish(&summary)?;
     Ok(summary)
 }
 
 /// Opens the output sink with the input's delimiter and the layout's header.
-pub fn open_sink(cfg: &JobConfig, reader: &RecordReader, layout: &Layout) -> Result<CsvSink> {
+pub fn open_sink(cfg: &JobConfig, reader: &RecordReader, layout: &Layout) -> Result<Sink> {
     let opts = SinkOptions {
         path: cfg.output.clone(),
         delimiter: reader.delimiter,
         bom: cfg.bom,
         escape_formulas: cfg.escape_formulas,
+        format: cfg.format,
     };
-    CsvSink::create(&opts, &layout.output_header(&reader.header), layout.width)
+    Sink::create(&opts, &layout.output_header(&reader.header), layout.width)
 }
 
 fn fingerprint(h: &impl BuildHasher, kind: CheckType, key: &str) -> u64 {

@@ -29,16 +29,18 @@ impl Out {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "output".into());
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .with_context(|| {
-                format!(
-                    "cannot create a temporary file in {} for the output (is the folder writable?)",
-                    dir.display()
-                )
-            })?;
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        if let Some(p) = permissions_for(target) {
+            builder.permissions(p);
+        }
+        let tmp = builder.tempfile_in(dir).with_context(|| {
+            format!(
+                "cannot create a temporary file in {} for the output (is the folder writable?)",
+                dir.display()
+            )
+        })?;
         Ok(Out::File {
             tmp,
             target: target.to_path_buf(),
@@ -61,6 +63,21 @@ impl Out {
             }
         }
     }
+}
+
+/// The replaced file's permissions, or the usual 0666 less the umask for a new one (a
+/// temporary file would otherwise be private to its owner).
+fn permissions_for(target: &Path) -> Option<std::fs::Permissions> {
+    if let Ok(meta) = std::fs::metadata(target) {
+        return Some(meta.permissions());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Some(std::fs::Permissions::from_mode(0o666))
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 /// fsyncs the folder holding `path` so the rename itself survives a crash. Best effort: some

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::atomic::Out;
+use super::cells::{result_cells, Cell, TimeText};
 use super::escape;
-use crate::check::{rfc3339, Outcome};
+use crate::check::Outcome;
 
 /// How the output is written.
 #[derive(Debug, Clone)]
@@ -18,6 +19,7 @@ pub struct SinkOptions {
     pub delimiter: u8,
     pub bom: bool,
     pub escape_formulas: bool,
+    pub format: super::Format,
 }
 
 /// Writes result rows; `finish` makes the file appear under its name.
@@ -25,7 +27,7 @@ pub struct CsvSink {
     csv: ::csv::Writer<Out>,
     escape: bool,
     width: usize,
-    last_time: Option<(chrono::DateTime<chrono::Utc>, String)>,
+    times: TimeText,
 }
 
 impl CsvSink {
@@ -43,7 +45,7 @@ impl CsvSink {
             csv,
             escape: opts.escape_formulas,
             width,
-            last_time: None,
+            times: TimeText::default(),
         };
         for h in header {
             sink.field(h)?;
@@ -81,38 +83,22 @@ impl CsvSink {
         self.end_record()
     }
 
-    /// The 13 result cells of one check, in contract order, without building them first.
+    /// The 13 result cells of one check, in contract order.
     fn write_outcome(&mut self, o: &Outcome) -> Result<()> {
-        self.field(&o.checked_key)?;
-        self.field(o.result.as_str())?;
-        self.field(o.status.as_deref().unwrap_or(""))?;
-        self.field(o.uplimit.as_deref().unwrap_or(""))?;
-        self.field(o.error_code.as_deref().unwrap_or(""))?;
-        self.field(o.error_msg.as_deref().unwrap_or(""))?;
-        self.number(o.http_status.map(u64::from))?;
-        self.number(Some(u64::from(o.attempts)))?;
-        self.field(o.source.as_str())?;
-        self.time(o.checked_at)?;
-        self.field(o.request_id.as_deref().unwrap_or(""))?;
-        self.field(o.previous.map(|p| p.0.as_str()).unwrap_or(""))?;
-        self.time(o.previous.map(|p| p.1))
-    }
-
-    fn number(&mut self, n: Option<u64>) -> Result<()> {
-        match n {
-            Some(n) => self.field(itoa::Buffer::new().format(n)),
-            None => self.field(""),
+        for cell in result_cells(o) {
+            match cell {
+                Cell::Text(t) => self.field(t)?,
+                Cell::Number(n) => self.field(itoa::Buffer::new().format(n))?,
+                Cell::Time(t) => {
+                    let mut times = std::mem::take(&mut self.times);
+                    let res = self.field(times.get(t));
+                    self.times = times;
+                    res?
+                }
+                Cell::Empty => self.field("")?,
+            }
         }
-    }
-
-    /// Times repeat (a run's local answers share one), so the last one formatted is kept.
-    fn time(&mut self, t: Option<chrono::DateTime<chrono::Utc>>) -> Result<()> {
-        let Some(t) = t else { return self.field("") };
-        let cached = self.last_time.take().filter(|(at, _)| *at == t);
-        let (at, text) = cached.unwrap_or_else(|| (t, rfc3339(t)));
-        let res = self.field(&text);
-        self.last_time = Some((at, text));
-        res
+        Ok(())
     }
 
     /// Flushes and moves the file into place.
@@ -139,6 +125,7 @@ mod tests {
             delimiter,
             bom: false,
             escape_formulas: escape,
+            format: crate::output::Format::Csv,
         };
         let mut sink = CsvSink::create(&opts, &["h".to_string()], 1).unwrap();
         for c in cells {
@@ -165,6 +152,7 @@ mod tests {
             delimiter: b';',
             bom: true,
             escape_formulas: true,
+            format: crate::output::Format::Csv,
         };
         let header: Vec<String> = vec!["a".into(), "b".into(), "result".into()];
         let mut sink = CsvSink::create(&opts, &header, 2).unwrap();

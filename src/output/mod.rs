@@ -2,10 +2,70 @@
 //! formula escaping, the summary, and the progress display.
 
 pub mod atomic;
+pub mod cells;
 pub mod csv;
 pub mod escape;
 pub mod progress;
 pub mod summary;
+pub mod xlsx;
 
 pub use self::csv::{CsvSink, SinkOptions};
 pub use summary::Summary;
+
+use anyhow::Result;
+
+use crate::check;
+
+/// The output file, in the format its name (or `--format`) asks for.
+pub enum Sink {
+    Csv(Box<CsvSink>),
+    Xlsx(Box<xlsx::XlsxSink>),
+}
+
+impl Sink {
+    pub fn create(opts: &SinkOptions, header: &[String], width: usize) -> Result<Sink> {
+        Ok(match opts.format {
+            Format::Csv => Sink::Csv(Box::new(CsvSink::create(opts, header, width)?)),
+            Format::Xlsx => Sink::Xlsx(Box::new(xlsx::XlsxSink::create(
+                opts.path.clone(),
+                header,
+                width,
+                xlsx::EXCEL_MAX_ROWS,
+            )?)),
+        })
+    }
+
+    pub fn write_row(
+        &mut self,
+        fields: &::csv::StringRecord,
+        outcomes: &[check::Outcome],
+    ) -> Result<()> {
+        match self {
+            Sink::Csv(s) => s.write_row(fields, outcomes),
+            Sink::Xlsx(s) => s.write_row(fields, outcomes),
+        }
+    }
+
+    /// Results sheets used (the workbook only).
+    pub fn sheet_names(&self) -> Vec<String> {
+        match self {
+            Sink::Csv(_) => Vec::new(),
+            Sink::Xlsx(s) => s.sheet_names(),
+        }
+    }
+
+    /// Completes the file and moves it into place; the workbook also gets the summary.
+    pub fn finish(self, summary: &Summary) -> Result<()> {
+        match self {
+            Sink::Csv(s) => s.finish(),
+            Sink::Xlsx(s) => s.finish(summary),
+        }
+    }
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Xlsx,
+}

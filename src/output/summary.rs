@@ -51,6 +51,9 @@ pub struct Summary {
     pub simulated: bool,
     /// Records read as Windows-1252 because they were not UTF-8.
     pub encoding_fallback_rows: u64,
+    /// The workbook's results sheets (more than one past Excel's 1,048,576 rows).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sheets: Vec<String>,
 }
 
 impl Summary {
@@ -132,6 +135,13 @@ impl Summary {
             s.push_str(&format!(
                 "  {} rows were not UTF-8 and were read as Windows-1252\n",
                 self.encoding_fallback_rows
+            ));
+        }
+        if self.sheets.len() > 1 {
+            s.push_str(&format!(
+                "  the results fill {} sheets ({}): Excel holds 1,048,576 rows per sheet\n",
+                self.sheets.len(),
+                self.sheets.join(", ")
             ));
         }
         if let Some(msg) = &self.stop_message {

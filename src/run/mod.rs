@@ -91,7 +91,6 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
     let counters = dispatched?;
     let fallback = read?;
     let (sink, mut summary) = written?;
-    sink.finish()?;
     drop(sandbox);
 
     let elapsed = started.elapsed().as_secs_f64();
@@ -108,6 +107,8 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
         summary.stop_message = Some(msg);
     }
     summary.decide_exit_code();
+    summary.sheets = sink.sheet_names();
+    sink.finish(&summary)?;
     Ok(summary)
 }
 

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::check::Outcome;
 use crate::output::progress::Progress;
-use crate::output::{CsvSink, Summary};
+use crate::output::{Sink, Summary};
 
 /// A row with every check resolved.
 pub struct RowDone {
@@ -26,12 +26,12 @@ pub struct RowDone {
 
 /// Starts the writer thread. `total` is the number of checks once a pre-count knows it (0 until then).
 pub fn spawn(
-    mut sink: CsvSink,
+    mut sink: Sink,
     mut summary: Summary,
     mut progress: Progress,
     total: Arc<AtomicU64>,
     mut rx: mpsc::Receiver<Vec<RowDone>>,
-) -> std::thread::JoinHandle<Result<(CsvSink, Summary)>> {
+) -> std::thread::JoinHandle<Result<(Sink, Summary)>> {
     std::thread::spawn(move || {
         let mut held: BTreeMap<u64, RowDone> = BTreeMap::new();
         let mut next = 1u64;

@@ -1,0 +1,404 @@
+//! The workbook for people: sheet `Results` (every row, input and result columns, header bold
+//! and frozen, autofilter, `result` cells coloured by value) and sheet `Summary` (the figures,
+//! a legend and a chart of the result counts). Rows stream to disk (constant-memory mode); a
+//! sheet holds at most 1,048,576 rows, so longer results continue on `Results 2`, …
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context, Result};
+use rust_xlsxwriter::{Chart, ChartType, Color, Format, Workbook, Worksheet, XlsxError};
+
+use super::atomic::Out;
+use super::cells::{result_cells, Cell, TimeText, RESULT_INDEX};
+use super::Summary;
+use crate::check::{Outcome, ResultKind, RESULT_COLUMNS};
+
+/// Excel's limit, header row included.
+pub const EXCEL_MAX_ROWS: u32 = 1_048_576;
+/// Excel's limit on the characters of one cell.
+const MAX_CELL_CHARS: usize = 32_767;
+
+pub struct XlsxSink {
+    book: Workbook,
+    target: Option<PathBuf>,
+    header: Vec<String>,
+    width: usize,
+    checks: usize,
+    rows_per_sheet: u32,
+    /// Index and name of each results sheet, with its last written row.
+    sheets: Vec<(usize, String, u32)>,
+    row: u32,
+    bold: Format,
+    colours: Vec<(ResultKind, Format)>,
+    times: TimeText,
+    truncated: u64,
+}
+
+fn xlsx(e: XlsxError) -> anyhow::Error {
+    anyhow!("cannot write the workbook: {e}")
+}
+
+/// Fill and font colours per result (the usual Excel "good / neutral / bad" styles).
+fn colour_of(kind: ResultKind) -> Option<(u32, u32)> {
+    match kind {
+        ResultKind::Free | ResultKind::Valid => Some((0xC6EFCE, 0x006100)),
+        ResultKind::Taken | ResultKind::Uplimit => Some((0xFFEB9C, 0x9C5700)),
+        ResultKind::Invalid => Some((0xD9D9D9, 0x404040)),
+        ResultKind::Error | ResultKind::Pending => Some((0xFFC7CE, 0x9C0006)),
+        ResultKind::Skipped => None,
+    }
+}
+
+const LEGEND: [(ResultKind, &str); 7] = [
+    (ResultKind::Free, "can still be registered"),
+    (ResultKind::Taken, "already registered"),
+    (ResultKind::Uplimit, "mobile at its registration limit"),
+    (ResultKind::Invalid, "fails the rules; never sent"),
+    (ResultKind::Error, "no answer; run again"),
+    (
+        ResultKind::Pending,
+        "not checked yet (run stopped); run again",
+    ),
+    (ResultKind::Skipped, "empty cell"),
+];
+
+impl XlsxSink {
+    /// `target` `None` is standard output. `rows_per_sheet` is Excel's limit except in tests.
+    pub fn create(
+        target: Option<PathBuf>,
+        header: &[String],
+        width: usize,
+        rows_per_sheet: u32,
+    ) -> Result<XlsxSink> {
+        let mut book = Workbook::new();
+        if let Some(dir) = target
+            .as_ref()
+            .and_then(|t| t.parent())
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            // Row data is spooled next to the output, not in a possibly small /tmp.
+            book.set_tempdir(dir).map_err(xlsx)?;
+        }
+        let colours = [
+            ResultKind::Free,
+            ResultKind::Valid,
+            ResultKind::Taken,
+            ResultKind::Uplimit,
+            ResultKind::Invalid,
+            ResultKind::Error,
+            ResultKind::Pending,
+        ]
+        .into_iter()
+        .filter_map(|k| {
+            let (fill, font) = colour_of(k)?;
+            Some((
+                k,
+                Format::new()
+                    .set_background_color(Color::RGB(fill))
+                    .set_font_color(Color::RGB(font)),
+            ))
+        })
+        .collect();
+        let checks = header.len().saturating_sub(width) / RESULT_COLUMNS.len();
+        let mut sink = XlsxSink {
+            book,
+            target,
+            header: header.to_vec(),
+            width,
+            checks,
+            rows_per_sheet: rows_per_sheet.max(2),
+            sheets: Vec::new(),
+            row: 0,
+            bold: Format::new().set_bold(),
+            colours,
+            times: TimeText::default(),
+            truncated: 0,
+        };
+        sink.new_sheet()?;
+        Ok(sink)
+    }
+
+    fn new_sheet(&mut self) -> Result<()> {
+        let n = self.sheets.len() + 1;
+        let name = if n == 1 {
+            "Results".to_string()
+        } else {
+            format!("Results {n}")
+        };
+        let sheet = self
+            .book
+            .add_worksheet_with_constant_memory()
+            .map_err(xlsx)?;
+        sheet.set_name(&name).map_err(xlsx)?;
+        for (col, h) in self.header.iter().enumerate() {
+            let result_col = col
+                .checked_sub(self.width)
+                .map(|i| RESULT_COLUMNS[i % RESULT_COLUMNS.len()]);
+            let chars = match result_col {
+                Some("error_msg") => 40,
+                Some("request_id") => 36,
+                Some("checked_key") => 24,
+                Some("checked_at" | "previous_checked_at") => 21,
+                _ => h.chars().count().clamp(10, 30),
+            };
+            sheet
+                .set_column_width(col as u16, chars as f64)
+                .map_err(xlsx)?;
+            sheet
+                .write_string_with_format(0, col as u16, h, &self.bold)
+                .map_err(xlsx)?;
+        }
+        sheet.set_freeze_panes(1, 0).map_err(xlsx)?;
+        let index = self.book.worksheets().len() - 1;
+        self.sheets.push((index, name, 0));
+        self.row = 1;
+        Ok(())
+    }
+
+    fn sheet(&mut self) -> Result<&mut Worksheet> {
+        let index = self.sheets.last().map(|s| s.0).unwrap_or(0);
+        self.book.worksheet_from_index(index).map_err(xlsx)
+    }
+
+    /// One row, like the CSV: input fields, padding, result columns, extra fields.
+    pub fn write_row(&mut self, fields: &csv::StringRecord, outcomes: &[Outcome]) -> Result<()> {
+        if self.row >= self.rows_per_sheet {
+            self.new_sheet()?;
+        }
+        let (row, width) = (self.row, self.width);
+        let mut col: u16 = 0;
+        for i in 0..width {
+            self.text(row, col, fields.get(i).unwrap_or(""), None)?;
+            col += 1;
+        }
+        for o in outcomes {
+            let colour = self.colours.iter().position(|(k, _)| *k == o.result);
+            for (i, cell) in result_cells(o).into_iter().enumerate() {
+                match cell {
+                    Cell::Text(t) => {
+                        self.text(row, col, t, colour.filter(|_| i == RESULT_INDEX))?
+                    }
+                    Cell::Number(n) => {
+                        self.sheet()?
+                            .write_number(row, col, n as f64)
+                            .map_err(xlsx)?;
+                    }
+                    Cell::Time(t) => {
+                        let mut times = std::mem::take(&mut self.times);
+                        let res = self.text(row, col, times.get(t), None);
+                        self.times = times;
+                        res?
+                    }
+                    Cell::Empty => {}
+                }
+                col += 1;
+            }
+        }
+        for extra in fields.iter().skip(width) {
+            self.text(row, col, extra, None)?;
+            col += 1;
+        }
+        if let Some(s) = self.sheets.last_mut() {
+            s.2 = row;
+        }
+        self.row += 1;
+        Ok(())
+    }
+
+    /// Writes text as text (never a formula); cells over Excel's limit are cut and counted.
+    fn text(&mut self, row: u32, col: u16, s: &str, colour: Option<usize>) -> Result<()> {
+        if s.is_empty() {
+            return Ok(());
+        }
+        let s = if s.chars().count() > MAX_CELL_CHARS {
+            self.truncated += 1;
+            s.char_indices()
+                .nth(MAX_CELL_CHARS)
+                .map_or(s, |(i, _)| &s[..i])
+        } else {
+            s
+        };
+        let format = colour
+            .and_then(|i| self.colours.get(i))
+            .map(|(_, f)| f.clone());
+        let sheet = self.sheet()?;
+        match format {
+            Some(f) => sheet.write_string_with_format(row, col, s, &f),
+            None => sheet.write_string(row, col, s),
+        }
+        .map_err(xlsx)?;
+        Ok(())
+    }
+
+    /// Names of the results sheets (more than one past Excel's row limit).
+    pub fn sheet_names(&self) -> Vec<String> {
+        self.sheets.iter().map(|s| s.1.clone()).collect()
+    }
+
+    /// Adds autofilters and the Summary sheet, then writes the file atomically.
+    pub fn finish(mut self, summary: &Summary) -> Result<()> {
+        let last_col = self.header.len().saturating_sub(1) as u16;
+        for (index, _, last_row) in self.sheets.clone() {
+            let sheet = self.book.worksheet_from_index(index).map_err(xlsx)?;
+            sheet
+                .autofilter(0, 0, last_row.max(1), last_col)
+                .map_err(xlsx)?;
+        }
+        if self.truncated > 0 {
+            tracing::warn!(
+                "{} cells were longer than Excel's 32,767 characters and were cut in the workbook",
+                self.truncated
+            );
+        }
+        self.summary_sheet(summary)?;
+        let mut out = Out::create(self.target.as_deref())?;
+        self.book.save_to_writer(&mut out).map_err(xlsx)?;
+        out.commit().context("cannot write the workbook")
+    }
+
+    fn summary_sheet(&mut self, s: &Summary) -> Result<()> {
+        let bold = self.bold.clone();
+        let colours = self.colours.clone();
+        let sheets = self.sheet_names().join(", ");
+        let checks = self.checks;
+        let sheet = self.book.add_worksheet();
+        sheet.set_name("Summary").map_err(xlsx)?;
+        sheet.set_column_width(0, 22).map_err(xlsx)?;
+        sheet.set_column_width(1, 48).map_err(xlsx)?;
+        sheet
+            .write_string_with_format(0, 0, "result", &bold)
+            .map_err(xlsx)?;
+        sheet
+            .write_string_with_format(0, 1, "checks", &bold)
+            .map_err(xlsx)?;
+        let counts: Vec<(ResultKind, u64)> = [
+            (ResultKind::Valid, s.valid.unwrap_or(0)),
+            (ResultKind::Free, s.free),
+            (ResultKind::Taken, s.taken),
+            (ResultKind::Uplimit, s.uplimit),
+            (ResultKind::Invalid, s.invalid),
+            (ResultKind::Error, s.error),
+            (ResultKind::Pending, s.pending),
+            (ResultKind::Skipped, s.skipped),
+        ]
+        .into_iter()
+        .filter(|(k, _)| s.valid.is_some() || *k != ResultKind::Valid)
+        .collect();
+        for (i, (kind, n)) in counts.iter().enumerate() {
+            let row = i as u32 + 1;
+            match colours.iter().find(|(k, _)| k == kind) {
+                Some((_, f)) => sheet.write_string_with_format(row, 0, kind.as_str(), f),
+                None => sheet.write_string(row, 0, kind.as_str()),
+            }
+            .map_err(xlsx)?;
+            sheet.write_number(row, 1, *n as f64).map_err(xlsx)?;
+        }
+        let mut row = counts.len() as u32 + 2;
+        let figures: Vec<(&str, String)> = vec![
+            ("rows", s.rows.to_string()),
+            ("checks", s.checks.to_string()),
+            ("checks per row", checks.to_string()),
+            ("api requests", s.api_requests.to_string()),
+            ("retries", s.retries.to_string()),
+            ("throttled", s.throttled.to_string()),
+            ("cache hits", s.cache_hits.to_string()),
+            ("duplicates", s.duplicates.to_string()),
+            ("changed", s.changed.to_string()),
+            ("elapsed seconds", format!("{:.1}", s.elapsed_seconds)),
+            (
+                "requests per second",
+                format!("{:.2}", s.requests_per_second),
+            ),
+            (
+                "stopped",
+                s.stop_message.clone().unwrap_or_else(|| "no".into()),
+            ),
+            (
+                "simulated",
+                if s.simulated {
+                    "yes: answers from the built-in sandbox, not Huawei Cloud".into()
+                } else {
+                    "no".into()
+                },
+            ),
+            ("input", s.input.clone()),
+            ("output", s.output.clone()),
+            ("results sheets", sheets),
+            ("written at", crate::check::rfc3339(chrono::Utc::now())),
+        ];
+        for (name, value) in figures {
+            sheet
+                .write_string_with_format(row, 0, name, &bold)
+                .map_err(xlsx)?;
+            sheet.write_string(row, 1, value).map_err(xlsx)?;
+            row += 1;
+        }
+        row += 1;
+        sheet
+            .write_string_with_format(row, 0, "legend", &bold)
+            .map_err(xlsx)?;
+        for (kind, meaning) in LEGEND {
+            row += 1;
+            match colours.iter().find(|(k, _)| *k == kind) {
+                Some((_, f)) => sheet.write_string_with_format(row, 0, kind.as_str(), f),
+                None => sheet.write_string(row, 0, kind.as_str()),
+            }
+            .map_err(xlsx)?;
+            sheet.write_string(row, 1, meaning).map_err(xlsx)?;
+        }
+        let mut chart = Chart::new(ChartType::Bar);
+        chart.title().set_name("Checks by result");
+        chart.legend().set_hidden();
+        chart
+            .add_series()
+            .set_name("checks")
+            .set_categories(("Summary", 1, 0, counts.len() as u32, 0))
+            .set_values(("Summary", 1, 1, counts.len() as u32, 1));
+        sheet.insert_chart(0, 3, &chart).map_err(xlsx)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Source;
+    use calamine::{open_workbook, Reader, Xlsx};
+
+    #[test]
+    fn rows_past_the_sheet_limit_continue_on_the_next_sheet() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.xlsx");
+        let mut header = vec!["id".to_string()];
+        header.extend(RESULT_COLUMNS.iter().map(|c| c.to_string()));
+        let mut sink = XlsxSink::create(Some(path.clone()), &header, 1, 3).unwrap();
+        for i in 0..5 {
+            let o = Outcome::new(format!("k{i}"), ResultKind::Free, Source::Api);
+            sink.write_row(&csv::StringRecord::from(vec![format!("{i:03}")]), &[o])
+                .unwrap();
+        }
+        assert_eq!(sink.sheet_names(), ["Results", "Results 2", "Results 3"]);
+        let summary = Summary {
+            rows: 5,
+            ..Summary::default()
+        };
+        sink.finish(&summary).unwrap();
+        let mut book: Xlsx<_> = open_workbook(&path).unwrap();
+        assert_eq!(
+            book.sheet_names(),
+            ["Results", "Results 2", "Results 3", "Summary"]
+        );
+        let mut ids = Vec::new();
+        for name in ["Results", "Results 2", "Results 3"] {
+            let range = book.worksheet_range(name).unwrap();
+            let mut rows = range.rows();
+            assert_eq!(
+                rows.next().unwrap()[0].to_string(),
+                "id",
+                "{name} repeats the header"
+            );
+            ids.extend(rows.map(|r| r[0].to_string()));
+        }
+        assert_eq!(ids, ["000", "001", "002", "003", "004"]);
+    }
+}
