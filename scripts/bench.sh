@@ -2,7 +2,7 @@
 # Runs checkuser's benchmarks on this machine and prints their figures (nothing here asserts).
 #
 #   scripts/bench.sh            all benchmarks (about 5 minutes)
-#   scripts/bench.sh validate   only one: validate | rate | overhead | latency | store
+#   scripts/bench.sh validate   only one: validate | rate | overhead | latency | store | xlsx
 #
 # Needs: cargo, python3, /usr/bin/time (GNU time).
 set -euo pipefail
@@ -115,4 +115,16 @@ with open('$TMP/cached.csv', 'w') as f:
     --max-age 72h -q -o "$TMP/cached.out.csv" --summary-json "$TMP/cached.json" || true
   read -r w m < "$TMP/time"
   echo "fully cached re-run of 1,000,000 rows: ${w}s wall, $(echo "$m/1024" | bc -l | cut -c1-5) MB peak, $(json "$TMP/cached.json" api_requests) requests, $(json "$TMP/cached.json" cache_hits) cache hits"
+fi
+
+if [ "$only" = all ] || [ "$only" = xlsx ]; then
+  echo
+  echo "== 1,000,000 result rows (validate, 3 checks per row): csv vs xlsx"
+  python3 scripts/gen_leads.py 1000000 "$TMP/crm.csv"
+  for f in csv xlsx; do
+    /usr/bin/time -f "%e %M" -o "$TMP/time" "$BIN" validate "$TMP/crm.csv" -q -o "$TMP/out.$f" \
+      --check email=E-Mail --check mobile=Phone --check name=Account
+    read -r w m < "$TMP/time"
+    echo "$f: ${w}s wall, $(echo "$m/1024" | bc -l | cut -c1-5) MB peak, $(du -m "$TMP/out.$f" | cut -f1) MB file"
+  done
 fi
