@@ -50,6 +50,26 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Look into the state store of past answers: stats, prune, export.
     State(StateArgs),
+    /// Check the set-up without spending a check request: credentials, partner id, endpoint,
+    /// clock, state store.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff), e.g. checkuser man > /usr/local/share/man/man1/checkuser.1
+    Man,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// The state store to check [default: $XDG_CACHE_HOME/checkuser/state.sqlite].
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub faults: FaultArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -83,20 +103,20 @@ pub enum StateAction {
 #[derive(Debug, Clone, Args)]
 pub struct LogArgs {
     /// Only print errors (no progress, no summary lines).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Logging")]
     pub quiet: bool,
 
     /// More detail in the logs (-vv for per-request detail).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Logging")]
     pub verbose: u8,
 
     /// Progress bar on a terminal (auto), always, or never. Off a terminal a one-line
     /// progress log is written every 60 seconds instead.
-    #[arg(long, value_enum, default_value_t = ProgressMode::Auto, global = true)]
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto, global = true, help_heading = "Logging")]
     pub progress: ProgressMode,
 
     /// Show emails and mobile numbers in full in logs (they are masked by default).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Logging")]
     pub log_pii: bool,
 }
 
@@ -170,11 +190,9 @@ pub enum ApiVersion {
     V2,
 }
 
+/// Where requests go and who sends them (shared by `run` and `doctor`).
 #[derive(Debug, Clone, Args)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub input: InputArgs,
-
+pub struct TargetArgs {
     /// Run against the built-in simulator instead of Huawei Cloud (no credentials needed;
     /// results are marked as simulated).
     #[arg(long, help_heading = "API")]
@@ -194,27 +212,46 @@ pub struct RunArgs {
     pub endpoint: String,
 
     /// Partner id for --api v1 [default: the credentials' domain id].
-    #[arg(long, env = "HUAWEICLOUD_PARTNER_ID", help_heading = "API")]
+    #[arg(
+        long,
+        env = "HUAWEICLOUD_PARTNER_ID",
+        value_name = "ID",
+        help_heading = "API"
+    )]
     pub partner_id: Option<String>,
 
     /// Read an IAM token from this file (sent as X-Auth-Token) instead of signing with AK/SK.
     #[arg(long, value_name = "PATH", help_heading = "API")]
     pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     /// Requests per second across the whole run, retries included (fractions allowed).
-    #[arg(long, default_value_t = 5.0, help_heading = "Pace")]
+    #[arg(
+        long,
+        default_value_t = 5.0,
+        value_name = "PER_SECOND",
+        help_heading = "Pace"
+    )]
     pub rate: f64,
 
     /// Requests in flight at most.
-    #[arg(long, default_value_t = 4, help_heading = "Pace")]
+    #[arg(long, default_value_t = 4, value_name = "N", help_heading = "Pace")]
     pub concurrency: usize,
 
     /// Time limit of one request (e.g. 30s, 1m).
-    #[arg(long, value_parser = parse_duration, default_value = "30s", help_heading = "Pace")]
+    #[arg(long, value_parser = parse_duration, default_value = "30s", value_name = "DURATION", help_heading = "Pace")]
     pub timeout: Duration,
 
     /// HTTP requests per check for transient failures (throttling is not counted).
-    #[arg(long, default_value_t = 6, help_heading = "Pace")]
+    #[arg(long, default_value_t = 6, value_name = "N", help_heading = "Pace")]
     pub max_attempts: u32,
 
     /// Base of the exponential retry backoff (tests shorten it).
@@ -226,11 +263,11 @@ pub struct RunArgs {
     pub state: Option<PathBuf>,
 
     /// Reuse stored answers younger than this (e.g. 20h, 3d).
-    #[arg(long, value_parser = parse_duration, default_value = "20h", help_heading = "State")]
+    #[arg(long, value_parser = parse_duration, default_value = "20h", value_name = "DURATION", help_heading = "State")]
     pub max_age: Duration,
 
     /// Reuse stored taken and uplimit answers younger than this.
-    #[arg(long, value_parser = parse_duration, default_value = "30d", help_heading = "State")]
+    #[arg(long, value_parser = parse_duration, default_value = "30d", value_name = "DURATION", help_heading = "State")]
     pub taken_max_age: Duration,
 
     /// Ask the API again for everything (answers are still recorded).
@@ -333,7 +370,7 @@ mod tests {
         assert_eq!(r.max_attempts, 6);
         assert_eq!(r.max_age, Duration::from_secs(20 * 3600));
         assert_eq!(r.taken_max_age, Duration::from_secs(30 * 86400));
-        assert_eq!(r.api, ApiVersion::V1);
+        assert_eq!(r.target.api, ApiVersion::V1);
         assert_eq!(r.input.checks.len(), 1);
         assert_eq!(cli.log.verbose, 2);
     }

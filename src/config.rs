@@ -190,27 +190,28 @@ impl RunConfig {
         if a.timeout.is_zero() {
             bail!("--timeout must be longer than 0s");
         }
-        let target = if a.sandbox {
+        let t = &a.target;
+        let target = if t.sandbox {
             Target::Sandbox((&a.faults).into())
         } else {
-            let endpoint = reqwest::Url::parse(&a.endpoint)
+            let endpoint = reqwest::Url::parse(&t.endpoint)
                 .ok()
                 .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
                 .ok_or_else(|| {
-                    anyhow::anyhow!("--endpoint {} is not an http(s) URL", a.endpoint)
+                    anyhow::anyhow!("--endpoint {} is not an http(s) URL", t.endpoint)
                 })?;
             let home = std::env::var_os("HOME").map(PathBuf::from);
             let credentials = crate::api::credentials::load(
-                a.token_file.as_deref(),
+                t.token_file.as_deref(),
                 &|k| std::env::var(k).ok(),
                 home.as_deref(),
             )?;
-            let partner_id = a
+            let partner_id = t
                 .partner_id
                 .clone()
                 .filter(|p| !p.trim().is_empty())
                 .or_else(|| credentials.domain_id.clone());
-            let partner_id = match (a.api, partner_id) {
+            let partner_id = match (t.api, partner_id) {
                 (_, Some(p)) => p.trim().to_string(),
                 (crate::cli::ApiVersion::V2, None) => String::new(),
                 (crate::cli::ApiVersion::V1, None) => bail!(
@@ -236,7 +237,7 @@ impl RunConfig {
         Ok(RunConfig {
             job,
             target,
-            api: a.api,
+            api: t.api,
             rate: a.rate,
             concurrency: a.concurrency,
             timeout: a.timeout,

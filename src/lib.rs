@@ -24,6 +24,7 @@ pub mod api;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod input;
 pub mod logging;
 pub mod normalize;

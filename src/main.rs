@@ -27,6 +27,19 @@ fn main() -> ExitCode {
         }),
         Command::Sandbox(a) => runtime().and_then(|rt| rt.block_on(checkuser::serve_sandbox(a))),
         Command::State(a) => checkuser::state_cmd::run(a),
+        Command::Doctor(a) => runtime().and_then(|rt| rt.block_on(checkuser::doctor::doctor(a))),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "checkuser", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)
+                .map(|_| 0)
+                .map_err(Into::into)
+        }
+        Command::Man => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+            .render(&mut std::io::stdout())
+            .map(|_| 0)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

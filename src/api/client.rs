@@ -49,13 +49,10 @@ impl Client {
         let base = cfg.endpoint.as_str().trim_end_matches('/');
         let path = wire::path(cfg.api, &cfg.partner_id);
         let url = reqwest::Url::parse(&format!("{base}{path}")).context("--endpoint")?;
-        let Some(host) = url.host_str() else {
+        if url.host_str().is_none() {
             bail!("--endpoint {} has no host", cfg.endpoint);
-        };
-        let host = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_string(),
-        };
+        }
+        let host = authority(&url);
         let path = url.path().to_string();
         Ok(Client {
             http,
@@ -160,6 +157,15 @@ impl Client {
         }
         debug_assert!(map.contains_key(HOST) && map.contains_key(CONTENT_TYPE));
         map
+    }
+}
+
+/// The `Host` value: host, and port unless it is the scheme's default.
+pub fn authority(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
     }
 }
 

@@ -114,10 +114,7 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
 
 /// Starts the simulator if asked, and says where requests go and how answers are keyed.
 async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope)> {
-    let api = match cfg.api {
-        crate::cli::ApiVersion::V1 => "v1",
-        crate::cli::ApiVersion::V2 => "v2",
-    };
+    let api = api_name(cfg.api);
     match &cfg.target {
         Target::Sandbox(faults) => {
             let sandbox = Sandbox::start(Identity::builtin(), faults.clone(), 0).await?;
@@ -150,25 +147,7 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
             credentials,
             partner_id,
         } => {
-            let host = match endpoint.port() {
-                Some(p) => format!("{}:{p}", endpoint.host_str().unwrap_or("")),
-                None => endpoint.host_str().unwrap_or("").to_string(),
-            };
-            let partner = if partner_id.is_empty() {
-                match &credentials.auth {
-                    Auth::AkSk { ak, .. } => {
-                        format!("ak-{}", &crate::api::sign::hex_sha256(ak.as_bytes())[..16])
-                    }
-                    Auth::Token(_) => "token".into(),
-                }
-            } else {
-                partner_id.clone()
-            };
-            let scope = Scope {
-                host,
-                partner,
-                api: api.into(),
-            };
+            let scope = scope_for(endpoint, partner_id, &credentials.auth, cfg.api);
             let client = ClientConfig {
                 endpoint: endpoint.clone(),
                 api: cfg.api,
@@ -178,6 +157,38 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
             };
             Ok((None, client, scope))
         }
+    }
+}
+
+/// How answers for this endpoint and partner are keyed in the state store (and locked). v2
+/// has no partner id in its path; the AK (hashed) or "token" stands in for it.
+pub fn scope_for(
+    endpoint: &reqwest::Url,
+    partner_id: &str,
+    auth: &Auth,
+    api: crate::cli::ApiVersion,
+) -> Scope {
+    let partner = if partner_id.is_empty() {
+        match auth {
+            Auth::AkSk { ak, .. } => {
+                format!("ak-{}", &crate::api::sign::hex_sha256(ak.as_bytes())[..16])
+            }
+            Auth::Token(_) => "token".into(),
+        }
+    } else {
+        partner_id.to_string()
+    };
+    Scope {
+        host: crate::api::client::authority(endpoint),
+        partner,
+        api: api_name(api).into(),
+    }
+}
+
+fn api_name(api: crate::cli::ApiVersion) -> &'static str {
+    match api {
+        crate::cli::ApiVersion::V1 => "v1",
+        crate::cli::ApiVersion::V2 => "v2",
     }
 }
 

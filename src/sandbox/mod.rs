@@ -218,13 +218,14 @@ impl Drop for Sandbox {
     }
 }
 
-async fn not_found() -> Response {
-    reply(
+async fn not_found(State(app): State<Arc<App>>) -> Response {
+    let resp = reply(
         StatusCode::NOT_FOUND,
         "APIG.0101",
         "The API does not exist or has not been published in the environment.",
         None,
-    )
+    );
+    app.stamp(resp)
 }
 
 fn reply(status: StatusCode, code: &str, msg: &str, extra: Option<Value>) -> Response {
@@ -274,15 +275,7 @@ async fn handle(
         .to_string();
     app.stats.push(&kind, &key, resp.status().as_u16(), &code);
     resp.headers_mut().remove("x-sandbox-code");
-    let id = format!("SIMULATED-{:024x}", app.ids.fetch_add(1, Ordering::SeqCst));
-    if let Ok(v) = id.parse() {
-        resp.headers_mut().insert("x-request-id", v);
-    }
-    let date = httpdate::fmt_http_date(app.now().into());
-    if let Ok(v) = date.parse() {
-        resp.headers_mut().insert("date", v);
-    }
-    resp
+    app.stamp(resp)
 }
 
 /// (type, key) of a request body of either version; empty when absent.
@@ -305,6 +298,20 @@ fn tagged(mut resp: Response, code: &str) -> Response {
 }
 
 impl App {
+    /// The gateway's headers: a request id that says the answer is simulated, and the date by
+    /// the simulator's clock.
+    fn stamp(&self, mut resp: Response) -> Response {
+        let id = format!("SIMULATED-{:024x}", self.ids.fetch_add(1, Ordering::SeqCst));
+        if let Ok(v) = id.parse() {
+            resp.headers_mut().insert("x-request-id", v);
+        }
+        let date = httpdate::fmt_http_date(self.now().into());
+        if let Ok(v) = date.parse() {
+            resp.headers_mut().insert("date", v);
+        }
+        resp
+    }
+
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         chrono::Utc::now() + chrono::TimeDelta::seconds(self.faults.clock_offset_secs)
     }

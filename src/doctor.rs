@@ -1,0 +1,274 @@
+//! `checkuser doctor`: checks the set-up without spending a check request — credentials (and
+//! where they come from, masked), the credentials file's permissions, the partner id, that the
+//! endpoint answers (DNS, TCP, TLS), the clock against the endpoint's `Date`, and the state
+//! store and its lock. One line per check with what to do; exit 0, or 1 if any check failed.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Result;
+
+use crate::api::credentials::{self, mask_ak, Auth, Credentials};
+use crate::cli::{ApiVersion, DoctorArgs};
+use crate::sandbox::{Identity, Sandbox};
+use crate::store::{self, RunLock};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+struct Report {
+    failed: bool,
+}
+
+impl Report {
+    fn line(&mut self, level: Level, what: &str, detail: impl AsRef<str>) {
+        let tag = match level {
+            Level::Ok => "ok  ",
+            Level::Warn => "warn",
+            Level::Fail => "FAIL",
+        };
+        self.failed |= level == Level::Fail;
+        println!("{tag}  {what:<12} {}", detail.as_ref());
+    }
+}
+
+/// Runs every check and returns the exit code.
+pub async fn doctor(a: &DoctorArgs) -> Result<i32> {
+    let mut r = Report { failed: false };
+    let t = &a.target;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let sandbox = if t.sandbox {
+        Some(Sandbox::start(Identity::builtin(), (&a.faults).into(), 0).await?)
+    } else {
+        None
+    };
+    let creds = match &sandbox {
+        Some(sb) => Some(Credentials {
+            auth: Auth::AkSk {
+                ak: sb.identity.ak.clone(),
+                sk: sb.identity.sk.clone().into(),
+                security_token: None,
+            },
+            domain_id: Some(sb.identity.partner_id.clone()),
+            source: "the built-in sandbox".into(),
+        }),
+        None => match credentials::load(
+            t.token_file.as_deref(),
+            &|k| std::env::var(k).ok(),
+            home.as_deref(),
+        ) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                r.line(Level::Fail, "credentials", format!("{e:#}"));
+                None
+            }
+        },
+    };
+    if let Some(c) = &creds {
+        let what = match &c.auth {
+            Auth::AkSk {
+                ak, security_token, ..
+            } => format!(
+                "AK {}{} from {}",
+                mask_ak(ak),
+                if security_token.is_some() {
+                    " with a security token"
+                } else {
+                    ""
+                },
+                c.source
+            ),
+            Auth::Token(_) => format!("IAM token from {}", c.source),
+        };
+        r.line(Level::Ok, "credentials", what);
+    }
+    if sandbox.is_none() {
+        file_permissions(&mut r, home.as_deref());
+    }
+    let partner = t
+        .partner_id
+        .clone()
+        .filter(|p| !p.trim().is_empty())
+        .or_else(|| sandbox.as_ref().map(|s| s.identity.partner_id.clone()))
+        .or_else(|| creds.as_ref().and_then(|c| c.domain_id.clone()));
+    match (&partner, t.api) {
+        (Some(p), _) => r.line(Level::Ok, "partner id", p),
+        (None, ApiVersion::V2) => r.line(Level::Ok, "partner id", "not needed for --api v2"),
+        (None, ApiVersion::V1) => r.line(
+            Level::Fail,
+            "partner id",
+            "--api v1 needs one: pass --partner-id, set HUAWEICLOUD_PARTNER_ID, or HUAWEICLOUD_SDK_DOMAIN_ID",
+        ),
+    }
+    let endpoint = match &sandbox {
+        Some(sb) => sb.endpoint(),
+        None => t.endpoint.clone(),
+    };
+    let url = reqwest::Url::parse(&endpoint).ok();
+    match &url {
+        Some(u) => endpoint_and_clock(&mut r, u).await,
+        None => r.line(Level::Fail, "endpoint", format!("{endpoint} is not a URL")),
+    }
+    let state = a.state.clone().or_else(store::default_path);
+    match (state, url, creds) {
+        (Some(state), Some(url), Some(c)) => {
+            let scope =
+                crate::run::scope_for(&url, partner.as_deref().unwrap_or(""), &c.auth, t.api);
+            let scope = if sandbox.is_some() {
+                crate::store::Scope {
+                    host: "sandbox".into(),
+                    ..scope
+                }
+            } else {
+                scope
+            };
+            state_store(&mut r, &state, &scope);
+        }
+        (None, _, _) => r.line(
+            Level::Fail,
+            "state store",
+            "no place for it: set HOME or pass --state",
+        ),
+        _ => r.line(
+            Level::Warn,
+            "state store",
+            "not checked (needs credentials and a valid endpoint)",
+        ),
+    }
+    Ok(if r.failed { 1 } else { 0 })
+}
+
+fn file_permissions(r: &mut Report, home: Option<&Path>) {
+    let path = std::env::var_os("HUAWEICLOUD_SDK_CREDENTIALS_FILE")
+        .map(PathBuf::from)
+        .or_else(|| home.map(|h| h.join(".huaweicloud/credentials")));
+    let Some(path) = path.filter(|p| p.exists()) else {
+        return;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777) {
+            Ok(mode) if mode & 0o077 != 0 => r.line(
+                Level::Fail,
+                "credentials file",
+                format!(
+                    "{} has mode {mode:04o}: others can read it; run  chmod 600 {}",
+                    path.display(),
+                    path.display()
+                ),
+            ),
+            Ok(mode) => r.line(
+                Level::Ok,
+                "credentials file",
+                format!("{} (mode {mode:04o})", path.display()),
+            ),
+            Err(e) => r.line(
+                Level::Fail,
+                "credentials file",
+                format!("{}: {e}", path.display()),
+            ),
+        }
+    }
+}
+
+async fn endpoint_and_clock(r: &mut Report, url: &reqwest::Url) {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return r.line(Level::Fail, "endpoint", e.to_string()),
+    };
+    let started = Instant::now();
+    // A plain GET of the root: it reaches the gateway (DNS, TCP, TLS) without calling the API.
+    match client.get(url.clone()).send().await {
+        Ok(resp) => {
+            let took = started.elapsed().as_millis();
+            r.line(
+                Level::Ok,
+                "endpoint",
+                format!(
+                    "{url} answered HTTP {} in {took} ms",
+                    resp.status().as_u16()
+                ),
+            );
+            let date = resp
+                .headers()
+                .get("date")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|d| httpdate::parse_http_date(d).ok());
+            clock(r, date);
+        }
+        Err(e) => {
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg.push_str(&format!(": {s}"));
+                src = s.source();
+            }
+            r.line(
+                Level::Fail,
+                "endpoint",
+                format!("{msg} (check --endpoint, DNS, proxy and firewall)"),
+            );
+            r.line(
+                Level::Warn,
+                "clock",
+                "not checked (the endpoint did not answer)",
+            );
+        }
+    }
+}
+
+fn clock(r: &mut Report, server: Option<SystemTime>) {
+    let Some(server) = server else {
+        return r.line(
+            Level::Warn,
+            "clock",
+            "the endpoint sent no Date header to compare with",
+        );
+    };
+    let (ahead, diff) = match SystemTime::now().duration_since(server) {
+        Ok(d) => (true, d),
+        Err(e) => (false, e.duration()),
+    };
+    let secs = diff.as_secs();
+    let side = if ahead { "ahead of" } else { "behind" };
+    if secs <= 60 {
+        r.line(
+            Level::Ok,
+            "clock",
+            format!("within {secs} s of the endpoint's"),
+        );
+    } else if secs <= 15 * 60 {
+        r.line(
+            Level::Warn,
+            "clock",
+            format!(
+                "{secs} s {side} the endpoint's; signatures fail past 15 minutes: sync it (NTP)"
+            ),
+        );
+    } else {
+        r.line(Level::Fail, "clock", format!("{secs} s {side} the endpoint's; the gateway rejects signatures more than 15 minutes off: fix the clock (NTP)"));
+    }
+}
+
+fn state_store(r: &mut Report, path: &Path, scope: &crate::store::Scope) {
+    match store::open_db(path) {
+        Ok(_) => r.line(Level::Ok, "state store", path.display().to_string()),
+        Err(e) => return r.line(Level::Fail, "state store", format!("{e:#}")),
+    }
+    match RunLock::acquire(path, scope, false) {
+        Ok(_) => r.line(
+            Level::Ok,
+            "run lock",
+            format!("free for {} / {}", scope.host, scope.partner),
+        ),
+        Err(e) => r.line(Level::Warn, "run lock", format!("{e:#}")),
+    }
+}

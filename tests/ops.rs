@@ -1,0 +1,110 @@
+//! Operations: `doctor` against the simulator, completions and the man page.
+
+mod common;
+
+use checkuser::sandbox::Faults;
+use checkuser::store::{RunLock, Scope};
+use common::*;
+
+fn doctor(sim: &Sim, fx: &Fixture, extra: &[&str]) -> (Option<i32>, String) {
+    let id = &sim.sandbox.identity;
+    let out = bin(fx.dir.path())
+        .env("HUAWEICLOUD_SDK_AK", &id.ak)
+        .env("HUAWEICLOUD_SDK_SK", &id.sk)
+        .args([
+            "doctor",
+            "--endpoint",
+            &sim.sandbox.endpoint(),
+            "--partner-id",
+            &id.partner_id,
+        ])
+        .arg("--state")
+        .arg(fx.state())
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn doctor_passes_a_good_setup_without_spending_a_check() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let (code, text) = doctor(&sim, &fx, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    for what in [
+        "credentials",
+        "partner id",
+        "endpoint",
+        "clock",
+        "state store",
+        "run lock",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("ok") && l.contains(what)),
+            "{what}: {text}"
+        );
+    }
+    assert!(
+        text.contains("SAND…0001") && !text.contains(&sim.sandbox.identity.sk),
+        "AK masked, SK absent"
+    );
+    assert_eq!(sim.requests(), 0, "no check request spent");
+}
+
+#[test]
+fn doctor_finds_a_skewed_clock_a_held_lock_and_missing_credentials() {
+    let sim = Sim::start(Faults {
+        clock_offset_secs: 30 * 60,
+        ..no_faults()
+    });
+    let fx = Fixture::new();
+    let scope = Scope {
+        host: sim.sandbox.addr.to_string(),
+        partner: sim.sandbox.identity.partner_id.clone(),
+        api: "v1".into(),
+    };
+    let _held = RunLock::acquire(&fx.state(), &scope, false).unwrap();
+    let (code, text) = doctor(&sim, &fx, &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("clock") && l.contains("behind")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("warn") && l.contains("run lock") && l.contains("pid")),
+        "{text}"
+    );
+    let out = bin(fx.dir.path())
+        .args(["doctor", "--endpoint", &sim.sandbox.endpoint()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("credentials")),
+        "{text}"
+    );
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    let fx = Fixture::new();
+    let out = run(fx.dir.path(), &["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0));
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.contains("--max-attempts") && script.contains("doctor"));
+    let out = run(fx.dir.path(), &["man"]);
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.starts_with(".ie") && page.contains(".TH checkuser 1"),
+        "{page}"
+    );
+}
