@@ -45,6 +45,9 @@ with open(sys.argv[2], 'w') as f:
 " "$1" "$2"
 }
 
+# Collects one line per benchmark for the table printed at the end.
+row() { printf "%-58s %s\n" "$1" "$2" >> "$TMP/table"; }
+
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d[sys.argv[2]])" "$1" "$2"; }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr); $(rustc --version)"
@@ -64,6 +67,7 @@ if [ "$only" = all ] || [ "$only" = validate ]; then
     done
     w=$(printf "%s\n" "${walls[@]}" | median); m=$(printf "%s\n" "${rss[@]}" | median)
     printf "%10d %10.2f %12.1f %12.0f\n" "$n" "$w" "$(echo "$m/1024" | bc -l)" "$(echo "$n/$w" | bc -l)"
+    row "validate $n rows x 3 checks (median of 3)" "$(printf "%.2f s, %.1f MB peak" "$w" "$(echo "$m/1024" | bc -l)")"
   done
   echo
 fi
@@ -75,7 +79,9 @@ if [ "$only" = all ] || [ "$only" = rate ]; then
   "$BIN" run "$TMP/rate.csv" --endpoint "$ENDPOINT" --partner-id "$PARTNER" --state "$TMP/rate.sqlite" \
     --rate 5 -q -o "$TMP/rate.out.csv" --summary-json "$TMP/rate.json" || true
   req=$(json "$TMP/rate.json" api_requests); thr=$(json "$TMP/rate.json" throttled)
-  echo "answers/s: $(json "$TMP/rate.json" requests_per_second)  requests: $req  throttled: $thr ($(echo "100*$thr/$req" | bc -l | cut -c1-5)%)"
+  rps=$(json "$TMP/rate.json" requests_per_second)
+  echo "answers/s: $rps  requests: $req  throttled: $thr ($(echo "100*$thr/$req" | bc -l | cut -c1-5)%)"
+  row "rate fidelity (gateway 5/s, --rate 5)" "$(printf "%.2f answers/s, %s of %s throttled" "$rps" "$thr" "$req")"
   echo
 fi
 
@@ -89,6 +95,7 @@ if [ "$only" = all ] || [ "$only" = overhead ]; then
   read -r w u s < "$TMP/time"
   n="${OVERHEAD_N:-50000}"
   echo "checks/s: $(echo "$n/$w" | bc -l | cut -c1-8)  wall: ${w}s  client CPU per 10,000 checks: $(echo "($u+$s)*10000/$n" | bc -l | cut -c1-6)s (user $u s, sys $s s for $n)"
+  row "client overhead ($n checks, no throttle)" "$(printf "%.0f checks/s, %.2f s CPU per 10k checks" "$(echo "$n/$w" | bc -l)" "$(echo "($u+$s)*10000/$n" | bc -l)")"
   echo
 fi
 
@@ -100,12 +107,15 @@ if [ "$only" = all ] || [ "$only" = latency ]; then
     --rate 1000 --concurrency 64 -q -o "$TMP/lat.out.csv" --summary-json "$TMP/lat.json" || true
   rps=$(json "$TMP/lat.json" requests_per_second)
   echo "requests/s: $rps  (Little's law: 64 / 0.2 s = 320/s; ratio $(echo "$rps/320" | bc -l | cut -c1-5))"
+  row "latency-bound (200 ms, concurrency 64; ideal 320/s)" "$(printf "%.1f requests/s" "$rps")"
   echo
 fi
 
 if [ "$only" = all ] || [ "$only" = store ]; then
   echo "== state store: 1,000,000 answers"
-  ./target/release/examples/store_bench 1000000 "$TMP/store.sqlite"
+  ./target/release/examples/store_bench 1000000 "$TMP/store.sqlite" | tee "$TMP/store.txt"
+  row "state store: record / lookup per answer" "$(awk '/record/ {r=$3} /lookup/ {l=$3} END {print r " us / " l " us"}' "$TMP/store.txt")"
+  row "state store: size per answer" "$(awk '/file size/ {print $5 " bytes"}' "$TMP/store.txt" | tr -d '(')"
   python3 -c "
 with open('$TMP/cached.csv', 'w') as f:
     f.write('searchType,searchKey\n')
@@ -115,6 +125,7 @@ with open('$TMP/cached.csv', 'w') as f:
     --max-age 72h -q -o "$TMP/cached.out.csv" --summary-json "$TMP/cached.json" || true
   read -r w m < "$TMP/time"
   echo "fully cached re-run of 1,000,000 rows: ${w}s wall, $(echo "$m/1024" | bc -l | cut -c1-5) MB peak, $(json "$TMP/cached.json" api_requests) requests, $(json "$TMP/cached.json" cache_hits) cache hits"
+  row "fully cached re-run, 1M rows" "$(printf "%s s, %.1f MB peak, %s requests" "$w" "$(echo "$m/1024" | bc -l)" "$(json "$TMP/cached.json" api_requests)")"
 fi
 
 if [ "$only" = all ] || [ "$only" = xlsx ]; then
@@ -126,5 +137,10 @@ if [ "$only" = all ] || [ "$only" = xlsx ]; then
       --check email=E-Mail --check mobile=Phone --check name=Account
     read -r w m < "$TMP/time"
     echo "$f: ${w}s wall, $(echo "$m/1024" | bc -l | cut -c1-5) MB peak, $(du -m "$TMP/out.$f" | cut -f1) MB file"
+    row "1M result rows to $f" "$(printf "%s s, %.1f MB peak" "$w" "$(echo "$m/1024" | bc -l)")"
   done
 fi
+
+echo
+echo "== summary ($(nproc) cores, $(rustc --version | cut -d' ' -f1-2), $(date -u +%F))"
+cat "$TMP/table"
