@@ -87,10 +87,19 @@ pub struct RecordReader {
 impl RecordReader {
     /// Opens the input, sniffs it and reads the header row.
     pub fn open(opts: &InputOptions) -> Result<RecordReader> {
-        let (mut source, label): (Box<dyn Read + Send>, String) = match &opts.path {
+        let (source, label): (Box<dyn Read + Send>, String) = match &opts.path {
             None => (Box::new(io::stdin()), "standard input".into()),
             Some(p) => (Box::new(open_file(p)?), p.display().to_string()),
         };
+        RecordReader::from_reader(source, label, opts)
+    }
+
+    /// Like `open`, from any byte source (`opts.path` is ignored); `label` names it in messages.
+    pub fn from_reader(
+        mut source: Box<dyn Read + Send>,
+        label: String,
+        opts: &InputOptions,
+    ) -> Result<RecordReader> {
         let mut prefix = Vec::with_capacity(SNIFF_LEN);
         (&mut source)
             .take(SNIFF_LEN as u64)

@@ -1,0 +1,234 @@
+//! Resource limits and I/O faults: wide, empty and binary inputs, a disk that fills up under
+//! the output or the state store, and a folder that cannot be written. Each ends with a clear
+//! error (exit 2) or a per-row verdict, never a panic, and never a partial file under the
+//! final name.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::*;
+use rand::{Rng, SeedableRng};
+
+/// Runs the binary with writes limited to `blocks` file-size blocks (`ulimit -f`), the way a
+/// full disk looks to it: writes past the limit fail with EFBIG instead of killing it.
+fn with_file_limit(home: &Path, blocks: u32, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let script = format!("trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" \"$@\"");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_checkuser"))
+        .args(args)
+        .env("HOME", home);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn no_temp_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .all(|e| !e.file_name().to_string_lossy().ends_with(".tmp"))
+}
+
+#[test]
+fn ten_thousand_columns_are_read_and_written() {
+    let fx = Fixture::new();
+    let mut text = (0..10_000)
+        .map(|i| format!("c{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    text.push_str(",searchType,searchKey\n");
+    for r in 0..3 {
+        let mut row = (0..10_000)
+            .map(|i| format!("{r}.{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        row.push_str(&format!(",email,user{r}@example.com\n"));
+        text.push_str(&row);
+    }
+    let input = fx.file("wide.csv", text);
+    let out = run(fx.dir.path(), &["validate", input.to_str().unwrap(), "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (header, rows) = read_csv(&fx.path("wide.checked.csv"), b',');
+    assert_eq!(header.len(), 10_002 + 13);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[2][9_999], "2.9999");
+    assert_eq!(
+        column(&header, &rows, "result"),
+        ["valid", "valid", "valid"]
+    );
+}
+
+#[test]
+fn a_header_only_file_gives_a_header_only_result() {
+    let fx = Fixture::new();
+    let input = fx.file("h.csv", "searchType,searchKey\r\n");
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "--summary-json",
+            fx.path("s.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (header, rows) = read_csv(&fx.path("h.checked.csv"), b',');
+    assert_eq!(header.len(), 15);
+    assert!(rows.is_empty());
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fx.path("s.json")).unwrap()).unwrap();
+    assert_eq!(
+        (s["rows"].as_u64(), s["checks"].as_u64()),
+        (Some(0), Some(0))
+    );
+}
+
+#[test]
+fn binary_garbage_never_panics() {
+    let fx = Fixture::new();
+    for seed in 0..12u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let len = rng.random_range(1..200_000);
+        let mut bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+        if seed % 3 == 0 {
+            bytes.splice(0..0, b"searchType,searchKey\n".iter().copied());
+        }
+        let input = fx.file(&format!("g{seed}.bin"), &bytes);
+        let out = run(
+            fx.dir.path(),
+            &[
+                "validate",
+                input.to_str().unwrap(),
+                "-q",
+                "--check",
+                "email=#1",
+            ],
+        );
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0) | Some(2)),
+            "seed {seed}: exit {code:?}: {}",
+            stderr(&out)
+        );
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "seed {seed}: {}",
+            stderr(&out)
+        );
+        if code == Some(2) {
+            assert!(
+                stderr(&out).starts_with("checkuser: error: "),
+                "seed {seed}: {}",
+                stderr(&out)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_full_disk_under_the_output_keeps_the_previous_file() {
+    let fx = Fixture::new();
+    let rows: Vec<String> = (0..20_000)
+        .map(|i| format!("user{i}@example.com"))
+        .collect();
+    let input = fx.file("big.csv", email_csv(&rows));
+    let out_path = fx.file("out.csv", "yesterday's results\n");
+    let out = with_file_limit(
+        fx.dir.path(),
+        64,
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "-o",
+            out_path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot write the output"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out_path).unwrap(),
+        "yesterday's results\n"
+    );
+    assert!(
+        no_temp_files(fx.dir.path()),
+        "the temporary file is removed"
+    );
+}
+
+#[test]
+fn a_full_disk_under_the_state_store_stops_the_run_with_exit_2() {
+    let fx = Fixture::new();
+    let rows: Vec<String> = (0..3000).map(|i| format!("user{i}@example.com")).collect();
+    let input = fx.file("big.csv", email_csv(&rows));
+    let state = fx.state();
+    let out = with_file_limit(
+        fx.dir.path(),
+        64,
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--sandbox",
+            "--throttle",
+            "0",
+            "--rate",
+            "5000",
+            "--concurrency",
+            "16",
+            "-q",
+            "-o",
+            "-",
+            "--state",
+            state.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // Standard output streams (it cannot be replaced atomically); the message must say why.
+    assert!(
+        stderr(&out).contains("state store") && stderr(&out).contains("disk full"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_output_folder_that_cannot_be_written_is_a_clear_error() {
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(2)));
+    // /sys refuses new files even to root, which chmod-based tests cannot guarantee.
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "-o",
+            "/sys/checkuser-test.csv",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot create a temporary file in /sys"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "-o",
+            fx.path("no/such/dir/x.csv").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
