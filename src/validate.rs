@@ -13,6 +13,10 @@ use crate::input::{spawn_reader, Layout, RecordReader, Row};
 use crate::output::progress::Progress;
 use crate::output::{Sink, SinkOptions, Summary};
 
+/// Values whose fingerprints are kept to count duplicates (32 MB); past that the count covers
+/// the first ones only, so memory stays flat on inputs of any size.
+const MAX_FINGERPRINTS: usize = 4_000_000;
+
 /// Rows per hand-over between the reading and the writing thread.
 const BATCH: usize = 512;
 
@@ -31,7 +35,7 @@ pub fn validate(cfg: &JobConfig) -> Result<Summary> {
     };
     let mut progress = Progress::new(&cfg.display, None);
     // A 64-bit fingerprint per value, counted after the last row: 8 bytes per check.
-    let mut prints: Vec<u64> = Vec::new();
+    let mut prints: Vec<u64> = Vec::with_capacity(MAX_FINGERPRINTS);
     let hasher = std::collections::hash_map::RandomState::new();
     let now = Utc::now();
     let per_row = layout.checks_per_row();
@@ -49,7 +53,9 @@ pub fn validate(cfg: &JobConfig) -> Result<Summary> {
             outcomes.clear();
             for (kind, local) in &row.checks {
                 if let Local::Ready(key) = local {
-                    prints.push(fingerprint(&hasher, *kind, key));
+                    if prints.len() < MAX_FINGERPRINTS {
+                        prints.push(fingerprint(&hasher, *kind, key));
+                    }
                 }
                 // A copy: the row's own strings go back to be freed by the reading thread.
                 outcomes.push(Outcome::from_local(local.clone(), ResultKind::Valid, now));
@@ -64,6 +70,9 @@ pub fn validate(cfg: &JobConfig) -> Result<Summary> {
     summary.encoding_fallback_rows = reading
         .join()
         .map_err(|_| anyhow::anyhow!("the input reader crashed"))??;
+    if prints.len() == MAX_FINGERPRINTS {
+        summary.duplicates_counted_among = Some(MAX_FINGERPRINTS as u64);
+    }
     prints.sort_unstable();
     summary.duplicates = prints.windows(2).filter(|w| w[0] == w[1]).count() as u64;
     progress.finish();

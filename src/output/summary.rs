@@ -37,6 +37,9 @@ pub struct Summary {
     pub throttled: u64,
     pub cache_hits: u64,
     pub duplicates: u64,
+    /// `validate` on very large inputs: duplicates were counted among this many values only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates_counted_among: Option<u64>,
     /// Checks whose result differs from the previous answer in the state store.
     pub changed: u64,
     pub elapsed_seconds: f64,
@@ -129,7 +132,11 @@ impl Summary {
                 self.changed
             ));
         } else {
-            s.push_str(&format!("  {} duplicates\n", self.duplicates));
+            s.push_str(&format!("  {} duplicates", self.duplicates));
+            if let Some(n) = self.duplicates_counted_among {
+                s.push_str(&format!(" among the first {n} values (larger inputs are not all compared, to keep memory flat)"));
+            }
+            s.push('\n');
         }
         if self.encoding_fallback_rows > 0 {
             s.push_str(&format!(
