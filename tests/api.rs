@@ -53,8 +53,7 @@ fn transient_failures_are_retried_then_answered() {
     });
     let fx = Fixture::new();
     let input = fx.file("in.csv", per_row_csv(&[("email", "retry@example.com")]));
-    let out = sim.run_cmd(&fx, &input, &[]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sim.run_expect(&fx, &input, &[], 0);
     let (h, rows) = results(&fx, "in.checked.csv");
     assert_eq!(
         column(&h, &rows, "result")[0],
@@ -80,11 +79,7 @@ fn retries_run_out_into_error_and_exit_1() {
         "in.csv",
         per_row_csv(&[("email", "down@example.com"), ("email", "bad-email")]),
     );
-    let out = sim
-        .run_cmd(&fx, &input, &["--max-attempts", "3"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    sim.run_expect(&fx, &input, &["--max-attempts", "3"], 1);
     let (h, rows) = results(&fx, "in.checked.csv");
     assert_eq!(column(&h, &rows, "result"), ["error", "invalid"]);
     assert_eq!(column(&h, &rows, "error_code")[0], "CBC.0999");
@@ -103,15 +98,8 @@ fn gateway_5xx_html_and_cut_connections_are_transient() {
     let fx = Fixture::new();
     let keys = emails(30);
     let input = fx.file("in.csv", email_csv(&keys));
-    let out = sim
-        .run_cmd(&fx, &input, &["--rate", "500", "--max-attempts", "12"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let (h, rows) = results(&fx, "in.checked.csv");
-    for (k, r) in keys.iter().zip(column(&h, &rows, "result")) {
-        assert_eq!(r, truth("email", k).result().as_str());
-    }
+    sim.run_expect(&fx, &input, &["--rate", "500", "--max-attempts", "12"], 0);
+    assert_true_answers(&fx.path("in.checked.csv"), "email", &keys);
     let codes: Vec<String> = sim
         .sandbox
         .stats
@@ -134,11 +122,7 @@ fn throttling_is_retried_without_using_up_attempts() {
     let fx = Fixture::new();
     let keys = emails(8);
     let input = fx.file("in.csv", email_csv(&keys));
-    let out = sim
-        .run_cmd(&fx, &input, &["--rate", "50", "--max-attempts", "1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sim.run_expect(&fx, &input, &["--rate", "50", "--max-attempts", "1"], 0);
     let (h, rows) = results(&fx, "in.checked.csv");
     assert!(column(&h, &rows, "result").iter().all(|r| r != "error"));
     let json: serde_json::Value = fx.summary();
@@ -160,8 +144,7 @@ fn api_side_invalid_is_not_retried_and_row_errors_end_in_error() {
             ("email", "ok@example.com"),
         ]),
     );
-    let out = sim.run_cmd(&fx, &input, &[]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    sim.run_expect(&fx, &input, &[], 1);
     let (h, rows) = results(&fx, "in.checked.csv");
     assert_eq!(&column(&h, &rows, "result")[..2], ["invalid", "error"]);
     assert_eq!(
@@ -239,11 +222,7 @@ fn clock_skew_is_pointed_out_on_apig_0301() {
     });
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(3)));
-    let out = sim
-        .run_cmd(&fx, &input, &["--concurrency", "1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = sim.run_expect(&fx, &input, &["--concurrency", "1"], 2);
     let err = stderr(&out);
     assert!(
         err.contains("APIG.0301") && err.contains("behind the server") && err.contains("NTP"),
@@ -352,8 +331,7 @@ fn secrets_never_appear_in_output_logs_or_files() {
             ("email", "invalid@sandbox.test"),
         ]),
     );
-    let out = sim.run_cmd(&fx, &input, &["-vv"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = sim.run_expect(&fx, &input, &["-vv"], 0);
     let bad = sim
         .run_cmd(
             &fx,

@@ -18,11 +18,7 @@ fn order_is_preserved_under_random_latency() {
     let fx = Fixture::new();
     let keys = emails(120);
     let input = fx.file("in.csv", email_csv(&keys));
-    let out = sim
-        .run_cmd(&fx, &input, &["--rate", "1000", "--concurrency", "16"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sim.run_expect(&fx, &input, &["--rate", "1000", "--concurrency", "16"], 0);
     let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
     assert_eq!(column(&h, &rows, "searchKey"), keys);
     assert_eq!(column(&h, &rows, "checked_key"), keys);
@@ -56,11 +52,7 @@ fn duplicates_are_sent_once() {
         ("mobile", "(+86) 139.0013.9000"),
     ]);
     let input = fx.file("in.csv", per_row_csv(&rows));
-    let out = sim
-        .run_cmd(&fx, &input, &["--rate", "1000", "--concurrency", "8"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sim.run_expect(&fx, &input, &["--rate", "1000", "--concurrency", "8"], 0);
     assert_eq!(sim.sandbox.stats.requests_for("same@example.com"), 1);
     assert_eq!(sim.sandbox.stats.requests_for("0086-13900139000"), 1);
     assert_eq!(sim.requests(), 2);
@@ -86,11 +78,7 @@ fn the_concurrency_bound_is_never_exceeded() {
     });
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(60)));
-    let out = sim
-        .run_cmd(&fx, &input, &["--rate", "1000", "--concurrency", "3"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sim.run_expect(&fx, &input, &["--rate", "1000", "--concurrency", "3"], 0);
     assert_eq!(
         sim.sandbox.stats.peak_in_flight(),
         3,
@@ -103,11 +91,7 @@ fn no_one_second_window_holds_more_than_rate_plus_burst() {
     let sim = Sim::start(no_faults());
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(70)));
-    let out = sim
-        .run_cmd(&fx, &input, &["--rate", "20", "--concurrency", "4"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sim.run_expect(&fx, &input, &["--rate", "20", "--concurrency", "4"], 0);
     let times: Vec<Duration> = sim.sandbox.stats.entries().iter().map(|e| e.at).collect();
     assert_eq!(times.len(), 70);
     for (i, t) in times.iter().enumerate() {
@@ -130,11 +114,7 @@ fn a_gateway_slower_than_rate_is_adapted_to() {
     let fx = Fixture::new();
     let keys = emails(150);
     let input = fx.file("in.csv", email_csv(&keys));
-    let out = sim
-        .run_cmd(&fx, &input, &["--rate", "40", "--concurrency", "8"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sim.run_expect(&fx, &input, &["--rate", "40", "--concurrency", "8"], 0);
     let j = fx.summary();
     assert_eq!(
         j["free"].as_u64().unwrap() + j["taken"].as_u64().unwrap(),
@@ -192,22 +172,19 @@ fn ten_errors_in_a_row_open_the_circuit() {
     });
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(40)));
-    let out = sim
-        .run_cmd(
-            &fx,
-            &input,
-            &[
-                "--rate",
-                "1000",
-                "--concurrency",
-                "1",
-                "--max-attempts",
-                "2",
-            ],
-        )
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = sim.run_expect(
+        &fx,
+        &input,
+        &[
+            "--rate",
+            "1000",
+            "--concurrency",
+            "1",
+            "--max-attempts",
+            "2",
+        ],
+        2,
+    );
     let j = fx.summary();
     assert_eq!(j["stopped_reason"], "circuit_open");
     // The 10th error stops dispatch; a check already in flight then (its slot is released as
@@ -286,22 +263,19 @@ fn chaos_every_check_ends_with_the_true_answer_and_the_figures_reconcile() {
         ("email", "lead00001@example.com"),
     ]);
     let input = fx.file("in.csv", per_row_csv(&rows));
-    let out = sim
-        .run_cmd(
-            &fx,
-            &input,
-            &[
-                "--rate",
-                "300",
-                "--concurrency",
-                "8",
-                "--max-attempts",
-                "12",
-            ],
-        )
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sim.run_expect(
+        &fx,
+        &input,
+        &[
+            "--rate",
+            "300",
+            "--concurrency",
+            "8",
+            "--max-attempts",
+            "12",
+        ],
+        0,
+    );
     let (h, out_rows) = read_csv(&fx.path("in.checked.csv"), b',');
     assert_eq!(out_rows.len(), 252);
     let results = column(&h, &out_rows, "result");

@@ -22,15 +22,12 @@ fn a_second_run_sends_nothing_and_refresh_sends_everything() {
         .unwrap();
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert_eq!(sim.requests(), 30);
-    let second = sim
-        .run_cmd(
-            &fx,
-            &input,
-            &["--rate", "500", "-o", fx.path("2.csv").to_str().unwrap()],
-        )
-        .output()
-        .unwrap();
-    assert_eq!(second.status.code(), Some(0));
+    sim.run_expect(
+        &fx,
+        &input,
+        &["--rate", "500", "-o", fx.path("2.csv").to_str().unwrap()],
+        0,
+    );
     assert_eq!(sim.requests(), 30, "nothing sent again");
     assert_eq!(fx.summary()["cache_hits"], 30);
     let (h, rows) = read_csv(&fx.path("2.csv"), b',');
@@ -43,21 +40,18 @@ fn a_second_run_sends_nothing_and_refresh_sends_everything() {
         column(&h1, &rows1, "checked_at"),
         "the time of the answer used"
     );
-    let third = sim
-        .run_cmd(
-            &fx,
-            &input,
-            &[
-                "--rate",
-                "500",
-                "--refresh",
-                "-o",
-                fx.path("3.csv").to_str().unwrap(),
-            ],
-        )
-        .output()
-        .unwrap();
-    assert_eq!(third.status.code(), Some(0));
+    sim.run_expect(
+        &fx,
+        &input,
+        &[
+            "--rate",
+            "500",
+            "--refresh",
+            "-o",
+            fx.path("3.csv").to_str().unwrap(),
+        ],
+        0,
+    );
     assert_eq!(sim.requests(), 60);
     let (h, rows) = read_csv(&fx.path("3.csv"), b',');
     assert!(
@@ -76,16 +70,8 @@ fn errors_are_never_reused() {
     });
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(2)));
-    let out = sim
-        .run_cmd(&fx, &input, &["--max-attempts", "2"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let out = sim
-        .run_cmd(&fx, &input, &["--max-attempts", "2"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sim.run_expect(&fx, &input, &["--max-attempts", "2"], 1);
+    sim.run_expect(&fx, &input, &["--max-attempts", "2"], 0);
     assert_eq!(
         sim.requests(),
         2 * 2 + 2 * 2,
@@ -116,8 +102,7 @@ fn changed_answers_are_shown_and_counted() {
     store.record(CheckType::Email, &old).unwrap();
     drop(store);
     let input = fx.file("in.csv", per_row_csv(&[("email", "taken@example.com")]));
-    let out = sim.run_cmd(&fx, &input, &[]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sim.run_expect(&fx, &input, &[], 0);
     let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
     assert_eq!(column(&h, &rows, "result"), ["taken"]);
     assert_eq!(column(&h, &rows, "previous_result"), ["free"]);
@@ -139,8 +124,7 @@ fn a_second_run_on_the_same_partner_is_refused_naming_the_holder() {
     };
     let held = RunLock::acquire(&fx.state(), &scope, false).unwrap();
     let input = fx.file("in.csv", email_csv(&emails(2)));
-    let out = sim.run_cmd(&fx, &input, &[]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = sim.run_expect(&fx, &input, &[], 2);
     assert!(
         stderr(&out).contains(&format!("pid {}", std::process::id())),
         "{}",

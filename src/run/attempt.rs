@@ -21,6 +21,14 @@ use crate::logging::mask;
 /// A check still throttled after this many 429s ends in `error` (a daily quota is exhausted).
 const MAX_THROTTLED: u32 = 30;
 
+/// What an answer leads to.
+enum Next {
+    /// The check ends with this outcome (and, if fatal, why the run must stop).
+    Done(Outcome, Option<String>),
+    /// Try again after this long.
+    Retry(Duration),
+}
+
 /// What every request task shares.
 pub struct Ctx {
     pub client: Client,
@@ -118,73 +126,57 @@ pub async fn check(
             request_id: reply.as_ref().and_then(|r| r.request_id.clone()),
             ..Outcome::new(key.clone(), result, Source::Api)
         };
-        let wait = match &class {
-            Class::Answer { status, uplimit } => {
-                ctx.pace.succeeded();
-                let mut o = base(ResultKind::from_answer(status, uplimit), None);
-                o.status = Some(status.clone());
-                o.uplimit = Some(uplimit.clone());
-                o.error_code = Some(answer_code(reply.as_ref()));
-                return finished(kind, o, None, requests, throttled, Some(slot));
-            }
-            Class::Invalid(p) => {
-                return finished(
-                    kind,
-                    base(ResultKind::Invalid, Some(p)),
-                    None,
-                    requests,
-                    throttled,
-                    Some(slot),
-                )
-            }
-            Class::RowError(p) => {
-                return finished(
-                    kind,
-                    base(ResultKind::Error, Some(p)),
-                    None,
-                    requests,
-                    throttled,
-                    Some(slot),
-                )
-            }
-            Class::Fatal(p) => {
-                // Stop every other request before this slot is given back.
-                ctx.stop.cancel();
-                let why = fatal::explain(p, reply.as_ref().and_then(|r| r.date));
-                return finished(
-                    kind,
-                    base(ResultKind::Error, Some(p)),
-                    Some(why),
-                    requests,
-                    throttled,
-                    Some(slot),
-                );
-            }
-            Class::Throttled(p) => {
-                throttled += 1;
-                ctx.pace.throttled();
-                if throttled >= MAX_THROTTLED {
-                    let mut o = base(ResultKind::Error, Some(p));
-                    o.error_msg = Some(format!(
-                        "still throttled after {throttled} tries: {}",
-                        p.msg
-                    ));
-                    return finished(kind, o, None, requests, throttled, Some(slot));
+        let next =
+            match &class {
+                Class::Answer { status, uplimit } => {
+                    ctx.pace.succeeded();
+                    let mut o = base(ResultKind::from_answer(status, uplimit), None);
+                    o.status = Some(status.clone());
+                    o.uplimit = Some(uplimit.clone());
+                    o.error_code = Some(answer_code(reply.as_ref()));
+                    Next::Done(o, None)
                 }
-                reply
-                    .as_ref()
-                    .and_then(|r| r.retry_after)
-                    .unwrap_or_else(|| full_jitter(ctx.backoff_base * 4, throttled - 1, &mut rng))
-            }
-            Class::Transient(p) => {
-                failures += 1;
-                if failures >= ctx.max_attempts {
-                    let mut o = base(ResultKind::Error, Some(p));
-                    o.error_msg = Some(format!("{} (gave up after {failures} attempts)", p.msg));
-                    return finished(kind, o, None, requests, throttled, Some(slot));
+                Class::Invalid(p) => Next::Done(base(ResultKind::Invalid, Some(p)), None),
+                Class::RowError(p) => Next::Done(base(ResultKind::Error, Some(p)), None),
+                Class::Fatal(p) => {
+                    // Stop every other request before this slot is given back.
+                    ctx.stop.cancel();
+                    let why = fatal::explain(p, reply.as_ref().and_then(|r| r.date));
+                    Next::Done(base(ResultKind::Error, Some(p)), Some(why))
                 }
-                full_jitter(ctx.backoff_base, failures - 1, &mut rng)
+                Class::Throttled(p) => {
+                    throttled += 1;
+                    ctx.pace.throttled();
+                    if throttled >= MAX_THROTTLED {
+                        let mut o = base(ResultKind::Error, Some(p));
+                        o.error_msg = Some(format!(
+                            "still throttled after {throttled} tries: {}",
+                            p.msg
+                        ));
+                        Next::Done(o, None)
+                    } else {
+                        Next::Retry(reply.as_ref().and_then(|r| r.retry_after).unwrap_or_else(
+                            || full_jitter(ctx.backoff_base * 4, throttled - 1, &mut rng),
+                        ))
+                    }
+                }
+                Class::Transient(p) => {
+                    failures += 1;
+                    if failures >= ctx.max_attempts {
+                        let mut o = base(ResultKind::Error, Some(p));
+                        o.error_msg =
+                            Some(format!("{} (gave up after {failures} attempts)", p.msg));
+                        Next::Done(o, None)
+                    } else {
+                        Next::Retry(full_jitter(ctx.backoff_base, failures - 1, &mut rng))
+                    }
+                }
+            };
+        let wait = match next {
+            Next::Done(o, fatal) => {
+                return finished(kind, o, fatal, requests, throttled, Some(slot))
             }
+            Next::Retry(wait) => wait,
         };
         drop(slot);
         if !ctx.pause(wait).await {

@@ -127,8 +127,29 @@ impl Sim {
         c
     }
 
+    /// Runs `checkuser run` against this simulator and checks its exit code.
+    pub fn run_expect(&self, fx: &Fixture, input: &Path, extra: &[&str], code: i32) -> Output {
+        let out = self.run_cmd(fx, input, extra).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+        out
+    }
+
     pub fn requests(&self) -> usize {
         self.sandbox.stats.entries().len()
+    }
+}
+
+/// Asserts that the output at `path` lists `keys` in order, each with the simulator's answer.
+pub fn assert_true_answers(path: &Path, kind: &str, keys: &[String]) {
+    let (h, rows) = read_csv(path, b',');
+    let found = column(&h, &rows, "searchKey");
+    assert_eq!(&found[..keys.len()], keys, "rows in input order");
+    for (k, r) in keys.iter().zip(column(&h, &rows, "result")) {
+        assert_eq!(
+            r,
+            checkuser::sandbox::truth(kind, k).result().as_str(),
+            "{k}"
+        );
     }
 }
 
