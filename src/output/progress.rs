@@ -71,11 +71,14 @@ impl Progress {
         } else if self.log && now.duration_since(self.last) >= LOG_EVERY {
             self.last = now;
             let secs = now.duration_since(self.started).as_secs_f64().max(1e-9);
+            let rate = match s.valid {
+                Some(_) => format!("{:.0} rows/s", s.rows as f64 / secs),
+                None => format!("{:.2} requests/s", s.api_requests as f64 / secs),
+            };
             tracing::info!(
-                "progress: {} rows, {} checks ({:.2} requests/s) {}",
+                "progress: {} rows, {} checks ({rate}) {}",
                 s.rows,
                 s.checks,
-                s.api_requests as f64 / secs,
                 counts(s)
             );
         }
@@ -97,11 +100,14 @@ impl Progress {
 }
 
 fn counts(s: &Summary) -> String {
-    format!(
-        "free {} taken {} invalid {} error {}",
-        s.free,
-        s.taken + s.uplimit,
-        s.invalid,
-        s.error
-    )
+    match s.valid {
+        Some(valid) => format!("valid {valid} invalid {} skipped {}", s.invalid, s.skipped),
+        None => format!(
+            "free {} taken {} invalid {} error {}",
+            s.free,
+            s.taken + s.uplimit,
+            s.invalid,
+            s.error
+        ),
+    }
 }
