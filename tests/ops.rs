@@ -3,7 +3,7 @@
 mod common;
 
 use checkuser::sandbox::Faults;
-use checkuser::store::{RunLock, Scope};
+use checkuser::store::RunLock;
 use common::*;
 
 fn doctor(sim: &Sim, fx: &Fixture, extra: &[&str]) -> (Option<i32>, String) {
@@ -63,11 +63,7 @@ fn doctor_finds_a_skewed_clock_a_held_lock_and_missing_credentials() {
         ..no_faults()
     });
     let fx = Fixture::new();
-    let scope = Scope {
-        host: sim.sandbox.addr.to_string(),
-        partner: sim.sandbox.identity.partner_id.clone(),
-        api: "v1".into(),
-    };
+    let scope = sim.scope();
     let _held = RunLock::acquire(&fx.state(), &scope, false).unwrap();
     let (code, text) = doctor(&sim, &fx, &[]);
     assert_eq!(code, Some(1), "{text}");

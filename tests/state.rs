@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use checkuser::check::{CheckType, Outcome, ResultKind, Source};
 use checkuser::sandbox::{truth, Faults};
-use checkuser::store::{Reuse, RunLock, Scope, Store};
+use checkuser::store::{Reuse, RunLock, Store};
 use common::*;
 
 #[test]
@@ -83,11 +83,7 @@ fn errors_are_never_reused() {
 fn changed_answers_are_shown_and_counted() {
     let sim = Sim::start(no_faults());
     let fx = Fixture::new();
-    let scope = Scope {
-        host: sim.sandbox.addr.to_string(),
-        partner: sim.sandbox.identity.partner_id.clone(),
-        api: "v1".into(),
-    };
+    let scope = sim.scope();
     let reuse = Reuse {
         max_age: Duration::from_secs(1),
         taken_max_age: Duration::from_secs(1),
@@ -117,11 +113,7 @@ fn changed_answers_are_shown_and_counted() {
 fn a_second_run_on_the_same_partner_is_refused_naming_the_holder() {
     let sim = Sim::start(no_faults());
     let fx = Fixture::new();
-    let scope = Scope {
-        host: sim.sandbox.addr.to_string(),
-        partner: sim.sandbox.identity.partner_id.clone(),
-        api: "v1".into(),
-    };
+    let scope = sim.scope();
     let held = RunLock::acquire(&fx.state(), &scope, false).unwrap();
     let input = fx.file("in.csv", email_csv(&emails(2)));
     let out = sim.run_expect(&fx, &input, &[], 2);

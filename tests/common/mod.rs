@@ -134,6 +134,15 @@ impl Sim {
         out
     }
 
+    /// How a run against this simulator keys its answers and its lock (api v1).
+    pub fn scope(&self) -> checkuser::store::Scope {
+        checkuser::store::Scope {
+            host: self.sandbox.addr.to_string(),
+            partner: self.sandbox.identity.partner_id.clone(),
+            api: "v1".into(),
+        }
+    }
+
     pub fn requests(&self) -> usize {
         self.sandbox.stats.entries().len()
     }
