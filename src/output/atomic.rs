@@ -30,6 +30,7 @@ impl Out {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "output".into());
         let prefix = format!(".{name}.");
+        remove_stale(dir, &prefix);
         let mut builder = tempfile::Builder::new();
         builder.prefix(&prefix).suffix(".tmp");
         if let Some(p) = permissions_for(target) {
@@ -61,6 +62,28 @@ impl Out {
                 sync_dir(&target);
                 Ok(())
             }
+        }
+    }
+}
+
+/// A temporary file this old next to the target was left by a run that was killed (SIGKILL
+/// gives no chance to clean up); it is removed.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+fn remove_stale(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if name.starts_with(prefix) && name.ends_with(".tmp") && old {
+            let _ = std::fs::remove_file(e.path());
         }
     }
 }
@@ -102,5 +125,39 @@ impl Write for Out {
             Out::Stdout(w) => w.flush(),
             Out::File { tmp, .. } => tmp.flush(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_files_left_by_a_killed_run_are_removed_when_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".out.csv.abc123.tmp");
+        let fresh = dir.path().join(".out.csv.def456.tmp");
+        let other = dir.path().join(".other.csv.abc123.tmp");
+        for p in [&stale, &fresh, &other] {
+            std::fs::write(p, "partial").unwrap();
+        }
+        let long_ago = std::time::SystemTime::now() - STALE_AFTER * 2;
+        for p in [&stale, &other] {
+            File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(long_ago)
+                .unwrap();
+        }
+        let out = Out::create(Some(&dir.path().join("out.csv"))).unwrap();
+        out.commit().unwrap();
+        assert!(!stale.exists(), "an old leftover of this output is removed");
+        assert!(
+            fresh.exists(),
+            "a recent one may belong to a run still going"
+        );
+        assert!(other.exists(), "another output's files are left alone");
+        assert!(dir.path().join("out.csv").exists());
     }
 }
