@@ -86,8 +86,10 @@ impl From<&FaultArgs> for Faults {
 /// One request as the simulator saw it.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    /// Time since the simulator started.
+    /// When the answer was sent, as time since the simulator started.
     pub at: Duration,
+    /// When the request arrived (before any injected latency).
+    pub arrived: Duration,
     pub kind: String,
     pub key: String,
     pub http_status: u16,
@@ -115,9 +117,10 @@ impl Stats {
     pub fn requests_for(&self, key: &str) -> usize {
         self.entries().iter().filter(|e| e.key == key).count()
     }
-    fn push(&self, kind: &str, key: &str, status: u16, code: &str) {
+    fn push(&self, arrived: Duration, kind: &str, key: &str, status: u16, code: &str) {
         let e = Entry {
             at: self.start.elapsed(),
+            arrived,
             kind: kind.into(),
             key: key.into(),
             http_status: status,
@@ -260,6 +263,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arrived = app.stats.start.elapsed();
     let _guard = InFlight::enter(&app.stats);
     let (kind, key) = request_fields(uri.path(), &body);
     let delay = app.faults.latency + app.faults.jitter.mul_f64(app.roll());
@@ -273,7 +277,8 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    app.stats.push(&kind, &key, resp.status().as_u16(), &code);
+    app.stats
+        .push(arrived, &kind, &key, resp.status().as_u16(), &code);
     resp.headers_mut().remove("x-sandbox-code");
     app.stamp(resp)
 }
