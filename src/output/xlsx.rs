@@ -15,6 +15,11 @@ use crate::check::{Outcome, ResultKind, RESULT_COLUMNS};
 
 /// Excel's limit, header row included.
 pub const EXCEL_MAX_ROWS: u32 = 1_048_576;
+/// Rows looked at to size the columns.
+const WIDTH_SAMPLE: u32 = 1000;
+/// Column widths, in characters, are kept between these.
+const WIDTH_RANGE: (usize, usize) = (6, 48);
+
 /// Excel's limit on the characters of one cell.
 const MAX_CELL_CHARS: usize = 32_767;
 
@@ -32,6 +37,8 @@ pub struct XlsxSink {
     colours: Vec<(ResultKind, Format)>,
     times: TimeText,
     truncated: u64,
+    /// Widest text per column among the header and the first rows, for the column widths.
+    widths: Vec<usize>,
 }
 
 fn xlsx(e: XlsxError) -> anyhow::Error {
@@ -113,6 +120,7 @@ impl XlsxSink {
             colours,
             times: TimeText::default(),
             truncated: 0,
+            widths: header.iter().map(|h| h.chars().count()).collect(),
         };
         sink.new_sheet()?;
         Ok(sink)
@@ -131,19 +139,6 @@ impl XlsxSink {
             .map_err(xlsx)?;
         sheet.set_name(&name).map_err(xlsx)?;
         for (col, h) in self.header.iter().enumerate() {
-            let result_col = col
-                .checked_sub(self.width)
-                .map(|i| RESULT_COLUMNS[i % RESULT_COLUMNS.len()]);
-            let chars = match result_col {
-                Some("error_msg") => 40,
-                Some("request_id") => 36,
-                Some("checked_key") => 24,
-                Some("checked_at" | "previous_checked_at") => 21,
-                _ => h.chars().count().clamp(10, 30),
-            };
-            sheet
-                .set_column_width(col as u16, chars as f64)
-                .map_err(xlsx)?;
             sheet
                 .write_string_with_format(0, col as u16, h, &self.bold)
                 .map_err(xlsx)?;
@@ -210,7 +205,15 @@ impl XlsxSink {
         if s.is_empty() {
             return Ok(());
         }
-        let s = if s.chars().count() > MAX_CELL_CHARS {
+        let chars = s.chars().count();
+        if self.row <= WIDTH_SAMPLE {
+            let col = usize::from(col);
+            if self.widths.len() <= col {
+                self.widths.resize(col + 1, 0);
+            }
+            self.widths[col] = self.widths[col].max(chars);
+        }
+        let s = if chars > MAX_CELL_CHARS {
             self.truncated += 1;
             s.char_indices()
                 .nth(MAX_CELL_CHARS)
@@ -238,11 +241,19 @@ impl XlsxSink {
     /// Adds autofilters and the Summary sheet, then writes the file atomically.
     pub fn finish(mut self, summary: &Summary) -> Result<()> {
         let last_col = self.header.len().saturating_sub(1) as u16;
+        let widths: Vec<f64> = self
+            .widths
+            .iter()
+            .map(|w| (w + 2).clamp(WIDTH_RANGE.0, WIDTH_RANGE.1) as f64)
+            .collect();
         for (index, _, last_row) in self.sheets.clone() {
             let sheet = self.book.worksheet_from_index(index).map_err(xlsx)?;
             sheet
                 .autofilter(0, 0, last_row.max(1), last_col)
                 .map_err(xlsx)?;
+            for (col, w) in widths.iter().enumerate() {
+                sheet.set_column_width(col as u16, *w).map_err(xlsx)?;
+            }
         }
         if self.truncated > 0 {
             tracing::warn!(
