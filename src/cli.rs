@@ -328,6 +328,10 @@ pub struct FaultArgs {
         hide = true
     )]
     pub clock_offset: i64,
+
+    /// Send `Retry-After: SECONDS` with every 429.
+    #[arg(long, value_name = "SECONDS")]
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]

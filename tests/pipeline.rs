@@ -354,3 +354,34 @@ fn a_second_signal_exits_at_once() {
         "no half-written output under the final name"
     );
 }
+
+#[test]
+fn retry_after_is_honoured() {
+    let sim = Sim::start(Faults {
+        throttle: 1.0,
+        retry_after: Some(1),
+        ..no_faults()
+    });
+    let fx = Fixture::new();
+    let keys = emails(3);
+    let input = fx.file("in.csv", email_csv(&keys));
+    sim.run_expect(&fx, &input, &["--rate", "50", "--concurrency", "1"], 0);
+    assert_true_answers(&fx.path("in.checked.csv"), "email", &keys);
+    let entries = sim.sandbox.stats.entries();
+    let throttled: Vec<_> = entries.iter().filter(|e| e.code == "APIG.0308").collect();
+    assert!(!throttled.is_empty(), "the test must provoke throttling");
+    for t in throttled {
+        let next = entries
+            .iter()
+            .filter(|e| e.key == t.key && e.arrived > t.arrived)
+            .map(|e| e.arrived)
+            .min()
+            .unwrap();
+        assert!(
+            next - t.at >= Duration::from_millis(950),
+            "{} retried {:?} after a 429 with Retry-After: 1",
+            t.key,
+            next - t.at
+        );
+    }
+}

@@ -65,6 +65,8 @@ pub struct Faults {
     /// How far the simulator's clock is ahead of the real one (negative: behind), to
     /// reproduce the gateway's 15-minute signature window.
     pub clock_offset_secs: i64,
+    /// Seconds to announce in `Retry-After` on 429 (APIG documents none; some gateways do).
+    pub retry_after: Option<u64>,
 }
 
 impl From<&FaultArgs> for Faults {
@@ -79,6 +81,7 @@ impl From<&FaultArgs> for Faults {
             jitter: a.latency_jitter.unwrap_or_default(),
             seed: a.seed,
             clock_offset_secs: a.clock_offset,
+            retry_after: a.retry_after,
         }
     }
 }
@@ -343,10 +346,15 @@ impl App {
                     "The throttling threshold has been reached: policy user over ratelimit,limit:{},time:1 second",
                     self.faults.throttle
                 );
-                return tagged(
-                    reply(StatusCode::TOO_MANY_REQUESTS, "APIG.0308", &msg, None),
-                    "APIG.0308",
-                );
+                let mut resp = reply(StatusCode::TOO_MANY_REQUESTS, "APIG.0308", &msg, None);
+                if let Some(v) = self
+                    .faults
+                    .retry_after
+                    .and_then(|s| s.to_string().parse().ok())
+                {
+                    resp.headers_mut().insert("retry-after", v);
+                }
+                return tagged(resp, "APIG.0308");
             }
         }
         if let Some(p) = uri
