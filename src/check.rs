@@ -214,6 +214,15 @@ pub const RESULT_COLUMNS: [&str; 13] = [
     "previous_checked_at",
 ];
 
+/// A 64-bit fingerprint of (type, key), to count duplicates without keeping the keys.
+pub fn fingerprint(h: &impl std::hash::BuildHasher, kind: CheckType, key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut s = h.build_hasher();
+    kind.hash(&mut s);
+    key.hash(&mut s);
+    s.finish()
+}
+
 /// Formats a time the way every output column shows it: RFC 3339, UTC, whole seconds.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

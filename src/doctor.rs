@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 
-use crate::api::credentials::{self, mask_ak, Auth, Credentials};
+use crate::api::credentials::{self, mask_ak, Auth};
 use crate::cli::{ApiVersion, DoctorArgs};
 use crate::sandbox::{Identity, Sandbox};
 use crate::store::{self, RunLock};
@@ -47,15 +47,7 @@ pub async fn doctor(a: &DoctorArgs) -> Result<i32> {
         None
     };
     let creds = match &sandbox {
-        Some(sb) => Some(Credentials {
-            auth: Auth::AkSk {
-                ak: sb.identity.ak.clone(),
-                sk: sb.identity.sk.clone().into(),
-                security_token: None,
-            },
-            domain_id: Some(sb.identity.partner_id.clone()),
-            source: "the built-in sandbox".into(),
-        }),
+        Some(sb) => Some(sb.identity.credentials()),
         None => match credentials::load(
             t.token_file.as_deref(),
             &|k| std::env::var(k).ok(),
@@ -116,15 +108,11 @@ pub async fn doctor(a: &DoctorArgs) -> Result<i32> {
     let state = a.state.clone().or_else(store::default_path);
     match (state, url, creds) {
         (Some(state), Some(url), Some(c)) => {
-            let scope =
-                crate::run::scope_for(&url, partner.as_deref().unwrap_or(""), &c.auth, t.api);
-            let scope = if sandbox.is_some() {
-                crate::store::Scope {
-                    host: "sandbox".into(),
-                    ..scope
+            let scope = match &sandbox {
+                Some(sb) => crate::run::sandbox_scope(sb, t.api),
+                None => {
+                    crate::run::scope_for(&url, partner.as_deref().unwrap_or(""), &c.auth, t.api)
                 }
-            } else {
-                scope
             };
             state_store(&mut r, &state, &scope);
         }
@@ -205,12 +193,7 @@ async fn endpoint_and_clock(r: &mut Report, url: &reqwest::Url) {
             clock(r, date);
         }
         Err(e) => {
-            let mut msg = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
+            let msg = crate::api::client::error_chain(&e);
             r.line(
                 Level::Fail,
                 "endpoint",
@@ -233,10 +216,7 @@ fn clock(r: &mut Report, server: Option<SystemTime>) {
             "the endpoint sent no Date header to compare with",
         );
     };
-    let (ahead, diff) = match SystemTime::now().duration_since(server) {
-        Ok(d) => (true, d),
-        Err(e) => (false, e.duration()),
-    };
+    let (ahead, diff) = crate::run::fatal::skew_from(server);
     let secs = diff.as_secs();
     let side = if ahead { "ahead of" } else { "behind" };
     if secs <= 60 {

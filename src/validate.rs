@@ -1,13 +1,12 @@
 //! `checkuser validate`: the offline half of a run. Reads, maps, normalizes and writes every
 //! row with `valid` / `invalid` / `skipped`, in one streaming pass with no network.
 
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::Instant;
 
 use anyhow::Result;
 use chrono::Utc;
 
-use crate::check::{CheckType, Local, Outcome, ResultKind};
+use crate::check::{fingerprint, Local, Outcome, ResultKind};
 use crate::config::JobConfig;
 use crate::input::{spawn_reader, Layout, RecordReader, Row};
 use crate::output::progress::Progress;
@@ -93,11 +92,4 @@ pub fn open_sink(cfg: &JobConfig, reader: &RecordReader, layout: &Layout) -> Res
         format: cfg.format,
     };
     Sink::create(&opts, &layout.output_header(&reader.header), layout.width)
-}
-
-fn fingerprint(h: &impl BuildHasher, kind: CheckType, key: &str) -> u64 {
-    let mut s = h.build_hasher();
-    kind.hash(&mut s);
-    key.hash(&mut s);
-    s.finish()
 }

@@ -169,16 +169,21 @@ pub fn authority(url: &reqwest::Url) -> String {
     }
 }
 
-fn transport_problem(e: &reqwest::Error) -> Problem {
+/// An error and its causes on one line: `a: b: c`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
+    let mut src = e.source();
     while let Some(s) = src {
         msg.push_str(": ");
         msg.push_str(&s.to_string());
         src = s.source();
     }
+    msg
+}
+
+fn transport_problem(e: &reqwest::Error) -> Problem {
     Problem {
         code: if e.is_timeout() { "TIMEOUT" } else { "NETWORK" }.into(),
-        msg,
+        msg: error_chain(e),
     }
 }

@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use secrecy::SecretString;
 
 /// How requests prove who sends them.
+#[derive(Clone)]
 pub enum Auth {
     /// Signed with SDK-HMAC-SHA256. The AK is an identifier, not a secret.
     AkSk {
@@ -20,6 +21,7 @@ pub enum Auth {
 }
 
 /// Credentials and where they were found.
+#[derive(Clone)]
 pub struct Credentials {
     pub auth: Auth,
     pub domain_id: Option<String>,

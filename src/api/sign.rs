@@ -112,7 +112,7 @@ fn canonical_uri(path: &str) -> String {
 }
 
 /// Parameters sorted by (key, value), both RFC 3986-encoded, joined with `&`.
-pub fn canonical_query(query: &[(&str, &str)]) -> String {
+fn canonical_query(query: &[(&str, &str)]) -> String {
     let mut pairs: Vec<(String, String)> =
         query.iter().map(|(k, v)| (encode(k), encode(v))).collect();
     pairs.sort();

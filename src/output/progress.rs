@@ -84,14 +84,6 @@ impl Progress {
         }
     }
 
-    /// Prints a log line without tearing the bar.
-    pub fn suspend<F: FnOnce()>(&self, f: F) {
-        match &self.bar {
-            Some(bar) => bar.suspend(f),
-            None => f(),
-        }
-    }
-
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

@@ -56,6 +56,21 @@ fn colour_of(kind: ResultKind) -> Option<(u32, u32)> {
     }
 }
 
+/// A result name in the first column, in its colour.
+fn write_kind(
+    sheet: &mut Worksheet,
+    row: u32,
+    kind: ResultKind,
+    colours: &[(ResultKind, Format)],
+) -> Result<()> {
+    match colours.iter().find(|(k, _)| *k == kind) {
+        Some((_, f)) => sheet.write_string_with_format(row, 0, kind.as_str(), f),
+        None => sheet.write_string(row, 0, kind.as_str()),
+    }
+    .map_err(xlsx)?;
+    Ok(())
+}
+
 const LEGEND: [(ResultKind, &str); 7] = [
     (ResultKind::Free, "can still be registered"),
     (ResultKind::Taken, "already registered"),
@@ -297,11 +312,7 @@ impl XlsxSink {
         .collect();
         for (i, (kind, n)) in counts.iter().enumerate() {
             let row = i as u32 + 1;
-            match colours.iter().find(|(k, _)| k == kind) {
-                Some((_, f)) => sheet.write_string_with_format(row, 0, kind.as_str(), f),
-                None => sheet.write_string(row, 0, kind.as_str()),
-            }
-            .map_err(xlsx)?;
+            write_kind(sheet, row, *kind, &colours)?;
             sheet.write_number(row, 1, *n as f64).map_err(xlsx)?;
         }
         let mut row = counts.len() as u32 + 2;
@@ -350,11 +361,7 @@ impl XlsxSink {
             .map_err(xlsx)?;
         for (kind, meaning) in LEGEND {
             row += 1;
-            match colours.iter().find(|(k, _)| *k == kind) {
-                Some((_, f)) => sheet.write_string_with_format(row, 0, kind.as_str(), f),
-                None => sheet.write_string(row, 0, kind.as_str()),
-            }
-            .map_err(xlsx)?;
+            write_kind(sheet, row, kind, &colours)?;
             sheet.write_string(row, 1, meaning).map_err(xlsx)?;
         }
         let mut chart = Chart::new(ChartType::Bar);

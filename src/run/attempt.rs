@@ -98,13 +98,7 @@ pub async fn check(
             Some(p) => Some(p),
             None => ctx.slot().await,
         };
-        let Some(slot) = slot else {
-            let o = Outcome {
-                attempts: requests,
-                ..Outcome::new(key.clone(), ResultKind::Pending, Source::None)
-            };
-            return finished(kind, o, None, requests, throttled, None);
-        };
+        let Some(slot) = slot else { break };
         requests += 1;
         let sent = ctx.client.send(kind, &key, Utc::now()).await;
         let (class, reply) = match sent {
@@ -180,13 +174,15 @@ pub async fn check(
         };
         drop(slot);
         if !ctx.pause(wait).await {
-            let o = Outcome {
-                attempts: requests,
-                ..Outcome::new(key.clone(), ResultKind::Pending, Source::None)
-            };
-            return finished(kind, o, None, requests, throttled, None);
+            break;
         }
     }
+    // The run stopped before this check got an answer.
+    let o = Outcome {
+        attempts: requests,
+        ..Outcome::new(key, ResultKind::Pending, Source::None)
+    };
+    finished(kind, o, None, requests, throttled, None)
 }
 
 fn finished(

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use tokio::task::JoinSet;
 
 use super::attempt::{self, Ctx, Finished};
 use super::writer::RowDone;
-use crate::check::{CheckType, Local, Outcome, ResultKind};
+use crate::check::{fingerprint, CheckType, Local, Outcome, ResultKind};
 use crate::input::Row;
 use crate::output::summary::StopReason;
 use crate::store::Store;
@@ -217,13 +216,6 @@ impl Dispatcher {
         self.drain_queue();
     }
 
-    fn fingerprint(&self, kind: CheckType, key: &str) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        kind.hash(&mut h);
-        key.hash(&mut h);
-        h.finish()
-    }
-
     /// Takes in a new row: answers what can be answered now, queues the rest.
     fn admit(&mut self, row: Row, window: OwnedSemaphorePermit) -> Result<()> {
         let now = Utc::now();
@@ -234,7 +226,7 @@ impl Dispatcher {
                 outcomes.push(Some(Outcome::from_local(local, ResultKind::Pending, now)));
                 continue;
             };
-            if !self.seen.insert(self.fingerprint(kind, key)) {
+            if !self.seen.insert(fingerprint(&self.hasher, kind, key)) {
                 self.counters.duplicates += 1;
             }
             let k = (kind, key.clone());

@@ -36,7 +36,7 @@ pub fn explain(p: &Problem, server_date: Option<SystemTime>) -> String {
         _ => "the API refused the credentials (HTTP 401): check them.",
     };
     let mut out = format!("{} {}: {cause}", p.code, p.msg);
-    if let Some(skew) = server_date.and_then(skew_from) {
+    if let Some(skew) = server_date.map(skew_from) {
         if skew.1 > SKEW_WORTH_SAYING {
             out.push_str(&format!(
                 " Also, this machine's clock is {} {} the server's; the gateway rejects \
@@ -50,11 +50,10 @@ pub fn explain(p: &Problem, server_date: Option<SystemTime>) -> String {
 }
 
 /// (local clock ahead?, difference) between now and the server's `Date`.
-fn skew_from(server: SystemTime) -> Option<(bool, Duration)> {
-    let now = SystemTime::now();
-    match now.duration_since(server) {
-        Ok(d) => Some((true, d)),
-        Err(e) => Some((false, e.duration())),
+pub fn skew_from(server: SystemTime) -> (bool, Duration) {
+    match SystemTime::now().duration_since(server) {
+        Ok(d) => (true, d),
+        Err(e) => (false, e.duration()),
     }
 }
 

@@ -15,12 +15,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
-use secrecy::SecretString;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::client::{Client, ClientConfig};
-use crate::api::credentials::{Auth, Credentials};
+use crate::api::credentials::Auth;
 use crate::config::{JobConfig, RunConfig, Target};
 use crate::input::{spawn_reader, Layout, RecordReader, Row};
 use crate::output::progress::Progress;
@@ -114,7 +113,6 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
 
 /// Starts the simulator if asked, and says where requests go and how answers are keyed.
 async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope)> {
-    let api = api_name(cfg.api);
     match &cfg.target {
         Target::Sandbox(faults) => {
             let sandbox = Sandbox::start(Identity::builtin(), faults.clone(), 0).await?;
@@ -124,22 +122,9 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
                 api: cfg.api,
                 partner_id: id.partner_id.clone(),
                 timeout: cfg.timeout,
-                credentials: Credentials {
-                    auth: Auth::AkSk {
-                        ak: id.ak.clone(),
-                        sk: SecretString::from(id.sk.clone()),
-                        security_token: None,
-                    },
-                    domain_id: None,
-                    source: "the built-in sandbox".into(),
-                },
+                credentials: id.credentials(),
             };
-            // The simulator's port changes every run; key its answers by a fixed name.
-            let scope = Scope {
-                host: "sandbox".into(),
-                partner: id.partner_id.clone(),
-                api: api.into(),
-            };
+            let scope = sandbox_scope(&sandbox, cfg.api);
             Ok((Some(sandbox), client, scope))
         }
         Target::Remote {
@@ -153,10 +138,19 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
                 api: cfg.api,
                 partner_id: partner_id.clone(),
                 timeout: cfg.timeout,
-                credentials: clone_credentials(credentials),
+                credentials: credentials.clone(),
             };
             Ok((None, client, scope))
         }
+    }
+}
+
+/// The simulator's port changes every run, so its answers are keyed by a fixed name.
+pub fn sandbox_scope(sandbox: &Sandbox, api: crate::cli::ApiVersion) -> Scope {
+    Scope {
+        host: "sandbox".into(),
+        partner: sandbox.identity.partner_id.clone(),
+        api: api_name(api).into(),
     }
 }
 
@@ -189,29 +183,6 @@ fn api_name(api: crate::cli::ApiVersion) -> &'static str {
     match api {
         crate::cli::ApiVersion::V1 => "v1",
         crate::cli::ApiVersion::V2 => "v2",
-    }
-}
-
-fn clone_credentials(c: &Credentials) -> Credentials {
-    use secrecy::ExposeSecret;
-    let auth = match &c.auth {
-        Auth::AkSk {
-            ak,
-            sk,
-            security_token,
-        } => Auth::AkSk {
-            ak: ak.clone(),
-            sk: SecretString::from(sk.expose_secret().to_string()),
-            security_token: security_token
-                .as_ref()
-                .map(|t| SecretString::from(t.expose_secret().to_string())),
-        },
-        Auth::Token(t) => Auth::Token(SecretString::from(t.expose_secret().to_string())),
-    };
-    Credentials {
-        auth,
-        domain_id: c.domain_id.clone(),
-        source: c.source.clone(),
     }
 }
 

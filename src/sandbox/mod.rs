@@ -49,6 +49,19 @@ impl Identity {
             partner_id: "sandbox-partner-0001".into(),
         }
     }
+
+    /// Credentials a client signs with to reach the simulator.
+    pub fn credentials(&self) -> crate::api::credentials::Credentials {
+        crate::api::credentials::Credentials {
+            auth: crate::api::credentials::Auth::AkSk {
+                ak: self.ak.clone(),
+                sk: self.sk.clone().into(),
+                security_token: None,
+            },
+            domain_id: None,
+            source: "the built-in sandbox".into(),
+        }
+    }
 }
 
 /// Faults and limits (see `cli::FaultArgs`).
