@@ -27,8 +27,12 @@ pub struct Problem {
 /// The contract's answer classes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Class {
-    /// `CBC.0000`: record it.
-    Answer { status: String, uplimit: String },
+    /// `CBC.0000`: record it. `code` is the success code as given (`CBC.0000` when omitted).
+    Answer {
+        status: String,
+        uplimit: String,
+        code: String,
+    },
     /// `CBC.0100`/`CBC.0101`: the API says the value is invalid; not retried.
     Invalid(Problem),
     /// HTTP 429 or a throttling code: retried without using up attempts.
@@ -73,7 +77,11 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
             .and_then(|v| serde_json::from_value::<AnswerBody>(v).ok())
             .and_then(|b| b.status_uplimit(api));
         return match answer {
-            Some((status, uplimit)) => Class::Answer { status, uplimit },
+            Some((status, uplimit)) => Class::Answer {
+                status,
+                uplimit,
+                code: if code.is_empty() { "CBC.0000" } else { code }.into(),
+            },
             None => Class::RowError(Problem {
                 code: if code.is_empty() {
                     "HTTP".into()
@@ -266,7 +274,8 @@ mod tests {
             c,
             Class::Answer {
                 status: "0".into(),
-                uplimit: "1".into()
+                uplimit: "1".into(),
+                code: "CBC.0000".into(),
             }
         );
     }

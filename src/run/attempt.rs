@@ -122,12 +122,16 @@ pub async fn check(
         };
         let next =
             match &class {
-                Class::Answer { status, uplimit } => {
+                Class::Answer {
+                    status,
+                    uplimit,
+                    code,
+                } => {
                     ctx.pace.succeeded();
                     let mut o = base(ResultKind::from_answer(status, uplimit), None);
                     o.status = Some(status.clone());
                     o.uplimit = Some(uplimit.clone());
-                    o.error_code = Some(answer_code(reply.as_ref()));
+                    o.error_code = Some(code.clone());
                     Next::Done(o, None)
                 }
                 Class::Invalid(p) => Next::Done(base(ResultKind::Invalid, Some(p)), None),
@@ -205,18 +209,6 @@ fn finished(
     }
 }
 
-/// The success code as the API gave it (v2 may omit it).
-fn answer_code(reply: Option<&Reply>) -> String {
-    reply
-        .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
-        .and_then(|v| {
-            v.get("error_code")
-                .and_then(|c| c.as_str())
-                .map(String::from)
-        })
-        .unwrap_or_else(|| "CBC.0000".into())
-}
-
 fn describe(class: &Class, reply: Option<&Reply>) -> String {
     let status = reply
         .map(|r| r.http_status.to_string())
@@ -225,6 +217,7 @@ fn describe(class: &Class, reply: Option<&Reply>) -> String {
         Class::Answer {
             status: s,
             uplimit: u,
+            ..
         } => format!("{status} answer status={s} uplimit={u}"),
         Class::Invalid(p) => format!("{status} invalid {}", p.code),
         Class::Throttled(p) => format!("{status} throttled {}", p.code),
