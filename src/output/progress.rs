@@ -52,6 +52,11 @@ impl Progress {
         }
     }
 
+    /// Whether a total would be shown (only the bar shows one).
+    pub fn shows_total(&self) -> bool {
+        self.bar.is_some()
+    }
+
     /// The total became known (or grew).
     pub fn set_total(&self, total: u64) {
         if let Some(bar) = &self.bar {

@@ -54,12 +54,15 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
     };
     let progress = Progress::new(&job.display, None);
     let total = Arc::new(AtomicU64::new(0));
-    precount(
-        &job,
-        reader.delimiter,
-        layout.checks_per_row(),
-        total.clone(),
-    );
+    if progress.shows_total() {
+        // A second pass over the file, only for the bar's length.
+        precount(
+            &job,
+            reader.delimiter,
+            layout.checks_per_row(),
+            total.clone(),
+        );
+    }
 
     let (row_tx, row_rx) = mpsc::channel::<Vec<Row>>(16);
     let reading = spawn_reader(reader, layout, 64, move |rows| {
