@@ -10,7 +10,7 @@ use crate::check::{fingerprint, Local, Outcome, ResultKind};
 use crate::config::JobConfig;
 use crate::input::{spawn_reader, Layout, RecordReader, Row};
 use crate::output::progress::Progress;
-use crate::output::{Sink, SinkOptions, Summary};
+use crate::output::{Sink, Summary};
 
 /// Values whose fingerprints are kept to count duplicates (32 MB); past that the count covers
 /// the first ones only, so memory stays flat on inputs of any size.
@@ -24,7 +24,7 @@ pub fn validate(cfg: &JobConfig) -> Result<Summary> {
     let started = Instant::now();
     let reader = RecordReader::open(&cfg.input)?;
     let layout = Layout::resolve(&reader.header, &cfg.specs, cfg.default_country)?;
-    let mut sink = open_sink(cfg, &reader, &layout)?;
+    let mut sink = Sink::for_job(cfg, &reader, &layout)?;
     let mut summary = Summary {
         command: "validate",
         valid: Some(0),
@@ -80,16 +80,4 @@ pub fn validate(cfg: &JobConfig) -> Result<Summary> {
     summary.exit_code = 0;
     sink.finish(&summary)?;
     Ok(summary)
-}
-
-/// Opens the output sink with the input's delimiter and the layout's header.
-pub fn open_sink(cfg: &JobConfig, reader: &RecordReader, layout: &Layout) -> Result<Sink> {
-    let opts = SinkOptions {
-        path: cfg.output.clone(),
-        delimiter: reader.delimiter,
-        bom: cfg.bom,
-        escape_formulas: cfg.escape_formulas,
-        format: cfg.format,
-    };
-    Sink::create(&opts, &layout.output_header(&reader.header), layout.width)
 }

@@ -44,7 +44,7 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
     let job = cfg.job.clone();
     let reader = RecordReader::open(&job.input)?;
     let layout = Layout::resolve(&reader.header, &job.specs, job.default_country)?;
-    let sink = crate::validate::open_sink(&job, &reader, &layout)?;
+    let sink = crate::output::Sink::for_job(&job, &reader, &layout)?;
     let summary = Summary {
         command: "run",
         input: job.input_label(),
