@@ -83,6 +83,14 @@ impl ResultKind {
         }
     }
 
+    /// An answer of the API about the value (not an error, a local verdict or a gap).
+    pub fn is_answer(self) -> bool {
+        matches!(
+            self,
+            ResultKind::Free | ResultKind::Taken | ResultKind::Uplimit
+        )
+    }
+
     pub fn parse(s: &str) -> Option<ResultKind> {
         [
             ResultKind::Free,
@@ -163,6 +171,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// `prev->now` when this answer differs from the value's previous answer; errors, pending
+    /// checks and local verdicts are never changes.
+    pub fn transition(&self) -> Option<String> {
+        let (prev, _) = self.previous?;
+        (prev.is_answer() && self.result.is_answer() && prev != self.result)
+            .then(|| format!("{prev}->{}", self.result))
+    }
+
     /// An outcome with only the key and result set; the builder methods fill the rest.
     pub fn new(checked_key: impl Into<String>, result: ResultKind, source: Source) -> Outcome {
         Outcome {

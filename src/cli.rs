@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::api::ApiVersion;
 use crate::input::CheckSpec;
 
 const EXAMPLES: &str = "\
@@ -182,14 +183,6 @@ pub struct ValidateArgs {
     pub input: InputArgs,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ApiVersion {
-    /// POST /v1.0/{partner_id}/partner/customer-mgr/check-user
-    V1,
-    /// POST /v2/partners/sub-customers/users/check-identity
-    V2,
-}
-
 /// Where requests go and who sends them (shared by `run` and `doctor`).
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
@@ -253,6 +246,11 @@ pub struct RunArgs {
     /// HTTP requests per check for transient failures (throttling is not counted).
     #[arg(long, default_value_t = 6, value_name = "N", help_heading = "Pace")]
     pub max_attempts: u32,
+
+    /// Stop the run (like the circuit breaker) after being throttled this long with no answer
+    /// in between: the gateway's quota is then exhausted (e.g. 10m, 1h).
+    #[arg(long, value_parser = parse_duration, default_value = "10m", value_name = "DURATION", help_heading = "Pace")]
+    pub max_throttle_wait: Duration,
 
     /// Base of the exponential retry backoff (tests shorten it).
     #[arg(long, value_parser = parse_duration, default_value = "500ms", hide = true)]
@@ -332,6 +330,19 @@ pub struct FaultArgs {
     /// Send `Retry-After: SECONDS` with every 429.
     #[arg(long, value_name = "SECONDS")]
     pub retry_after: Option<u64>,
+
+    /// Fraction of answers that are CBC.0000 with an undocumented status (2, "exists", null,
+    /// missing, or with HTTP 500): a lying gateway.
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    pub fault_bad_answer: f64,
+
+    /// Answer every request with 302 to this URL (a hijacked endpoint).
+    #[arg(long, value_name = "URL", hide = true)]
+    pub redirect_to: Option<String>,
+
+    /// Follow every answer with this many bytes of spaces (a server that never stops).
+    #[arg(long, value_name = "BYTES", hide = true)]
+    pub huge_body: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -344,10 +355,19 @@ pub struct SandboxArgs {
     pub faults: FaultArgs,
 }
 
-/// Parses `30s`, `500ms`, `20h`, `30d` (humantime syntax).
+/// The longest duration any flag takes: past it, time arithmetic could overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 366 * 86_400);
+
+/// Parses `30s`, `500ms`, `20h`, `30d` (humantime syntax), at most ten years.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("'{s}' is not a duration like 30s, 20h or 30d: {e}"))
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("'{s}' is not a duration like 30s, 20h or 30d: {e}"))?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "'{s}' is longer than the 10 years any duration may be"
+        ));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -386,6 +406,8 @@ mod tests {
             vec!["checkuser", "run", "x.csv", "--timeout", "soon"],
             vec!["checkuser", "validate", "x.csv", "--delimiter", "ab"],
             vec!["checkuser", "run"],
+            vec!["checkuser", "run", "x.csv", "--timeout", "584000000000y"],
+            vec!["checkuser", "state", "prune", "--older-than", "200000000y"],
         ] {
             assert!(Cli::try_parse_from(&args).is_err(), "{args:?}");
         }

@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::{InputArgs, LogArgs, ProgressMode};
+use std::time::Duration;
+
+use crate::cli::{FaultArgs, InputArgs, LogArgs, ProgressMode};
 use crate::input::reader::DEFAULT_RECORD_CAP;
 use crate::input::sniff::encoding_from_label;
 use crate::input::{CheckSpec, InputOptions};
 use crate::normalize::DefaultCountry;
 use crate::output::Format;
+use crate::sandbox::Faults;
 
 /// Everything the reading and writing half of a job needs (shared by `run` and `validate`).
 #[derive(Debug, Clone)]
@@ -161,12 +164,13 @@ pub enum Target {
 pub struct RunConfig {
     pub job: JobConfig,
     pub target: Target,
-    pub api: crate::cli::ApiVersion,
+    pub api: crate::api::ApiVersion,
     pub rate: f64,
     pub concurrency: usize,
     pub timeout: std::time::Duration,
     pub max_attempts: u32,
     pub backoff_base: std::time::Duration,
+    pub max_throttle_wait: std::time::Duration,
     pub state: PathBuf,
     pub reuse: crate::store::Reuse,
     pub wait_lock: bool,
@@ -175,24 +179,19 @@ pub struct RunConfig {
 impl RunConfig {
     pub fn from_args(a: &crate::cli::RunArgs, log: &LogArgs) -> Result<RunConfig> {
         let job = JobConfig::from_args(&a.input, log)?;
-        if !(a.rate.is_finite() && a.rate >= 0.01) {
-            bail!(
-                "--rate {} must be a number of requests per second of at least 0.01",
-                a.rate
-            );
+        let (min_rate, max_rate) = (crate::run::pace::MIN_RATE, crate::run::pace::MAX_RATE);
+        in_range("--rate", a.rate, min_rate, max_rate)?;
+        in_range("--concurrency", a.concurrency as f64, 1.0, 1000.0)?;
+        in_range("--max-attempts", f64::from(a.max_attempts), 1.0, 100.0)?;
+        if a.timeout.is_zero() || a.timeout > Duration::from_secs(3600) {
+            bail!("--timeout must be between 1ms and 1h (it bounds one request)");
         }
-        if a.concurrency == 0 {
-            bail!("--concurrency must be at least 1");
-        }
-        if a.max_attempts == 0 {
-            bail!("--max-attempts must be at least 1");
-        }
-        if a.timeout.is_zero() {
-            bail!("--timeout must be longer than 0s");
+        if a.backoff_base > Duration::from_secs(60) {
+            bail!("--backoff-base must be at most 60s");
         }
         let t = &a.target;
         let target = if t.sandbox {
-            Target::Sandbox((&a.faults).into())
+            Target::Sandbox(faults(&a.faults)?)
         } else {
             let endpoint = reqwest::Url::parse(&t.endpoint)
                 .ok()
@@ -213,8 +212,8 @@ impl RunConfig {
                 .or_else(|| credentials.domain_id.clone());
             let partner_id = match (t.api, partner_id) {
                 (_, Some(p)) => p.trim().to_string(),
-                (crate::cli::ApiVersion::V2, None) => String::new(),
-                (crate::cli::ApiVersion::V1, None) => bail!(
+                (crate::api::ApiVersion::V2, None) => String::new(),
+                (crate::api::ApiVersion::V1, None) => bail!(
                     "--api v1 needs the partner id: pass --partner-id, set \
                      HUAWEICLOUD_PARTNER_ID, or set HUAWEICLOUD_SDK_DOMAIN_ID (the account id \
                      shown under My Credentials)"
@@ -243,6 +242,7 @@ impl RunConfig {
             timeout: a.timeout,
             max_attempts: a.max_attempts,
             backoff_base: a.backoff_base,
+            max_throttle_wait: a.max_throttle_wait,
             state,
             reuse: crate::store::Reuse {
                 max_age: a.max_age,
@@ -252,6 +252,53 @@ impl RunConfig {
             wait_lock: a.wait_lock,
         })
     }
+}
+
+/// A number flag within its range (NaN and infinities never are).
+fn in_range(flag: &str, v: f64, min: f64, max: f64) -> Result<()> {
+    if !(v.is_finite() && v >= min && v <= max) {
+        bail!("{flag} {v} is out of range: it must be between {min} and {max}");
+    }
+    Ok(())
+}
+
+/// The simulator's faults, range-checked.
+pub fn faults(a: &FaultArgs) -> Result<Faults> {
+    in_range("--throttle", a.throttle, 0.0, crate::run::pace::MAX_RATE)?;
+    for (flag, v) in [
+        ("--fault-transient", a.fault_transient),
+        ("--fault-5xx", a.fault_5xx),
+        ("--fault-reset", a.fault_reset),
+        ("--fault-bad-answer", a.fault_bad_answer),
+    ] {
+        in_range(flag, v, 0.0, 1.0)?;
+    }
+    for (flag, d) in [
+        ("--latency", a.latency),
+        ("--latency-jitter", a.latency_jitter),
+    ] {
+        if d.is_some_and(|d| d > Duration::from_secs(600)) {
+            bail!("{flag} must be at most 10m");
+        }
+    }
+    if a.clock_offset.unsigned_abs() > 10 * 366 * 86_400 {
+        bail!("--clock-offset must be within ten years");
+    }
+    Ok(Faults {
+        throttle: a.throttle,
+        transient: a.fault_transient,
+        http5xx: a.fault_5xx,
+        reset: a.fault_reset,
+        bad_answer: a.fault_bad_answer,
+        fail_first: a.fail_first,
+        latency: a.latency.unwrap_or_default(),
+        jitter: a.latency_jitter.unwrap_or_default(),
+        seed: a.seed,
+        clock_offset_secs: a.clock_offset,
+        retry_after: a.retry_after,
+        redirect_to: a.redirect_to.clone(),
+        huge_body: a.huge_body,
+    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Result;
 
 use crate::api::credentials::{self, mask_ak, Auth};
-use crate::cli::{ApiVersion, DoctorArgs};
+use crate::api::ApiVersion;
+use crate::cli::DoctorArgs;
 use crate::sandbox::{Identity, Sandbox};
 use crate::store::{self, RunLock};
 
@@ -42,7 +43,7 @@ pub async fn doctor(a: &DoctorArgs) -> Result<i32> {
     let t = &a.target;
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let sandbox = if t.sandbox {
-        Some(Sandbox::start(Identity::builtin(), (&a.faults).into(), 0).await?)
+        Some(Sandbox::start(Identity::builtin(), crate::config::faults(&a.faults)?, 0).await?)
     } else {
         None
     };

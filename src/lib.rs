@@ -31,6 +31,7 @@ pub mod normalize;
 pub mod output;
 pub mod run;
 pub mod sandbox;
+pub mod sandbox_cmd;
 pub mod signals;
 pub mod state_cmd;
 pub mod store;
@@ -49,26 +50,4 @@ pub fn report(summary: &Summary, cfg: &config::JobConfig) -> Result<()> {
         summary.write_json(path)?;
     }
     Ok(())
-}
-
-/// `checkuser sandbox`: serve the simulator until Ctrl-C, after saying how to use it.
-pub async fn serve_sandbox(a: &cli::SandboxArgs) -> Result<i32> {
-    let sb =
-        sandbox::Sandbox::start(sandbox::Identity::builtin(), (&a.faults).into(), a.port).await?;
-    let id = &sb.identity;
-    println!("checkuser sandbox: a simulator of the partner API (answers are not real)");
-    println!("  endpoint:   {}", sb.endpoint());
-    println!("  partner id: {}", id.partner_id);
-    println!("  AK / SK:    {} / {}", id.ak, id.sk);
-    println!("  IAM token:  {}", id.token);
-    println!("Try it from another terminal:");
-    println!(
-        "  HUAWEICLOUD_SDK_AK={} HUAWEICLOUD_SDK_SK={} checkuser run samples/leads.csv --endpoint {} --partner-id {} --state /tmp/checkuser-sandbox.sqlite",
-        id.ak, id.sk, sb.endpoint(), id.partner_id
-    );
-    println!("Press Ctrl-C to stop.");
-    let _ = tokio::signal::ctrl_c().await;
-    let n = sb.stats.entries().len();
-    println!("sandbox: served {n} requests");
-    Ok(0)
 }

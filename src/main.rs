@@ -8,6 +8,7 @@ use checkuser::cli::{Cli, Command};
 use checkuser::config::{JobConfig, RunConfig};
 
 fn main() -> ExitCode {
+    checkuser::signals::harden_process();
     let cli = Cli::parse();
     checkuser::logging::init(&(&cli.log).into());
     let result = match &cli.command {
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
             checkuser::report(&summary, &job)?;
             Ok(summary.exit_code)
         }),
-        Command::Sandbox(a) => runtime().and_then(|rt| rt.block_on(checkuser::serve_sandbox(a))),
+        Command::Sandbox(a) => runtime().and_then(|rt| rt.block_on(checkuser::sandbox_cmd::run(a))),
         Command::State(a) => checkuser::state_cmd::run(a),
         Command::Doctor(a) => runtime().and_then(|rt| rt.block_on(checkuser::doctor::doctor(a))),
         Command::Completions { shell } => {

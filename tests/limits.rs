@@ -217,7 +217,7 @@ fn an_output_folder_that_cannot_be_written_is_a_clear_error() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("cannot create a temporary file in /sys"),
+        stderr(&out).contains("cannot write /sys/checkuser-test.csv: the folder is not writable"),
         "{}",
         stderr(&out)
     );
@@ -231,4 +231,9 @@ fn an_output_folder_that_cannot_be_written_is_a_clear_error() {
         ],
     );
     assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the folder does not exist") && !stderr(&out).contains(".x.csv."),
+        "{}",
+        stderr(&out)
+    );
 }

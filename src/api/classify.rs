@@ -3,8 +3,9 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::api::sanitize;
 use crate::api::wire::AnswerBody;
-use crate::cli::ApiVersion;
+use crate::api::ApiVersion;
 
 /// What came back from one HTTP exchange.
 #[derive(Debug, Clone, Default)]
@@ -15,7 +16,14 @@ pub struct Reply {
     pub retry_after: Option<Duration>,
     /// The server's `Date` header, to detect clock skew.
     pub date: Option<SystemTime>,
+    /// The `Location` of a redirect (never followed), as sent.
+    pub location: Option<String>,
+    /// The body was longer than [`MAX_BODY`]; `body` holds only its start.
+    pub oversized: bool,
 }
+
+/// Answers longer than this are not read on (the API's answers are a few hundred bytes).
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// An error code and message, as the API gave them or as we name them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,21 +53,91 @@ pub enum Class {
     RowError(Problem),
 }
 
-const FATAL: [&str; 7] = [
-    "APIG.0301",
-    "APIG.0307",
-    "CBC.0154",
-    "CBC.0151",
-    "CBC.0155",
-    "CBC.5001",
-    "APIG.0101",
+/// The fatal codes, each with the likely cause people are told: the one list of them.
+const FATAL: &[(&str, &str)] = &[
+    (
+        "APIG.0301",
+        "the gateway refused the credentials: a wrong AK/SK pair, a deleted or disabled AK, or \
+         an invalid token. Check HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK (or the credentials \
+         file). After more than 5 bad signatures the gateway locks the AK for 5 minutes, so the \
+         run stopped at the first one.",
+    ),
+    (
+        "APIG.0302",
+        "IAM refused to authorize the request: the AK's user lacks the permission for this \
+         API, or the account is restricted. Check the IAM user's policies.",
+    ),
+    (
+        "APIG.0307",
+        "the IAM token has expired or is invalid: get a new token (tokens last 24 hours) or use \
+         AK/SK.",
+    ),
+    (
+        "CBC.0154",
+        "the IAM token has expired or is invalid: get a new token (tokens last 24 hours) or use \
+         AK/SK.",
+    ),
+    (
+        "CBC.0151",
+        "access denied: the partner id does not belong to these credentials, or the IAM user \
+         lacks the partner permission BPC_ITEM_SUBCUSTSERV_010118. Check --partner-id and the \
+         user's permissions.",
+    ),
+    (
+        "CBC.0155",
+        "access denied: the partner id does not belong to these credentials, or the IAM user \
+         lacks the partner permission BPC_ITEM_SUBCUSTSERV_010118. Check --partner-id and the \
+         user's permissions.",
+    ),
+    (
+        "CBC.5001",
+        "this account is not a Huawei Cloud partner: use the partner account's credentials.",
+    ),
+    (
+        "APIG.0101",
+        "the API does not exist at this address: check --endpoint (e.g. \
+         https://bss-intl.myhuaweicloud.com) and --api.",
+    ),
 ];
+
+/// The likely cause of a fatal code, for people; `None` for codes that are not fatal.
+pub fn fatal_cause(code: &str) -> Option<&'static str> {
+    FATAL.iter().find(|(c, _)| *c == code).map(|(_, why)| *why)
+}
+
+/// The code of an answer that is not one of the documented values.
+pub const BAD_ANSWER: &str = "BAD_ANSWER";
 
 /// Classifies a reply.
 pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
+    let status = reply.http_status;
+    if reply.oversized {
+        let p = Problem {
+            code: "HTTP".into(),
+            msg: format!(
+                "HTTP {status} with an answer longer than {} KiB (not read on)",
+                MAX_BODY / 1024
+            ),
+        };
+        return match status {
+            429 => Class::Throttled(p),
+            500 | 502 | 503 | 504 => Class::Transient(p),
+            _ => Class::RowError(p),
+        };
+    }
+    if (300..400).contains(&status) {
+        let to = reply.location.as_deref().map(sanitize);
+        return Class::RowError(Problem {
+            code: "HTTP".into(),
+            msg: format!(
+                "HTTP {status} redirect to {}: redirects are never followed (credentials and \
+                 lead data go to --endpoint only); check --endpoint",
+                to.as_deref().unwrap_or("(no Location)")
+            ),
+        });
+    }
     let parsed: Option<serde_json::Value> = serde_json::from_slice(&reply.body).ok();
     let found = parsed.as_ref().and_then(find_error);
-    let status = reply.http_status;
     let problem = || match &found {
         Some(p) => p.clone(),
         None => Problem {
@@ -68,34 +146,38 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
         },
     };
     let code = found.as_ref().map(|p| p.code.as_str()).unwrap_or("");
+    let success = (200..300).contains(&status);
     if status == 429 || code == "APIG.0308" || code == "CBC.0250" {
         return Class::Throttled(problem());
     }
-    if (code == "CBC.0000" || (code.is_empty() && (200..300).contains(&status))) && parsed.is_some()
-    {
-        let answer = parsed
-            .and_then(|v| serde_json::from_value::<AnswerBody>(v).ok())
+    if code == "CBC.0000" || (code.is_empty() && success && parsed.is_some()) {
+        let bad = |msg: String| {
+            Class::RowError(Problem {
+                code: BAD_ANSWER.into(),
+                msg,
+            })
+        };
+        if !success {
+            return bad(format!(
+                "CBC.0000 (success) with HTTP {status}: not taken as an answer"
+            ));
+        }
+        let answer = serde_json::from_value::<AnswerBody>(parsed.unwrap_or_default())
+            .map_err(|e| format!("the answer does not have the documented shape: {e}"))
             .and_then(|b| b.status_uplimit(api));
         return match answer {
-            Some((status, uplimit)) => Class::Answer {
+            Ok((status, uplimit)) => Class::Answer {
                 status,
                 uplimit,
-                code: if code.is_empty() { "CBC.0000" } else { code }.into(),
+                code: "CBC.0000".into(),
             },
-            None => Class::RowError(Problem {
-                code: if code.is_empty() {
-                    "HTTP".into()
-                } else {
-                    code.into()
-                },
-                msg: "the answer has no status field this version of the API should have".into(),
-            }),
+            Err(why) => bad(sanitize(&why)),
         };
     }
     if code == "CBC.0100" || code == "CBC.0101" {
         return Class::Invalid(problem());
     }
-    if FATAL.contains(&code) || status == 401 {
+    if fatal_cause(code).is_some() || status == 401 {
         return Class::Fatal(problem());
     }
     if code == "CBC.0999" || matches!(status, 500 | 502 | 503 | 504) {
@@ -114,14 +196,10 @@ fn find_error(v: &serde_json::Value) -> Option<Problem> {
         ("code", "message"),
     ] {
         if let Some(code) = obj.get(c).and_then(|x| x.as_str()) {
-            let msg = obj
-                .get(m)
-                .and_then(|x| x.as_str())
-                .unwrap_or("")
-                .to_string();
+            let msg = obj.get(m).and_then(|x| x.as_str()).unwrap_or("");
             return Some(Problem {
-                code: code.to_string(),
-                msg,
+                code: sanitize(code),
+                msg: sanitize(msg),
             });
         }
     }
@@ -130,15 +208,22 @@ fn find_error(v: &serde_json::Value) -> Option<Problem> {
 
 /// A short description of a body that is not the API's JSON (an HTML error page, say).
 fn describe_body(status: u16, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+    let head = &body[..body.len().min(512)];
+    let text = String::from_utf8_lossy(head);
     let trimmed = text.trim();
+    let binary = trimmed.contains('\u{FFFD}')
+        || trimmed
+            .chars()
+            .any(|c| c.is_control() && !c.is_whitespace());
     let kind = if trimmed.is_empty() {
         "an empty body".to_string()
+    } else if binary {
+        format!("a binary body of {} bytes (compressed?)", body.len())
     } else if trimmed.starts_with('<') {
         "an HTML page".to_string()
     } else {
         let snippet: String = trimmed.chars().take(120).collect();
-        format!("\"{snippet}\"")
+        format!("\"{}\"", sanitize(&snippet))
     };
     format!("HTTP {status} with {kind}")
 }
@@ -247,6 +332,17 @@ mod tests {
             (404, "", "row error"),
             (200, r#"{"error_code":"CBC.0000"}"#, "row error"),
             (
+                403,
+                r#"{"error_code":"APIG.0302","error_msg":"iam authorization failed"}"#,
+                "fatal",
+            ),
+            (302, "", "row error"),
+            (
+                307,
+                r#"{"error_code":"CBC.0000","status":"0","uplimit":"0"}"#,
+                "row error",
+            ),
+            (
                 400,
                 r#"{"error":{"code":"X.1","message":"nested"}}"#,
                 "row error",
@@ -278,6 +374,83 @@ mod tests {
                 code: "CBC.0000".into(),
             }
         );
+    }
+
+    #[test]
+    fn undocumented_answers_are_bad_answers_not_free() {
+        for (status, body) in [
+            (200, r#"{"error_code":"CBC.0000","status":2,"uplimit":"0"}"#),
+            (
+                200,
+                r#"{"error_code":"CBC.0000","status":"exists","uplimit":"0"}"#,
+            ),
+            (
+                200,
+                r#"{"error_code":"CBC.0000","status":null,"uplimit":"0"}"#,
+            ),
+            (200, r#"{"error_code":"CBC.0000","uplimit":"0"}"#),
+            (200, r#"{"error_code":"CBC.0000","status":"0"}"#),
+            (
+                500,
+                r#"{"error_code":"CBC.0000","status":"0","uplimit":"0"}"#,
+            ),
+            (
+                200,
+                r#"{"status":"0","uplimit":"0","error_code":"CBC.0000","extra":[1]}"#,
+            ),
+            (200, r#"{}"#),
+        ] {
+            let c = classify(ApiVersion::V1, &reply(status, body));
+            if status == 200 && body.contains("extra") {
+                assert_eq!(class_name(&c), "answer", "{body}");
+                continue;
+            }
+            let Class::RowError(p) = c else {
+                panic!("{status} {body}: {c:?}")
+            };
+            assert_eq!(p.code, BAD_ANSWER, "{status} {body}");
+        }
+    }
+
+    #[test]
+    fn redirects_and_oversized_bodies_are_never_answers() {
+        let mut r = reply(302, "");
+        r.location = Some("http://evil.example/\x1b[2Jsteal".into());
+        let Class::RowError(p) = classify(ApiVersion::V1, &r) else {
+            panic!()
+        };
+        assert!(
+            p.msg.contains("redirect to http://evil.example/ [2Jsteal"),
+            "{}",
+            p.msg
+        );
+        let mut r = reply(
+            200,
+            r#"{"error_code":"CBC.0000","status":"0","uplimit":"0"}"#,
+        );
+        r.oversized = true;
+        assert_eq!(class_name(&classify(ApiVersion::V1, &r)), "row error");
+        r.http_status = 503;
+        assert_eq!(class_name(&classify(ApiVersion::V1, &r)), "transient");
+    }
+
+    #[test]
+    fn server_text_is_sanitized() {
+        let Class::RowError(p) = classify(
+            ApiVersion::V1,
+            &reply(
+                400,
+                "{\"error_code\":\"X.1\",\"error_msg\":\"a\\u001b[31mred\\r\\nfake log line\"}",
+            ),
+        ) else {
+            panic!()
+        };
+        assert_eq!(p.msg, "a [31mred fake log line");
+        let Class::RowError(p) = classify(ApiVersion::V1, &reply(400, "\x1f\u{8b}\x08\0\0binary"))
+        else {
+            panic!()
+        };
+        assert!(p.msg.contains("binary body"), "{}", p.msg);
     }
 
     #[test]

@@ -10,14 +10,11 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT
 use secrecy::ExposeSecret;
 
 use super::backoff::parse_retry_after;
-use super::classify::{Problem, Reply};
+use super::classify::{Problem, Reply, MAX_BODY};
 use super::credentials::{Auth, Credentials};
 use super::{sign, wire};
+use crate::api::ApiVersion;
 use crate::check::CheckType;
-use crate::cli::ApiVersion;
-
-/// Answers larger than this are cut (the API's answers are a few hundred bytes).
-const MAX_BODY: usize = 64 * 1024;
 
 /// What the client needs to know.
 pub struct ClientConfig {
@@ -44,6 +41,8 @@ impl Client {
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             .timeout(cfg.timeout)
             .pool_idle_timeout(Duration::from_secs(5))
+            // A redirect would carry the credentials and the lead's data elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("cannot set up the HTTP client")?;
         let base = cfg.endpoint.as_str().trim_end_matches('/');
@@ -83,7 +82,7 @@ impl Client {
             .body(body)
             .send()
             .await;
-        let resp = match res {
+        let mut resp = match res {
             Ok(r) => r,
             Err(e) => return Err(transport_problem(&e)),
         };
@@ -95,13 +94,22 @@ impl Client {
         };
         let mut reply = Reply {
             http_status: resp.status().as_u16(),
-            request_id: text("x-request-id"),
+            request_id: text("x-request-id").map(|v| crate::api::sanitize(&v)),
             retry_after: text("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now())),
             date: text("date").and_then(|d| httpdate::parse_http_date(&d).ok()),
-            body: Vec::new(),
+            location: text("location"),
+            ..Reply::default()
         };
-        let bytes = resp.bytes().await.map_err(|e| transport_problem(&e))?;
-        reply.body = bytes[..bytes.len().min(MAX_BODY)].to_vec();
+        // Read at most MAX_BODY bytes: a server that never stops talking costs nothing.
+        while let Some(chunk) = resp.chunk().await.map_err(|e| transport_problem(&e))? {
+            let room = MAX_BODY - reply.body.len();
+            if chunk.len() > room {
+                reply.body.extend_from_slice(&chunk[..room]);
+                reply.oversized = true;
+                break;
+            }
+            reply.body.extend_from_slice(&chunk);
+        }
         Ok(reply)
     }
 

@@ -8,3 +8,70 @@ pub mod client;
 pub mod credentials;
 pub mod sign;
 pub mod wire;
+
+/// Which of the two check calls to use (`--api`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApiVersion {
+    /// POST /v1.0/{partner_id}/partner/customer-mgr/check-user
+    V1,
+    /// POST /v2/partners/sub-customers/users/check-identity
+    V2,
+}
+
+impl ApiVersion {
+    /// `v1` / `v2`, as stored in the state store's keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1",
+            ApiVersion::V2 => "v2",
+        }
+    }
+}
+
+/// Server text made safe to show or store: control characters (ESC, CR, LF, ...) and
+/// invisible format characters become spaces, runs of spaces one space, and the length is
+/// capped, so that no answer can move a terminal's cursor, split a log line or bloat a file.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_SERVER_TEXT));
+    for c in text.chars() {
+        let c = if c.is_control() || is_invisible(c) {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && (out.is_empty() || out.ends_with(' ')) {
+            continue;
+        }
+        if out.len() + c.len_utf8() > MAX_SERVER_TEXT {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+    }
+    out.trim_end().to_string()
+}
+
+/// The longest server text kept (an error message is a sentence).
+const MAX_SERVER_TEXT: usize = 500;
+
+/// Format characters that change how text is shown without being seen (bidi overrides,
+/// zero-width characters).
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_text_loses_control_characters() {
+        assert_eq!(
+            sanitize("bad\x1b[2J\r\nline\u{202E}two"),
+            "bad [2J line two"
+        );
+        assert_eq!(sanitize("  ok  "), "ok");
+        let long = "x".repeat(2000);
+        assert!(sanitize(&long).chars().count() <= MAX_SERVER_TEXT + 1);
+    }
+}

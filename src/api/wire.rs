@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::ApiVersion;
 use crate::check::CheckType;
-use crate::cli::ApiVersion;
 
 /// Path of the check call for a version (`partner_id` is needed by v1 only).
 pub fn path(api: ApiVersion, partner_id: &str) -> String {
@@ -43,65 +43,78 @@ pub fn body(api: ApiVersion, kind: CheckType, key: &str) -> Vec<u8> {
     res.expect("serializing two strings cannot fail")
 }
 
-/// Answer fields of both versions (all optional: error bodies share the shape).
-#[derive(Debug, Default, Deserialize, Serialize)]
+/// Answer fields of both versions (all optional: error bodies share the shape). `status` and
+/// `uplimit` stay raw JSON so that a value outside the documented ones can be refused.
+#[derive(Debug, Default, Deserialize)]
 pub struct AnswerBody {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_msg: Option<String>,
-    /// v1: "0" free, "1" exists.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_string"
-    )]
-    pub status: Option<String>,
-    /// v1: "1" when the registration limit is reached.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_string"
-    )]
-    pub uplimit: Option<String>,
+    /// v1: `"0"` free, `"1"` exists (the docs say strings; numbers are taken too).
+    #[serde(default)]
+    pub status: Option<serde_json::Value>,
+    /// v1: `"1"` when the registration limit is reached.
+    #[serde(default)]
+    pub uplimit: Option<serde_json::Value>,
     /// v2: `available` or `used_by_user`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check_result: Option<String>,
+    #[serde(default)]
+    pub check_result: Option<serde_json::Value>,
     /// v2, mobiles: how many more customers may register with the number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mobile_remain_available_num: Option<i64>,
+    #[serde(default)]
+    pub mobile_remain_available_num: Option<serde_json::Value>,
 }
 
-/// Accepts `"1"` or `1` (the docs say strings; be tolerant of numbers).
-fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let v = Option::<serde_json::Value>::deserialize(d)?;
-    Ok(match v {
-        Some(serde_json::Value::String(s)) => Some(s),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    })
+/// `0` or `1`, as a string or a number; anything else is not an answer.
+fn flag(name: &str, v: Option<&serde_json::Value>) -> Result<&'static str, String> {
+    use serde_json::Value;
+    match v {
+        Some(Value::String(s)) if s == "0" => Ok("0"),
+        Some(Value::String(s)) if s == "1" => Ok("1"),
+        Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok("0"),
+        Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok("1"),
+        None => Err(format!("the answer has no {name}")),
+        Some(other) => Err(format!("{name} {} is not a documented value", shown(other))),
+    }
+}
+
+/// A JSON value for an error message, short and free of control characters.
+fn shown(v: &serde_json::Value) -> String {
+    let s: String = v.to_string().chars().take(40).collect();
+    super::sanitize(&s)
 }
 
 impl AnswerBody {
-    /// (status, uplimit) as the v1 API states them; v2 answers are mapped by the contract's rule.
-    pub fn status_uplimit(&self, api: ApiVersion) -> Option<(String, String)> {
+    /// (status, uplimit) as the v1 API states them; v2 answers are mapped by the contract's
+    /// rule. `Err` says which field is missing or holds an undocumented value.
+    pub fn status_uplimit(&self, api: ApiVersion) -> Result<(String, String), String> {
         match api {
-            ApiVersion::V1 => Some((
-                self.status.clone()?,
-                self.uplimit.clone().unwrap_or_else(|| "0".into()),
+            ApiVersion::V1 => Ok((
+                flag("status", self.status.as_ref())?.into(),
+                flag("uplimit", self.uplimit.as_ref())?.into(),
             )),
             ApiVersion::V2 => {
-                let status = match self.check_result.as_deref()? {
-                    "used_by_user" => "1",
-                    "available" => "0",
-                    _ => return None,
+                let status = match self.check_result.as_ref() {
+                    Some(serde_json::Value::String(s)) if s == "used_by_user" => "1",
+                    Some(serde_json::Value::String(s)) if s == "available" => "0",
+                    None => return Err("the answer has no check_result".into()),
+                    Some(other) => {
+                        return Err(format!(
+                            "check_result {} is not a documented value",
+                            shown(other)
+                        ))
+                    }
                 };
-                let uplimit = if self.mobile_remain_available_num == Some(0) {
-                    "1"
-                } else {
-                    "0"
+                let uplimit = match self.mobile_remain_available_num.as_ref() {
+                    None => "0",
+                    Some(v) => match v.as_u64() {
+                        Some(0) => "1",
+                        Some(_) => "0",
+                        None => {
+                            return Err(format!(
+                                "mobile_remain_available_num {} is not a count",
+                                shown(v)
+                            ))
+                        }
+                    },
                 };
-                Some((status.into(), uplimit.into()))
+                Ok((status.into(), uplimit.into()))
             }
         }
     }
@@ -136,24 +149,54 @@ mod tests {
         };
         assert_eq!(
             parse(r#"{"check_result":"used_by_user"}"#),
-            Some(("1".into(), "0".into()))
+            Ok(("1".into(), "0".into()))
         );
         assert_eq!(
             parse(r#"{"check_result":"available","mobile_remain_available_num":0}"#),
-            Some(("0".into(), "1".into()))
+            Ok(("0".into(), "1".into()))
         );
         assert_eq!(
             parse(r#"{"check_result":"available","mobile_remain_available_num":3}"#),
-            Some(("0".into(), "0".into()))
+            Ok(("0".into(), "0".into()))
         );
-        assert_eq!(parse(r#"{"check_result":"weird"}"#), None);
-        let v1 = serde_json::from_str::<AnswerBody>(
-            r#"{"error_code":"CBC.0000","status":1,"uplimit":"0"}"#,
-        )
-        .unwrap();
+        for bad in [
+            r#"{"check_result":"weird"}"#,
+            r#"{"check_result":null}"#,
+            r#"{}"#,
+            r#"{"check_result":"available","mobile_remain_available_num":"x"}"#,
+            r#"{"check_result":"available","mobile_remain_available_num":-1}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn v1_answers_take_only_documented_values() {
+        let parse = |s: &str| {
+            serde_json::from_str::<AnswerBody>(s)
+                .unwrap()
+                .status_uplimit(ApiVersion::V1)
+        };
         assert_eq!(
-            v1.status_uplimit(ApiVersion::V1),
-            Some(("1".into(), "0".into()))
+            parse(r#"{"status":1,"uplimit":"0"}"#),
+            Ok(("1".into(), "0".into()))
         );
+        assert_eq!(
+            parse(r#"{"status":"0","uplimit":0}"#),
+            Ok(("0".into(), "0".into()))
+        );
+        for bad in [
+            r#"{"status":2,"uplimit":"0"}"#,
+            r#"{"status":"exists","uplimit":"0"}"#,
+            r#"{"status":null,"uplimit":"0"}"#,
+            r#"{"uplimit":"0"}"#,
+            r#"{"status":"1"}"#,
+            r#"{"status":"1","uplimit":"yes"}"#,
+            r#"{"status":true,"uplimit":"0"}"#,
+            r#"{"status":1.0,"uplimit":"0"}"#,
+            r#"{"status":" 1","uplimit":"0"}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -72,7 +72,7 @@ pub struct RecordReader {
     pub header: Vec<String>,
     pub delimiter: u8,
     pub encoding: TextEncoding,
-    /// How many records were read as Windows-1252 because they were not UTF-8.
+    /// How many records of a UTF-8 input were not UTF-8 and were decoded on their own.
     pub fallback_records: u64,
     cap: usize,
     number: u64,
@@ -108,15 +108,44 @@ impl RecordReader {
         if prefix.is_empty() {
             bail!("{label} is empty: expected a CSV file with a header row");
         }
-        let skip = sniff::bom_len(&prefix)?;
-        let body = &prefix[skip..];
+        let bom = sniff::bom(&prefix);
         let encoding = opts
             .encoding
-            .unwrap_or_else(|| sniff::detect_encoding(body));
+            .or(bom.map(|b| b.1))
+            .unwrap_or_else(|| sniff::detect_encoding(&prefix[bom.map_or(0, |b| b.0)..]));
+        let joined: Box<dyn Read + Send> = Box::new(Cursor::new(prefix).chain(source));
+        // UTF-8 is parsed as bytes (a bad record is decoded on its own); anything else is
+        // transcoded to UTF-8 first, its byte-order mark dropped.
+        let (start, skip, sample): (Box<dyn Read + Send>, usize, Vec<u8>) = match encoding {
+            TextEncoding::Utf8 { .. } => {
+                let skip = bom.map_or(0, |b| b.0);
+                let mut sample = Vec::with_capacity(SNIFF_LEN);
+                let mut joined = joined;
+                (&mut joined)
+                    .take(SNIFF_LEN as u64)
+                    .read_to_end(&mut sample)?;
+                let start = Box::new(Cursor::new(sample.clone()).chain(joined));
+                sample.drain(..skip.min(sample.len()));
+                (start, skip, sample)
+            }
+            TextEncoding::Other(enc) => {
+                let mut decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+                    .encoding(Some(enc))
+                    .bom_override(true)
+                    .strip_bom(true)
+                    .build(joined);
+                let mut sample = Vec::with_capacity(SNIFF_LEN);
+                (&mut decoded)
+                    .take(SNIFF_LEN as u64)
+                    .read_to_end(&mut sample)
+                    .with_context(|| format!("cannot read {label} as {}", enc.name()))?;
+                let start = Box::new(Cursor::new(sample.clone()).chain(decoded));
+                (start, 0, sample)
+            }
+        };
         let delimiter = opts
             .delimiter
-            .unwrap_or_else(|| sniff::detect_delimiter(body));
-        let start: Box<dyn Read + Send> = Box::new(Cursor::new(prefix).chain(source));
+            .unwrap_or_else(|| sniff::detect_delimiter(&sample));
         let mut guard = Guard {
             inner: start,
             delivered: 0,
@@ -217,7 +246,8 @@ impl RecordReader {
             rec
         };
         match self.encoding {
-            TextEncoding::Other(enc) => (redo(&self.raw, enc), None),
+            // Transcoded to UTF-8 already (malformed bytes became U+FFFD).
+            TextEncoding::Other(_) => (redo(&self.raw, encoding_rs::UTF_8), None),
             TextEncoding::Utf8 { strict } => {
                 let e = match csv::StringRecord::from_byte_record(self.raw.clone()) {
                     Ok(rec) => return (rec, None),
@@ -231,8 +261,10 @@ impl RecordReader {
                     );
                     (redo(&self.raw, encoding_rs::UTF_8), Some(msg))
                 } else {
+                    // This record alone: its bytes say which legacy encoding it is in.
                     self.fallback_records += 1;
-                    (redo(&self.raw, encoding_rs::WINDOWS_1252), None)
+                    let enc = sniff::guess_legacy(self.raw.as_slice());
+                    (redo(&self.raw, enc), None)
                 }
             }
         }
@@ -338,16 +370,75 @@ mod tests {
     }
 
     #[test]
-    fn empty_and_utf16_inputs_are_refused() {
+    fn empty_input_is_refused() {
         assert!(read_all(b"", None)
             .err()
             .unwrap()
             .to_string()
             .contains("empty"));
-        assert!(read_all(b"\xFF\xFEa\0", None)
-            .err()
-            .unwrap()
-            .to_string()
-            .contains("UTF-16"));
+    }
+
+    #[test]
+    fn utf16_with_a_bom_is_transcoded_and_tabs_detected() {
+        let text = "姓名\temail\n王丽\twangli@example.cn\n";
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+        let mut be = vec![0xFE, 0xFF];
+        be.extend(text.encode_utf16().flat_map(|u| u.to_be_bytes()));
+        for bytes in [le, be] {
+            let (r, recs) = read_all(&bytes, None).unwrap();
+            assert!(r.encoding.name().starts_with("UTF-16"));
+            assert_eq!(r.delimiter, b'\t');
+            assert_eq!(r.header, ["姓名", "email"]);
+            assert_eq!(
+                recs[0].fields.iter().collect::<Vec<_>>(),
+                ["王丽", "wangli@example.cn"]
+            );
+        }
+    }
+
+    #[test]
+    fn legacy_encodings_are_detected_from_their_bytes() {
+        let text = "姓名,邮箱,备注\n王丽,wangli@example.cn,北京市海淀区\n张伟,zw@example.cn,上海市浦东新区\n李娜,lina@example.cn,广州市天河区\n";
+        let traditional = "姓名,郵箱,備註\n王麗,wangli@example.tw,台北市大安區\n張偉,zw@example.tw,高雄市前鎮區\n李娜,lina@example.tw,台中市西屯區\n";
+        for (enc, text) in [
+            (encoding_rs::GBK, text),
+            (encoding_rs::GB18030, text),
+            (encoding_rs::BIG5, traditional),
+        ] {
+            let (bytes, _, _) = enc.encode(text);
+            let (r, recs) = read_all(&bytes, None).unwrap();
+            let want: Vec<&str> = text.lines().nth(3).unwrap().split(',').collect();
+            assert_eq!(
+                recs[2].fields.iter().collect::<Vec<_>>(),
+                want,
+                "{} read as {}",
+                enc.name(),
+                r.encoding.name()
+            );
+        }
+        let jp = "氏名,メール,メモ\n山田太郎,yamada@example.jp,東京都渋谷区の顧客です\n鈴木花子,suzuki@example.jp,大阪府の見込み客\n";
+        let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(jp);
+        let (r, recs) = read_all(&bytes, None).unwrap();
+        assert_eq!(r.encoding.name(), "Shift_JIS");
+        assert_eq!(recs[1].fields.get(0), Some("鈴木花子"));
+        let kr = "이름,이메일,메모\n김민준,minjun@example.kr,서울특별시 강남구 고객\n이서연,seoyeon@example.kr,부산광역시 해운대구\n";
+        let (bytes, _, _) = encoding_rs::EUC_KR.encode(kr);
+        let (r, recs) = read_all(&bytes, None).unwrap();
+        assert_eq!(r.encoding.name(), "EUC-KR");
+        assert_eq!(recs[0].fields.get(0), Some("김민준"));
+    }
+
+    #[test]
+    fn one_bad_row_in_a_utf8_file_leaves_the_good_rows_alone() {
+        let mut data = "name,email\nJürgen,alice@bücher.de\nZoë,zoe@example.com\n"
+            .as_bytes()
+            .to_vec();
+        data.extend(b"Jos\xe9,jose@example.com\n");
+        let (r, recs) = read_all(&data, None).unwrap();
+        assert_eq!(r.encoding.name(), "UTF-8");
+        assert_eq!(recs[0].fields.get(1), Some("alice@bücher.de"));
+        assert_eq!(recs[2].fields.get(0), Some("José"));
+        assert_eq!(r.fallback_records, 1);
     }
 }

@@ -11,9 +11,10 @@ pub const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextEncoding {
     /// UTF-8. `strict` when the user asked for it: a bad byte makes the row invalid.
-    /// Otherwise a record that is not UTF-8 is read as Windows-1252, as the contract says.
+    /// Otherwise a record that is not UTF-8 is decoded on its own (the good rows never are).
     Utf8 { strict: bool },
-    /// Any other ASCII-compatible encoding (Windows-1252 by default).
+    /// Any other encoding: the whole stream is transcoded to UTF-8 before it is parsed, so
+    /// that a multi-byte character can never be taken for a delimiter or a quote.
     Other(&'static Encoding),
 }
 
@@ -26,44 +27,65 @@ impl TextEncoding {
     }
 }
 
-/// Parses an `--encoding` label (`utf-8`, `windows-1252`, `latin1`, `gbk`, …).
+/// Parses an `--encoding` label (`utf-8`, `windows-1252`, `latin1`, `gbk`, `utf-16le`, …).
 pub fn encoding_from_label(label: &str) -> Result<TextEncoding> {
     let Some(enc) = Encoding::for_label(label.trim().as_bytes()) else {
-        bail!("unknown encoding '{label}': try utf-8, windows-1252, iso-8859-15 or gbk");
+        bail!(
+            "unknown encoding '{label}': try utf-8, gbk, gb18030, big5, shift_jis, euc-kr, \
+             windows-1252 or utf-16le"
+        );
     };
     if enc == encoding_rs::UTF_8 {
         return Ok(TextEncoding::Utf8 { strict: true });
     }
-    if !enc.is_ascii_compatible() {
-        bail!(
-            "encoding {} is not supported: save the file as UTF-8 (or an ASCII-compatible encoding)",
-            enc.name()
-        );
+    if enc == encoding_rs::REPLACEMENT {
+        bail!("encoding '{label}' cannot be decoded: save the file as UTF-8");
     }
     Ok(TextEncoding::Other(enc))
 }
 
-/// Strips a UTF-8 BOM (returning how many bytes to skip) and refuses UTF-16/32 ones.
-pub fn bom_len(prefix: &[u8]) -> Result<usize> {
-    if prefix.starts_with(b"\xEF\xBB\xBF") {
-        return Ok(3);
-    }
-    if prefix.starts_with(b"\xFF\xFE") || prefix.starts_with(b"\xFE\xFF") {
-        bail!(
-            "the input is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8 CSV"
-        );
-    }
-    Ok(0)
+/// The byte-order mark at the start of the input: how long it is and what it says.
+pub fn bom(prefix: &[u8]) -> Option<(usize, TextEncoding)> {
+    Encoding::for_bom(prefix).map(|(enc, len)| {
+        let t = if enc == encoding_rs::UTF_8 {
+            TextEncoding::Utf8 { strict: false }
+        } else {
+            TextEncoding::Other(enc)
+        };
+        (len, t)
+    })
 }
 
-/// UTF-8 if the sample is valid UTF-8 (a character cut at the sample's end is fine),
-/// Windows-1252 otherwise.
+/// UTF-8 if the sample is UTF-8, allowing a few bad lines among good ones (they are then
+/// decoded row by row); otherwise the legacy encoding `chardetng` finds in the bytes (GBK,
+/// Big5, Shift_JIS, EUC-KR, Windows-125x, ...), decided once for the whole file.
 pub fn detect_encoding(sample: &[u8]) -> TextEncoding {
-    match std::str::from_utf8(sample) {
-        Ok(_) => TextEncoding::Utf8 { strict: false },
-        Err(e) if e.error_len().is_none() => TextEncoding::Utf8 { strict: false },
-        Err(_) => TextEncoding::Other(encoding_rs::WINDOWS_1252),
+    // Judged line by line: in legacy text nearly every line with a non-ASCII byte is invalid
+    // UTF-8 (a line that is valid by chance is rare), while a UTF-8 file with a stray byte
+    // has many good non-ASCII lines and a few bad ones.
+    let (mut good, mut bad) = (0usize, 0usize);
+    for line in sample.split(|&b| b == b'\n') {
+        if line.is_ascii() {
+            continue;
+        }
+        match std::str::from_utf8(line) {
+            Ok(_) => good += 1,
+            // A character cut at the sample's end is not an error.
+            Err(e) if e.error_len().is_none() => good += 1,
+            Err(_) => bad += 1,
+        }
     }
+    if bad == 0 || good >= bad {
+        return TextEncoding::Utf8 { strict: false };
+    }
+    TextEncoding::Other(guess_legacy(sample))
+}
+
+/// chardetng's guess for bytes that are not UTF-8.
+pub fn guess_legacy(bytes: &[u8]) -> &'static Encoding {
+    let mut d = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    d.feed(bytes, true);
+    d.guess(None, chardetng::Utf8Detection::Deny)
 }
 
 /// The candidate that occurs most often, outside quotes, in the first line (the header).
@@ -131,12 +153,29 @@ mod tests {
             TextEncoding::Utf8 { strict: false }
         );
         assert_eq!(
-            detect_encoding(b"h\xe9llo"),
+            detect_encoding("name\nJosé Müller,café\n".repeat(3).as_bytes()),
+            TextEncoding::Utf8 { strict: false }
+        );
+        let mut mostly = "name\nJosé Müller,café\n".repeat(3).into_bytes();
+        mostly.extend(b"one bad \xe9 row\n");
+        assert_eq!(
+            detect_encoding(&mostly),
+            TextEncoding::Utf8 { strict: false },
+            "one stray byte does not make a UTF-8 file legacy"
+        );
+        assert_eq!(
+            detect_encoding(b"name\nJos\xe9 M\xfcller,caf\xe9 na\xefve\n"),
             TextEncoding::Other(encoding_rs::WINDOWS_1252)
         );
-        assert_eq!(bom_len(b"\xEF\xBB\xBFa,b").unwrap(), 3);
-        assert_eq!(bom_len(b"a,b").unwrap(), 0);
-        assert!(bom_len(b"\xFF\xFEa\0").is_err());
+        let (gbk, _, _) = encoding_rs::GBK
+            .encode("姓名,邮箱\n王丽,wangli@example.cn\n张伟,zhangwei@example.cn\n");
+        assert_eq!(detect_encoding(&gbk), TextEncoding::Other(encoding_rs::GBK));
+        assert_eq!(bom(b"\xEF\xBB\xBFa,b").map(|b| b.0), Some(3));
+        assert_eq!(bom(b"a,b"), None);
+        assert_eq!(
+            bom(b"\xFF\xFEa\0"),
+            Some((2, TextEncoding::Other(encoding_rs::UTF_16LE)))
+        );
     }
 
     #[test]
@@ -149,7 +188,7 @@ mod tests {
             encoding_from_label("latin1").unwrap().name(),
             "windows-1252"
         );
-        assert!(encoding_from_label("utf-16le").is_err());
+        assert_eq!(encoding_from_label("utf-16le").unwrap().name(), "UTF-16LE");
         assert!(encoding_from_label("klingon").is_err());
     }
 }

@@ -1,6 +1,9 @@
 //! Durable replacement of an output file: write a temporary file in the target folder, fsync
 //! it, rename it over the target, fsync the folder. A reader sees the old file or the new
-//! one, never half of one.
+//! one, never half of one. Only regular files (and new paths) are replaced: a FIFO or a device
+//! such as `/dev/null` is written through, never renamed over. Every temporary file is listed
+//! in [`TEMPS`] until it is renamed or dropped, so that exit paths that skip destructors (a
+//! second Ctrl-C) can still remove them.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -12,7 +15,56 @@ use tempfile::NamedTempFile;
 /// Where results go.
 pub enum Out {
     Stdout(io::BufWriter<io::Stdout>),
-    File { tmp: NamedTempFile, target: PathBuf },
+    File {
+        tmp: Temp,
+        target: PathBuf,
+    },
+    /// An existing target that is not a regular file (FIFO, device): written in place.
+    Through(io::BufWriter<File>),
+}
+
+/// Temporary files not yet renamed into place.
+static TEMPS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A temporary output file, listed in [`TEMPS`] for as long as it exists.
+pub struct Temp {
+    file: NamedTempFile,
+    path: PathBuf,
+}
+
+impl Temp {
+    fn new(file: NamedTempFile) -> Temp {
+        let path = file.path().to_path_buf();
+        if let Ok(mut t) = TEMPS.lock() {
+            t.push(path.clone());
+        }
+        Temp { file, path }
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if let Ok(mut t) = TEMPS.lock() {
+            t.retain(|p| *p != self.path);
+        }
+    }
+}
+
+/// Removes every temporary file still listed: for exits that skip destructors.
+pub fn remove_temporary_files() {
+    let paths = match TEMPS.lock() {
+        Ok(mut t) => std::mem::take(&mut *t),
+        Err(_) => return,
+    };
+    for p in paths {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// True if `path` exists and is something other than a regular file (a FIFO, a device, a
+/// socket): such a target is written through, never replaced.
+pub fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 impl Out {
@@ -21,6 +73,13 @@ impl Out {
         let Some(target) = target else {
             return Ok(Out::Stdout(io::BufWriter::new(io::stdout())));
         };
+        if is_special(target) {
+            let f = File::options()
+                .write(true)
+                .open(target)
+                .with_context(|| format!("cannot open {} for writing", target.display()))?;
+            return Ok(Out::Through(io::BufWriter::new(f)));
+        }
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -36,14 +95,16 @@ impl Out {
         if let Some(p) = permissions_for(target) {
             builder.permissions(p);
         }
-        let tmp = builder.tempfile_in(dir).with_context(|| {
-            format!(
-                "cannot create a temporary file in {} for the output (is the folder writable?)",
-                dir.display()
-            )
+        let tmp = builder.tempfile_in(dir).map_err(|e| {
+            let why = match e.kind() {
+                io::ErrorKind::NotFound => "the folder does not exist".to_string(),
+                io::ErrorKind::PermissionDenied => "the folder is not writable".to_string(),
+                _ => e.to_string(),
+            };
+            anyhow::anyhow!("cannot write {}: {why}", target.display())
         })?;
         Ok(Out::File {
-            tmp,
+            tmp: Temp::new(tmp),
             target: target.to_path_buf(),
         })
     }
@@ -54,16 +115,24 @@ impl Out {
             Out::Stdout(mut w) => w.flush().context("cannot write to standard output"),
             Out::File { mut tmp, target } => {
                 let ctx = || format!("cannot write the output {}", target.display());
-                tmp.flush().with_context(ctx)?;
-                tmp.as_file().sync_all().with_context(ctx)?;
-                tmp.persist(&target)
-                    .map_err(|e| e.error)
-                    .with_context(ctx)?;
+                tmp.file.flush().with_context(ctx)?;
+                tmp.file.as_file().sync_all().with_context(ctx)?;
+                persist(tmp, &target).with_context(ctx)?;
                 sync_dir(&target);
                 Ok(())
             }
+            Out::Through(mut w) => w.flush().context("cannot write the output"),
         }
     }
+}
+
+/// Renames the temporary file over `target`, then unlists it.
+fn persist(tmp: Temp, target: &Path) -> io::Result<()> {
+    let path = tmp.path.clone();
+    std::fs::rename(&path, target)?;
+    // Renamed: dropping the NamedTempFile now only fails to delete a path that is gone.
+    drop(tmp);
+    Ok(())
 }
 
 /// A temporary file this old next to the target was left by a run that was killed (SIGKILL
@@ -117,13 +186,15 @@ impl Write for Out {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Out::Stdout(w) => w.write(buf),
-            Out::File { tmp, .. } => tmp.write(buf),
+            Out::File { tmp, .. } => tmp.file.write(buf),
+            Out::Through(w) => w.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Out::Stdout(w) => w.flush(),
-            Out::File { tmp, .. } => tmp.flush(),
+            Out::File { tmp, .. } => tmp.file.flush(),
+            Out::Through(w) => w.flush(),
         }
     }
 }

@@ -15,6 +15,8 @@ pub enum StopReason {
     Interrupted,
     Fatal,
     CircuitOpen,
+    Deadline,
+    MaxRequests,
 }
 
 /// The figures of one run. Field names are the contract's JSON keys.
@@ -40,8 +42,11 @@ pub struct Summary {
     /// `validate` on very large inputs: duplicates were counted among this many values only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicates_counted_among: Option<u64>,
-    /// Checks whose result differs from the previous answer in the state store.
+    /// Checks whose answer differs from the previous answer in the state store (errors and
+    /// pending checks are never changes).
     pub changed: u64,
+    /// The changes by transition, e.g. `free->taken`.
+    pub changes: std::collections::BTreeMap<String, u64>,
     pub elapsed_seconds: f64,
     pub requests_per_second: f64,
     pub stopped_reason: Option<StopReason>,
@@ -74,8 +79,9 @@ impl Summary {
             ResultKind::Valid => self.valid.get_or_insert(0),
         };
         *slot += 1;
-        if matches!(o.previous, Some((prev, _)) if prev != o.result) {
+        if let Some(t) = o.transition() {
             self.changed += 1;
+            *self.changes.entry(t).or_default() += 1;
         }
     }
 
@@ -84,6 +90,7 @@ impl Summary {
         self.exit_code = match self.stopped_reason {
             Some(StopReason::Interrupted) => 130,
             Some(StopReason::Fatal | StopReason::CircuitOpen) => 2,
+            Some(StopReason::Deadline | StopReason::MaxRequests) => 1,
             None if self.error + self.pending > 0 => 1,
             None => 0,
         };
@@ -195,5 +202,16 @@ mod tests {
         o.previous = Some((ResultKind::Taken, now));
         s.count(&o);
         assert_eq!((s.changed, s.taken, s.checks), (1, 2, 2));
+        assert_eq!(s.changes.get("free->taken"), Some(&1));
+        // An outage is not a change: errors and pending checks never count.
+        for now_result in [ResultKind::Error, ResultKind::Pending] {
+            let mut e = Outcome::new("a", now_result, Source::Api);
+            e.previous = Some((ResultKind::Free, now));
+            s.count(&e);
+        }
+        let mut back = Outcome::new("a", ResultKind::Free, Source::Api);
+        back.previous = Some((ResultKind::Error, now));
+        s.count(&back);
+        assert_eq!(s.changed, 1);
     }
 }

@@ -17,14 +17,15 @@ use crate::api::classify::{classify, Class, Problem, Reply};
 use crate::api::client::Client;
 use crate::check::{CheckType, Outcome, ResultKind, Source};
 use crate::logging::mask;
+use crate::output::summary::StopReason;
 
-/// A check still throttled after this many 429s ends in `error` (a daily quota is exhausted).
-const MAX_THROTTLED: u32 = 30;
+/// The longest single wait a server may ask for with `Retry-After`.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// What an answer leads to.
 enum Next {
-    /// The check ends with this outcome (and, if fatal, why the run must stop).
-    Done(Outcome, Option<String>),
+    /// The check ends with this outcome (and, if the run must stop, why).
+    Done(Outcome, Option<(StopReason, String)>),
     /// Try again after this long.
     Retry(Duration),
 }
@@ -39,6 +40,8 @@ pub struct Ctx {
     pub stop: CancellationToken,
     pub max_attempts: u32,
     pub backoff_base: Duration,
+    /// Throttled this long with no answer in between, the run stops (`--max-throttle-wait`).
+    pub max_throttle_wait: Duration,
     pub log_pii: bool,
 }
 
@@ -73,7 +76,7 @@ pub struct Finished {
     pub key: String,
     pub outcome: Outcome,
     /// Set when the answer means the whole run must stop; says why, for people.
-    pub fatal: Option<String>,
+    pub stop: Option<(StopReason, String)>,
     pub requests: u32,
     pub retries: u32,
     pub throttled: u32,
@@ -120,60 +123,76 @@ pub async fn check(
             request_id: reply.as_ref().and_then(|r| r.request_id.clone()),
             ..Outcome::new(key.clone(), result, Source::Api)
         };
-        let next =
-            match &class {
-                Class::Answer {
-                    status,
-                    uplimit,
-                    code,
-                } => {
-                    ctx.pace.succeeded();
-                    let mut o = base(ResultKind::from_answer(status, uplimit), None);
-                    o.status = Some(status.clone());
-                    o.uplimit = Some(uplimit.clone());
-                    o.error_code = Some(code.clone());
-                    Next::Done(o, None)
-                }
-                Class::Invalid(p) => Next::Done(base(ResultKind::Invalid, Some(p)), None),
-                Class::RowError(p) => Next::Done(base(ResultKind::Error, Some(p)), None),
-                Class::Fatal(p) => {
-                    // Stop every other request before this slot is given back.
-                    ctx.stop.cancel();
-                    let why = fatal::explain(p, reply.as_ref().and_then(|r| r.date));
-                    Next::Done(base(ResultKind::Error, Some(p)), Some(why))
-                }
-                Class::Throttled(p) => {
-                    throttled += 1;
-                    ctx.pace.throttled();
-                    if throttled >= MAX_THROTTLED {
-                        let mut o = base(ResultKind::Error, Some(p));
-                        o.error_msg = Some(format!(
-                            "still throttled after {throttled} tries: {}",
-                            p.msg
-                        ));
-                        Next::Done(o, None)
-                    } else {
-                        Next::Retry(reply.as_ref().and_then(|r| r.retry_after).unwrap_or_else(
-                            || full_jitter(ctx.backoff_base * 4, throttled - 1, &mut rng),
-                        ))
-                    }
-                }
-                Class::Transient(p) => {
-                    failures += 1;
-                    if failures >= ctx.max_attempts {
-                        let mut o = base(ResultKind::Error, Some(p));
-                        o.error_msg =
-                            Some(format!("{} (gave up after {failures} attempts)", p.msg));
-                        Next::Done(o, None)
-                    } else {
-                        Next::Retry(full_jitter(ctx.backoff_base, failures - 1, &mut rng))
-                    }
-                }
-            };
-        let wait = match next {
-            Next::Done(o, fatal) => {
-                return finished(kind, o, fatal, requests, throttled, Some(slot))
+        let next = match &class {
+            Class::Answer {
+                status,
+                uplimit,
+                code,
+            } => {
+                ctx.pace.succeeded();
+                let mut o = base(ResultKind::from_answer(status, uplimit), None);
+                o.status = Some(status.clone());
+                o.uplimit = Some(uplimit.clone());
+                o.error_code = Some(code.clone());
+                Next::Done(o, None)
             }
+            Class::Invalid(p) => Next::Done(base(ResultKind::Invalid, Some(p)), None),
+            Class::RowError(p) => Next::Done(base(ResultKind::Error, Some(p)), None),
+            Class::Fatal(p) => {
+                // Stop every other request before this slot is given back.
+                ctx.stop.cancel();
+                let why = fatal::explain(p, reply.as_ref().and_then(|r| r.date));
+                Next::Done(
+                    base(ResultKind::Error, Some(p)),
+                    Some((StopReason::Fatal, why)),
+                )
+            }
+            Class::Throttled(p) => {
+                throttled += 1;
+                ctx.pace.throttled();
+                let waited = ctx.pace.throttled_for();
+                if waited >= ctx.max_throttle_wait {
+                    ctx.stop.cancel();
+                    let why = format!(
+                        "throttled for {} with no answer in between (last: {} {}): the \
+                             gateway's quota for this partner looks exhausted; try again later \
+                             or raise --max-throttle-wait",
+                        humantime::format_duration(Duration::from_secs(waited.as_secs())),
+                        p.code,
+                        p.msg
+                    );
+                    Next::Done(
+                        base(ResultKind::Pending, Some(p)),
+                        Some((StopReason::CircuitOpen, why)),
+                    )
+                } else {
+                    let wait = reply
+                        .as_ref()
+                        .and_then(|r| r.retry_after)
+                        .unwrap_or_else(|| {
+                            full_jitter(ctx.backoff_base * 4, throttled - 1, &mut rng)
+                        });
+                    // Capped, and never past the point where the run gives up.
+                    let left = ctx.max_throttle_wait.saturating_sub(waited);
+                    Next::Retry(
+                        wait.min(MAX_RETRY_AFTER)
+                            .min(left + Duration::from_millis(50)),
+                    )
+                }
+            }
+            Class::Transient(p) => {
+                failures += 1;
+                if failures >= ctx.max_attempts {
+                    let mut o = base(ResultKind::Error, Some(p));
+                    o.error_msg = Some(format!("{} (gave up after {failures} attempts)", p.msg));
+                    Next::Done(o, None)
+                } else {
+                    Next::Retry(full_jitter(ctx.backoff_base, failures - 1, &mut rng))
+                }
+            }
+        };
+        let wait = match next {
+            Next::Done(o, stop) => return finished(kind, o, stop, requests, throttled, Some(slot)),
             Next::Retry(wait) => wait,
         };
         drop(slot);
@@ -192,7 +211,7 @@ pub async fn check(
 fn finished(
     kind: CheckType,
     outcome: Outcome,
-    fatal: Option<String>,
+    stop: Option<(StopReason, String)>,
     requests: u32,
     throttled: u32,
     slot: Option<OwnedSemaphorePermit>,
@@ -201,7 +220,7 @@ fn finished(
         kind,
         key: outcome.checked_key.clone(),
         outcome,
-        fatal,
+        stop,
         requests,
         retries: requests.saturating_sub(1),
         throttled,

@@ -210,6 +210,7 @@ impl Dispatcher {
         match reason {
             StopReason::Interrupted => tracing::debug!("stopping: {msg}"),
             StopReason::Fatal | StopReason::CircuitOpen => tracing::error!("stopping: {msg}"),
+            StopReason::Deadline | StopReason::MaxRequests => tracing::warn!("stopping: {msg}"),
         }
         self.counters.stop = Some((reason, msg));
         self.ctx.stop.cancel();
@@ -301,8 +302,8 @@ impl Dispatcher {
                 self.errors_in_a_row = 0;
             }
         }
-        if let Some(why) = f.fatal {
-            self.halt(StopReason::Fatal, why);
+        if let Some((reason, why)) = f.stop {
+            self.halt(reason, why);
         } else if self.errors_in_a_row >= CIRCUIT_THRESHOLD {
             let msg = format!(
                 "{CIRCUIT_THRESHOLD} checks in a row ended in error (last: {} {}); the API or the \

@@ -2,39 +2,15 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::api::classify::Problem;
+use crate::api::classify::{fatal_cause, Problem};
 
 /// Clock differences above this are worth mentioning (the gateway refuses over 15 minutes).
 const SKEW_WORTH_SAYING: Duration = Duration::from_secs(180);
 
 /// One paragraph for the user: the API's code and message, then the likely cause.
 pub fn explain(p: &Problem, server_date: Option<SystemTime>) -> String {
-    let cause = match p.code.as_str() {
-        "APIG.0301" => {
-            "the gateway refused the credentials: a wrong AK/SK pair, a deleted or \
-             disabled AK, or an invalid token. Check HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK (or \
-             the credentials file). After more than 5 bad signatures the gateway locks the AK for \
-             5 minutes, so the run stopped at the first one."
-        }
-        "APIG.0307" | "CBC.0154" => {
-            "the IAM token has expired or is invalid: get a new token \
-             (tokens last 24 hours) or use AK/SK."
-        }
-        "CBC.0151" | "CBC.0155" => {
-            "access denied: the partner id does not belong to these \
-             credentials, or the IAM user lacks the partner permission \
-             BPC_ITEM_SUBCUSTSERV_010118. Check --partner-id and the user's permissions."
-        }
-        "CBC.5001" => {
-            "this account is not a Huawei Cloud partner: use the partner account's \
-             credentials."
-        }
-        "APIG.0101" => {
-            "the API does not exist at this address: check --endpoint (e.g. \
-             https://bss-intl.myhuaweicloud.com) and --api."
-        }
-        _ => "the API refused the credentials (HTTP 401): check them.",
-    };
+    let cause =
+        fatal_cause(&p.code).unwrap_or("the API refused the credentials (HTTP 401): check them.");
     let mut out = format!("{} {}: {cause}", p.code, p.msg);
     if let Some(skew) = server_date.map(skew_from) {
         if skew.1 > SKEW_WORTH_SAYING {

@@ -78,6 +78,7 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
         stop: CancellationToken::new(),
         max_attempts: cfg.max_attempts,
         backoff_base: cfg.backoff_base,
+        max_throttle_wait: cfg.max_throttle_wait,
         log_pii: job.display.log_pii,
     });
     let window = Arc::new(Semaphore::new(REORDER_WINDOW));
@@ -149,11 +150,11 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
 }
 
 /// The simulator's port changes every run, so its answers are keyed by a fixed name.
-pub fn sandbox_scope(sandbox: &Sandbox, api: crate::cli::ApiVersion) -> Scope {
+pub fn sandbox_scope(sandbox: &Sandbox, api: crate::api::ApiVersion) -> Scope {
     Scope {
         host: "sandbox".into(),
         partner: sandbox.identity.partner_id.clone(),
-        api: api_name(api).into(),
+        api: api.name().into(),
     }
 }
 
@@ -163,7 +164,7 @@ pub fn scope_for(
     endpoint: &reqwest::Url,
     partner_id: &str,
     auth: &Auth,
-    api: crate::cli::ApiVersion,
+    api: crate::api::ApiVersion,
 ) -> Scope {
     let partner = if partner_id.is_empty() {
         match auth {
@@ -178,14 +179,7 @@ pub fn scope_for(
     Scope {
         host: crate::api::client::authority(endpoint),
         partner,
-        api: api_name(api).into(),
-    }
-}
-
-fn api_name(api: crate::cli::ApiVersion) -> &'static str {
-    match api {
-        crate::cli::ApiVersion::V1 => "v1",
-        crate::cli::ApiVersion::V2 => "v2",
+        api: api.name().into(),
     }
 }
 

@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
+/// The range `--rate` may take.
+pub const MIN_RATE: f64 = 0.01;
+pub const MAX_RATE: f64 = 100_000.0;
+
 /// The lowest rate throttling can push the run to.
 pub const FLOOR: f64 = 0.1;
 /// Factor applied on throttling.
@@ -20,6 +24,8 @@ struct State {
     limiter: Arc<DefaultDirectRateLimiter>,
     last_decrease: Option<Instant>,
     last_increase: Instant,
+    /// When the current run of 429s with no answer between them began.
+    throttled_since: Option<Instant>,
 }
 
 /// Shared by the dispatcher and its request tasks.
@@ -33,12 +39,22 @@ pub fn burst(rate: f64) -> u32 {
     ((rate * 0.01).round() as u32).max(1)
 }
 
+/// The quota for a rate; config keeps `--rate` within [`MIN_RATE`, `MAX_RATE`], and the
+/// period is clamped so that no rate can make governor panic.
+fn quota(rate: f64) -> Quota {
+    let rate = if rate.is_nan() {
+        MIN_RATE
+    } else {
+        rate.clamp(MIN_RATE, MAX_RATE)
+    };
+    let period = Duration::from_secs_f64(1.0 / rate).max(Duration::from_micros(1));
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::new(burst(rate)).unwrap_or(NonZeroU32::MIN))
+}
+
 fn limiter(rate: f64) -> Arc<DefaultDirectRateLimiter> {
-    let period = Duration::from_secs_f64(1.0 / rate);
-    let quota = Quota::with_period(period)
-        .expect("rate is positive and finite")
-        .allow_burst(NonZeroU32::new(burst(rate)).expect("at least 1"));
-    Arc::new(RateLimiter::direct(quota))
+    Arc::new(RateLimiter::direct(quota(rate)))
 }
 
 impl Pace {
@@ -50,6 +66,7 @@ impl Pace {
                 limiter: limiter(rate),
                 last_decrease: None,
                 last_increase: Instant::now(),
+                throttled_since: None,
             }),
         }
     }
@@ -65,10 +82,17 @@ impl Pace {
         self.state.lock().expect("pace lock").rate
     }
 
+    /// How long the run has been throttled with no answer in between (zero if it is not).
+    pub fn throttled_for(&self) -> Duration {
+        let s = self.state.lock().expect("pace lock");
+        s.throttled_since.map(|t| t.elapsed()).unwrap_or_default()
+    }
+
     /// A 429 arrived: slow down (once per second at most).
     pub fn throttled(&self) {
         let mut s = self.state.lock().expect("pace lock");
         let now = Instant::now();
+        s.throttled_since.get_or_insert(now);
         if s.last_decrease
             .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
         {
@@ -84,6 +108,7 @@ impl Pace {
     /// An answer arrived: climb back towards `--rate`.
     pub fn succeeded(&self) {
         let mut s = self.state.lock().expect("pace lock");
+        s.throttled_since = None;
         if s.rate >= self.max {
             return;
         }
@@ -124,6 +149,25 @@ mod tests {
     }
 
     #[test]
+    fn extreme_rates_do_not_panic() {
+        for r in [1e10, f64::MAX, 0.0, -1.0, f64::NAN, 1e-12] {
+            let _ = quota(r);
+        }
+    }
+
+    #[test]
+    fn throttling_time_resets_on_an_answer() {
+        let p = Pace::new(5.0);
+        assert_eq!(p.throttled_for(), Duration::ZERO);
+        p.throttled();
+        p.state.lock().unwrap().throttled_since = Some(Instant::now() - Duration::from_secs(60));
+        p.throttled();
+        assert!(p.throttled_for() >= Duration::from_secs(60));
+        p.succeeded();
+        assert_eq!(p.throttled_for(), Duration::ZERO);
+    }
+
+    #[test]
     fn the_floor_holds() {
         let p = Pace::new(1.0);
         for _ in 0..50 {
@@ -138,10 +182,7 @@ mod tests {
         use governor::clock::FakeRelativeClock;
         let clock = FakeRelativeClock::default();
         let rate = 5.0;
-        let quota = Quota::with_period(Duration::from_secs_f64(1.0 / rate))
-            .unwrap()
-            .allow_burst(NonZeroU32::new(burst(rate)).unwrap());
-        let l = RateLimiter::direct_with_clock(quota, clock.clone());
+        let l = RateLimiter::direct_with_clock(quota(rate), clock.clone());
         // Offer a request every millisecond for 10 s; count those let through per 1 s window.
         let mut allowed = Vec::new();
         for ms in 0..10_000u64 {

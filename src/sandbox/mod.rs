@@ -26,7 +26,6 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 use crate::check::CheckType;
-use crate::cli::FaultArgs;
 use crate::normalize;
 pub use truth::{truth, Truth};
 
@@ -64,7 +63,7 @@ impl Identity {
     }
 }
 
-/// Faults and limits (see `cli::FaultArgs`).
+/// Faults and limits (`checkuser sandbox --help` describes each).
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
     pub throttle: f64,
@@ -80,23 +79,12 @@ pub struct Faults {
     pub clock_offset_secs: i64,
     /// Seconds to announce in `Retry-After` on 429 (APIG documents none; some gateways do).
     pub retry_after: Option<u64>,
-}
-
-impl From<&FaultArgs> for Faults {
-    fn from(a: &FaultArgs) -> Faults {
-        Faults {
-            throttle: a.throttle,
-            transient: a.fault_transient,
-            http5xx: a.fault_5xx,
-            reset: a.fault_reset,
-            fail_first: a.fail_first,
-            latency: a.latency.unwrap_or_default(),
-            jitter: a.latency_jitter.unwrap_or_default(),
-            seed: a.seed,
-            clock_offset_secs: a.clock_offset,
-            retry_after: a.retry_after,
-        }
-    }
+    /// Fraction of answers that are `CBC.0000` with an undocumented status (a lying gateway).
+    pub bad_answer: f64,
+    /// Answer every request with a 302 to this URL (a hijacked or misconfigured endpoint).
+    pub redirect_to: Option<String>,
+    /// Follow every answer's JSON with this many bytes of spaces (a server that never stops).
+    pub huge_body: Option<u64>,
 }
 
 /// One request as the simulator saw it.
@@ -296,7 +284,39 @@ async fn handle(
     app.stats
         .push(arrived, &kind, &key, resp.status().as_u16(), &code);
     resp.headers_mut().remove("x-sandbox-code");
+    if let Some(n) = app.faults.huge_body {
+        resp = endless(resp, n).await;
+    }
     app.stamp(resp)
+}
+
+/// The answer's body followed by `n` bytes of spaces, streamed: valid JSON that never ends.
+async fn endless(resp: Response, n: u64) -> Response {
+    let (parts, body) = resp.into_parts();
+    let head = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    const CHUNK: usize = 64 * 1024;
+    let spaces = Bytes::from(vec![b' '; CHUNK]);
+    let tail = futures::stream::unfold(n, move |left| {
+        let spaces = spaces.clone();
+        async move {
+            (left > 0).then(|| {
+                let take = left.min(CHUNK as u64);
+                (
+                    Ok::<Bytes, std::io::Error>(spaces.slice(..take as usize)),
+                    left - take,
+                )
+            })
+        }
+    });
+    let stream = futures::StreamExt::chain(
+        futures::stream::once(async move { Ok::<Bytes, std::io::Error>(head) }),
+        tail,
+    );
+    let mut resp = Response::from_parts(parts, Body::from_stream(stream));
+    resp.headers_mut().remove("content-length");
+    resp
 }
 
 /// (type, key) of a request body of either version; empty when absent.
@@ -350,6 +370,10 @@ impl App {
         kind: &str,
         key: &str,
     ) -> Response {
+        if let Some(to) = &self.faults.redirect_to {
+            let resp = (StatusCode::FOUND, [("location", to.as_str())], "").into_response();
+            return tagged(resp, "REDIRECT");
+        }
         if let Some(refusal) = self.authenticate(method, uri, headers, body) {
             return refusal;
         }
@@ -438,6 +462,9 @@ impl App {
                 "CBC.0156",
             );
         }
+        if self.roll() < self.faults.bad_answer {
+            return self.bad_answer();
+        }
         let t = truth(kind, key);
         let extra = if uri.path().starts_with("/v2/") {
             let mut m = json!({"check_result": if t == Truth::Free { "available" } else { "used_by_user" }});
@@ -504,6 +531,25 @@ impl App {
                 Some(denied(&msg))
             }
         }
+    }
+
+    /// `CBC.0000` with a status no documentation describes, in turn: each must be refused.
+    fn bad_answer(&self) -> Response {
+        let n = self.ids.load(Ordering::SeqCst) % 5;
+        let (status, extra) = match n {
+            0 => (StatusCode::OK, json!({"status": 2, "uplimit": "0"})),
+            1 => (StatusCode::OK, json!({"status": "exists", "uplimit": "0"})),
+            2 => (StatusCode::OK, json!({"status": null, "uplimit": "0"})),
+            3 => (StatusCode::OK, json!({"uplimit": "0"})),
+            _ => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"status": "0", "uplimit": "0"}),
+            ),
+        };
+        tagged(
+            reply(status, "CBC.0000", "success", Some(extra)),
+            "BAD_ANSWER",
+        )
     }
 
     fn random_fault(&self) -> Option<Response> {
