@@ -84,14 +84,13 @@ impl JobConfig {
         if output.is_none() && format == Format::Xlsx {
             bail!("a workbook cannot go to standard output: pass -o NAME.xlsx");
         }
-        if let Some(out) = &output {
-            if !stdin && same_file(out, &a.input) {
-                bail!(
-                    "-o {} is the input file itself: choose another output path",
-                    out.display()
-                );
-            }
-        }
+        check_targets(
+            (!stdin).then_some(a.input.as_path()),
+            &[
+                ("-o", output.as_deref().or(Some(Path::new("-")))),
+                ("--summary-json", a.summary_json.as_deref()),
+            ],
+        )?;
         Ok(JobConfig {
             input: InputOptions {
                 path: (!stdin).then(|| a.input.clone()),
@@ -141,11 +140,56 @@ pub fn default_output(input: &Path, format: Format) -> PathBuf {
     input.with_file_name(format!("{stem}.checked.{ext}"))
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
+/// Where a path leads: the file itself if it exists (symlinks resolved), else its folder's
+/// real path joined with its name; `-` is standard output.
+fn identity(p: &Path) -> PathBuf {
+    if p.as_os_str() == "-" {
+        return PathBuf::from("-");
     }
+    if let Ok(real) = p.canonicalize() {
+        return real;
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match (dir.canonicalize(), p.file_name()) {
+        (Ok(d), Some(name)) => d.join(name),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// No output may be the input or another output (a device such as `/dev/null` may take
+/// several). Checked before anything is read or sent.
+pub fn check_targets(input: Option<&Path>, outputs: &[(&str, Option<&Path>)]) -> Result<()> {
+    let input = input.map(identity);
+    let mut taken: Vec<(&str, PathBuf)> = Vec::new();
+    for (flag, path) in outputs {
+        let Some(path) = path else { continue };
+        let id = identity(path);
+        if input.as_ref() == Some(&id) {
+            bail!(
+                "{flag} {} is the input file itself: choose another path (the lead list would \
+                 be overwritten)",
+                path.display()
+            );
+        }
+        let device = crate::output::atomic::is_special(path)
+            && std::fs::metadata(path).is_ok_and(|m| {
+                use std::os::unix::fs::FileTypeExt;
+                m.file_type().is_char_device()
+            });
+        if let Some((other, _)) = taken.iter().find(|(_, t)| *t == id).filter(|_| !device) {
+            let what = if id.as_os_str() == "-" {
+                "standard output".to_string()
+            } else {
+                path.display().to_string()
+            };
+            bail!("{flag} and {other} both write to {what}: give each its own path");
+        }
+        taken.push((flag, id));
+    }
+    Ok(())
 }
 
 /// Where a run sends its requests.
@@ -225,9 +269,14 @@ impl RunConfig {
                 partner_id,
             }
         };
+        let default_state = if t.sandbox {
+            crate::store::sandbox_path()
+        } else {
+            crate::store::default_path()
+        };
         let state = match &a.state {
             Some(p) => p.clone(),
-            None => crate::store::default_path().ok_or_else(|| {
+            None => default_state.ok_or_else(|| {
                 anyhow::anyhow!(
                     "cannot find a place for the state store: set HOME or pass --state PATH"
                 )
@@ -304,6 +353,37 @@ pub fn faults(a: &FaultArgs) -> Result<Faults> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outputs_may_not_be_the_input_or_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("leads.csv");
+        std::fs::write(&input, "a\n").unwrap();
+        let out = dir.path().join("out.csv");
+        let sneaky = dir.path().join("sub/../leads.csv");
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let check = |outs: &[(&str, Option<&Path>)]| check_targets(Some(&input), outs);
+        assert!(
+            check(&[("-o", Some(&out)), ("--summary-json", Some(&sneaky))])
+                .unwrap_err()
+                .to_string()
+                .contains("input file itself")
+        );
+        assert!(check(&[("-o", Some(&out)), ("--summary-json", Some(&out))])
+            .unwrap_err()
+            .to_string()
+            .contains("both write to"));
+        assert!(check(&[
+            ("-o", Some(Path::new("-"))),
+            ("--summary-json", Some(Path::new("-")))
+        ])
+        .unwrap_err()
+        .to_string()
+        .contains("standard output"));
+        let null = Path::new("/dev/null");
+        assert!(check(&[("-o", Some(null)), ("--summary-json", Some(null))]).is_ok());
+        assert!(check(&[("-o", Some(&out)), ("--summary-json", None)]).is_ok());
+    }
 
     #[test]
     fn default_output_sits_beside_the_input() {

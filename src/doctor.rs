@@ -244,7 +244,7 @@ fn state_store(r: &mut Report, path: &Path, scope: &crate::store::Scope) {
         Ok(_) => r.line(Level::Ok, "state store", path.display().to_string()),
         Err(e) => return r.line(Level::Fail, "state store", format!("{e:#}")),
     }
-    match RunLock::acquire(path, scope, false) {
+    match RunLock::acquire(&store::lock_dir(path), scope, false) {
         Ok(_) => r.line(
             Level::Ok,
             "run lock",

@@ -53,21 +53,112 @@ pub struct Store {
     open_since: Option<Instant>,
 }
 
-/// Default location: `$XDG_CACHE_HOME/checkuser/state.sqlite`, else `~/.cache/checkuser/…`.
-pub fn default_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
+/// `$VAR/checkuser`, else `~/FALLBACK/checkuser`.
+fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
+    let base = std::env::var_os(var)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("checkuser").join("state.sqlite"))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)))?;
+    Some(base.join("checkuser"))
 }
 
-/// Opens (creating if needed) the database file and brings its schema up to date.
-pub fn open_db(path: &Path) -> Result<Connection> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the state folder {}", dir.display()))?;
+/// Default location: `$XDG_STATE_HOME/checkuser/state.sqlite`, else
+/// `~/.local/state/checkuser/…` (its loss costs quota: it is state, not a cache). A store left
+/// at the older `$XDG_CACHE_HOME/checkuser/state.sqlite` is moved there first.
+pub fn default_path() -> Option<PathBuf> {
+    let path = xdg_dir("XDG_STATE_HOME", ".local/state")?.join("state.sqlite");
+    if let Some(old) = xdg_dir("XDG_CACHE_HOME", ".cache").map(|d| d.join("state.sqlite")) {
+        if old.is_file() && !path.exists() {
+            if let Err(e) = move_store(&old, &path) {
+                tracing::warn!(
+                    "could not move the state store from {} to {}: {e:#}",
+                    old.display(),
+                    path.display()
+                );
+                return Some(old);
+            }
+            tracing::info!(
+                "moved the state store from {} to {}",
+                old.display(),
+                path.display()
+            );
+        }
     }
+    Some(path)
+}
+
+/// The simulator's own store beside the default one: simulated answers never mix with real
+/// ones.
+pub fn sandbox_path() -> Option<PathBuf> {
+    Some(xdg_dir("XDG_STATE_HOME", ".local/state")?.join("sandbox.sqlite"))
+}
+
+fn move_store(old: &Path, new: &Path) -> Result<()> {
+    if let Some(dir) = new.parent() {
+        private_dir(dir)?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{suffix}", old.display()));
+        if from.exists() {
+            std::fs::rename(&from, format!("{}{suffix}", new.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates a folder (and its parents) readable by its owner only; an existing folder is left
+/// as it is (it may be shared, like /tmp).
+fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the state folder {}", dir.display()))
+}
+
+/// True if this process may write `path` (the file, or its folder when the file is new).
+fn writable(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let target = if path.exists() {
+        path
+    } else {
+        match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        }
+    };
+    let Ok(c) = std::ffi::CString::new(target.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access() reads a NUL-terminated path and nothing else.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// Opens (creating if needed) the database file and brings its schema up to date. The file
+/// holds personal data: it is created 0600 in a 0700 folder, and an older one is tightened.
+pub fn open_db(path: &Path) -> Result<Connection> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent() {
+        private_dir(dir)?;
+    }
+    if !writable(path) {
+        bail!(
+            "the state store {} is read-only (or its folder is): checkuser records every \
+             answer there before it is used; make it writable or pass --state PATH",
+            path.display()
+        );
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot open the state store {}", path.display()))?;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
     let conn = Connection::open(path)
         .with_context(|| format!("cannot open the state store {}", path.display()))?;
     let ctx = || format!("cannot set up the state store {}", path.display());
@@ -243,6 +334,22 @@ impl Drop for Store {
     }
 }
 
+/// Where run locks live: the user's state folder whatever `--state` says (beside the store
+/// only when there is no home), so that two runs against the same endpoint and partner exclude
+/// each other even with different stores. Runs as different users are not covered: each user
+/// has a folder of their own.
+pub fn lock_dir(state: &Path) -> PathBuf {
+    xdg_dir("XDG_STATE_HOME", ".local/state")
+        .unwrap_or_else(|| {
+            state
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf()
+        })
+        .join("locks")
+}
+
 /// Holds the run lock for one (endpoint, partner) until dropped. The OS releases it when the
 /// process dies, so a killed run never blocks the next.
 pub struct RunLock {
@@ -250,15 +357,10 @@ pub struct RunLock {
 }
 
 impl RunLock {
-    /// Takes the lock, or fails naming the holder's pid (waits instead with `wait`).
-    pub fn acquire(state: &Path, scope: &Scope, wait: bool) -> Result<RunLock> {
-        let dir = state
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let dir = dir.join("locks");
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+    /// Takes the lock in `dir` ([`lock_dir`]), or fails naming the holder's pid (waits
+    /// instead with `wait`).
+    pub fn acquire(dir: &Path, scope: &Scope, wait: bool) -> Result<RunLock> {
+        private_dir(dir)?;
         let name: String = format!("{}-{}", scope.host, scope.partner)
             .chars()
             .map(|c| {
@@ -270,13 +372,20 @@ impl RunLock {
             })
             .collect();
         let path = dir.join(format!("{name}.lock"));
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        // Never through a symlink: a planted link would make the pid overwrite its target.
+        let mut file = std::os::unix::fs::OpenOptionsExt::custom_flags(
+            std::os::unix::fs::OpenOptionsExt::mode(
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false),
+                0o600,
+            ),
+            libc::O_NOFOLLOW,
+        )
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
         let mut announced = false;
         loop {
             match file.try_lock() {
@@ -427,8 +536,8 @@ mod tests {
     fn a_second_lock_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("s.sqlite");
-        let held = RunLock::acquire(&state, &scope(), false).unwrap();
-        let err = RunLock::acquire(&state, &scope(), false)
+        let held = RunLock::acquire(&lock_dir(&state), &scope(), false).unwrap();
+        let err = RunLock::acquire(&lock_dir(&state), &scope(), false)
             .err()
             .unwrap()
             .to_string();
@@ -437,6 +546,6 @@ mod tests {
             "{err}"
         );
         drop(held);
-        assert!(RunLock::acquire(&state, &scope(), false).is_ok());
+        assert!(RunLock::acquire(&lock_dir(&state), &scope(), false).is_ok());
     }
 }

@@ -114,7 +114,7 @@ fn a_second_run_on_the_same_partner_is_refused_naming_the_holder() {
     let sim = Sim::start(no_faults());
     let fx = Fixture::new();
     let scope = sim.scope();
-    let held = RunLock::acquire(&fx.state(), &scope, false).unwrap();
+    let held = RunLock::acquire(&fx.path(".local/state/checkuser/locks"), &scope, false).unwrap();
     let input = fx.file("in.csv", email_csv(&emails(2)));
     let out = sim.run_expect(&fx, &input, &[], 2);
     assert!(

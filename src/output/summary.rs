@@ -164,9 +164,10 @@ impl Summary {
         s
     }
 
-    /// Writes the JSON summary (atomically, like the output).
+    /// Writes the JSON summary (atomically, like the output); `-` is standard output.
     pub fn write_json(&self, path: &Path) -> Result<()> {
-        let mut out = super::atomic::Out::create(Some(path))?;
+        let target = (path.as_os_str() != "-").then_some(path);
+        let mut out = super::atomic::Out::create(target)?;
         serde_json::to_writer_pretty(&mut out, self)
             .with_context(|| format!("cannot write {}", path.display()))?;
         std::io::Write::write_all(&mut out, b"\n")?;

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::client::{Client, ClientConfig};
 use crate::api::credentials::Auth;
-use crate::config::{JobConfig, RunConfig, Target};
+use crate::config::{RunConfig, Target};
 use crate::input::{spawn_reader, Layout, RecordReader, Row};
 use crate::output::progress::Progress;
 use crate::output::Summary;
@@ -36,8 +36,10 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
     let (sandbox, client_cfg, scope) = target(&cfg).await?;
     let state = cfg.state.clone();
     let (lock_scope, wait) = (scope.clone(), cfg.wait_lock);
-    let _lock =
-        tokio::task::spawn_blocking(move || RunLock::acquire(&state, &lock_scope, wait)).await??;
+    let _lock = tokio::task::spawn_blocking(move || {
+        RunLock::acquire(&crate::store::lock_dir(&state), &lock_scope, wait)
+    })
+    .await??;
     let store = Store::open(&cfg.state, scope, cfg.reuse)?;
     let client = Client::new(client_cfg)?;
 
@@ -55,13 +57,14 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
     let progress = Progress::new(&job.display, None);
     let total = Arc::new(AtomicU64::new(0));
     if progress.shows_total() {
-        // A second pass over the file, only for the bar's length.
-        precount(
-            &job,
-            reader.delimiter,
-            layout.checks_per_row(),
-            total.clone(),
-        );
+        // A second pass, only for the bar's length, and only over a regular file: a pipe or
+        // a FIFO read twice would lose the rows the count took.
+        if let Some(path) = &job.input.path {
+            let (total, per_row) = (total.clone(), layout.checks_per_row() as u64);
+            crate::input::count_records(path, reader.delimiter, move |n| {
+                total.store(n * per_row, Ordering::Relaxed)
+            });
+        }
     }
 
     let (row_tx, row_rx) = mpsc::channel::<Vec<Row>>(16);
@@ -181,27 +184,4 @@ pub fn scope_for(
         partner,
         api: api.name().into(),
     }
-}
-
-/// Counts the input's records in the background so the progress bar knows its length.
-fn precount(job: &JobConfig, delimiter: u8, per_row: usize, total: Arc<AtomicU64>) {
-    let Some(path) = job.input.path.clone() else {
-        return;
-    };
-    std::thread::spawn(move || {
-        let Ok(mut r) = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .flexible(true)
-            .has_headers(true)
-            .from_path(path)
-        else {
-            return;
-        };
-        let mut rec = csv::ByteRecord::new();
-        let mut n = 0u64;
-        while let Ok(true) = r.read_byte_record(&mut rec) {
-            n += 1;
-        }
-        total.store(n * per_row as u64, Ordering::Relaxed);
-    });
 }

@@ -46,7 +46,12 @@ impl Fixture {
 pub fn bin(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_checkuser"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("HUAWEICLOUD_") || k == "RUST_LOG" || k == "XDG_CACHE_HOME" {
+        if k.starts_with("HUAWEICLOUD_")
+            || k == "RUST_LOG"
+            || k.starts_with("XDG_")
+            || k.starts_with("CHECKUSER_")
+            || k == "NO_COLOR"
+        {
             c.env_remove(k);
         }
     }
