@@ -1,70 +1,281 @@
 #!/usr/bin/env bash
-# Nightly cron wrapper for checkuser.
+# Nightly wrapper for `checkuser run`, for cron or systemd. Quiet when all is well; every failure,
+# its own included, goes to stderr, to syslog and to the alert hook. Run with --help for the details.
 #
-#   scripts/nightly.sh LEADS.csv [extra checkuser run options...]
-#
-# - Reads settings and credentials from an environment file (default /etc/checkuser/env,
-#   override with CHECKUSER_ENV), which must be readable by its owner only, e.g.:
-#       HUAWEICLOUD_SDK_AK=...
-#       HUAWEICLOUD_SDK_SK=...
-#       HUAWEICLOUD_PARTNER_ID=...
-#       CHECKUSER_OUT_DIR=/srv/leads/results      # where dated results go
-#       CHECKUSER_KEEP=14                         # how many nights of results to keep
-#       CHECKUSER_ALERT='mail -s "checkuser: $CHECKUSER_STATUS" ops@example.com < "$CHECKUSER_LOG"'
-# - Writes RESULTS_DIR/<stem>.<date>.checked.csv, .summary.json and .log, and keeps the last N.
-# - Exit code is checkuser's: 0 all answered, 1 some error/pending (tomorrow's run resumes them),
-#   2 fatal/usage/lock, 130 interrupted. The alert hook runs for anything but 0.
-#   checkuser's own run lock already prevents overlapping runs.
-#
-# crontab (every night at 02:30):
-#   30 2 * * * /opt/checkuser/scripts/nightly.sh /srv/leads/leads.csv >/dev/null 2>&1
+# crontab (every night at 01:00; cron's PATH is minimal, so give a full one):
+#   PATH=/usr/local/bin:/usr/bin:/bin
+#   CHECKUSER_ALERT='mail -s "checkuser: $CHECKUSER_STATUS" ops@example.com < "$CHECKUSER_LOG"'
+#   0 1 * * * /usr/local/lib/checkuser/nightly.sh /srv/leads/leads.csv
+# systemd: scripts/systemd/checkuser-nightly.{service,timer}.
 set -uo pipefail
 
-input="${1:?usage: nightly.sh LEADS.csv [checkuser run options...]}"
+usage() {
+  cat <<'EOF'
+usage: nightly.sh LEADS [checkuser run options...]
+
+Runs `checkuser run LEADS` for cron or systemd and writes, in the output folder,
+  <stem>.<date>.checked.csv   the results          <stem>.<date>.summary.json  the summary
+  <stem>.<date>.changes.csv   the changed answers  <stem>.<date>.log           checkuser's log
+keeping the last CHECKUSER_KEEP nights. Nothing is printed when all is well; one status line
+goes to syslog (tag "checkuser").
+
+Settings come from the environment, after reading the env file:
+  CHECKUSER_ENV      env file (shell syntax, KEY=value lines) read first, with every variable
+                     exported to checkuser; must be readable by its owner only (chmod 600) and
+                     owned by you or root. Default /etc/checkuser/env (skipped if missing);
+                     set it empty to read none (systemd's EnvironmentFile= already did).
+  CHECKUSER_BIN      the checkuser binary; default: checkuser in PATH, then ~/.cargo/bin,
+                     then /usr/local/bin.
+  CHECKUSER_OUT_DIR  output folder (default: results/ beside LEADS).
+  CHECKUSER_KEEP     nights of results to keep (default 14; 0 keeps all).
+  CHECKUSER_TIMEOUT  stop the run after this long: a number with s, m, h or d (default 10h;
+                     0 for no limit). Not passed on to checkuser.
+  CHECKUSER_ALERT    shell command run (by sh -c) on every failure, with CHECKUSER_STATUS,
+                     CHECKUSER_LOG and CHECKUSER_EXIT set; and, even after a successful run,
+                     when some answers changed, with CHECKUSER_STATUS=changes and
+                     CHECKUSER_CHANGES=<the .changes.csv file>.
+  CHECKUSER_METRICS_FILE and the other CHECKUSER_* options are read by checkuser itself.
+
+Only one nightly run per LEADS at a time (lock file .<stem>.nightly.lock in the output folder).
+
+Exit codes: checkuser's (0 ok; 1 some checks ended error or pending, the next run resumes them;
+2 fatal; 130 interrupted); 124 the run timed out; 2 also for the wrapper's own failures
+(env file refused, output folder not writable, checkuser not found, lock held...).
+EOF
+}
+
+case "${1-}" in
+  -h | --help) usage; exit 0 ;;
+  "") usage >&2; exit 2 ;;
+  -*) echo "nightly.sh: the first argument must be the leads file, not '$1'" >&2; usage >&2; exit 2 ;;
+esac
+input=$1
 shift
 
-env_file="${CHECKUSER_ENV:-/etc/checkuser/env}"
-if [ -f "$env_file" ]; then
-  mode=$(stat -c %a "$env_file")
-  if [ "${mode: -2}" != "00" ]; then
-    echo "nightly.sh: $env_file is readable by others (mode $mode): chmod 600 it" >&2
-    exit 2
+log=""           # this night's log, once the output folder is known
+exit_code=0      # what nightly.sh will exit with, passed to the hook as CHECKUSER_EXIT
+
+now() { date -u +%FT%TZ; }
+
+# Append a line to this night's log (when there is one).
+note() {
+  if [ -n "$log" ]; then
+    printf '%s nightly.sh: %s\n' "$(now)" "$*" >>"$log" 2>/dev/null
   fi
-  set -a +u
-  # shellcheck disable=SC1090
-  . "$env_file"
-  set +a -u
+}
+
+# One line to syslog; a missing or failing logger is not an error.
+to_syslog() {  # PRIORITY MESSAGE
+  if command -v logger >/dev/null 2>&1; then
+    logger -t checkuser -p "user.$1" -- "$2" >/dev/null 2>&1 || true
+  fi
+}
+
+# Run the alert hook, if any, with CHECKUSER_STATUS, CHECKUSER_LOG and CHECKUSER_EXIT set (and
+# CHECKUSER_CHANGES for changes). Without a log yet, the hook gets a temporary one holding the status.
+alert() {  # STATUS [CHANGES_FILE]
+  local status=$1 changes=${2-} hook_log=$log tmp="" rc=0
+  [ -n "${CHECKUSER_ALERT-}" ] || return 0
+  if [ -z "$hook_log" ]; then
+    tmp=$(mktemp "${TMPDIR:-/tmp}/checkuser-nightly.XXXXXX" 2>/dev/null) || tmp=""
+    if [ -n "$tmp" ]; then
+      printf '%s nightly.sh: %s: %s\n' "$(now)" "$input" "$status" >"$tmp"
+    fi
+    hook_log=${tmp:-/dev/null}
+  fi
+  local -a vars=(CHECKUSER_STATUS="$status" CHECKUSER_LOG="$hook_log" CHECKUSER_EXIT="$exit_code")
+  if [ -n "$changes" ]; then vars+=(CHECKUSER_CHANGES="$changes"); fi
+  local -a limit=()
+  if command -v timeout >/dev/null 2>&1; then limit=(timeout 10m); fi
+  # The hook's output goes to our stderr (cron mails it, systemd keeps it); it never holds the lock.
+  env "${vars[@]}" "${limit[@]}" sh -c "$CHECKUSER_ALERT" </dev/null >&2 9>&- || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "nightly.sh: the alert hook CHECKUSER_ALERT failed (exit $rc)" >&2
+    note "the alert hook CHECKUSER_ALERT failed (exit $rc)"
+    to_syslog err "nightly $input: the alert hook CHECKUSER_ALERT failed (exit $rc)"
+  fi
+  if [ -n "$tmp" ]; then rm -f -- "$tmp"; fi
+}
+
+# The end of every run: one status line to the log and to syslog, the alert hook unless all is
+# well, and exit.
+finish() {  # EXIT_CODE STATUS
+  exit_code=$1
+  local status=$2
+  note "$status"
+  if [ "$exit_code" -eq 0 ]; then
+    to_syslog notice "nightly $input: $status"
+  else
+    to_syslog err "nightly $input: $status"
+    alert "$status"
+  fi
+  exit "$exit_code"
+}
+
+# The wrapper's own failures.
+fail() {  # MESSAGE
+  echo "nightly.sh: $*" >&2
+  finish 2 "failed (exit 2): $*"
+}
+
+# --- the env file -------------------------------------------------------------------------------
+env_file=${CHECKUSER_ENV-/etc/checkuser/env}
+if [ -n "$env_file" ]; then
+  if [ ! -e "$env_file" ]; then
+    # The default file is optional (settings may come from the environment); a named one is not.
+    if [ -n "${CHECKUSER_ENV-}" ]; then
+      fail "the env file $env_file (CHECKUSER_ENV) does not exist"
+    fi
+  else
+    read -r perm owner < <(stat -L -c '%a %u' -- "$env_file" 2>/dev/null) || true
+    if [ -z "${perm-}" ] || [ ! -f "$env_file" ]; then
+      fail "the env file $env_file is not a regular file"
+    fi
+    if [ "$owner" -ne 0 ] && [ "$owner" -ne "$(id -u)" ]; then
+      fail "the env file $env_file is owned by uid $owner, not by $(id -un) or root: chown it"
+    fi
+    if (( 8#$perm & 8#077 )); then
+      # Refused: it holds credentials. Still, when only its readers are wrong (nobody else can
+      # write it), it can be trusted for the alert hook, so that this refusal is not silent.
+      if ! (( 8#$perm & 8#022 )); then
+        # shellcheck disable=SC1090
+        file_hook=$( (set +u; . "$env_file" >/dev/null 2>&1; printf '%s' "${CHECKUSER_ALERT-}") )
+        if [ -n "$file_hook" ]; then CHECKUSER_ALERT=$file_hook; fi
+      fi
+      fail "the env file $env_file is open to group or others (mode $perm): chmod 600 $env_file (and change the credentials it holds if others could read them)"
+    fi
+    # shellcheck disable=SC1090
+    env_errors=$( (set +u; . "$env_file") 2>&1 >/dev/null )
+    if [ -n "$env_errors" ]; then
+      fail "cannot read the env file $env_file: $(printf '%s' "$env_errors" | head -n 1)"
+    fi
+    set -a +u
+    # shellcheck disable=SC1090
+    . "$env_file"
+    set +a -u
+  fi
 fi
 
-bin="${CHECKUSER_BIN:-checkuser}"
-out_dir="${CHECKUSER_OUT_DIR:-$(dirname "$input")/results}"
-keep="${CHECKUSER_KEEP:-14}"
-mkdir -p "$out_dir"
+# --- settings -----------------------------------------------------------------------------------
+run_timeout=${CHECKUSER_TIMEOUT:-10h}
+unset CHECKUSER_TIMEOUT   # the whole run's limit, not checkuser's --timeout (one request's)
+keep=${CHECKUSER_KEEP:-14}
+out_dir=${CHECKUSER_OUT_DIR:-$(dirname -- "$input")/results}
+stem=$(basename -- "$input")
+stem=${stem%.*}
 
-stem=$(basename "$input"); stem="${stem%.*}"
-day=$(date +%F)
-base="$out_dir/$stem.$day"
-export CHECKUSER_LOG="$base.log"
+# --- the output folder and this night's log -----------------------------------------------------
+# A folder created here is private (the results hold personal data); -m applies to its last part.
+# shellcheck disable=SC2174
+if ! mkdir_error=$(mkdir -p -m 700 -- "$out_dir" 2>&1) || [ ! -d "$out_dir" ]; then
+  fail "cannot create the output folder $out_dir (CHECKUSER_OUT_DIR): ${mkdir_error#mkdir: }"
+fi
+out_dir=$(cd -- "$out_dir" && pwd) || fail "cannot enter the output folder $out_dir (CHECKUSER_OUT_DIR)"
+base="$out_dir/$stem.$(date +%F)"
+if ! : 2>/dev/null >>"$base.log"; then
+  fail "cannot write $base.log: check the output folder $out_dir (CHECKUSER_OUT_DIR)"
+fi
+log="$base.log"
 
-"$bin" run "$input" -o "$base.checked.csv" --summary-json "$base.summary.json" \
-  --progress never "$@" >>"$CHECKUSER_LOG" 2>&1
-code=$?
-
-case "$code" in
-  0)   export CHECKUSER_STATUS="ok" ;;
-  1)   export CHECKUSER_STATUS="finished with errors or pending checks (the next run resumes them)" ;;
-  130) export CHECKUSER_STATUS="interrupted" ;;
-  *)   export CHECKUSER_STATUS="failed (exit $code): see $CHECKUSER_LOG" ;;
+case "$keep" in
+  '' | *[!0-9]*) fail "CHECKUSER_KEEP must be a number of nights, not '$keep'" ;;
 esac
-echo "$(date -u +%FT%TZ) nightly: $CHECKUSER_STATUS" >>"$CHECKUSER_LOG"
-
-if [ "$code" -ne 0 ] && [ -n "${CHECKUSER_ALERT:-}" ]; then
-  sh -c "$CHECKUSER_ALERT" || echo "nightly.sh: the alert hook failed" >>"$CHECKUSER_LOG"
+if ! [[ "$run_timeout" =~ ^[0-9]+(\.[0-9]+)?[smhd]?$ ]]; then
+  fail "CHECKUSER_TIMEOUT must be a duration such as 90m or 10h, not '$run_timeout'"
 fi
-
-# Keep the last $keep nights (each night is one .checked.csv with its .summary.json and .log).
-ls -1 "$out_dir/$stem".*.checked.csv 2>/dev/null | sort | head -n -"$keep" | while read -r old; do
-  rm -f "$old" "${old%.checked.csv}.summary.json" "${old%.checked.csv}.log"
+for tool in flock timeout; do
+  command -v "$tool" >/dev/null 2>&1 || fail "$tool not found in PATH ($PATH): install it (util-linux, coreutils)"
 done
 
-exit "$code"
+# --- one nightly run per input at a time ---------------------------------------------------------
+lock_file="$out_dir/.$stem.nightly.lock"
+if ! { exec 9>>"$lock_file"; } 2>/dev/null; then
+  fail "cannot open the lock file $lock_file"
+fi
+if ! flock -n 9; then
+  fail "another nightly run for $input is still running (it holds $lock_file)"
+fi
+
+# --- the binary: CHECKUSER_BIN, else PATH, ~/.cargo/bin, /usr/local/bin ---------------------------
+if [ -n "${CHECKUSER_BIN-}" ]; then
+  bin=$(type -P -- "$CHECKUSER_BIN") ||
+    fail "CHECKUSER_BIN=$CHECKUSER_BIN is not an executable file: set CHECKUSER_BIN to the checkuser binary's full path"
+else
+  bin=$(type -P checkuser) || bin=""
+  for candidate in "${HOME:+$HOME/.cargo/bin/checkuser}" /usr/local/bin/checkuser; do
+    if [ -z "$bin" ] && [ -n "$candidate" ] && [ -f "$candidate" ] && [ -x "$candidate" ]; then
+      bin=$candidate
+    fi
+  done
+  if [ -z "$bin" ]; then
+    fail "checkuser not found in PATH ($PATH), ~/.cargo/bin or /usr/local/bin: set CHECKUSER_BIN to its full path (in the env file or the crontab)"
+  fi
+fi
+
+if [ ! -r "$input" ] || [ -d "$input" ]; then
+  fail "the leads file $input does not exist or cannot be read"
+fi
+
+# --- the run ------------------------------------------------------------------------------------
+changes="$base.changes.csv"
+rm -f -- "$changes"   # a file left by an earlier run today must not be reported again
+note "start: $bin run $input (timeout $run_timeout)"
+started=$SECONDS
+
+# In the background so that a signal to this script (Ctrl-C, systemctl stop) is passed on to
+# checkuser once, which then finishes its output; timeout kills it 5 minutes after its own TERM.
+timeout --kill-after=5m "$run_timeout" \
+  "$bin" run "$input" -o "$base.checked.csv" --summary-json "$base.summary.json" \
+  --changes "$changes" --progress never "$@" </dev/null >>"$log" 2>&1 9>&- &
+child=$!
+signalled=""
+trap 'signalled=1; kill -TERM "$child" 2>/dev/null' INT TERM HUP
+code=""
+while :; do
+  signalled=""
+  wait "$child"
+  rc=$?
+  # 127 after a signal: the child was already collected and its status is the one we have.
+  if [ "$rc" -eq 127 ] && [ -n "$code" ]; then break; fi
+  code=$rc
+  # wait returns early (> 128) when a signal arrives; the child is still finishing then.
+  if [ -z "$signalled" ] || [ "$rc" -le 128 ]; then break; fi
+done
+trap - INT TERM HUP
+elapsed=$((SECONDS - started))
+
+case "$code" in
+  0)   status="ok" ;;
+  1)   status="errors (exit 1): some checks ended error or pending, the next run resumes them; see $log" ;;
+  2)   status="failed (exit 2): fatal or usage error, circuit open, or another run holds checkuser's lock; see $log" ;;
+  124) status="timed out (exit 124): stopped after CHECKUSER_TIMEOUT=$run_timeout, the next run resumes the pending checks; see $log" ;;
+  130) status="interrupted (exit 130): see $log" ;;
+  137) status="killed (exit 137): SIGKILL, 5 minutes after the timeout or out of memory; see $log" ;;
+  *)   status="failed (exit $code): see $log" ;;
+esac
+
+# --- keep the last $keep nights (every file of a night shares its date) --------------------------
+if [ "$keep" -gt 0 ]; then
+  mapfile -t nights < <(
+    for f in "$out_dir/$stem".[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].*; do
+      [ -e "$f" ] || continue
+      night=${f#"$out_dir/$stem."}
+      printf '%s\n' "${night%%.*}"
+    done | LC_ALL=C sort -u
+  )
+  if [ "${#nights[@]}" -gt "$keep" ]; then
+    for night in "${nights[@]:0:${#nights[@]}-keep}"; do
+      rm -f -- "$out_dir/$stem.$night".*
+    done
+  fi
+fi
+
+# --- changed answers: reported even after a successful run ---------------------------------------
+if [ -f "$changes" ] && awk 'NR > 1 && NF { found = 1; exit } END { exit !found }' "$changes"; then
+  exit_code=$code
+  note "changed answers: $changes"
+  alert changes "$changes"
+  status="$status; changed answers in $changes"
+fi
+
+finish "$code" "$status (${elapsed}s)"

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::api::ApiVersion;
 use crate::input::CheckSpec;
+use crate::normalize::MobileTypes;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -153,6 +154,12 @@ pub struct InputArgs {
     /// Without it such numbers are invalid.
     #[arg(long, value_name = "CC")]
     pub default_country: Option<String>,
+
+    /// Which valid numbers count as mobiles: mobile (MOBILE and FIXED_LINE_OR_MOBILE, the
+    /// numbers that can receive an SMS) or any (every valid number, for when libphonenumber's
+    /// metadata lags behind a new range).
+    #[arg(long, value_enum, default_value_t = MobileTypes::Mobile, value_name = "TYPES")]
+    pub mobile_types: MobileTypes,
 
     /// Output file; - for standard output; a name ending in .xlsx writes a workbook [default:
     /// INPUT's name with .checked.csv (or .checked.xlsx), beside it].

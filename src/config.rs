@@ -11,7 +11,7 @@ use crate::cli::{FaultArgs, InputArgs, LogArgs, ProgressMode};
 use crate::input::reader::DEFAULT_RECORD_CAP;
 use crate::input::sniff::encoding_from_label;
 use crate::input::{CheckSpec, InputOptions};
-use crate::normalize::DefaultCountry;
+use crate::normalize::{DefaultCountry, Rules};
 use crate::output::Format;
 use crate::sandbox::Faults;
 
@@ -20,7 +20,7 @@ use crate::sandbox::Faults;
 pub struct JobConfig {
     pub input: InputOptions,
     pub specs: Vec<CheckSpec>,
-    pub default_country: Option<DefaultCountry>,
+    pub rules: Rules,
     /// `None` writes to standard output.
     pub output: Option<PathBuf>,
     pub format: Format,
@@ -99,7 +99,10 @@ impl JobConfig {
                 record_cap: DEFAULT_RECORD_CAP,
             },
             specs: a.checks.clone(),
-            default_country,
+            rules: Rules {
+                default_country,
+                mobile_types: a.mobile_types,
+            },
             output,
             format,
             bom: a.bom,

@@ -26,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod doctor;
 pub mod input;
+pub mod job;
 pub mod logging;
 pub mod normalize;
 pub mod output;

@@ -8,9 +8,9 @@ use chrono::Utc;
 
 use crate::check::{fingerprint, Local, Outcome, ResultKind};
 use crate::config::JobConfig;
-use crate::input::{spawn_reader, Layout, RecordReader, Row};
+use crate::input::{spawn_reader, Row};
 use crate::output::progress::Progress;
-use crate::output::{Sink, Summary};
+use crate::output::Summary;
 
 /// Values whose fingerprints are kept to count duplicates (32 MB); past that the count covers
 /// the first ones only, so memory stays flat on inputs of any size.
@@ -22,16 +22,13 @@ const BATCH: usize = 512;
 /// Runs `validate` and returns its summary (already printed and written as asked).
 pub fn validate(cfg: &JobConfig) -> Result<Summary> {
     let started = Instant::now();
-    let reader = RecordReader::open(&cfg.input)?;
-    let layout = Layout::resolve(&reader.header, &cfg.specs, cfg.default_country)?;
-    let mut sink = Sink::for_job(cfg, &reader, &layout)?;
+    let input = crate::job::open_input(cfg)?;
+    let mut sink = crate::job::open_sink(cfg, &input)?;
     let mut summary = Summary {
-        command: "validate",
         valid: Some(0),
-        input: cfg.input_label(),
-        output: cfg.output_label(),
-        ..Summary::default()
+        ..crate::job::summary(cfg, "validate", &input)
     };
+    let crate::job::Input { reader, layout } = input;
     let mut progress = Progress::new(&cfg.display, None);
     // A 64-bit fingerprint per value, counted after the last row: 8 bytes per check.
     let mut prints: Vec<u64> = Vec::with_capacity(MAX_FINGERPRINTS);

@@ -139,8 +139,8 @@ fn api_side_invalid_is_not_retried_and_row_errors_end_in_error() {
     let input = fx.file(
         "in.csv",
         per_row_csv(&[
-            ("email", "invalid@sandbox.test"),
-            ("email", "rowerror@sandbox.test"),
+            ("email", "sandbox-invalid@example.com"),
+            ("email", "sandbox-rowerror@example.com"),
             ("email", "ok@example.com"),
         ]),
     );
@@ -328,7 +328,7 @@ fn secrets_never_appear_in_output_logs_or_files() {
         per_row_csv(&[
             ("email", "a@example.com"),
             ("mobile", "+86 138 0013 8000"),
-            ("email", "invalid@sandbox.test"),
+            ("email", "sandbox-invalid@example.com"),
         ]),
     );
     let out = sim.run_expect(&fx, &input, &["-vv"], 0);

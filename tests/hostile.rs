@@ -292,7 +292,7 @@ fn sighup_finishes_the_output_like_sigterm() {
     });
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(50)));
-    let mut child = sim
+    let child = sim
         .run_cmd(&fx, &input, &["--concurrency", "1", "--rate", "5"])
         .stderr(std::process::Stdio::piped())
         .spawn()

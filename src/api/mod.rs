@@ -34,7 +34,7 @@ impl ApiVersion {
 pub fn sanitize(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_SERVER_TEXT));
     for c in text.chars() {
-        let c = if c.is_control() || is_invisible(c) {
+        let c = if c.is_control() || crate::normalize::is_invisible(c) {
             ' '
         } else {
             c
@@ -53,12 +53,6 @@ pub fn sanitize(text: &str) -> String {
 
 /// The longest server text kept (an error message is a sentence).
 const MAX_SERVER_TEXT: usize = 500;
-
-/// Format characters that change how text is shown without being seen (bidi overrides,
-/// zero-width characters).
-pub fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
-}
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,8 @@ use std::str::FromStr;
 use anyhow::{bail, Result};
 
 use crate::check::{CheckType, Local, RESULT_COLUMNS};
-use crate::normalize::{self, DefaultCountry};
+use crate::normalize::{self, Rules};
+use crate::output::escape::unescape;
 
 /// One `--check TYPE=COLUMN` flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,11 +43,16 @@ enum Mode {
 #[derive(Debug, Clone)]
 pub struct Layout {
     mode: Mode,
+    /// The input's header as it is written out (a previous run's result columns dropped).
+    pub header: Vec<String>,
     /// Number of header fields: rows are padded to this before the result columns.
     pub width: usize,
+    /// When the input is itself a checkuser output: the columns kept (the rest were a
+    /// previous run's results), and the number of header fields it had.
+    recheck: Option<(Vec<usize>, usize)>,
     /// Result column prefix of each check (empty in per-row mode).
     pub prefixes: Vec<String>,
-    default_country: Option<DefaultCountry>,
+    rules: Rules,
 }
 
 const TYPE_NAMES: [&str; 2] = ["searchtype", "search_type"];
@@ -54,11 +60,13 @@ const KEY_NAMES: [&str; 3] = ["searchkey", "search_key", "search_value"];
 
 impl Layout {
     /// Resolves `--check` flags, or finds the per-row columns, against a header.
-    pub fn resolve(
-        header: &[String],
-        specs: &[CheckSpec],
-        default_country: Option<DefaultCountry>,
-    ) -> Result<Layout> {
+    pub fn resolve(header: &[String], specs: &[CheckSpec], rules: Rules) -> Result<Layout> {
+        let recheck = previous_results(header).map(|keep| (keep, header.len()));
+        let header: Vec<String> = match &recheck {
+            Some((keep, _)) => keep.iter().map(|&i| header[i].clone()).collect(),
+            None => header.to_vec(),
+        };
+        let header = header.as_slice();
         let mode = if specs.is_empty() {
             per_row_mode(header)?
         } else {
@@ -85,9 +93,11 @@ impl Layout {
         };
         Ok(Layout {
             mode,
+            header: header.to_vec(),
+            recheck,
             width: header.len(),
             prefixes,
-            default_country,
+            rules,
         })
     }
 
@@ -96,9 +106,32 @@ impl Layout {
         self.prefixes.len()
     }
 
+    /// True when the input is a checkuser output being checked again.
+    pub fn is_recheck(&self) -> bool {
+        self.recheck.is_some()
+    }
+
+    /// A record as the rest of the job sees it: for a re-checked output, the old result
+    /// columns dropped and the `'` formula escaping added taken off again (extra fields of a
+    /// ragged row are kept after the header's).
+    pub fn project(&self, fields: csv::StringRecord) -> csv::StringRecord {
+        let Some((keep, width)) = &self.recheck else {
+            return fields;
+        };
+        let cell = |i: usize| unescape(fields.get(i).unwrap_or(""));
+        let mut out = csv::StringRecord::with_capacity(fields.as_slice().len(), fields.len());
+        for &i in keep {
+            out.push_field(cell(i));
+        }
+        for i in *width..fields.len() {
+            out.push_field(cell(i));
+        }
+        out
+    }
+
     /// The output header: input header, then the result columns of each check.
-    pub fn output_header(&self, header: &[String]) -> Vec<String> {
-        let mut out = header.to_vec();
+    pub fn output_header(&self) -> Vec<String> {
+        let mut out = self.header.clone();
         for p in &self.prefixes {
             out.extend(RESULT_COLUMNS.iter().map(|c| format!("{p}{c}")));
         }
@@ -119,12 +152,7 @@ impl Layout {
             }
             Mode::Mapped(cols) => cols
                 .iter()
-                .map(|(kind, col)| {
-                    (
-                        *kind,
-                        normalize::check(*kind, cell(*col), self.default_country),
-                    )
-                })
+                .map(|(kind, col)| (*kind, normalize::check(*kind, cell(*col), &self.rules)))
                 .collect(),
         };
         if let Some(reason) = problem {
@@ -142,7 +170,7 @@ impl Layout {
 
     fn per_row(&self, type_cell: &str, key_cell: &str) -> (CheckType, Local) {
         match type_cell.parse::<CheckType>() {
-            Ok(kind) => (kind, normalize::check(kind, key_cell, self.default_country)),
+            Ok(kind) => (kind, normalize::check(kind, key_cell, &self.rules)),
             Err(_) if type_cell.trim().is_empty() && key_cell.trim().is_empty() => {
                 (CheckType::Email, Local::Skipped)
             }
@@ -155,6 +183,39 @@ impl Layout {
             ),
         }
     }
+}
+
+/// If the header holds a previous run's full set of result columns (for the per-row layout
+/// or for one or more `TYPE_` prefixes), the indexes of the other columns.
+fn previous_results(header: &[String]) -> Option<Vec<usize>> {
+    let is_prefix = |p: &str| {
+        p.is_empty()
+            || CheckType::ALL.iter().any(|t| {
+                p.strip_prefix(t.as_str())
+                    .and_then(|rest| rest.strip_suffix('_'))
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            })
+    };
+    let mut prefixes: Vec<&str> = header
+        .iter()
+        .filter_map(|h| h.strip_suffix(RESULT_COLUMNS[0]))
+        .filter(|p| is_prefix(p))
+        .collect();
+    prefixes.retain(|p| {
+        RESULT_COLUMNS
+            .iter()
+            .all(|c| header.iter().any(|h| *h == format!("{p}{c}")))
+    });
+    if prefixes.is_empty() {
+        return None;
+    }
+    let old = |h: &str| {
+        prefixes.iter().any(|p| {
+            h.strip_prefix(p)
+                .is_some_and(|c| RESULT_COLUMNS.contains(&c))
+        })
+    };
+    Some((0..header.len()).filter(|&i| !old(&header[i])).collect())
 }
 
 fn norm(h: &str) -> String {
@@ -257,7 +318,7 @@ mod tests {
             ("SEARCH_TYPE", "search_value"),
             (" searchtype", "Search_Key"),
         ] {
-            let l = Layout::resolve(&h(&["id", t, k]), &[], None).unwrap();
+            let l = Layout::resolve(&h(&["id", t, k]), &[], Rules::default()).unwrap();
             assert_eq!(
                 l.mode,
                 Mode::PerRow {
@@ -265,7 +326,7 @@ mod tests {
                     key_col: 2
                 }
             );
-            assert_eq!(l.output_header(&h(&["id", t, k]))[3], "checked_key");
+            assert_eq!(l.output_header()[3], "checked_key");
         }
     }
 
@@ -276,9 +337,9 @@ mod tests {
             .iter()
             .map(|s| s.parse().unwrap())
             .collect();
-        let l = Layout::resolve(&header, &specs, None).unwrap();
+        let l = Layout::resolve(&header, &specs, Rules::default()).unwrap();
         assert_eq!(l.prefixes, ["mobile_", "email_", "email2_"]);
-        let out = l.output_header(&header);
+        let out = l.output_header();
         assert_eq!(out.len(), 4 + 3 * 13);
         assert_eq!(out[4], "mobile_checked_key");
         assert_eq!(out[4 + 13 + 1], "email_result");
@@ -287,21 +348,27 @@ mod tests {
     #[test]
     fn missing_and_ambiguous_columns_are_explained() {
         let header = h(&["Email", "email", "Phone"]);
-        let err = Layout::resolve(&header, &["mobile=Tel".parse().unwrap()], None).unwrap_err();
+        let err = Layout::resolve(&header, &["mobile=Tel".parse().unwrap()], Rules::default())
+            .unwrap_err();
         assert!(
             err.to_string().contains("\"Email\", \"email\", \"Phone\""),
             "{err}"
         );
-        let err = Layout::resolve(&header, &["email=EMAIL".parse().unwrap()], None).unwrap_err();
+        let err = Layout::resolve(&header, &["email=EMAIL".parse().unwrap()], Rules::default())
+            .unwrap_err();
         assert!(err.to_string().contains("appears 2 times"), "{err}");
-        assert!(Layout::resolve(&header, &["email=Email".parse().unwrap()], None).is_ok());
-        let err = Layout::resolve(&header, &[], None).unwrap_err().to_string();
+        assert!(
+            Layout::resolve(&header, &["email=Email".parse().unwrap()], Rules::default()).is_ok()
+        );
+        let err = Layout::resolve(&header, &[], Rules::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--check email=Email"), "{err}");
     }
 
     #[test]
     fn per_row_types_and_empty_cells() {
-        let l = Layout::resolve(&h(&["searchType", "searchKey"]), &[], None).unwrap();
+        let l = Layout::resolve(&h(&["searchType", "searchKey"]), &[], Rules::default()).unwrap();
         let row = |a: &str, b: &str| {
             l.checks(&csv::StringRecord::from(vec![a, b]), None)
                 .pop()
@@ -320,6 +387,41 @@ mod tests {
             l.checks(&csv::StringRecord::from(vec!["name"]), None)[0].1,
             Local::Skipped
         );
+    }
+
+    #[test]
+    fn a_previous_output_is_rechecked_with_one_set_of_result_columns() {
+        let first = Layout::resolve(
+            &h(&["Name", "Phone"]),
+            &["mobile=Phone".parse().unwrap()],
+            Rules::default(),
+        )
+        .unwrap();
+        let header = first.output_header();
+        let again = Layout::resolve(
+            &header,
+            &["mobile=Phone".parse().unwrap()],
+            Rules::default(),
+        )
+        .unwrap();
+        assert!(again.is_recheck());
+        assert_eq!(again.output_header(), header, "one set of result columns");
+        let mut row: Vec<&str> = vec!["Ann", "'+86 138 0013 8000"];
+        row.extend(std::iter::repeat_n("old", 13));
+        row.push("extra");
+        let projected = again.project(csv::StringRecord::from(row));
+        assert_eq!(
+            projected.iter().collect::<Vec<_>>(),
+            ["Ann", "+86 138 0013 8000", "extra"]
+        );
+        // A lone column named like a result column is the user's own.
+        let own = Layout::resolve(
+            &h(&["searchType", "searchKey", "result"]),
+            &[],
+            Rules::default(),
+        )
+        .unwrap();
+        assert!(!own.is_recheck());
     }
 
     #[test]

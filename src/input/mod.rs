@@ -33,10 +33,11 @@ pub fn spawn_reader(
     std::thread::spawn(move || {
         let mut rows = Vec::with_capacity(batch);
         while let Some(rec) = reader.next_record()? {
-            let checks = layout.checks(&rec.fields, rec.problem.as_deref());
+            let fields = layout.project(rec.fields);
+            let checks = layout.checks(&fields, rec.problem.as_deref());
             rows.push(Row {
                 number: rec.number,
-                fields: rec.fields,
+                fields,
                 checks,
                 line: rec.line,
             });

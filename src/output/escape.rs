@@ -1,17 +1,34 @@
 //! Formula escaping, in one place: a cell that a spreadsheet would run as a formula gets a
-//! leading `'` so that it shows as the text it is.
+//! leading `'` so that it shows as the text it is. [`unescape`] takes that `'` off again when
+//! a checkuser output is read back in.
 
 use std::borrow::Cow;
 
-/// Characters that make Excel or LibreOffice treat a cell as a formula.
-pub const TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+/// Characters that make Excel or LibreOffice treat a cell as a formula, ASCII and full-width.
+pub const TRIGGERS: [char; 11] = [
+    '=', '+', '-', '@', '\t', '\r', '\n', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+];
 
-/// The cell as it must be written: prefixed with `'` if it starts with a trigger character.
+/// True if a spreadsheet could take the cell for a formula: it starts with a trigger, or
+/// with spaces followed by one.
+pub fn is_live(s: &str) -> bool {
+    s.trim_start_matches(' ').starts_with(TRIGGERS)
+}
+
+/// The cell as it must be written: prefixed with `'` if it could be taken for a formula.
 pub fn cell(s: &str) -> Cow<'_, str> {
-    if s.starts_with(TRIGGERS) {
+    if is_live(s) {
         Cow::Owned(format!("'{s}"))
     } else {
         Cow::Borrowed(s)
+    }
+}
+
+/// The inverse of [`cell`]: a `'` that escaping would have added is removed.
+pub fn unescape(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if is_live(rest) => rest,
+        _ => s,
     }
 }
 
@@ -27,18 +44,40 @@ mod tests {
         assert_eq!(cell("-1"), "'-1");
         assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(cell("\tx"), "'\tx");
+        assert_eq!(cell("\n=1+1"), "'\n=1+1");
+        assert_eq!(cell("  =1+1"), "'  =1+1");
+        assert_eq!(cell("＝1+1"), "'＝1+1");
+        assert_eq!(cell("＋86"), "'＋86");
+        assert_eq!(cell("－1"), "'－1");
+        assert_eq!(cell("＠SUM(A1)"), "'＠SUM(A1)");
         assert_eq!(cell("0086-13800138000"), "0086-13800138000");
         assert_eq!(cell("a=b"), "a=b");
+        assert_eq!(cell("  a"), "  a");
         assert_eq!(cell(""), "");
     }
 
+    #[test]
+    fn unescape_takes_off_only_what_escaping_added() {
+        assert_eq!(unescape("'+86 138"), "+86 138");
+        assert_eq!(unescape("'  =1"), "  =1");
+        assert_eq!(unescape("'quoted'"), "'quoted'");
+        assert_eq!(unescape("plain"), "plain");
+    }
+
     proptest! {
+        /// Excel and LibreOffice read a cell as a formula when its first character, after
+        /// leading spaces, is one of = + - @ (or their full-width forms) or a control
+        /// character that they skip (TAB, CR, LF); an escaped cell never is one.
         #[test]
-        fn an_escaped_cell_never_starts_with_a_trigger(s in ".*") {
+        fn no_escaped_cell_is_live(s in "[ \t\r\n=+@＝＋－＠a-z0-9'-]{0,8}.*") {
             let out = cell(&s);
-            prop_assert!(!out.starts_with(TRIGGERS));
+            let first = out.trim_start_matches([' ', '\t', '\r', '\n']).chars().next();
+            prop_assert!(!matches!(first, Some('=' | '+' | '-' | '@' | '＝' | '＋' | '－' | '＠')) || out.starts_with('\''));
+            prop_assert!(!is_live(&out));
             prop_assert!(out.ends_with(s.as_str()));
-            prop_assert!(out.len() <= s.len() + 1);
+            if !s.starts_with('\'') {
+                prop_assert_eq!(unescape(&out), s.as_str());
+            }
         }
     }
 }

@@ -46,22 +46,6 @@ impl Sink {
         }
     }
 
-    /// The output of a job: its path and options, the input's delimiter, the layout's header.
-    pub fn for_job(
-        cfg: &crate::config::JobConfig,
-        reader: &crate::input::RecordReader,
-        layout: &crate::input::Layout,
-    ) -> Result<Sink> {
-        let opts = SinkOptions {
-            path: cfg.output.clone(),
-            delimiter: reader.delimiter,
-            bom: cfg.bom,
-            escape_formulas: cfg.escape_formulas,
-            format: cfg.format,
-        };
-        Sink::create(&opts, &layout.output_header(&reader.header), layout.width)
-    }
-
     /// Results sheets used (the workbook only).
     pub fn sheet_names(&self) -> Vec<String> {
         match self {

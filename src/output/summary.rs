@@ -57,14 +57,36 @@ pub struct Summary {
     pub input: String,
     pub output: String,
     pub simulated: bool,
-    /// Records read as Windows-1252 because they were not UTF-8.
+    /// The input's encoding as read (`UTF-8`, `GBK`, `UTF-16LE`, ...).
+    pub encoding: String,
+    /// Records of a UTF-8 input that were not UTF-8 and were decoded on their own.
     pub encoding_fallback_rows: u64,
+    /// checkuser's version.
+    pub version: &'static str,
+    /// When the command started and finished (RFC 3339, UTC).
+    pub started_at: String,
+    pub finished_at: String,
     /// The workbook's results sheets (more than one past Excel's 1,048,576 rows).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sheets: Vec<String>,
 }
 
 impl Summary {
+    /// An empty summary stamped with the version and the start time.
+    pub fn started() -> Summary {
+        Summary {
+            version: env!("CARGO_PKG_VERSION"),
+            started_at: crate::check::rfc3339(chrono::Utc::now()),
+            ..Summary::default()
+        }
+    }
+
+    /// Stamps the end time (and the elapsed time, if nothing set it).
+    pub fn finished(&mut self) {
+        let now = chrono::Utc::now();
+        self.finished_at = crate::check::rfc3339(now);
+    }
+
     /// Counts one written check.
     pub fn count(&mut self, o: &Outcome) {
         self.checks += 1;
@@ -147,8 +169,8 @@ impl Summary {
         }
         if self.encoding_fallback_rows > 0 {
             s.push_str(&format!(
-                "  {} rows were not UTF-8 and were read as Windows-1252\n",
-                self.encoding_fallback_rows
+                "  {} rows were not UTF-8 and were decoded on their own (the rest is {})\n",
+                self.encoding_fallback_rows, self.encoding
             ));
         }
         if self.sheets.len() > 1 {

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::client::{Client, ClientConfig};
 use crate::api::credentials::Auth;
 use crate::config::{RunConfig, Target};
-use crate::input::{spawn_reader, Layout, RecordReader, Row};
+use crate::input::{spawn_reader, Row};
 use crate::output::progress::Progress;
 use crate::output::Summary;
 use crate::sandbox::{Identity, Sandbox};
@@ -44,16 +44,13 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
     let client = Client::new(client_cfg)?;
 
     let job = cfg.job.clone();
-    let reader = RecordReader::open(&job.input)?;
-    let layout = Layout::resolve(&reader.header, &job.specs, job.default_country)?;
-    let sink = crate::output::Sink::for_job(&job, &reader, &layout)?;
+    let input = crate::job::open_input(&job)?;
+    let sink = crate::job::open_sink(&job, &input)?;
     let summary = Summary {
-        command: "run",
-        input: job.input_label(),
-        output: job.output_label(),
         simulated: sandbox.is_some(),
-        ..Summary::default()
+        ..crate::job::summary(&job, "run", &input)
     };
+    let crate::job::Input { reader, layout } = input;
     let progress = Progress::new(&job.display, None);
     let total = Arc::new(AtomicU64::new(0));
     if progress.shows_total() {

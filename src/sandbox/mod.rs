@@ -440,7 +440,7 @@ impl App {
                 "CBC.0100",
             );
         }
-        if key == "invalid@sandbox.test" {
+        if key == "sandbox-invalid@example.com" {
             return tagged(
                 reply(
                     StatusCode::BAD_REQUEST,
@@ -451,7 +451,7 @@ impl App {
                 "CBC.0100",
             );
         }
-        if key == "rowerror@sandbox.test" {
+        if key == "sandbox-rowerror@example.com" {
             return tagged(
                 reply(
                     StatusCode::FORBIDDEN,

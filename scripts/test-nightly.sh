@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# Tests for scripts/nightly.sh, with a stub checkuser (no network, no build, a few seconds):
+#   bash scripts/test-nightly.sh
+# One line per case, then "N passed, M failed"; exits 1 if any failed. Works as root.
+set -uo pipefail
+export LC_ALL=C
+
+here=$(cd "$(dirname "$0")" && pwd)
+nightly="$here/nightly.sh"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-nightly.XXXXXX") || exit 1
+trap 'rm -rf -- "$tmp"' EXIT
+passed=0
+failed=0
+today=$(env -i date +%F)   # as nightly.sh sees it, in the clean environment it runs in
+
+# --- fixtures -----------------------------------------------------------------------------------
+mkdir -p "$tmp/stubbin" "$tmp/fakebin"
+
+# The stub checkuser: records its arguments and CHECKUSER_* environment, writes the files it is
+# asked for, sleeps STUB_SLEEP seconds (TERM or INT ends it with 130) and exits with STUB_EXIT.
+# STUB_CHANGES: rows (a changed row), header (header only, the default) or none (no file).
+cat >"$tmp/stubbin/checkuser" <<'EOF'
+#!/usr/bin/env bash
+printf '%s\n' "$@" >"$STUB_ARGS"
+env | grep '^CHECKUSER_' | sort >"$STUB_ARGS.env"
+out="" summary="" changes=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    -o) out=$2; shift ;;
+    --summary-json) summary=$2; shift ;;
+    --changes) changes=$2; shift ;;
+  esac
+  shift
+done
+echo "stub: running"
+if [ -n "${STUB_SLEEP-}" ]; then
+  trap 'echo "stub: terminated" >>"$STUB_ARGS.signals"; exit 130' TERM INT
+  : >"$STUB_ARGS.ready"
+  sleep "$STUB_SLEEP" &
+  wait $!
+fi
+if [ -n "$out" ]; then printf 'email,result\na@example.com,free\n' >"$out"; fi
+if [ -n "$summary" ]; then printf '{"changed": 0}\n' >"$summary"; fi
+if [ -n "$changes" ]; then
+  case ${STUB_CHANGES:-header} in
+    rows) printf 'email,result\na@example.com,taken\n' >"$changes" ;;
+    header) printf 'email,result\n' >"$changes" ;;
+  esac
+fi
+exit "${STUB_EXIT:-0}"
+EOF
+
+# The alert hook: appends what it was given to the file named by its argument.
+cat >"$tmp/hook" <<'EOF'
+#!/bin/sh
+{
+  printf 'status=%s\n' "$CHECKUSER_STATUS"
+  printf 'log=%s\n' "$CHECKUSER_LOG"
+  printf 'changes=%s\n' "${CHECKUSER_CHANGES-}"
+  printf 'exit=%s\n' "$CHECKUSER_EXIT"
+  if [ -r "$CHECKUSER_LOG" ]; then echo "log_readable=yes"; fi
+  echo "--"
+} >>"$1"
+EOF
+
+# A fake logger: records the line in FAKE_SYSLOG (fails with FAKE_LOGGER_FAIL=1).
+cat >"$tmp/fakebin/logger" <<'EOF'
+#!/bin/sh
+if [ "${FAKE_LOGGER_FAIL-}" = 1 ]; then echo "logger: socket /dev/log: No such file" >&2; exit 1; fi
+echo "$*" >>"$FAKE_SYSLOG"
+EOF
+chmod 755 "$tmp/stubbin/checkuser" "$tmp/hook" "$tmp/fakebin/logger"
+
+# Cron's PATH, with the fake logger; checkuser is not in it.
+cron_path="$tmp/fakebin:/usr/bin:/bin"
+
+# A fresh case folder $d: leads.csv, and an env file (mode 600) naming the stub and the hook.
+new_case() {
+  d="$tmp/$1"
+  mkdir -p "$d/home"
+  printf 'email\na@example.com\n' >"$d/leads.csv"
+  {
+    printf 'CHECKUSER_BIN=%q\n' "$tmp/stubbin/checkuser"
+    printf 'CHECKUSER_ALERT=%q\n' "$tmp/hook $d/alerts"
+  } >"$d/env"
+  chmod 600 "$d/env"
+  errors=()
+}
+
+# run [VAR=value...] -- [nightly.sh arguments...]: runs nightly.sh in $d with a clean environment
+# like cron's; sets rc and elapsed. Its stdout and stderr go to $d/stdout and $d/stderr.
+start() {
+  local -a vars=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do vars+=("$1"); shift; done
+  shift
+  ( cd "$d" && exec env -i HOME="$d/home" PATH="$cron_path" TMPDIR="$d" LC_ALL=C \
+      CHECKUSER_ENV="$d/env" FAKE_SYSLOG="$d/syslog" STUB_ARGS="$d/argv" "${vars[@]}" \
+      bash "$nightly" "$@" >"$d/stdout" 2>"$d/stderr" 8>&- ) &
+  pid=$!
+}
+run() {
+  local t0=$SECONDS
+  start "$@"
+  wait "$pid"
+  rc=$?
+  elapsed=$((SECONDS - t0))
+}
+
+# Assertions collect what went wrong in `errors`; done() prints the case's line.
+expect() {  # DESCRIPTION COMMAND...
+  local what=$1
+  shift
+  "$@" || errors+=("$what")
+}
+has() { grep -q -e "$2" -- "$1" 2>/dev/null; }           # FILE PATTERN
+lacks() { ! grep -q -e "$2" -- "$1" 2>/dev/null; }       # FILE PATTERN
+rc_is() { [ "$rc" -eq "$1" ]; }
+absent() { [ ! -e "$1" ]; }
+present() { [ -e "$1" ]; }
+empty() { [ ! -s "$1" ]; }
+count_is() { [ "$(grep -c -e "$2" -- "$1" 2>/dev/null)" -eq "$3" ]; }  # FILE PATTERN N
+not_run() { absent "$d/argv"; }
+alerted() { has "$d/alerts" "^status=.*$1"; }           # the hook got a status matching $1
+
+done_case() {  # NAME
+  if [ "${#errors[@]}" -eq 0 ]; then
+    passed=$((passed + 1))
+    echo "ok   $1"
+  else
+    failed=$((failed + 1))
+    local IFS=';'
+    echo "FAIL $1: ${errors[*]} (exit $rc)"
+    sed 's/^/       stderr: /' "$d/stderr" 2>/dev/null | head -n 5
+    sed 's/^/       alerts: /' "$d/alerts" 2>/dev/null | head -n 12
+  fi
+}
+skip() { echo "skip $1: $2"; }
+
+# --- usage --------------------------------------------------------------------------------------
+new_case help
+run -- --help
+expect "exit 0" rc_is 0
+expect "usage on stdout" has "$d/stdout" '^usage: nightly.sh LEADS'
+expect "nothing on stderr" empty "$d/stderr"
+expect "nothing created" [ "$(cd "$d" && echo *)" = "env home leads.csv stderr stdout" ]
+expect "checkuser not run" not_run
+expect "hook not run" absent "$d/alerts"
+run -- -h
+expect "-h: exit 0 with usage" has "$d/stdout" '^usage: nightly.sh LEADS'
+done_case "--help prints usage, exits 0 and creates nothing"
+
+new_case noarg
+run --
+expect "exit 2" rc_is 2
+expect "usage on stderr" has "$d/stderr" '^usage: nightly.sh LEADS'
+expect "nothing created" [ "$(cd "$d" && echo *)" = "env home leads.csv stderr stdout" ]
+expect "checkuser not run" not_run
+done_case "no argument prints usage and exits 2"
+
+new_case option-first
+run -- --refresh leads.csv
+expect "exit 2" rc_is 2
+expect "says why" has "$d/stderr" "must be the leads file"
+expect "checkuser not run" not_run
+done_case "an option before LEADS is a usage error (exit 2)"
+
+# --- the env file -------------------------------------------------------------------------------
+new_case env-0644
+chmod 644 "$d/env"
+run -- leads.csv
+expect "exit 2" rc_is 2
+expect "alert names the mode" alerted "mode 644"
+expect "the hook gets a readable log" has "$d/alerts" "^log_readable=yes"
+expect "stderr says chmod 600" has "$d/stderr" "chmod 600"
+expect "syslog line" has "$d/syslog" "-p user.err .*mode 644"
+expect "checkuser not run" not_run
+expect "temporary log removed" [ -z "$(find "$d" -maxdepth 1 -name 'checkuser-nightly.*')" ]
+done_case "env file with mode 0644 is refused and the hook (from that file) is called"
+
+new_case env-group-writable
+chmod 660 "$d/env"
+run CHECKUSER_ALERT="$tmp/hook $d/alerts-from-environment" -- leads.csv
+expect "exit 2" rc_is 2
+expect "the environment's hook is called" has "$d/alerts-from-environment" "^status=.*mode 660"
+expect "the file's hook is not trusted" absent "$d/alerts"
+expect "checkuser not run" not_run
+done_case "env file writable by others is refused and its hook not trusted (the environment's is run)"
+
+new_case env-missing
+run CHECKUSER_ENV="$d/no-such-env" CHECKUSER_ALERT="$tmp/hook $d/alerts" -- leads.csv
+expect "exit 2" rc_is 2
+expect "alert says it does not exist" alerted "does not exist"
+expect "checkuser not run" not_run
+done_case "a CHECKUSER_ENV that does not exist is a failure with an alert"
+
+new_case env-broken
+printf 'FOO = bar\n' >>"$d/env"
+run CHECKUSER_ALERT="$tmp/hook $d/alerts" -- leads.csv
+expect "exit 2" rc_is 2
+expect "alert names the error" alerted "cannot read the env file.*FOO"
+expect "checkuser not run" not_run
+done_case "an env file with an error is a failure with an alert"
+
+if [ "$(id -u)" -eq 0 ]; then
+  new_case env-foreign-owner
+  chown 65534 "$d/env"
+  run CHECKUSER_ALERT="$tmp/hook $d/alerts" -- leads.csv
+  expect "exit 2" rc_is 2
+  expect "alert names the owner" alerted "owned by uid 65534"
+  expect "checkuser not run" not_run
+  done_case "as root, an env file owned by another user is refused with an alert"
+else
+  skip "env file owned by another user" "needs root"
+fi
+
+# --- the output folder, the binary, the leads file ------------------------------------------------
+new_case outdir
+: >"$d/a-file"
+printf 'CHECKUSER_OUT_DIR=%q\n' "$d/a-file/results" >>"$d/env"
+run -- leads.csv
+expect "exit 2" rc_is 2
+expect "alert names the output folder" alerted "cannot create the output folder"
+expect "checkuser not run" not_run
+done_case "output folder not creatable: alert"
+
+new_case bin-named
+printf 'CHECKUSER_BIN=%q\n' "$d/no-such-checkuser" >>"$d/env"
+run -- leads.csv
+expect "exit 2" rc_is 2
+expect "alert names CHECKUSER_BIN" alerted "CHECKUSER_BIN=$d/no-such-checkuser is not an executable"
+expect "the failure is in the night's log" has "$d/results/leads.$today.log" "CHECKUSER_BIN"
+done_case "CHECKUSER_BIN not executable: alert naming CHECKUSER_BIN"
+
+new_case bin-nowhere
+sed -i '/^CHECKUSER_BIN=/d' "$d/env"
+if [ -e /usr/local/bin/checkuser ] || PATH=$cron_path type -P checkuser >/dev/null; then
+  skip "checkuser not found" "a real checkuser is installed in cron's PATH or /usr/local/bin"
+else
+  run -- leads.csv
+  expect "exit 2" rc_is 2
+  expect "alert says to set CHECKUSER_BIN" alerted "checkuser not found.*set CHECKUSER_BIN"
+  expect "stderr says it too" has "$d/stderr" "set CHECKUSER_BIN"
+  done_case "checkuser not found under cron's PATH: alert saying to set CHECKUSER_BIN"
+fi
+
+new_case bin-cargo
+sed -i '/^CHECKUSER_BIN=/d' "$d/env"
+mkdir -p "$d/home/.cargo/bin"
+cp "$tmp/stubbin/checkuser" "$d/home/.cargo/bin/checkuser"
+run -- leads.csv
+expect "exit 0" rc_is 0
+expect "checkuser run" has "$d/argv" "^run$"
+done_case "checkuser found in ~/.cargo/bin when not in cron's PATH"
+
+new_case no-leads
+run -- missing.csv
+expect "exit 2" rc_is 2
+expect "alert names the leads file" alerted "missing.csv does not exist"
+expect "checkuser not run" not_run
+done_case "a missing leads file: alert"
+
+# --- checkuser's outcomes -----------------------------------------------------------------------
+new_case exit1
+run STUB_EXIT=1 -- leads.csv
+expect "exit 1" rc_is 1
+expect "alert with the status" alerted "errors (exit 1)"
+expect "CHECKUSER_EXIT=1" has "$d/alerts" "^exit=1$"
+expect "CHECKUSER_LOG is the night's log" has "$d/alerts" "^log=$d/results/leads.$today.log$"
+expect "the log has checkuser's output and the status" has "$d/results/leads.$today.log" "errors (exit 1)"
+expect "syslog" has "$d/syslog" "-p user.err .*errors (exit 1)"
+done_case "checkuser exits 1: alert with the status"
+
+new_case exit2
+run STUB_EXIT=2 -- leads.csv
+expect "exit 2" rc_is 2
+expect "alert with the status" alerted "failed (exit 2)"
+done_case "checkuser exits 2: alert with the status"
+
+new_case timeout
+run STUB_SLEEP=20 CHECKUSER_TIMEOUT=1s -- leads.csv
+expect "exit 124" rc_is 124
+expect "alert says timed out" alerted "timed out (exit 124).*CHECKUSER_TIMEOUT=1s"
+expect "stopped within seconds" [ "$elapsed" -lt 8 ]
+expect "syslog" has "$d/syslog" "timed out"
+done_case "run longer than CHECKUSER_TIMEOUT: stopped, alert saying timed out"
+
+new_case bad-timeout
+run CHECKUSER_TIMEOUT=soon -- leads.csv
+expect "exit 2" rc_is 2
+expect "alert names CHECKUSER_TIMEOUT" alerted "CHECKUSER_TIMEOUT must be a duration"
+expect "checkuser not run" not_run
+done_case "an invalid CHECKUSER_TIMEOUT: alert"
+
+new_case interrupted
+start STUB_SLEEP=20 -- leads.csv
+for _ in $(seq 200); do [ -e "$d/argv.ready" ] && break; sleep 0.05; done
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+expect "exit 130" rc_is 130
+expect "alert says interrupted" alerted "interrupted (exit 130)"
+expect "checkuser got one TERM" count_is "$d/argv.signals" "terminated" 1
+done_case "TERM to nightly.sh (systemctl stop, Ctrl-C) reaches checkuser once: alert interrupted"
+
+new_case lock
+mkdir -p "$d/results"
+exec 8>>"$d/results/.leads.nightly.lock"
+flock 8
+run -- leads.csv
+exec 8>&-
+expect "exit 2" rc_is 2
+expect "alert says another run holds the lock" alerted "another nightly run.*still running"
+expect "checkuser not run" not_run
+done_case "lock held by another nightly run: refused with an alert"
+
+new_case changes
+printf 'CHECKUSER_METRICS_FILE=%q\n' "$d/checkuser.prom" >>"$d/env"
+run STUB_CHANGES=rows -- leads.csv
+expect "exit 0" rc_is 0
+expect "one hook call" count_is "$d/alerts" "^status=" 1
+expect "status changes" has "$d/alerts" "^status=changes$"
+expect "CHECKUSER_CHANGES" has "$d/alerts" "^changes=$d/results/leads.$today.changes.csv$"
+expect "CHECKUSER_EXIT=0" has "$d/alerts" "^exit=0$"
+expect "one syslog line" count_is "$d/syslog" "." 1
+expect "syslog ok with changes" has "$d/syslog" "-p user.notice .*: ok; changed answers"
+done_case "success with changed rows: hook called with CHECKUSER_STATUS=changes"
+
+new_case changes-and-errors
+run STUB_CHANGES=rows STUB_EXIT=1 -- leads.csv
+expect "exit 1" rc_is 1
+expect "hook for the changes" has "$d/alerts" "^status=changes$"
+expect "hook for the errors" alerted "errors (exit 1)"
+done_case "errors with changed rows: hook called for both"
+
+new_case success
+printf 'CHECKUSER_METRICS_FILE=%q\n' "$d/checkuser.prom" >>"$d/env"
+run CHECKUSER_TIMEOUT=5m -- leads.csv --refresh
+out="$d/results/leads.$today"
+expect "exit 0" rc_is 0
+expect "hook not called" absent "$d/alerts"
+expect "quiet on stdout" empty "$d/stdout"
+expect "quiet on stderr" empty "$d/stderr"
+expect "one syslog line, ok" count_is "$d/syslog" "-t checkuser -p user.notice -- nightly leads.csv: ok" 1
+expect "only one syslog line" count_is "$d/syslog" "." 1
+expect "argv: run LEADS" [ "$(head -n 2 "$d/argv" | tr '\n' ' ')" = "run leads.csv " ]
+expect "argv: -o" has "$d/argv" "^$out.checked.csv$"
+expect "argv: --summary-json" has "$d/argv" "^--summary-json$"
+expect "argv: --changes" has "$d/argv" "^$out.changes.csv$"
+expect "argv: --progress never" has "$d/argv" "^never$"
+expect "argv: extra options passed" [ "$(tail -n 1 "$d/argv")" = "--refresh" ]
+expect "env file exported (metrics)" has "$d/argv.env" "^CHECKUSER_METRICS_FILE=$d/checkuser.prom$"
+expect "CHECKUSER_TIMEOUT not passed to checkuser" lacks "$d/argv.env" "^CHECKUSER_TIMEOUT="
+expect "results written" present "$out.checked.csv"
+expect "summary written" present "$out.summary.json"
+expect "log written" has "$out.log" "stub: running"
+expect "output folder private" [ "$(stat -c %a "$d/results")" = 700 ]
+done_case "success without changes: quiet, hook not called, one syslog line"
+
+new_case keep
+mkdir -p "$d/results"
+for f in leads.2000-01-01.checked.csv leads.2000-01-01.log leads.2000-01-02.log leads.2000-01-03.summary.json other.2000-01-01.log; do
+  : >"$d/results/$f"
+done
+run CHECKUSER_KEEP=3 -- leads.csv
+expect "exit 0" rc_is 0
+expect "oldest night removed" absent "$d/results/leads.2000-01-01.checked.csv"
+expect "oldest night's log removed" absent "$d/results/leads.2000-01-01.log"
+expect "second night kept" present "$d/results/leads.2000-01-02.log"
+expect "third night kept" present "$d/results/leads.2000-01-03.summary.json"
+expect "tonight kept" present "$d/results/leads.$today.checked.csv"
+expect "other inputs untouched" present "$d/results/other.2000-01-01.log"
+expect "lock file kept" present "$d/results/.leads.nightly.lock"
+done_case "CHECKUSER_KEEP keeps the last N nights, failed nights included"
+
+new_case hook-fails
+sed -i '/^CHECKUSER_ALERT=/d' "$d/env"
+echo "CHECKUSER_ALERT='exit 3'" >>"$d/env"
+run STUB_EXIT=1 FAKE_LOGGER_FAIL=1 -- leads.csv
+expect "exit 1 (checkuser's)" rc_is 1
+expect "stderr says the hook failed" has "$d/stderr" "alert hook CHECKUSER_ALERT failed (exit 3)"
+expect "the log says the hook failed" has "$d/results/leads.$today.log" "alert hook CHECKUSER_ALERT failed"
+done_case "a failing hook and a failing logger are reported, the exit code stays checkuser's"
+
+# --- shellcheck ---------------------------------------------------------------------------------
+if command -v shellcheck >/dev/null 2>&1; then
+  errors=()
+  rc=0
+  shellcheck -x "$nightly" "$here/test-nightly.sh" >"$tmp/shellcheck.out" 2>&1 || rc=$?
+  expect "shellcheck -x" rc_is 0
+  if [ "${#errors[@]}" -ne 0 ]; then sed 's/^/       /' "$tmp/shellcheck.out" | head -n 30; fi
+  d=$tmp
+  done_case "shellcheck -x nightly.sh test-nightly.sh"
+else
+  skip "shellcheck" "shellcheck is not installed (apt-get install shellcheck)"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

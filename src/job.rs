@@ -1,0 +1,55 @@
+//! What `run`, `validate` and `plan` share before their first row: open the input, resolve its
+//! layout, open the output, and start the summary with what is known already.
+
+use anyhow::Result;
+
+use crate::config::JobConfig;
+use crate::input::{Layout, RecordReader};
+use crate::output::{Sink, SinkOptions, Summary};
+
+/// An input ready to be read, with its layout.
+pub struct Input {
+    pub reader: RecordReader,
+    pub layout: Layout,
+}
+
+/// Opens and sniffs the input and resolves its columns (no output is touched).
+pub fn open_input(cfg: &JobConfig) -> Result<Input> {
+    let reader = RecordReader::open(&cfg.input)?;
+    let layout = Layout::resolve(&reader.header, &cfg.specs, cfg.rules)?;
+    tracing::info!(
+        "reading {} as {}, delimiter {:?}{}",
+        cfg.input_label(),
+        reader.encoding.name(),
+        reader.delimiter as char,
+        if layout.is_recheck() {
+            " (a previous output: its result columns are replaced)"
+        } else {
+            ""
+        }
+    );
+    Ok(Input { reader, layout })
+}
+
+/// The output for an input.
+pub fn open_sink(cfg: &JobConfig, input: &Input) -> Result<Sink> {
+    let opts = SinkOptions {
+        path: cfg.output.clone(),
+        delimiter: input.reader.delimiter,
+        bom: cfg.bom,
+        escape_formulas: cfg.escape_formulas,
+        format: cfg.format,
+    };
+    Sink::create(&opts, &input.layout.output_header(), input.layout.width)
+}
+
+/// The summary's first figures: what runs, on what, since when.
+pub fn summary(cfg: &JobConfig, command: &'static str, input: &Input) -> Summary {
+    Summary {
+        command,
+        input: cfg.input_label(),
+        output: cfg.output_label(),
+        encoding: input.reader.encoding.name().to_string(),
+        ..Summary::started()
+    }
+}

@@ -1,0 +1,164 @@
+//! Mobile numbers, as libphonenumber sees them (the `rlibphonenumber` port, metadata
+//! [`METADATA_VERSION`]): parsed with the default region, fully validated (the whole number,
+//! its length and its assigned ranges), and of a type that can receive an SMS.
+
+use std::str::FromStr;
+
+use rlibphonenumber::enums::Region;
+use rlibphonenumber::{PhoneNumber, PhoneNumberType, PHONE_NUMBER_UTIL};
+
+use super::check_len;
+
+/// The libphonenumber metadata compiled into this build (rlibphonenumber 2.2.15, pinned).
+pub const METADATA_VERSION: &str = "libphonenumber metadata 9.0.42 (rlibphonenumber 2.2.15)";
+
+/// How a number without a country code is completed (`--default-country`): a region, given
+/// as such (`CN`) or as a calling code (`86` means that code's main region).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefaultCountry(pub Region);
+
+impl FromStr for DefaultCountry {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim().trim_start_matches('+');
+        if let Ok(code) = t.parse::<i32>() {
+            return PHONE_NUMBER_UTIL
+                .get_region_for_country_code(code)
+                .filter(|r| r.as_region_str().as_str() != "001")
+                .map(DefaultCountry)
+                .ok_or_else(|| format!("'{s}' is not a country calling code"));
+        }
+        let upper = t.to_ascii_uppercase();
+        match Region::from_str(&upper) {
+            Ok(r) if PHONE_NUMBER_UTIL.get_country_code_for_region(r).is_some() => {
+                Ok(DefaultCountry(r))
+            }
+            _ => Err(format!(
+                "'{s}' is neither a calling code (like 86 or +86) nor a two-letter region (like CN)"
+            )),
+        }
+    }
+}
+
+/// Which number types count as a mobile (`--mobile-types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum MobileTypes {
+    /// MOBILE and FIXED_LINE_OR_MOBILE only: the number must be able to receive an SMS.
+    #[default]
+    Mobile,
+    /// Every valid number (an escape hatch when the metadata lags behind a new range).
+    Any,
+}
+
+/// To `CCCC-NATIONAL`: the calling code zero-padded to 4 digits, `-`, the national
+/// significant number.
+pub fn mobile(
+    raw: &str,
+    default_country: Option<DefaultCountry>,
+    types: MobileTypes,
+) -> Result<String, String> {
+    let s = strip_artefacts(raw.trim());
+    if looks_like_scientific(s) {
+        return Err(format!(
+            "'{s}' is a number a spreadsheet turned into scientific notation; the digits are lost: \
+             re-export the column formatted as text"
+        ));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_digit() || " -.()+/\u{a0}".contains(*c)))
+    {
+        return Err(format!(
+            "mobile contains '{c}', which is not part of a phone number"
+        ));
+    }
+    let compact: String = s
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+')
+        .collect();
+    if compact.get(1..).is_some_and(|rest| rest.contains('+')) {
+        return Err("mobile has a '+' that is not at the start".into());
+    }
+    let international = compact
+        .strip_prefix('+')
+        .or_else(|| compact.strip_prefix("00"));
+    let parsed = match (international, default_country) {
+        // `+CC…`, `00CC…`, or our own key `00CC-…` (whose padding adds zeros).
+        (Some(rest), _) => PhoneNumber::parse(format!("+{}", rest.trim_start_matches('0')), None),
+        (None, Some(DefaultCountry(region))) => PhoneNumber::parse(&compact, Some(region)),
+        (None, None) => {
+            return Err(
+                "mobile has no country code: write it as +CC… or 00CC…, or pass --default-country"
+                    .into(),
+            )
+        }
+    };
+    let number = parsed.map_err(|e| format!("not a phone number: {e}"))?;
+    let code = number.country_code;
+    let national = number.get_national_significant_number();
+    if !number.is_valid() {
+        return Err(format!(
+            "+{code} {national} is not a valid number (wrong length, or a range not assigned)"
+        ));
+    }
+    let kind = number.get_type();
+    let sms = matches!(
+        kind,
+        PhoneNumberType::Mobile | PhoneNumberType::FixedLineOrMobile
+    );
+    if !sms && types == MobileTypes::Mobile {
+        return Err(format!(
+            "+{code} {national} is a {} number, not a mobile (--mobile-types any accepts it)",
+            type_name(kind)
+        ));
+    }
+    if code > 99 {
+        return Err(format!(
+            "country code +{code} has 3 digits; the API's form CCCC-NATIONAL must start with 00, \
+             so it cannot be checked"
+        ));
+    }
+    let key = format!("{code:04}-{national}");
+    check_len(&key)?;
+    Ok(key)
+}
+
+/// Removes what a spreadsheet puts around a number kept as text: a leading `'` and the
+/// `="…"` formula form.
+fn strip_artefacts(s: &str) -> &str {
+    let s = s.strip_prefix('\'').unwrap_or(s);
+    s.strip_prefix("=\"")
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(s)
+        .trim()
+}
+
+/// True for what a spreadsheet makes of a long number it took for a float: `8.6138E+12`.
+fn looks_like_scientific(s: &str) -> bool {
+    let Some((mantissa, exp)) = s.split_once(['e', 'E']) else {
+        return false;
+    };
+    let exp = exp.strip_prefix('+').unwrap_or(exp);
+    let (int, frac) = mantissa.split_once(['.', ',']).unwrap_or((mantissa, "0"));
+    [int, frac, exp]
+        .iter()
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// libphonenumber's name of a number type, for messages.
+pub fn type_name(t: PhoneNumberType) -> &'static str {
+    match t {
+        PhoneNumberType::FixedLine => "FIXED_LINE",
+        PhoneNumberType::Mobile => "MOBILE",
+        PhoneNumberType::FixedLineOrMobile => "FIXED_LINE_OR_MOBILE",
+        PhoneNumberType::TollFree => "TOLL_FREE",
+        PhoneNumberType::PremiumRate => "PREMIUM_RATE",
+        PhoneNumberType::SharedCost => "SHARED_COST",
+        PhoneNumberType::VoIP => "VOIP",
+        PhoneNumberType::PersonalNumber => "PERSONAL_NUMBER",
+        PhoneNumberType::Pager => "PAGER",
+        PhoneNumberType::UAN => "UAN",
+        PhoneNumberType::VoiceMail => "VOICEMAIL",
+        _ => "UNKNOWN",
+    }
+}
