@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::api::ApiVersion;
 use crate::input::CheckSpec;
 use crate::normalize::MobileTypes;
+use crate::output::progress::ProgressMode;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -57,8 +58,12 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff), e.g. checkuser man > /usr/local/share/man/man1/checkuser.1
-    Man,
+    /// Print a man page (roff): checkuser's, or a command's with every option, e.g.
+    /// checkuser man run > /usr/local/share/man/man1/checkuser-run.1
+    Man {
+        /// The command whose page to print (run, validate, plan, sandbox, state, doctor).
+        command: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -66,8 +71,8 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
-    /// The state store to check [default: $XDG_CACHE_HOME/checkuser/state.sqlite].
-    #[arg(long, value_name = "PATH")]
+    /// The state store to check [default: $XDG_STATE_HOME/checkuser/state.sqlite].
+    #[arg(long, env = "CHECKUSER_STATE", value_name = "PATH")]
     pub state: Option<PathBuf>,
 
     #[command(flatten)]
@@ -76,8 +81,8 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct StateArgs {
-    /// The state store [default: $XDG_CACHE_HOME/checkuser/state.sqlite].
-    #[arg(long, value_name = "PATH", global = true)]
+    /// The state store [default: $XDG_STATE_HOME/checkuser/state.sqlite].
+    #[arg(long, env = "CHECKUSER_STATE", value_name = "PATH", global = true)]
     pub state: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -122,13 +127,6 @@ pub struct LogArgs {
     pub log_pii: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProgressMode {
-    Auto,
-    Always,
-    Never,
-}
-
 /// Where rows come from and where results go (shared by `run` and `validate`).
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
@@ -152,7 +150,7 @@ pub struct InputArgs {
 
     /// Country for mobile numbers written without one: a calling code (86) or a region (CN).
     /// Without it such numbers are invalid.
-    #[arg(long, value_name = "CC")]
+    #[arg(long, env = "CHECKUSER_DEFAULT_COUNTRY", value_name = "CC")]
     pub default_country: Option<String>,
 
     /// Which valid numbers count as mobiles: mobile (MOBILE and FIXED_LINE_OR_MOBILE, the
@@ -179,9 +177,14 @@ pub struct InputArgs {
     #[arg(long)]
     pub no_escape_formulas: bool,
 
-    /// Also write the summary as JSON to PATH.
+    /// Also write the summary as JSON to PATH (- for standard output); written on failures too.
     #[arg(long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,
+
+    /// Write the run's figures in the Prometheus text format to PATH (for node_exporter's
+    /// textfile collector), atomically; written on failures too.
+    #[arg(long, env = "CHECKUSER_METRICS_FILE", value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -199,13 +202,14 @@ pub struct TargetArgs {
     pub sandbox: bool,
 
     /// Which API to call.
-    #[arg(long, value_enum, default_value_t = ApiVersion::V1, help_heading = "API")]
+    #[arg(long, value_enum, env = "CHECKUSER_API", default_value_t = ApiVersion::V1, help_heading = "API")]
     pub api: ApiVersion,
 
     /// API endpoint: https://bss-intl.myhuaweicloud.com (international), https://bss.myhuaweicloud.com
     /// (China), https://bss.myhuaweicloud.eu (Europe).
     #[arg(
         long,
+        env = "CHECKUSER_ENDPOINT",
         default_value = "https://bss-intl.myhuaweicloud.com",
         help_heading = "API"
     )]
@@ -236,6 +240,7 @@ pub struct RunArgs {
     /// Requests per second across the whole run, retries included (fractions allowed).
     #[arg(
         long,
+        env = "CHECKUSER_RATE",
         default_value_t = 5.0,
         value_name = "PER_SECOND",
         help_heading = "Pace"
@@ -243,7 +248,13 @@ pub struct RunArgs {
     pub rate: f64,
 
     /// Requests in flight at most.
-    #[arg(long, default_value_t = 4, value_name = "N", help_heading = "Pace")]
+    #[arg(
+        long,
+        env = "CHECKUSER_CONCURRENCY",
+        default_value_t = 4,
+        value_name = "N",
+        help_heading = "Pace"
+    )]
     pub concurrency: usize,
 
     /// Time limit of one request (e.g. 30s, 1m).
@@ -263,16 +274,22 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_duration, default_value = "500ms", hide = true)]
     pub backoff_base: Duration,
 
-    /// The state store that remembers every answer [default: $XDG_CACHE_HOME/checkuser/state.sqlite].
-    #[arg(long, value_name = "PATH", help_heading = "State")]
+    /// The state store that remembers every answer [default:
+    /// $XDG_STATE_HOME/checkuser/state.sqlite; with --sandbox, sandbox.sqlite beside it].
+    #[arg(
+        long,
+        env = "CHECKUSER_STATE",
+        value_name = "PATH",
+        help_heading = "State"
+    )]
     pub state: Option<PathBuf>,
 
     /// Reuse stored answers younger than this (e.g. 20h, 3d).
-    #[arg(long, value_parser = parse_duration, default_value = "20h", value_name = "DURATION", help_heading = "State")]
+    #[arg(long, env = "CHECKUSER_MAX_AGE", value_parser = parse_duration, default_value = "20h", value_name = "DURATION", help_heading = "State")]
     pub max_age: Duration,
 
     /// Reuse stored taken and uplimit answers younger than this.
-    #[arg(long, value_parser = parse_duration, default_value = "30d", value_name = "DURATION", help_heading = "State")]
+    #[arg(long, env = "CHECKUSER_TAKEN_MAX_AGE", value_parser = parse_duration, default_value = "30d", value_name = "DURATION", help_heading = "State")]
     pub taken_max_age: Duration,
 
     /// Ask the API again for everything (answers are still recorded).

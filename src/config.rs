@@ -7,11 +7,12 @@ use anyhow::{bail, Context, Result};
 
 use std::time::Duration;
 
-use crate::cli::{FaultArgs, InputArgs, LogArgs, ProgressMode};
+use crate::cli::{FaultArgs, InputArgs, LogArgs};
 use crate::input::reader::DEFAULT_RECORD_CAP;
 use crate::input::sniff::encoding_from_label;
 use crate::input::{CheckSpec, InputOptions};
 use crate::normalize::{DefaultCountry, Rules};
+use crate::output::Display;
 use crate::output::Format;
 use crate::sandbox::Faults;
 
@@ -28,15 +29,6 @@ pub struct JobConfig {
     pub escape_formulas: bool,
     pub summary_json: Option<PathBuf>,
     pub display: Display,
-}
-
-/// How the run talks to people.
-#[derive(Debug, Clone, Copy)]
-pub struct Display {
-    pub quiet: bool,
-    pub verbose: u8,
-    pub progress: ProgressMode,
-    pub log_pii: bool,
 }
 
 impl From<&LogArgs> for Display {
@@ -89,6 +81,7 @@ impl JobConfig {
             &[
                 ("-o", output.as_deref().or(Some(Path::new("-")))),
                 ("--summary-json", a.summary_json.as_deref()),
+                ("--metrics-file", a.metrics_file.as_deref()),
             ],
         )?;
         Ok(JobConfig {

@@ -24,12 +24,14 @@ pub mod api;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod docs;
 pub mod doctor;
 pub mod input;
 pub mod job;
 pub mod logging;
 pub mod normalize;
 pub mod output;
+pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod sandbox_cmd;
@@ -37,18 +39,3 @@ pub mod signals;
 pub mod state_cmd;
 pub mod store;
 pub mod validate;
-
-use anyhow::Result;
-
-use crate::output::Summary;
-
-/// Prints the human summary (unless quiet) and writes the JSON summary when asked.
-pub fn report(summary: &Summary, cfg: &config::JobConfig) -> Result<()> {
-    if !cfg.display.quiet {
-        eprint!("{}", summary.human());
-    }
-    if let Some(path) = &cfg.summary_json {
-        summary.write_json(path)?;
-    }
-    Ok(())
-}

@@ -4,7 +4,7 @@
 use tracing_subscriber::EnvFilter;
 
 use crate::check::CheckType;
-use crate::config::Display;
+use crate::output::Display;
 
 /// Installs the stderr logger for the level the flags ask for (`RUST_LOG` overrides).
 pub fn init(d: &Display) {
@@ -19,9 +19,15 @@ pub fn init(d: &Display) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(colour())
         .with_target(false)
         .try_init();
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set (to anything but empty).
+fn colour() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr())
 }
 
 /// A value as logs may show it: `a***@example.com`, `0086-138****8000`; names are not PII.

@@ -6,47 +6,47 @@ use clap::Parser;
 
 use checkuser::cli::{Cli, Command};
 use checkuser::config::{JobConfig, RunConfig};
+use checkuser::report::{eprint_quietly, Reports};
 
 fn main() -> ExitCode {
     checkuser::signals::harden_process();
     let cli = Cli::parse();
     checkuser::logging::init(&(&cli.log).into());
-    let result = match &cli.command {
-        Command::Validate(a) => JobConfig::from_args(&a.input, &cli.log).and_then(|cfg| {
-            let summary = checkuser::validate::validate(&cfg)?;
-            checkuser::report(&summary, &cfg)?;
-            Ok(summary.exit_code)
-        }),
-        Command::Run(a) => RunConfig::from_args(a, &cli.log).and_then(|cfg| {
-            let job = cfg.job.clone();
-            let summary = runtime()?.block_on(checkuser::run::run(
-                cfg,
-                checkuser::signals::first_interrupt(),
-            ))?;
-            checkuser::report(&summary, &job)?;
-            Ok(summary.exit_code)
-        }),
-        Command::Sandbox(a) => runtime().and_then(|rt| rt.block_on(checkuser::sandbox_cmd::run(a))),
-        Command::State(a) => checkuser::state_cmd::run(a),
-        Command::Doctor(a) => runtime().and_then(|rt| rt.block_on(checkuser::doctor::doctor(a))),
-        Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            let mut script = Vec::new();
-            clap_complete::generate(*shell, &mut cmd, "checkuser", &mut script);
-            std::io::Write::write_all(&mut std::io::stdout(), &script)
-                .map(|_| 0)
-                .map_err(Into::into)
+    let quiet = cli.log.quiet;
+    let code = match &cli.command {
+        Command::Validate(a) => Reports::new("validate", &a.input, quiet).finish(
+            JobConfig::from_args(&a.input, &cli.log)
+                .and_then(|cfg| checkuser::validate::validate(&cfg)),
+        ),
+        Command::Run(a) => Reports::new("run", &a.input, quiet).finish(
+            RunConfig::from_args(a, &cli.log).and_then(|cfg| {
+                runtime()?.block_on(checkuser::run::run(
+                    cfg,
+                    checkuser::signals::first_interrupt(),
+                ))
+            }),
+        ),
+        Command::Sandbox(a) => {
+            plain(runtime().and_then(|rt| rt.block_on(checkuser::sandbox_cmd::run(a))))
         }
-        Command::Man => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-            .render(&mut std::io::stdout())
-            .map(|_| 0)
-            .map_err(Into::into),
+        Command::State(a) => plain(checkuser::state_cmd::run(a)),
+        Command::Doctor(a) => {
+            plain(runtime().and_then(|rt| rt.block_on(checkuser::doctor::doctor(a))))
+        }
+        Command::Completions { shell } => plain(checkuser::docs::completions(*shell)),
+        Command::Man { command } => plain(checkuser::docs::man(command.as_deref())),
     };
+    ExitCode::from(code)
+}
+
+/// A command with no summary: its exit code, or 2 after printing the error.
+fn plain(result: anyhow::Result<i32>) -> u8 {
     match result {
-        Ok(code) => ExitCode::from(code as u8),
+        Ok(code) => code as u8,
+        Err(e) if checkuser::report::is_broken_pipe(&e) => 141,
         Err(e) => {
-            eprintln!("checkuser: error: {e:#}");
-            ExitCode::from(2)
+            eprint_quietly(&format!("checkuser: error: {e:#}\n"));
+            2
         }
     }
 }

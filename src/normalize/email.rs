@@ -41,21 +41,24 @@ pub fn email(raw: &str) -> Result<String, String> {
     Ok(key)
 }
 
-/// Strips `mailto:` prefixes and one pair of surrounding `<>` at a time.
-fn unwrap(mut s: &str) -> &str {
-    loop {
-        if s.len() >= 7 && s.is_char_boundary(7) && s[..7].eq_ignore_ascii_case("mailto:") {
-            s = s[7..].trim();
-        } else if let Some(inner) = s.strip_prefix('<').and_then(|x| x.strip_suffix('>')) {
-            s = inner.trim();
-        } else {
-            return s;
-        }
+/// Strips a `mailto:` prefix and one pair of surrounding `<>` (in either order); anything
+/// more is not an address.
+fn unwrap(s: &str) -> &str {
+    fn mailto(s: &str) -> Option<&str> {
+        (s.len() >= 7 && s.is_char_boundary(7) && s[..7].eq_ignore_ascii_case("mailto:"))
+            .then(|| s[7..].trim())
     }
+    let s = mailto(s).unwrap_or(s);
+    let s = s
+        .strip_prefix('<')
+        .and_then(|x| x.strip_suffix('>'))
+        .map(str::trim)
+        .unwrap_or(s);
+    mailto(s).unwrap_or(s)
 }
 
-/// A dot-atom: atoms of `atext` (or non-ASCII letters, for internationalized addresses)
-/// joined by single dots.
+/// A dot-atom: atoms of `atext` (or non-ASCII characters, for internationalized addresses;
+/// spaces, controls and invisible ones were refused before) joined by single dots.
 fn check_local(local: &str) -> Result<(), String> {
     if local.starts_with('"') {
         return Err("email's local part is quoted; quoted addresses cannot be checked".into());
@@ -63,12 +66,9 @@ fn check_local(local: &str) -> Result<(), String> {
     if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
         return Err("email's local part has a misplaced dot".into());
     }
-    let bad = local.chars().find(|c| {
-        !(c.is_ascii_alphanumeric()
-            || *c == '.'
-            || ATEXT.contains(*c)
-            || (!c.is_ascii() && c.is_alphanumeric()))
-    });
+    let bad = local
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '.' || ATEXT.contains(*c) || !c.is_ascii()));
     match bad {
         Some(c) => Err(format!(
             "email's local part contains '{c}', which an address cannot hold unquoted"
@@ -81,9 +81,11 @@ fn check_local(local: &str) -> Result<(), String> {
 /// Unicode, the ASCII form when it was written in ASCII).
 fn check_domain(domain: &str) -> Result<String, String> {
     let uts46 = Uts46::new();
+    // UTS-46 maps ASCII capitals to lower case; doing it first lets `idna` take its fast path.
+    let lowered = domain.to_ascii_lowercase();
     let ascii = uts46
         .to_ascii(
-            domain.as_bytes(),
+            lowered.as_bytes(),
             AsciiDenyList::STD3,
             Hyphens::CheckFirstLast,
             DnsLength::Verify,

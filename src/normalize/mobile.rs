@@ -76,32 +76,41 @@ pub fn mobile(
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == '+')
         .collect();
+    // libphonenumber takes `++86…` as `+86…`.
+    let compact = match compact.trim_start_matches('+') {
+        rest if rest.len() < compact.len() => format!("+{rest}"),
+        _ => compact,
+    };
     if compact.get(1..).is_some_and(|rest| rest.contains('+')) {
         return Err("mobile has a '+' that is not at the start".into());
     }
-    let international = compact
-        .strip_prefix('+')
-        .or_else(|| compact.strip_prefix("00"));
-    let parsed = match (international, default_country) {
-        // `+CC…`, `00CC…`, or our own key `00CC-…` (whose padding adds zeros).
-        (Some(rest), _) => PhoneNumber::parse(format!("+{}", rest.trim_start_matches('0')), None),
-        (None, Some(DefaultCountry(region))) => PhoneNumber::parse(&compact, Some(region)),
-        (None, None) => {
-            return Err(
+    let international = match compact.strip_prefix('+') {
+        Some(rest) => Some(rest.to_string()),
+        // `00CC…`, or our own key `00CC-…` (whose padding adds zeros).
+        None => compact
+            .strip_prefix("00")
+            .map(|rest| rest.trim_start_matches('0').to_string()),
+    };
+    let parsed =
+        match (international, default_country) {
+            (Some(rest), _) => PhoneNumber::parse(format!("+{rest}"), None),
+            (None, Some(DefaultCountry(region))) => PhoneNumber::parse(&compact, Some(region)),
+            (None, None) => return Err(
                 "mobile has no country code: write it as +CC… or 00CC…, or pass --default-country"
                     .into(),
-            )
-        }
-    };
+            ),
+        };
     let number = parsed.map_err(|e| format!("not a phone number: {e}"))?;
     let code = number.country_code;
     let national = number.get_national_significant_number();
-    if !number.is_valid() {
+    // libphonenumber's full validation is "its type is not UNKNOWN" (is_valid() computes the
+    // same type again): one call gives both answers.
+    let kind = number.get_type();
+    if kind == PhoneNumberType::Unknown {
         return Err(format!(
             "+{code} {national} is not a valid number (wrong length, or a range not assigned)"
         ));
     }
-    let kind = number.get_type();
     let sms = matches!(
         kind,
         PhoneNumberType::Mobile | PhoneNumberType::FixedLineOrMobile

@@ -12,7 +12,12 @@ pub const TRIGGERS: [char; 11] = [
 /// True if a spreadsheet could take the cell for a formula: it starts with a trigger, or
 /// with spaces followed by one.
 pub fn is_live(s: &str) -> bool {
-    s.trim_start_matches(' ').starts_with(TRIGGERS)
+    match s.as_bytes().first() {
+        // The common case, decided on one byte.
+        Some(b) if b.is_ascii_alphanumeric() => false,
+        None => false,
+        _ => s.trim_start_matches(' ').starts_with(TRIGGERS),
+    }
 }
 
 /// The cell as it must be written: prefixed with `'` if it could be taken for a formula.

@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod cells;
 pub mod csv;
 pub mod escape;
+pub mod metrics;
 pub mod progress;
 pub mod summary;
 pub mod xlsx;
@@ -61,6 +62,15 @@ impl Sink {
             Sink::Xlsx(s) => s.finish(summary),
         }
     }
+}
+
+/// How a command talks to people.
+#[derive(Debug, Clone, Copy)]
+pub struct Display {
+    pub quiet: bool,
+    pub verbose: u8,
+    pub progress: progress::ProgressMode,
+    pub log_pii: bool,
 }
 
 /// Output formats.

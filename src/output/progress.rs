@@ -6,9 +6,16 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
+use super::Display;
 use super::Summary;
-use crate::cli::ProgressMode;
-use crate::config::Display;
+
+/// Whether to show a progress bar (`--progress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    Auto,
+    Always,
+    Never,
+}
 
 /// How often the log line is written when there is no terminal.
 const LOG_EVERY: Duration = Duration::from_secs(60);

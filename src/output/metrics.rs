@@ -1,0 +1,82 @@
+//! The run's figures in the Prometheus text format, for node_exporter's textfile collector:
+//! a stale or failed nightly run then raises an alert in the monitoring users already have.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::Summary;
+
+/// The metrics of a finished (or failed) command, at unix time `now`.
+pub fn render(s: &Summary, now: f64) -> String {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, rows: &[(&str, f64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (labels, v) in rows {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    };
+    gauge(
+        "checkuser_last_run_timestamp_seconds",
+        "When the last checkuser run finished (unix time).",
+        &[("", now.floor())],
+    );
+    gauge(
+        "checkuser_last_run_exit_code",
+        "Exit code of the last run (0 ok, 1 some checks error or pending, 2 failed, 130 interrupted).",
+        &[("", f64::from(s.exit_code))],
+    );
+    gauge(
+        "checkuser_last_run_duration_seconds",
+        "How long the last run took.",
+        &[("", s.elapsed_seconds)],
+    );
+    let labels: Vec<(String, f64)> = [
+        ("free", s.free),
+        ("taken", s.taken),
+        ("uplimit", s.uplimit),
+        ("invalid", s.invalid),
+        ("error", s.error),
+        ("pending", s.pending),
+        ("skipped", s.skipped),
+        ("valid", s.valid.unwrap_or(0)),
+    ]
+    .iter()
+    .map(|(r, n)| (format!("{{result=\"{r}\"}}"), *n as f64))
+    .collect();
+    let rows: Vec<(&str, f64)> = labels.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    gauge(
+        "checkuser_checks",
+        "Checks of the last run by result.",
+        &rows,
+    );
+    gauge(
+        "checkuser_requests",
+        "HTTP requests the last run sent.",
+        &[("", s.api_requests as f64)],
+    );
+    gauge(
+        "checkuser_throttled",
+        "Requests of the last run answered 429.",
+        &[("", s.throttled as f64)],
+    );
+    gauge(
+        "checkuser_changed",
+        "Answers of the last run that differ from the previous answer.",
+        &[("", s.changed as f64)],
+    );
+    out
+}
+
+/// Writes the metrics file atomically (a collector never reads half of it).
+pub fn write(path: &Path, s: &Summary) -> Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default();
+    let mut out = super::atomic::Out::create(Some(path))?;
+    std::io::Write::write_all(&mut out, render(s, now).as_bytes())?;
+    out.commit()
+}

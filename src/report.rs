@@ -1,0 +1,110 @@
+//! The end of every job command, success or failure: the human summary on stderr, the JSON
+//! summary and the metrics file when asked (written on failures too, so that a cron job that
+//! failed early still leaves a trace), and the exit code. A closed standard output (`| head`)
+//! ends quietly.
+
+use std::path::PathBuf;
+
+use crate::cli::InputArgs;
+use crate::output::Summary;
+
+/// Where the figures go, known from the flags alone (before any configuration is checked).
+pub struct Reports {
+    pub command: &'static str,
+    pub input: String,
+    pub summary_json: Option<PathBuf>,
+    pub metrics_file: Option<PathBuf>,
+    pub quiet: bool,
+    /// False when a report path names the input or another output: then nothing is written,
+    /// even on failure (the refusal itself is the error reported).
+    safe: bool,
+}
+
+impl Reports {
+    pub fn new(command: &'static str, a: &InputArgs, quiet: bool) -> Reports {
+        let input = (a.input.as_os_str() != "-").then_some(a.input.as_path());
+        let safe = crate::config::check_targets(
+            input,
+            &[
+                ("--summary-json", a.summary_json.as_deref()),
+                ("--metrics-file", a.metrics_file.as_deref()),
+            ],
+        )
+        .is_ok();
+        Reports {
+            safe,
+            command,
+            input: a.input.display().to_string(),
+            summary_json: a.summary_json.clone(),
+            metrics_file: a.metrics_file.clone(),
+            quiet,
+        }
+    }
+
+    /// Reports the outcome and returns the exit code.
+    pub fn finish(&self, result: anyhow::Result<Summary>) -> u8 {
+        let mut summary = match result {
+            Ok(s) => s,
+            Err(e) if is_broken_pipe(&e) => return 141,
+            Err(e) => {
+                eprint_quietly(&format!("checkuser: error: {e:#}\n"));
+                let mut s = Summary {
+                    command: self.command,
+                    input: self.input.clone(),
+                    stop_message: Some(format!("{e:#}")),
+                    exit_code: 2,
+                    ..Summary::started()
+                };
+                s.finished();
+                self.write_files(&s);
+                return 2;
+            }
+        };
+        summary.finished();
+        if !self.quiet {
+            eprint_quietly(&summary.human());
+        }
+        match self.write_files(&summary) {
+            true => summary.exit_code as u8,
+            false => 2,
+        }
+    }
+
+    /// Writes the JSON summary and the metrics; false (after saying why) if one failed.
+    fn write_files(&self, s: &Summary) -> bool {
+        if !self.safe {
+            return false;
+        }
+        let mut ok = true;
+        if let Some(p) = &self.summary_json {
+            if let Err(e) = s.write_json(p) {
+                ok &= is_broken_pipe(&e);
+                eprint_quietly(&format!("checkuser: error: {e:#}\n"));
+            }
+        }
+        if let Some(p) = &self.metrics_file {
+            if let Err(e) = crate::output::metrics::write(p, s) {
+                ok = false;
+                eprint_quietly(&format!("checkuser: error: {e:#}\n"));
+            }
+        }
+        ok
+    }
+}
+
+/// True if the error comes from writing to a pipe whose reader has gone (`| head -1`).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<csv::Error>().is_some_and(|ce| {
+                matches!(ce.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+    })
+}
+
+/// stderr may be gone too (a closed terminal): never panic over a message.
+pub fn eprint_quietly(s: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(s.as_bytes());
+}
