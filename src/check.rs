@@ -171,11 +171,13 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// `prev->now` when this answer differs from the value's previous answer; errors, pending
-    /// checks and local verdicts are never changes.
+    /// `prev->now` when this answer, given by the API in this run, differs from the value's
+    /// previous answer; errors, pending checks, local verdicts and reused answers are never
+    /// changes.
     pub fn transition(&self) -> Option<String> {
         let (prev, _) = self.previous?;
-        (prev.is_answer() && self.result.is_answer() && prev != self.result)
+        let fresh_answer = self.source == Source::Api && self.result.is_answer();
+        (fresh_answer && prev.is_answer() && prev != self.result)
             .then(|| format!("{prev}->{}", self.result))
     }
 

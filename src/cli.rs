@@ -46,6 +46,10 @@ pub struct Cli {
 pub enum Command {
     /// Check every row against the API and write the results (the whole job).
     Run(Box<RunArgs>),
+    /// Size the job without sending anything: how many checks the state store answers, how
+    /// many need a request (new or stale), how long they take at --rate, and what --deadline or
+    /// --max-requests would leave pending. Takes the same flags as run.
+    Plan(Box<RunArgs>),
     /// Read, map, normalize and write, with no network and no credentials:
     /// each check's result is valid, invalid or skipped.
     Validate(ValidateArgs),
@@ -300,6 +304,32 @@ pub struct RunArgs {
     /// exiting with code 2.
     #[arg(long, help_heading = "State")]
     pub wait_lock: bool,
+
+    /// Stop sending after this many HTTP requests (retries count too); the rest is pending.
+    /// New values are asked first, then the stalest answers, so the budget goes where it
+    /// matters.
+    #[arg(
+        long,
+        env = "CHECKUSER_MAX_REQUESTS",
+        value_name = "N",
+        help_heading = "Budget"
+    )]
+    pub max_requests: Option<u64>,
+
+    /// Stop sending at this time: 06:30 (the next such local time), an RFC 3339 time, or a
+    /// duration from now such as 8h. Requests in flight finish; the rest is pending.
+    #[arg(
+        long,
+        env = "CHECKUSER_DEADLINE",
+        value_name = "TIME",
+        help_heading = "Budget"
+    )]
+    pub deadline: Option<String>,
+
+    /// Also write just the rows with an answer that changed since its previous answer (same
+    /// columns as the output; free->taken means someone just registered).
+    #[arg(long, value_name = "PATH", help_heading = "Budget")]
+    pub changes: Option<PathBuf>,
 
     #[command(flatten)]
     pub faults: FaultArgs,

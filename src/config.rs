@@ -211,6 +211,12 @@ pub struct RunConfig {
     pub max_attempts: u32,
     pub backoff_base: std::time::Duration,
     pub max_throttle_wait: std::time::Duration,
+    /// `--max-requests`: HTTP requests this run may send at most.
+    pub max_requests: Option<u64>,
+    /// `--deadline`: when sending stops.
+    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
+    /// `--changes`: where the changed rows go.
+    pub changes: Option<PathBuf>,
     pub state: PathBuf,
     pub reuse: crate::store::Reuse,
     pub wait_lock: bool,
@@ -229,6 +235,22 @@ impl RunConfig {
         if a.backoff_base > Duration::from_secs(60) {
             bail!("--backoff-base must be at most 60s");
         }
+        let deadline = match &a.deadline {
+            Some(d) => Some(parse_deadline(d, chrono::Local::now()).context("--deadline")?),
+            None => None,
+        };
+        if a.max_requests == Some(0) {
+            bail!("--max-requests must be at least 1 (use checkuser plan to send nothing)");
+        }
+        crate::config::check_targets(
+            job.input.path.as_deref(),
+            &[
+                ("-o", job.output.as_deref().or(Some(Path::new("-")))),
+                ("--summary-json", job.summary_json.as_deref()),
+                ("--metrics-file", a.input.metrics_file.as_deref()),
+                ("--changes", a.changes.as_deref()),
+            ],
+        )?;
         let t = &a.target;
         let target = if t.sandbox {
             Target::Sandbox(faults(&a.faults)?)
@@ -288,6 +310,9 @@ impl RunConfig {
             max_attempts: a.max_attempts,
             backoff_base: a.backoff_base,
             max_throttle_wait: a.max_throttle_wait,
+            max_requests: a.max_requests,
+            deadline,
+            changes: a.changes.clone(),
             state,
             reuse: crate::store::Reuse {
                 max_age: a.max_age,
@@ -296,6 +321,46 @@ impl RunConfig {
             },
             wait_lock: a.wait_lock,
         })
+    }
+}
+
+/// `--deadline`: `06:30` (the next such local time), an RFC 3339 time, or a duration from now.
+pub fn parse_deadline(
+    s: &str,
+    now: chrono::DateTime<chrono::Local>,
+) -> Result<chrono::DateTime<chrono::Utc>> {
+    use chrono::{Local, NaiveTime, TimeZone, Utc};
+    let t = s.trim();
+    if let Ok(when) = chrono::DateTime::parse_from_rfc3339(t) {
+        let when = when.with_timezone(&Utc);
+        if when <= now.with_timezone(&Utc) {
+            bail!("{t} is in the past");
+        }
+        return Ok(when);
+    }
+    for fmt in ["%H:%M", "%H:%M:%S"] {
+        if let Ok(time) = NaiveTime::parse_from_str(t, fmt) {
+            let mut day = now.date_naive();
+            for _ in 0..3 {
+                if let Some(when) = Local
+                    .from_local_datetime(&day.and_time(time))
+                    .earliest()
+                    .filter(|w| *w > now)
+                {
+                    return Ok(when.with_timezone(&Utc));
+                }
+                day = day.succ_opt().unwrap_or(day);
+            }
+            bail!("{t} does not occur in the next days here (a clock change?)");
+        }
+    }
+    match crate::cli::parse_duration(t) {
+        Ok(d) => Ok(now.with_timezone(&Utc)
+            + chrono::TimeDelta::from_std(d).map_err(|e| anyhow::anyhow!("{t}: {e}"))?),
+        Err(_) => bail!(
+            "'{t}' is not a time: give 06:30 (local time), 2026-12-01T06:30:00+08:00, or a \
+             duration such as 8h"
+        ),
     }
 }
 
@@ -379,6 +444,29 @@ mod tests {
         let null = Path::new("/dev/null");
         assert!(check(&[("-o", Some(null)), ("--summary-json", Some(null))]).is_ok());
         assert!(check(&[("-o", Some(&out)), ("--summary-json", None)]).is_ok());
+    }
+
+    #[test]
+    fn deadlines_take_three_forms() {
+        use chrono::TimeZone;
+        let now = chrono::Local
+            .with_ymd_and_hms(2026, 11, 29, 22, 0, 0)
+            .unwrap();
+        let next = parse_deadline("06:30", now).unwrap();
+        assert_eq!(
+            next.with_timezone(&chrono::Local).naive_local().to_string(),
+            "2026-11-30 06:30:00"
+        );
+        let later = parse_deadline("23:15", now).unwrap();
+        assert_eq!((later - now.with_timezone(&chrono::Utc)).num_minutes(), 75);
+        assert_eq!(
+            (parse_deadline("8h", now).unwrap() - now.with_timezone(&chrono::Utc)).num_hours(),
+            8
+        );
+        assert!(parse_deadline("2030-01-01T06:30:00+08:00", now).is_ok());
+        assert!(parse_deadline("2020-01-01T06:30:00Z", now).is_err());
+        assert!(parse_deadline("soon", now).is_err());
+        assert!(parse_deadline("25:00", now).is_err());
     }
 
     #[test]

@@ -110,7 +110,7 @@ pub async fn doctor(a: &DoctorArgs) -> Result<i32> {
     match (state, url, creds) {
         (Some(state), Some(url), Some(c)) => {
             let scope = match &sandbox {
-                Some(sb) => crate::run::sandbox_scope(sb, t.api),
+                Some(_) => crate::run::sandbox_scope(t.api),
                 None => {
                     crate::run::scope_for(&url, partner.as_deref().unwrap_or(""), &c.auth, t.api)
                 }

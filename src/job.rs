@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use crate::config::JobConfig;
 use crate::input::{Layout, RecordReader};
-use crate::output::{Sink, SinkOptions, Summary};
+use crate::output::{ChangeFeed, Format, Sink, SinkOptions, Summary};
 
 /// An input ready to be read, with its layout.
 pub struct Input {
@@ -33,12 +33,42 @@ pub fn open_input(cfg: &JobConfig) -> Result<Input> {
 
 /// The output for an input.
 pub fn open_sink(cfg: &JobConfig, input: &Input) -> Result<Sink> {
+    sink_at(cfg, input, cfg.output.clone(), cfg.format)
+}
+
+/// The `--changes` output: the same columns, CSV unless its name ends in `.xlsx`.
+pub fn open_changes(
+    cfg: &JobConfig,
+    input: &Input,
+    path: Option<&std::path::Path>,
+) -> Result<ChangeFeed> {
+    let Some(path) = path else {
+        return Ok(ChangeFeed::new(None));
+    };
+    let xlsx = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    let format = if xlsx { Format::Xlsx } else { Format::Csv };
+    Ok(ChangeFeed::new(Some(sink_at(
+        cfg,
+        input,
+        Some(path.to_path_buf()),
+        format,
+    )?)))
+}
+
+fn sink_at(
+    cfg: &JobConfig,
+    input: &Input,
+    path: Option<std::path::PathBuf>,
+    format: Format,
+) -> Result<Sink> {
     let opts = SinkOptions {
-        path: cfg.output.clone(),
+        path,
         delimiter: input.reader.delimiter,
         bom: cfg.bom,
         escape_formulas: cfg.escape_formulas,
-        format: cfg.format,
+        format,
     };
     Sink::create(&opts, &input.layout.output_header(), input.layout.width)
 }

@@ -31,6 +31,7 @@ pub mod job;
 pub mod logging;
 pub mod normalize;
 pub mod output;
+pub mod plan_cmd;
 pub mod report;
 pub mod run;
 pub mod sandbox;

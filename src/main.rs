@@ -26,6 +26,9 @@ fn main() -> ExitCode {
                 ))
             }),
         ),
+        Command::Plan(a) => Reports::new("plan", &a.input, quiet).finish(
+            RunConfig::from_args(a, &cli.log).and_then(|cfg| checkuser::plan_cmd::plan(&cfg)),
+        ),
         Command::Sandbox(a) => {
             plain(runtime().and_then(|rt| rt.block_on(checkuser::sandbox_cmd::run(a))))
         }

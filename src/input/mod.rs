@@ -52,34 +52,3 @@ pub fn spawn_reader(
         Ok(reader.fallback_records)
     })
 }
-
-/// Counts the records of a regular file on a thread of its own and hands the count to `done`
-/// (for a progress bar's length). Anything else (a pipe, a FIFO, a device) is never opened a
-/// second time: its bytes would be taken from the one real reading.
-pub fn count_records(
-    path: &std::path::Path,
-    delimiter: u8,
-    done: impl FnOnce(u64) + Send + 'static,
-) {
-    let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
-    if !regular {
-        return;
-    }
-    let path = path.to_path_buf();
-    std::thread::spawn(move || {
-        let Ok(mut r) = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .flexible(true)
-            .has_headers(true)
-            .from_path(path)
-        else {
-            return;
-        };
-        let mut rec = csv::ByteRecord::new();
-        let mut n = 0u64;
-        while let Ok(true) = r.read_byte_record(&mut rec) {
-            n += 1;
-        }
-        done(n);
-    });
-}

@@ -64,6 +64,38 @@ impl Sink {
     }
 }
 
+/// `--changes`: the rows with an answer that changed since the value's previous answer.
+pub struct ChangeFeed {
+    sink: Option<Sink>,
+}
+
+impl ChangeFeed {
+    pub fn new(sink: Option<Sink>) -> ChangeFeed {
+        ChangeFeed { sink }
+    }
+
+    /// Writes the row if one of its checks changed.
+    pub fn offer(
+        &mut self,
+        fields: &::csv::StringRecord,
+        outcomes: &[check::Outcome],
+    ) -> Result<()> {
+        match &mut self.sink {
+            Some(s) if outcomes.iter().any(|o| o.transition().is_some()) => {
+                s.write_row(fields, outcomes)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn finish(self, summary: &Summary) -> Result<()> {
+        match self.sink {
+            Some(s) => s.finish(summary),
+            None => Ok(()),
+        }
+    }
+}
+
 /// How a command talks to people.
 #[derive(Debug, Clone, Copy)]
 pub struct Display {

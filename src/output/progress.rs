@@ -107,11 +107,8 @@ fn counts(s: &Summary) -> String {
     match s.valid {
         Some(valid) => format!("valid {valid} invalid {} skipped {}", s.invalid, s.skipped),
         None => format!(
-            "free {} taken {} invalid {} error {}",
-            s.free,
-            s.taken + s.uplimit,
-            s.invalid,
-            s.error
+            "free {} taken {} uplimit {} invalid {} error {}",
+            s.free, s.taken, s.uplimit, s.invalid, s.error
         ),
     }
 }

@@ -19,6 +19,25 @@ pub enum StopReason {
     MaxRequests,
 }
 
+/// What `checkuser plan` found (distinct values), and what the next run would do.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlanFigures {
+    /// Values the state store answers.
+    pub fresh: u64,
+    /// Values never answered: sent first.
+    pub never_asked: u64,
+    /// Values whose answer is stale, by that answer: sent next, oldest first.
+    pub stale: std::collections::BTreeMap<String, u64>,
+    pub requests_needed: u64,
+    /// At `--rate`, with every request answered at the first try.
+    pub seconds_needed: f64,
+    pub would_send: u64,
+    pub would_leave_pending: u64,
+    pub rate: f64,
+    pub deadline: Option<String>,
+    pub max_requests: Option<u64>,
+}
+
 /// The figures of one run. Field names are the contract's JSON keys.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -66,6 +85,9 @@ pub struct Summary {
     /// When the command started and finished (RFC 3339, UTC).
     pub started_at: String,
     pub finished_at: String,
+    /// `plan` only: what the next run would do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanFigures>,
     /// The workbook's results sheets (more than one past Excel's 1,048,576 rows).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sheets: Vec<String>,
@@ -121,6 +143,9 @@ impl Summary {
 
     /// The few lines printed to stderr at the end.
     pub fn human(&self) -> String {
+        if let Some(p) = &self.plan {
+            return self.plan_lines(p);
+        }
         let mut s = String::new();
         if self.simulated {
             s.push_str(
@@ -182,6 +207,48 @@ impl Summary {
         }
         if let Some(msg) = &self.stop_message {
             s.push_str(&format!("  stopped: {msg}\n"));
+        }
+        s
+    }
+
+    fn plan_lines(&self, p: &PlanFigures) -> String {
+        let mut s = String::new();
+        if self.simulated {
+            s.push_str("SIMULATED: planned against the sandbox's state store.\n");
+        }
+        s.push_str(&format!(
+            "{} rows, {} checks: {} invalid, {} skipped, {} duplicates (asked once)\n",
+            self.rows, self.checks, self.invalid, self.skipped, self.duplicates
+        ));
+        let stale: Vec<String> = p.stale.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        s.push_str(&format!(
+            "  {} values answered by the state store; {} need a request: {} never asked, {} stale{}\n",
+            p.fresh,
+            p.requests_needed,
+            p.never_asked,
+            p.stale.values().sum::<u64>(),
+            if stale.is_empty() { String::new() } else { format!(" ({})", stale.join(", ")) }
+        ));
+        s.push_str(&format!(
+            "  at {}/s that takes {} (more with retries and throttling)\n",
+            p.rate,
+            humantime::format_duration(std::time::Duration::from_secs(
+                p.seconds_needed.ceil() as u64
+            ))
+        ));
+        if p.deadline.is_some() || p.max_requests.is_some() {
+            let why: Vec<String> = p
+                .deadline
+                .iter()
+                .map(|d| format!("--deadline {d}"))
+                .chain(p.max_requests.iter().map(|m| format!("--max-requests {m}")))
+                .collect();
+            s.push_str(&format!(
+                "  with {}: {} would be sent, {} left pending (new values go first)\n",
+                why.join(" and "),
+                p.would_send,
+                p.would_leave_pending
+            ));
         }
         s
     }

@@ -42,10 +42,19 @@ pub struct Ctx {
     pub backoff_base: Duration,
     /// Throttled this long with no answer in between, the run stops (`--max-throttle-wait`).
     pub max_throttle_wait: Duration,
+    /// `--max-requests`: how many requests the run may send, and how many it took.
+    pub budget: Option<u64>,
+    pub sent: std::sync::atomic::AtomicU64,
     pub log_pii: bool,
 }
 
 impl Ctx {
+    /// Takes one request from the budget; false once it is spent (nothing is sent then).
+    fn take_request(&self) -> bool {
+        let n = self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.budget.is_none_or(|max| n < max)
+    }
+
     /// A concurrency slot and a rate token, or `None` if the run stops first.
     pub async fn slot(&self) -> Option<OwnedSemaphorePermit> {
         tokio::select! {
@@ -102,6 +111,25 @@ pub async fn check(
             None => ctx.slot().await,
         };
         let Some(slot) = slot else { break };
+        if !ctx.take_request() {
+            ctx.stop.cancel();
+            let why = format!(
+                "--max-requests {} reached: stopped sending; the rest is pending",
+                ctx.budget.unwrap_or_default()
+            );
+            let o = Outcome {
+                attempts: requests,
+                ..Outcome::new(key, ResultKind::Pending, Source::None)
+            };
+            return finished(
+                kind,
+                o,
+                Some((StopReason::MaxRequests, why)),
+                requests,
+                throttled,
+                Some(slot),
+            );
+        }
         requests += 1;
         let sent = ctx.client.send(kind, &key, Utc::now()).await;
         let (class, reply) = match sent {

@@ -72,6 +72,8 @@ pub struct Dispatcher {
     errors_in_a_row: u32,
     /// How long in-flight requests may finish after an interrupt.
     grace: Duration,
+    /// `--deadline`: when sending stops.
+    stop_at: Option<tokio::time::Instant>,
     counters: Counters,
 }
 
@@ -98,8 +100,15 @@ impl Dispatcher {
             running: HashMap::new(),
             errors_in_a_row: 0,
             grace,
+            stop_at: None,
             counters: Counters::default(),
         }
+    }
+
+    /// Stops sending at `at` (`--deadline`); requests in flight then finish within the grace.
+    pub fn with_deadline(mut self, at: Option<tokio::time::Instant>) -> Dispatcher {
+        self.stop_at = at;
+        self
     }
 
     /// Runs until every row has been handed to the writer.
@@ -131,6 +140,7 @@ impl Dispatcher {
             let can_read = reading && inbox.is_empty() && self.queue.len() < max_queue;
             let need_window = !inbox.is_empty() && self.queue.len() < max_queue;
             let commit_due = self.store.commit_due().map(tokio::time::Instant::from_std);
+            let stop_at = self.stop_at;
             if !can_send && !can_read && !need_window && self.tasks.is_empty() {
                 break;
             }
@@ -138,6 +148,10 @@ impl Dispatcher {
                 biased;
                 _ = &mut shutdown, if !stopped => {
                     self.halt(StopReason::Interrupted, "interrupted: stopped sending, finished the requests in flight".into());
+                    deadline = Some(tokio::time::Instant::now() + self.grace);
+                }
+                _ = sleep_until(stop_at), if !stopped && stop_at.is_some() => {
+                    self.halt(StopReason::Deadline, "--deadline reached: stopped sending, finished the requests in flight; the rest is pending".into());
                     deadline = Some(tokio::time::Instant::now() + self.grace);
                 }
                 _ = sleep_until(commit_due), if commit_due.is_some() => self.store.commit()?,

@@ -7,10 +7,12 @@ pub mod attempt;
 pub mod dispatcher;
 pub mod fatal;
 pub mod pace;
+pub mod plan;
+pub mod planned;
 pub mod writer;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,37 +42,8 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
         RunLock::acquire(&crate::store::lock_dir(&state), &lock_scope, wait)
     })
     .await??;
-    let store = Store::open(&cfg.state, scope, cfg.reuse)?;
+    let store = Store::open(&cfg.state, scope.clone(), cfg.reuse)?;
     let client = Client::new(client_cfg)?;
-
-    let job = cfg.job.clone();
-    let input = crate::job::open_input(&job)?;
-    let sink = crate::job::open_sink(&job, &input)?;
-    let summary = Summary {
-        simulated: sandbox.is_some(),
-        ..crate::job::summary(&job, "run", &input)
-    };
-    let crate::job::Input { reader, layout } = input;
-    let progress = Progress::new(&job.display, None);
-    let total = Arc::new(AtomicU64::new(0));
-    if progress.shows_total() {
-        // A second pass, only for the bar's length, and only over a regular file: a pipe or
-        // a FIFO read twice would lose the rows the count took.
-        if let Some(path) = &job.input.path {
-            let (total, per_row) = (total.clone(), layout.checks_per_row() as u64);
-            crate::input::count_records(path, reader.delimiter, move |n| {
-                total.store(n * per_row, Ordering::Relaxed)
-            });
-        }
-    }
-
-    let (row_tx, row_rx) = mpsc::channel::<Vec<Row>>(16);
-    let reading = spawn_reader(reader, layout, 64, move |rows| {
-        row_tx.blocking_send(rows).is_ok()
-    });
-    let (done_tx, done_rx) = mpsc::channel(64);
-    let writing = writer::spawn(sink, summary, progress, total, done_rx);
-
     let ctx = Arc::new(attempt::Ctx {
         client,
         pace: pace::Pace::new(cfg.rate),
@@ -79,10 +52,85 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
         max_attempts: cfg.max_attempts,
         backoff_base: cfg.backoff_base,
         max_throttle_wait: cfg.max_throttle_wait,
-        log_pii: job.display.log_pii,
+        budget: cfg.max_requests,
+        sent: Default::default(),
+        log_pii: cfg.job.display.log_pii,
     });
+    let job = &cfg.job;
+    // Only a regular file can be read more than once.
+    let regular = job
+        .input
+        .path
+        .as_ref()
+        .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()));
+    let input = crate::job::open_input(job)?;
+    let summary = Summary {
+        simulated: sandbox.is_some(),
+        ..crate::job::summary(job, "run", &input)
+    };
+    let done = if regular {
+        drop(input);
+        planned::run(&cfg, scope, store, ctx, summary, shutdown).await?
+    } else {
+        tracing::info!(
+            "the input is not a regular file and cannot be read twice: checks are sent in \
+             input order (new values are not put first)"
+        );
+        streaming(&cfg, input, store, ctx, summary, shutdown).await?
+    };
+    drop(sandbox);
+    let planned::Done {
+        sink,
+        changes,
+        mut summary,
+        counters,
+    } = done;
+    let elapsed = started.elapsed().as_secs_f64();
+    summary.api_requests = counters.api_requests;
+    summary.retries = counters.retries;
+    summary.throttled = counters.throttled;
+    summary.cache_hits += counters.cache_hits;
+    summary.elapsed_seconds = elapsed;
+    summary.requests_per_second = counters.api_requests as f64 / elapsed.max(1e-9);
+    if let Some((reason, msg)) = counters.stop {
+        summary.stopped_reason = Some(reason);
+        summary.stop_message = Some(msg);
+    }
+    summary.decide_exit_code();
+    summary.sheets = sink.sheet_names();
+    changes.finish(&summary)?;
+    sink.finish(&summary)?;
+    Ok(summary)
+}
+
+/// A run over standard input or a pipe: one pass, checks sent in input order, rows written
+/// as their checks finish (in input order, through the reorder window).
+async fn streaming(
+    cfg: &RunConfig,
+    input: crate::job::Input,
+    store: Store,
+    ctx: Arc<attempt::Ctx>,
+    summary: Summary,
+    shutdown: impl Future<Output = ()>,
+) -> Result<planned::Done> {
+    let job = &cfg.job;
+    let sink = crate::job::open_sink(job, &input)?;
+    let changes = crate::job::open_changes(job, &input, cfg.changes.as_deref())?;
+    let crate::job::Input { reader, layout } = input;
+    let progress = Progress::new(&job.display, None);
+    let total = Arc::new(AtomicU64::new(0));
+    let (row_tx, row_rx) = mpsc::channel::<Vec<Row>>(16);
+    let reading = spawn_reader(reader, layout, 64, move |rows| {
+        row_tx.blocking_send(rows).is_ok()
+    });
+    let (done_tx, done_rx) = mpsc::channel(64);
+    let writing = writer::spawn(sink, changes, summary, progress, total, done_rx);
     let window = Arc::new(Semaphore::new(REORDER_WINDOW));
+    let deadline = cfg.deadline.map(|d| {
+        tokio::time::Instant::now() + (d - chrono::Utc::now()).to_std().unwrap_or_default()
+    });
     let dispatched = dispatcher::Dispatcher::new(ctx, store, done_tx, window, cfg.timeout)
+        .with_deadline(deadline)
         .run(row_rx, shutdown)
         .await;
     let read = reading
@@ -93,26 +141,15 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
         .map_err(|_| anyhow!("the output writer crashed"))?;
     let counters = dispatched?;
     let fallback = read?;
-    let (sink, mut summary) = written?;
-    drop(sandbox);
-
-    let elapsed = started.elapsed().as_secs_f64();
-    summary.api_requests = counters.api_requests;
-    summary.retries = counters.retries;
-    summary.throttled = counters.throttled;
-    summary.cache_hits = counters.cache_hits;
+    let (sink, changes, mut summary) = written?;
     summary.duplicates = counters.duplicates;
     summary.encoding_fallback_rows = fallback;
-    summary.elapsed_seconds = elapsed;
-    summary.requests_per_second = counters.api_requests as f64 / elapsed.max(1e-9);
-    if let Some((reason, msg)) = counters.stop {
-        summary.stopped_reason = Some(reason);
-        summary.stop_message = Some(msg);
-    }
-    summary.decide_exit_code();
-    summary.sheets = sink.sheet_names();
-    sink.finish(&summary)?;
-    Ok(summary)
+    Ok(planned::Done {
+        sink,
+        changes,
+        summary,
+        counters,
+    })
 }
 
 /// Starts the simulator if asked, and says where requests go and how answers are keyed.
@@ -128,7 +165,7 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
                 timeout: cfg.timeout,
                 credentials: id.credentials(),
             };
-            let scope = sandbox_scope(&sandbox, cfg.api);
+            let scope = sandbox_scope(cfg.api);
             Ok((Some(sandbox), client, scope))
         }
         Target::Remote {
@@ -150,11 +187,23 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
 }
 
 /// The simulator's port changes every run, so its answers are keyed by a fixed name.
-pub fn sandbox_scope(sandbox: &Sandbox, api: crate::api::ApiVersion) -> Scope {
+pub fn sandbox_scope(api: crate::api::ApiVersion) -> Scope {
     Scope {
         host: "sandbox".into(),
-        partner: sandbox.identity.partner_id.clone(),
+        partner: Identity::builtin().partner_id,
         api: api.name().into(),
+    }
+}
+
+/// Where a run's answers are keyed, without starting anything (for `plan`).
+pub fn scope_of(cfg: &RunConfig) -> Scope {
+    match &cfg.target {
+        Target::Sandbox(_) => sandbox_scope(cfg.api),
+        Target::Remote {
+            endpoint,
+            credentials,
+            partner_id,
+        } => scope_for(endpoint, partner_id, &credentials.auth, cfg.api),
     }
 }
 

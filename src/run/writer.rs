@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::check::Outcome;
 use crate::output::progress::Progress;
-use crate::output::{Sink, Summary};
+use crate::output::{ChangeFeed, Sink, Summary};
 
 /// A row with every check resolved.
 pub struct RowDone {
@@ -27,11 +27,12 @@ pub struct RowDone {
 /// Starts the writer thread. `total` is the number of checks once a pre-count knows it (0 until then).
 pub fn spawn(
     mut sink: Sink,
+    mut changes: ChangeFeed,
     mut summary: Summary,
     mut progress: Progress,
     total: Arc<AtomicU64>,
     mut rx: mpsc::Receiver<Vec<RowDone>>,
-) -> std::thread::JoinHandle<Result<(Sink, Summary)>> {
+) -> std::thread::JoinHandle<Result<(Sink, ChangeFeed, Summary)>> {
     std::thread::spawn(move || {
         let mut held: BTreeMap<u64, RowDone> = BTreeMap::new();
         let mut next = 1u64;
@@ -40,8 +41,14 @@ pub fn spawn(
             held.extend(batch.into_iter().map(|done| (done.number, done)));
             while let Some(row) = held.remove(&next) {
                 sink.write_row(&row.fields, &row.outcomes)?;
+                changes.offer(&row.fields, &row.outcomes)?;
                 summary.rows += 1;
-                row.outcomes.iter().for_each(|o| summary.count(o));
+                for o in &row.outcomes {
+                    summary.count(o);
+                    // Live, for the progress display; the dispatcher's exact count replaces
+                    // it at the end.
+                    summary.api_requests += u64::from(o.attempts);
+                }
                 next += 1;
             }
             let t = total.load(Ordering::Relaxed);
@@ -55,6 +62,6 @@ pub fn spawn(
         if let Some(first) = held.keys().next() {
             bail!("internal error: row {first} was finished but row {next} never was");
         }
-        Ok((sink, summary))
+        Ok((sink, changes, summary))
     })
 }

@@ -1,0 +1,62 @@
+//! `checkuser plan`: the planning pass of a run, with no request sent. It tells a cron author
+//! how big the job is: what the state store already answers, what needs a request (never
+//! asked, or stale by kind of answer), how long that takes at `--rate`, and what `--deadline`
+//! or `--max-requests` would leave pending.
+
+use anyhow::{bail, Result};
+use chrono::Utc;
+
+use crate::config::RunConfig;
+use crate::output::Summary;
+use crate::store::Store;
+
+/// Plans and returns the summary (`plan` figures filled in).
+pub fn plan(cfg: &RunConfig) -> Result<Summary> {
+    let started = std::time::Instant::now();
+    let job = &cfg.job;
+    let regular = job
+        .input
+        .path
+        .as_ref()
+        .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()));
+    if !regular {
+        bail!("plan reads the input like run does and needs a file, not standard input or a pipe");
+    }
+    let input = crate::job::open_input(job)?;
+    let mut summary = Summary {
+        output: "-".into(),
+        simulated: matches!(cfg.target, crate::config::Target::Sandbox(_)),
+        ..crate::job::summary(job, "plan", &input)
+    };
+    drop(input);
+    let store = Store::open(&cfg.state, crate::run::scope_of(cfg), cfg.reuse)?;
+    let plan = crate::run::plan::collect(job, &store, Utc::now())?;
+    let f = plan.figures;
+    let seconds_left = cfg
+        .deadline
+        .map(|d| (d - Utc::now()).num_milliseconds() as f64 / 1000.0);
+    let sent = crate::run::plan::fits(f.requests_needed, cfg.rate, seconds_left, cfg.max_requests);
+    summary.rows = f.rows;
+    summary.checks = f.checks;
+    summary.invalid = f.invalid;
+    summary.skipped = f.skipped;
+    summary.duplicates = f.duplicates;
+    summary.cache_hits = f.fresh;
+    summary.pending = f.requests_needed - sent;
+    summary.encoding_fallback_rows = f.encoding_fallback_rows;
+    summary.plan = Some(crate::output::summary::PlanFigures {
+        fresh: f.fresh,
+        never_asked: f.never_asked,
+        stale: f.stale,
+        requests_needed: f.requests_needed,
+        seconds_needed: f.requests_needed as f64 / cfg.rate,
+        would_send: sent,
+        would_leave_pending: f.requests_needed - sent,
+        rate: cfg.rate,
+        deadline: cfg.deadline.map(crate::check::rfc3339),
+        max_requests: cfg.max_requests,
+    });
+    summary.elapsed_seconds = started.elapsed().as_secs_f64();
+    summary.exit_code = 0;
+    Ok(summary)
+}

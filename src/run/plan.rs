@@ -1,0 +1,122 @@
+//! The planning pass: read the whole input once, normalize it, and ask the state store about
+//! every distinct value, to know what needs a request and in which order: values never
+//! answered first (in input order), then stale answers, oldest first (a `free` answer goes
+//! stale sooner than a `taken` one: `--max-age` and `--taken-max-age` say so). `checkuser plan`
+//! prints these figures; `run` sends in this order.
+
+use std::collections::{BTreeMap, HashSet};
+
+use anyhow::{anyhow, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::check::{fingerprint, CheckType, Local};
+use crate::config::JobConfig;
+use crate::input::{spawn_reader, Row};
+use crate::store::Store;
+
+/// What the input holds and what the store already knows, in checks and distinct values.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Figures {
+    pub rows: u64,
+    pub checks: u64,
+    pub invalid: u64,
+    pub skipped: u64,
+    /// Checks whose value appeared before in the input (asked once).
+    pub duplicates: u64,
+    /// Distinct values the store answers (fresh enough to reuse).
+    pub fresh: u64,
+    /// Distinct values never answered: they go first.
+    pub never_asked: u64,
+    /// Distinct values whose answer is too old, by that answer: they go next, oldest first.
+    pub stale: BTreeMap<String, u64>,
+    /// Requests needed if every one is answered at the first try.
+    pub requests_needed: u64,
+    /// Records of a UTF-8 input that were not UTF-8.
+    #[serde(skip)]
+    pub encoding_fallback_rows: u64,
+}
+
+/// The values to send, in the order to send them.
+pub struct Plan {
+    pub figures: Figures,
+    pub needed: Vec<(CheckType, String)>,
+}
+
+/// Reads the input (a regular file: it is read again later) and plans the requests.
+pub fn collect(job: &JobConfig, store: &Store, now: DateTime<Utc>) -> Result<Plan> {
+    let input = crate::job::open_input(job)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
+    let reading = spawn_reader(input.reader, input.layout, 512, move |rows| {
+        tx.send(rows).is_ok()
+    });
+    let mut f = Figures::default();
+    let hasher = std::collections::hash_map::RandomState::new();
+    let mut seen: HashSet<u64> = HashSet::new();
+    // (stale answer's time, or None for never asked; first row; value)
+    let mut needed: Vec<(Option<i64>, u64, CheckType, String)> = Vec::new();
+    for batch in rx {
+        for row in batch {
+            f.rows += 1;
+            for (kind, local) in row.checks {
+                f.checks += 1;
+                let key = match local {
+                    Local::Ready(key) => key,
+                    Local::Invalid { .. } => {
+                        f.invalid += 1;
+                        continue;
+                    }
+                    Local::Skipped => {
+                        f.skipped += 1;
+                        continue;
+                    }
+                };
+                if !seen.insert(fingerprint(&hasher, kind, &key)) {
+                    f.duplicates += 1;
+                    continue;
+                }
+                match store.lookup(kind, &key, now)? {
+                    Some(s) if s.fresh => f.fresh += 1,
+                    Some(s) => {
+                        *f.stale.entry(s.outcome.result.to_string()).or_default() += 1;
+                        let at = s.outcome.checked_at.map_or(0, |t| t.timestamp());
+                        needed.push((Some(at), row.number, kind, key));
+                    }
+                    None => {
+                        f.never_asked += 1;
+                        needed.push((None, row.number, kind, key));
+                    }
+                }
+            }
+        }
+    }
+    f.encoding_fallback_rows = reading
+        .join()
+        .map_err(|_| anyhow!("the input reader crashed"))??;
+    drop(seen);
+    // None (never asked) sorts before Some(time): new values first, then the oldest answers.
+    needed.sort_unstable_by_key(|(at, row, _, _)| (*at, *row));
+    f.requests_needed = needed.len() as u64;
+    let needed = needed.into_iter().map(|(_, _, k, v)| (k, v)).collect();
+    Ok(Plan { figures: f, needed })
+}
+
+/// How many of `needed` requests fit before a deadline at `rate`, and within a budget.
+pub fn fits(needed: u64, rate: f64, seconds_left: Option<f64>, budget: Option<u64>) -> u64 {
+    let by_time = seconds_left.map_or(u64::MAX, |s| (s.max(0.0) * rate).floor() as u64);
+    needed.min(by_time).min(budget.unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_fits_is_bounded_by_time_and_budget() {
+        assert_eq!(fits(1000, 5.0, None, None), 1000);
+        assert_eq!(fits(1000, 5.0, Some(60.0), None), 300);
+        assert_eq!(fits(1000, 5.0, Some(60.0), Some(100)), 100);
+        assert_eq!(fits(1000, 5.0, Some(-5.0), None), 0);
+        assert_eq!(fits(10, 5.0, Some(1e9), Some(1 << 40)), 10);
+    }
+}
