@@ -397,6 +397,10 @@ pub struct FaultArgs {
     /// Follow every answer with this many bytes of spaces (a server that never stops).
     #[arg(long, value_name = "BYTES", hide = true)]
     pub huge_body: Option<u64>,
+
+    /// Answer this value taken whatever its usual answer (a lead who just registered).
+    #[arg(long, value_name = "KEY", hide = true)]
+    pub registered: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -408,6 +408,7 @@ pub fn faults(a: &FaultArgs) -> Result<Faults> {
         retry_after: a.retry_after,
         redirect_to: a.redirect_to.clone(),
         huge_body: a.huge_body,
+        registered: a.registered.clone(),
     })
 }
 

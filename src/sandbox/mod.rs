@@ -85,6 +85,9 @@ pub struct Faults {
     pub redirect_to: Option<String>,
     /// Follow every answer's JSON with this many bytes of spaces (a server that never stops).
     pub huge_body: Option<u64>,
+    /// Values registered since: answered `taken` whatever their usual truth (a lead who
+    /// signed up between two nights).
+    pub registered: Vec<String>,
 }
 
 /// One request as the simulator saw it.
@@ -465,7 +468,11 @@ impl App {
         if self.roll() < self.faults.bad_answer {
             return self.bad_answer();
         }
-        let t = truth(kind, key);
+        let t = if self.faults.registered.iter().any(|r| r == key) {
+            Truth::Taken
+        } else {
+            truth(kind, key)
+        };
         let extra = if uri.path().starts_with("/v2/") {
             let mut m = json!({"check_result": if t == Truth::Free { "available" } else { "used_by_user" }});
             if check == CheckType::Mobile {

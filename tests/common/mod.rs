@@ -102,6 +102,20 @@ impl Sim {
         Sim::with_identity(Identity::builtin(), faults)
     }
 
+    /// A simulator on a given port: the same endpoint (and so the same state-store keys) as
+    /// an earlier one that was dropped, with other faults or truths.
+    pub fn start_at(faults: Faults, port: u16) -> Sim {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sandbox = rt
+            .block_on(Sandbox::start(Identity::builtin(), faults, port))
+            .unwrap();
+        Sim { sandbox, _rt: rt }
+    }
+
     pub fn with_identity(identity: Identity, faults: Faults) -> Sim {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
