@@ -134,7 +134,8 @@ pub struct LogArgs {
 /// Where rows come from and where results go (shared by `run` and `validate`).
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// The CSV lead list (with a header row), or - for standard input.
+    /// The lead list: CSV with a header row, or a workbook (.xlsx, .xlsm, .xls, .ods, first
+    /// row as header); - for standard input.
     pub input: PathBuf,
 
     /// Check the column COLUMN as TYPE (email, mobile or name); repeat for several checks per
@@ -142,6 +143,11 @@ pub struct InputArgs {
     /// the input must have searchType and searchKey columns.
     #[arg(long = "check", value_name = "TYPE=COLUMN")]
     pub checks: Vec<CheckSpec>,
+
+    /// For a workbook input (.xlsx, .xlsm, .xls, .ods): the sheet to read, by name or as #N
+    /// [default: the first].
+    #[arg(long, value_name = "NAME|#N")]
+    pub sheet: Option<String>,
 
     /// Input delimiter: , ; | or tab [default: detected from the header line].
     #[arg(long, value_parser = crate::input::sniff::delimiter_from_arg)]
@@ -164,7 +170,7 @@ pub struct InputArgs {
     pub mobile_types: MobileTypes,
 
     /// Output file; - for standard output; a name ending in .xlsx writes a workbook [default:
-    /// INPUT's name with .checked.csv (or .checked.xlsx), beside it].
+    /// INPUT's name with .checked.csv, or .checked.xlsx for a workbook input, beside it].
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 

@@ -62,11 +62,14 @@ impl JobConfig {
             .as_ref()
             .and_then(|p| p.extension())
             .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
-        let format = a.format.unwrap_or(if named_xlsx {
-            Format::Xlsx
-        } else {
-            Format::Csv
-        });
+        let workbook_in = !stdin && crate::input::workbook::is_workbook(&a.input);
+        let format = a
+            .format
+            .unwrap_or(if named_xlsx || (workbook_in && a.output.is_none()) {
+                Format::Xlsx
+            } else {
+                Format::Csv
+            });
         let output = match &a.output {
             Some(p) if p.as_os_str() == "-" => None,
             Some(p) => Some(p.clone()),
@@ -90,6 +93,7 @@ impl JobConfig {
                 delimiter: a.delimiter,
                 encoding,
                 record_cap: DEFAULT_RECORD_CAP,
+                sheet: a.sheet.clone(),
             },
             specs: a.checks.clone(),
             rules: Rules {

@@ -79,7 +79,10 @@ pub fn summary(cfg: &JobConfig, command: &'static str, input: &Input) -> Summary
         command,
         input: cfg.input_label(),
         output: cfg.output_label(),
-        encoding: input.reader.encoding.name().to_string(),
+        encoding: match &input.reader.sheet {
+            Some(sheet) => format!("workbook (sheet '{sheet}')"),
+            None => input.reader.encoding.name().to_string(),
+        },
         ..Summary::started()
     }
 }

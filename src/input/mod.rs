@@ -4,6 +4,7 @@
 pub mod mapping;
 pub mod reader;
 pub mod sniff;
+pub mod workbook;
 
 pub use mapping::{CheckSpec, Layout};
 pub use reader::{InputOptions, Record, RecordReader};

@@ -27,6 +27,8 @@ pub struct InputOptions {
     pub delimiter: Option<u8>,
     pub encoding: Option<TextEncoding>,
     pub record_cap: usize,
+    /// `--sheet`, for a workbook.
+    pub sheet: Option<String>,
 }
 
 /// One data record (the header is not one), as text.
@@ -72,6 +74,8 @@ pub struct RecordReader {
     pub header: Vec<String>,
     pub delimiter: u8,
     pub encoding: TextEncoding,
+    /// The sheet read, when the input is a workbook.
+    pub sheet: Option<String>,
     /// How many records of a UTF-8 input were not UTF-8 and were decoded on their own.
     pub fallback_records: u64,
     cap: usize,
@@ -89,6 +93,18 @@ impl RecordReader {
     pub fn open(opts: &InputOptions) -> Result<RecordReader> {
         let (source, label): (Box<dyn Read + Send>, String) = match &opts.path {
             None => (Box::new(io::stdin()), "standard input".into()),
+            Some(p) if super::workbook::is_workbook(p) => {
+                let (csv, sheet) = super::workbook::to_csv(p, opts.sheet.as_deref())?;
+                let opts = InputOptions {
+                    delimiter: Some(b','),
+                    encoding: Some(TextEncoding::Utf8 { strict: true }),
+                    ..opts.clone()
+                };
+                let label = format!("{} (sheet '{sheet}')", p.display());
+                let mut r = RecordReader::from_reader(Box::new(Cursor::new(csv)), label, &opts)?;
+                r.sheet = Some(sheet);
+                return Ok(r);
+            }
             Some(p) => (Box::new(open_file(p)?), p.display().to_string()),
         };
         RecordReader::from_reader(source, label, opts)
@@ -168,6 +184,7 @@ impl RecordReader {
             header: Vec::new(),
             delimiter,
             encoding,
+            sheet: None,
             fallback_records: 0,
             cap: opts.record_cap,
             number: 0,
@@ -298,6 +315,7 @@ mod tests {
             delimiter: None,
             encoding: enc,
             record_cap: 1024,
+            sheet: None,
         };
         let mut r = RecordReader::open(&opts)?;
         let mut out = Vec::new();

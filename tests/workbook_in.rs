@@ -1,0 +1,160 @@
+//! Workbooks as input: recognised by content, cells read as a person sees them (a mobile
+//! stored as a number, a date, a formula's value), a workbook output by default, `--sheet`,
+//! and a workbook the tool wrote itself read back in.
+
+mod common;
+
+use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
+
+use common::*;
+
+fn leads_workbook(path: &std::path::Path) {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet().set_name("Leads").unwrap();
+    for (c, h) in ["Name", "Phone", "Email", "Joined", "Score"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_string(1, 0, "Ann").unwrap();
+    ws.write_number(1, 1, 8613800138000.0).unwrap();
+    ws.write_string(1, 2, "ann@example.com").unwrap();
+    let date = ExcelDateTime::from_ymd(2026, 3, 1).unwrap();
+    ws.write_datetime_with_format(1, 3, &date, &Format::new().set_num_format("dd/mm/yyyy"))
+        .unwrap();
+    ws.write_formula(1, 4, Formula::new("=40+2").set_result("42"))
+        .unwrap();
+    ws.write_string(2, 0, "Bob").unwrap();
+    ws.write_string(2, 1, "+86 139 0013 9000").unwrap();
+    let other = wb.add_worksheet().set_name("Notes").unwrap();
+    other.write_string(0, 0, "email").unwrap();
+    other.write_string(1, 0, "notes@example.com").unwrap();
+    wb.save(path).unwrap();
+}
+
+fn sheet(path: &std::path::Path, name: &str) -> Vec<Vec<String>> {
+    use calamine::{Reader, Xlsx};
+    let mut wb: Xlsx<_> = calamine::open_workbook(path).unwrap();
+    let range = wb.worksheet_range(name).unwrap();
+    range
+        .rows()
+        .map(|r| r.iter().map(checkuser::input::workbook::text).collect())
+        .collect()
+}
+
+#[test]
+fn a_workbook_is_read_as_people_see_it_and_answered_as_a_workbook() {
+    let fx = Fixture::new();
+    // Named .csv on purpose: recognised by its bytes, not its name.
+    let book = fx.path("export.csv");
+    leads_workbook(&book);
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            book.to_str().unwrap(),
+            "--check",
+            "mobile=Phone",
+            "--check",
+            "email=Email",
+            "--default-country",
+            "86",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = sheet(&fx.path("export.checked.xlsx"), "Results");
+    let h = &rows[0];
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    assert_eq!(
+        rows[1][col("Phone")],
+        "8613800138000",
+        "not 8.6138E+12 nor …0.0"
+    );
+    assert_eq!(rows[1][col("mobile_checked_key")], "0086-13800138000");
+    assert_eq!(rows[1][col("mobile_result")], "valid");
+    assert_eq!(rows[1][col("Joined")], "2026-03-01");
+    assert_eq!(rows[1][col("Score")], "42");
+    assert_eq!(rows[2][col("mobile_checked_key")], "0086-13900139000");
+    assert_eq!(rows[2][col("email_result")], "skipped");
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            book.to_str().unwrap(),
+            "--sheet",
+            "#2",
+            "--check",
+            "email=email",
+            "-o",
+            fx.path("notes.csv").to_str().unwrap(),
+            "--summary-json",
+            fx.path("s.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fx.path("s.json")).unwrap()).unwrap();
+    assert_eq!(s["encoding"], "workbook (sheet 'Notes')");
+    let out = run(
+        fx.dir.path(),
+        &["validate", book.to_str().unwrap(), "--sheet", "Missing"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("\"Leads\", \"Notes\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_workbook_the_tool_wrote_is_checked_again_with_one_set_of_results() {
+    let fx = Fixture::new();
+    let input = fx.file(
+        "in.csv",
+        "Name,Phone\nAnn,+86 138 0013 8000\nBob,=cmd|'/c calc'!A1\n",
+    );
+    let first = fx.path("first.xlsx");
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "--check",
+            "mobile=Phone",
+            "-o",
+            first.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let again = fx.path("again.csv");
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            first.to_str().unwrap(),
+            "--check",
+            "mobile=Phone",
+            "-o",
+            again.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (h, rows) = read_csv(&again, b',');
+    assert_eq!(
+        h.iter().filter(|c| *c == "mobile_result").count(),
+        1,
+        "{h:?}"
+    );
+    assert_eq!(h.len(), 2 + 13);
+    assert_eq!(
+        column(&h, &rows, "mobile_checked_key")[0],
+        "0086-13800138000"
+    );
+    assert_eq!(
+        column(&h, &rows, "Phone")[1],
+        "'=cmd|'/c calc'!A1",
+        "escaped once, not twice"
+    );
+}
