@@ -234,6 +234,17 @@ pub struct TargetArgs {
     )]
     pub partner_id: Option<String>,
 
+    /// Also trust the CA certificate(s) in this PEM file (a corporate TLS-inspecting proxy's
+    /// CA, say). The platform's certificate store is trusted as well. Proxies come from
+    /// HTTPS_PROXY / NO_PROXY.
+    #[arg(long, value_name = "PATH", help_heading = "API")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Allow a plain http:// endpoint that is not on this machine: credentials and lead data
+    /// would cross the network unencrypted.
+    #[arg(long, help_heading = "API")]
+    pub insecure_http: bool,
+
     /// Read an IAM token from this file (sent as X-Auth-Token) instead of signing with AK/SK.
     #[arg(long, value_name = "PATH", help_heading = "API")]
     pub token_file: Option<PathBuf>,

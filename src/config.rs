@@ -215,6 +215,8 @@ pub struct RunConfig {
     pub max_attempts: u32,
     pub backoff_base: std::time::Duration,
     pub max_throttle_wait: std::time::Duration,
+    /// `--ca-cert`: extra trusted roots.
+    pub ca_certs: Vec<reqwest::Certificate>,
     /// `--max-requests`: HTTP requests this run may send at most.
     pub max_requests: Option<u64>,
     /// `--deadline`: when sending stops.
@@ -265,6 +267,14 @@ impl RunConfig {
                 .ok_or_else(|| {
                     anyhow::anyhow!("--endpoint {} is not an http(s) URL", t.endpoint)
                 })?;
+            if endpoint.scheme() == "http" && !is_loopback(&endpoint) && !t.insecure_http {
+                bail!(
+                    "--endpoint {} is plain http on another machine: the credentials and the \
+                     leads would travel unencrypted. Use https, or pass --insecure-http if you \
+                     really mean it",
+                    t.endpoint
+                );
+            }
             let home = std::env::var_os("HOME").map(PathBuf::from);
             let credentials = crate::api::credentials::load(
                 t.token_file.as_deref(),
@@ -315,6 +325,7 @@ impl RunConfig {
             backoff_base: a.backoff_base,
             max_throttle_wait: a.max_throttle_wait,
             max_requests: a.max_requests,
+            ca_certs: ca_certs(a.target.ca_cert.as_deref())?,
             deadline,
             changes: a.changes.clone(),
             state,
@@ -366,6 +377,30 @@ pub fn parse_deadline(
              duration such as 8h"
         ),
     }
+}
+
+/// True for an endpoint on this machine (127.0.0.0/8, ::1, localhost).
+fn is_loopback(u: &reqwest::Url) -> bool {
+    let host = u.host_str().unwrap_or("");
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `--ca-cert`: the PEM certificates to trust as well.
+fn ca_certs(path: Option<&Path>) -> Result<Vec<reqwest::Certificate>> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let pem = std::fs::read(path).with_context(|| format!("--ca-cert {}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .with_context(|| format!("--ca-cert {}: not a PEM certificate", path.display()))?;
+    if certs.is_empty() {
+        bail!("--ca-cert {}: no certificate in it", path.display());
+    }
+    Ok(certs)
 }
 
 /// A number flag within its range (NaN and infinities never are).

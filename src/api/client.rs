@@ -24,6 +24,8 @@ pub struct ClientConfig {
     pub partner_id: String,
     pub timeout: Duration,
     pub credentials: Credentials,
+    /// Extra trusted roots (`--ca-cert`), beside the platform's store and the webpki roots.
+    pub ca_certs: Vec<reqwest::Certificate>,
 }
 
 pub struct Client {
@@ -36,7 +38,11 @@ pub struct Client {
 
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for cert in &cfg.ca_certs {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        let http = builder
             .user_agent(concat!("checkuser/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             .timeout(cfg.timeout)

@@ -164,6 +164,7 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
                 partner_id: id.partner_id.clone(),
                 timeout: cfg.timeout,
                 credentials: id.credentials(),
+                ca_certs: Vec::new(),
             };
             let scope = sandbox_scope(cfg.api);
             Ok((Some(sandbox), client, scope))
@@ -180,6 +181,7 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
                 partner_id: partner_id.clone(),
                 timeout: cfg.timeout,
                 credentials: credentials.clone(),
+                ca_certs: cfg.ca_certs.clone(),
             };
             Ok((None, client, scope))
         }

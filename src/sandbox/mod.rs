@@ -149,6 +149,52 @@ struct App {
     ids: AtomicU64,
 }
 
+/// The simulator's routes and the stats they fill, to be served by [`Sandbox::start`] or
+/// by a caller's own server (the tests serve it over TLS).
+pub fn router(identity: Identity, faults: Faults) -> (Router, Arc<Stats>) {
+    let limiter = (faults.throttle > 0.0).then(|| {
+        let burst =
+            NonZeroU32::new(faults.throttle.ceil().max(1.0) as u32).unwrap_or(NonZeroU32::MIN);
+        let period = Duration::from_secs_f64(1.0 / faults.throttle).max(Duration::from_nanos(1));
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
+        RateLimiter::direct(quota)
+    });
+    let stats = Arc::new(Stats {
+        start: Instant::now(),
+        entries: Mutex::new(Vec::new()),
+        in_flight: AtomicUsize::new(0),
+        peak: AtomicUsize::new(0),
+    });
+    let rng = match faults.seed {
+        Some(s) => StdRng::seed_from_u64(s),
+        None => StdRng::from_os_rng(),
+    };
+    let app = Arc::new(App {
+        identity,
+        faults,
+        limiter,
+        rng: Mutex::new(rng),
+        seen: Mutex::new(HashMap::new()),
+        bad_signatures: Mutex::new((0, None)),
+        stats: stats.clone(),
+        ids: AtomicU64::new(1),
+    });
+    let router = Router::new()
+        .route(
+            "/v1.0/{partner}/partner/customer-mgr/check-user",
+            post(handle),
+        )
+        .route(
+            "/v2/partners/sub-customers/users/check-identity",
+            post(handle),
+        )
+        .fallback(not_found)
+        .with_state(app);
+    (router, stats)
+}
+
 /// A running simulator.
 pub struct Sandbox {
     pub addr: SocketAddr,
@@ -166,45 +212,7 @@ impl Sandbox {
                 format!("cannot listen on 127.0.0.1:{port} (is the port in use? try --port 0)")
             })?;
         let addr = listener.local_addr()?;
-        let limiter = (faults.throttle > 0.0).then(|| {
-            let burst =
-                NonZeroU32::new(faults.throttle.ceil().max(1.0) as u32).expect("at least 1");
-            let quota = Quota::with_period(Duration::from_secs_f64(1.0 / faults.throttle))
-                .expect("positive period")
-                .allow_burst(burst);
-            RateLimiter::direct(quota)
-        });
-        let stats = Arc::new(Stats {
-            start: Instant::now(),
-            entries: Mutex::new(Vec::new()),
-            in_flight: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-        });
-        let rng = match faults.seed {
-            Some(s) => StdRng::seed_from_u64(s),
-            None => StdRng::from_os_rng(),
-        };
-        let app = Arc::new(App {
-            identity: identity.clone(),
-            faults,
-            limiter,
-            rng: Mutex::new(rng),
-            seen: Mutex::new(HashMap::new()),
-            bad_signatures: Mutex::new((0, None)),
-            stats: stats.clone(),
-            ids: AtomicU64::new(1),
-        });
-        let router = Router::new()
-            .route(
-                "/v1.0/{partner}/partner/customer-mgr/check-user",
-                post(handle),
-            )
-            .route(
-                "/v2/partners/sub-customers/users/check-identity",
-                post(handle),
-            )
-            .fallback(not_found)
-            .with_state(app);
+        let (router, stats) = router(identity.clone(), faults);
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });

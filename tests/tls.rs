@@ -1,0 +1,212 @@
+//! Networks of real companies: the simulator served over TLS with a certificate from a CA made
+//! at test time, reachable only with `--ca-cert`, and through a local CONNECT proxy named by
+//! HTTPS_PROXY.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use checkuser::sandbox::{Faults, Identity};
+use common::*;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+
+/// A CA and a certificate for 127.0.0.1 / localhost signed by it: (CA PEM, leaf DER, key DER).
+fn test_pki() -> (String, Vec<u8>, Vec<u8>) {
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "checkuser test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca)
+            .unwrap();
+    (ca.pem(), leaf.der().to_vec(), leaf_key.serialize_der())
+}
+
+/// The simulator over TLS on 127.0.0.1, on its own runtime; returns its port and the runtime.
+fn tls_sim(
+    cert: Vec<u8>,
+    key: Vec<u8>,
+) -> (u16, Arc<checkuser::sandbox::Stats>, tokio::runtime::Runtime) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (router, stats) = checkuser::sandbox::router(Identity::builtin(), Faults::default());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.into()],
+        tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, router) = (acceptor.clone(), router.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), TowerToHyperService::new(router))
+                    .await;
+            });
+        }
+    });
+    (port, stats, rt)
+}
+
+/// A minimal CONNECT proxy on 127.0.0.1 that counts the tunnels it opened.
+fn connect_proxy() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tunnels = Arc::new(AtomicUsize::new(0));
+    let count = tunnels.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                }
+                let Ok(upstream) = TcpStream::connect(&target) else {
+                    return;
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut client_w = client.try_clone().unwrap();
+                client_w
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let mut up_r = upstream.try_clone().unwrap();
+                let mut up_w = upstream;
+                let t = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut up_r, &mut client_w);
+                });
+                let _ = std::io::copy(&mut reader, &mut up_w);
+                let _ = up_w.shutdown(std::net::Shutdown::Write);
+                let _ = t.join();
+            });
+        }
+    });
+    (port, tunnels)
+}
+
+fn run_tls(fx: &Fixture, port: u16, extra: &[&str], proxy: Option<u16>) -> std::process::Output {
+    let id = Identity::builtin();
+    let input = fx.file("in.csv", email_csv(&emails(3)));
+    let mut c = bin(fx.dir.path());
+    c.env("HUAWEICLOUD_SDK_AK", &id.ak)
+        .env("HUAWEICLOUD_SDK_SK", &id.sk)
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .arg("run")
+        .arg(&input)
+        .args(["--endpoint", &format!("https://localhost:{port}")])
+        .args([
+            "--partner-id",
+            &id.partner_id,
+            "--progress",
+            "never",
+            "--max-attempts",
+            "1",
+        ])
+        .arg("--state")
+        .arg(fx.state())
+        .args(extra);
+    if let Some(p) = proxy {
+        c.env("HTTPS_PROXY", format!("http://127.0.0.1:{p}"));
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn a_private_ca_is_trusted_only_with_ca_cert() {
+    let (ca_pem, cert, key) = test_pki();
+    let (port, stats, _rt) = tls_sim(cert, key);
+    let fx = Fixture::new();
+    let ca = fx.file("ca.pem", &ca_pem);
+    let out = run_tls(&fx, port, &[], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
+    assert!(column(&h, &rows, "error_code")
+        .iter()
+        .all(|c| c == "NETWORK"));
+    assert_eq!(
+        stats.entries().len(),
+        0,
+        "no request got through an untrusted TLS handshake"
+    );
+    let out = run_tls(&fx, port, &["--ca-cert", ca.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stats.entries().len(), 3);
+    let bad = fx.file("bad.pem", "not a certificate");
+    let out = run_tls(&fx, port, &["--ca-cert", bad.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--ca-cert"), "{}", stderr(&out));
+}
+
+#[test]
+fn requests_go_through_the_https_proxy() {
+    let (ca_pem, cert, key) = test_pki();
+    let (port, stats, _rt) = tls_sim(cert, key);
+    let (proxy, tunnels) = connect_proxy();
+    let fx = Fixture::new();
+    let ca = fx.file("ca.pem", &ca_pem);
+    let out = run_tls(&fx, port, &["--ca-cert", ca.to_str().unwrap()], Some(proxy));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        tunnels.load(Ordering::SeqCst) >= 1,
+        "the proxy carried the requests"
+    );
+    assert_eq!(stats.entries().len(), 3);
+}
+
+#[test]
+fn plain_http_elsewhere_needs_insecure_http() {
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(1)));
+    let out = bin(fx.dir.path())
+        .env("HUAWEICLOUD_SDK_AK", "AK")
+        .env("HUAWEICLOUD_SDK_SK", "SK")
+        .args([
+            "run",
+            input.to_str().unwrap(),
+            "--endpoint",
+            "http://192.0.2.1",
+            "--partner-id",
+            "p",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--insecure-http"), "{}", stderr(&out));
+}
