@@ -248,10 +248,43 @@ impl Store {
         }))
     }
 
+    /// What the planner needs of a stored answer: its result, its time, and whether it may
+    /// be reused at `now` (cheaper than [`Store::lookup`]: two columns, no strings kept).
+    pub fn age(
+        &self,
+        kind: CheckType,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(ResultKind, DateTime<Utc>, bool)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT result, checked_at FROM answers
+             WHERE host=?1 AND partner=?2 AND api=?3 AND kind=?4 AND key=?5",
+        )?;
+        let s = &self.scope;
+        let row = stmt
+            .query_row(params![s.host, s.partner, s.api, kind.as_str(), key], |r| {
+                let result: String = r.get(0)?;
+                Ok((
+                    ResultKind::parse(&result).unwrap_or(ResultKind::Error),
+                    ts(r.get(1)?),
+                ))
+            })
+            .optional()
+            .context("cannot read the state store")?;
+        Ok(row.map(|(result, at)| {
+            let fresh = !self.reuse.refresh && self.is_fresh_at(result, at, now);
+            (result, at, fresh)
+        }))
+    }
+
     fn is_fresh(&self, o: &Outcome, now: DateTime<Utc>) -> bool {
-        let Some(at) = o.checked_at else { return false };
+        o.checked_at
+            .is_some_and(|at| self.is_fresh_at(o.result, at, now))
+    }
+
+    fn is_fresh_at(&self, result: ResultKind, at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
         let age = (now - at).to_std().unwrap_or(Duration::ZERO);
-        match o.result {
+        match result {
             ResultKind::Taken | ResultKind::Uplimit => {
                 age < self.reuse.taken_max_age.max(self.reuse.max_age)
             }

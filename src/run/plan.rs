@@ -75,12 +75,11 @@ pub fn collect(job: &JobConfig, store: &Store, now: DateTime<Utc>) -> Result<Pla
                     f.duplicates += 1;
                     continue;
                 }
-                match store.lookup(kind, &key, now)? {
-                    Some(s) if s.fresh => f.fresh += 1,
-                    Some(s) => {
-                        *f.stale.entry(s.outcome.result.to_string()).or_default() += 1;
-                        let at = s.outcome.checked_at.map_or(0, |t| t.timestamp());
-                        needed.push((Some(at), row.number, kind, key));
+                match store.age(kind, &key, now)? {
+                    Some((_, _, true)) => f.fresh += 1,
+                    Some((result, at, false)) => {
+                        *f.stale.entry(result.to_string()).or_default() += 1;
+                        needed.push((Some(at.timestamp()), row.number, kind, key));
                     }
                     None => {
                         f.never_asked += 1;
