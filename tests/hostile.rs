@@ -312,3 +312,26 @@ fn sighup_finishes_the_output_like_sigterm() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_file_cut_off_mid_row_is_read_whole_and_warned_about() {
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", "email,name\na@example.com,Ann\nb@exam");
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "--check",
+            "email=email",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("may have been cut off"),
+        "{}",
+        stderr(&out)
+    );
+    let (_, rows) = read_csv(&fx.path("in.checked.csv"), b',');
+    assert_eq!(rows.len(), 2, "the cut row is still written");
+}

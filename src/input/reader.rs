@@ -52,6 +52,8 @@ struct Guard<R> {
     cap: u64,
     quotes: u64,
     tripped: bool,
+    /// The last byte read: a file that does not end in a line end may have been cut off.
+    last: Option<u8>,
 }
 
 impl<R: Read> Read for Guard<R> {
@@ -61,6 +63,9 @@ impl<R: Read> Read for Guard<R> {
             return Err(io::Error::other("record too large"));
         }
         let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.last = Some(buf[n - 1]);
+        }
         self.delivered += n as u64;
         self.quotes += buf[..n].iter().filter(|&&b| b == b'"').count() as u64;
         Ok(n)
@@ -85,6 +90,8 @@ pub struct RecordReader {
     /// Whether the last record had a field spanning lines (an unterminated quote would).
     last_multiline: bool,
     line_of_last: u64,
+    /// Fields of the last record read.
+    fields_of_last: usize,
     source: String,
 }
 
@@ -169,6 +176,7 @@ impl RecordReader {
             cap: opts.record_cap as u64,
             quotes: 0,
             tripped: false,
+            last: None,
         };
         io::copy(&mut (&mut guard).take(skip as u64), &mut io::sink())?;
         guard.delivered = 0;
@@ -191,6 +199,7 @@ impl RecordReader {
             line: 1,
             last_multiline: false,
             line_of_last: 0,
+            fields_of_last: 0,
             source: label,
         };
         match reader.next_record()? {
@@ -219,7 +228,10 @@ impl RecordReader {
                 self.source,
                 self.line_of_last
             ),
-            Ok(false) => return Ok(None),
+            Ok(false) => {
+                self.warn_if_cut_off();
+                return Ok(None);
+            }
             Ok(true) => {}
             Err(_) if self.csv.get_ref().tripped => bail!(
                 "{} of {} (starting at line {}) is larger than {} KiB: probably a quote that is \
@@ -243,6 +255,7 @@ impl RecordReader {
             .sum();
         self.last_multiline = inner_newlines > 0;
         self.line_of_last = line;
+        self.fields_of_last = self.raw.len();
         self.line += 1 + inner_newlines as u64;
         let (fields, problem) = self.decode();
         let rec = Record {
@@ -253,6 +266,23 @@ impl RecordReader {
         };
         self.number += 1;
         Ok(Some(rec))
+    }
+
+    /// A last record with no line end and fewer fields than the header is what a file looks
+    /// like when it was cut off while being written (an export still running, a full disk).
+    fn warn_if_cut_off(&self) {
+        let no_line_end = !matches!(self.csv.get_ref().last, Some(b'\n' | b'\r') | None);
+        if no_line_end && self.number > 1 && self.fields_of_last < self.header.len() {
+            tracing::warn!(
+                "the last row of {} (record {}, line {}) has no line end and {} of {} fields: \
+                 the file may have been cut off while it was written; check its end",
+                self.source,
+                self.number - 1,
+                self.line_of_last,
+                self.fields_of_last,
+                self.header.len()
+            );
+        }
     }
 
     fn decode(&mut self) -> (csv::StringRecord, Option<String>) {
@@ -385,6 +415,13 @@ mod tests {
             err.contains("record 2") && err.contains("never closed"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_cut_off_last_row_is_still_read() {
+        let (_, recs) = read_all(b"a,b\n1,2\n3", None).unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1].fields.len(), 1);
     }
 
     #[test]

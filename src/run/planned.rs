@@ -129,6 +129,15 @@ pub async fn run(
     })
     .await??;
     summary.encoding_fallback_rows = figures.encoding_fallback_rows;
+    if summary.rows != figures.rows {
+        tracing::warn!(
+            "the input changed during the run: it had {} rows when planned and {} when written; \
+             every row of the file as it is now is in the output, and values that were not \
+             planned are pending",
+            figures.rows,
+            summary.rows
+        );
+    }
     Ok(Done {
         sink,
         changes,
