@@ -133,14 +133,6 @@ impl Source {
     }
 }
 
-/// One value to check, as found in one row, after local normalization.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    pub kind: CheckType,
-    /// What local rules decided: the normalized key to send, or why it cannot be sent.
-    pub local: Local,
-}
-
 /// The local verdict on a value, before any request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Local {

@@ -235,7 +235,7 @@ impl RunConfig {
         in_range("--rate", a.rate, min_rate, max_rate)?;
         in_range("--concurrency", a.concurrency as f64, 1.0, 1000.0)?;
         in_range("--max-attempts", f64::from(a.max_attempts), 1.0, 100.0)?;
-        if a.timeout.is_zero() || a.timeout > Duration::from_secs(3600) {
+        if a.timeout < Duration::from_millis(1) || a.timeout > Duration::from_secs(3600) {
             bail!("--timeout must be between 1ms and 1h (it bounds one request)");
         }
         if a.backoff_base > Duration::from_secs(60) {
@@ -255,6 +255,7 @@ impl RunConfig {
                 ("--summary-json", job.summary_json.as_deref()),
                 ("--metrics-file", a.input.metrics_file.as_deref()),
                 ("--changes", a.changes.as_deref()),
+                ("--state", a.state.as_deref()),
             ],
         )?;
         let t = &a.target;
@@ -281,13 +282,10 @@ impl RunConfig {
                 &|k| std::env::var(k).ok(),
                 home.as_deref(),
             )?;
-            let partner_id = t
-                .partner_id
-                .clone()
-                .filter(|p| !p.trim().is_empty())
-                .or_else(|| credentials.domain_id.clone());
+            let partner_id =
+                crate::api::credentials::partner_id(t.partner_id.as_deref(), &credentials);
             let partner_id = match (t.api, partner_id) {
-                (_, Some(p)) => p.trim().to_string(),
+                (_, Some(p)) => p,
                 (crate::api::ApiVersion::V2, None) => String::new(),
                 (crate::api::ApiVersion::V1, None) => bail!(
                     "--api v1 needs the partner id: pass --partner-id, set \

@@ -82,12 +82,12 @@ pub async fn doctor(a: &DoctorArgs) -> Result<i32> {
     if sandbox.is_none() {
         file_permissions(&mut r, home.as_deref());
     }
-    let partner = t
-        .partner_id
-        .clone()
-        .filter(|p| !p.trim().is_empty())
-        .or_else(|| sandbox.as_ref().map(|s| s.identity.partner_id.clone()))
-        .or_else(|| creds.as_ref().and_then(|c| c.domain_id.clone()));
+    let partner = match &sandbox {
+        Some(s) => Some(s.identity.partner_id.clone()),
+        None => creds
+            .as_ref()
+            .and_then(|c| credentials::partner_id(t.partner_id.as_deref(), c)),
+    };
     match (&partner, t.api) {
         (Some(p), _) => r.line(Level::Ok, "partner id", p),
         (None, ApiVersion::V2) => r.line(Level::Ok, "partner id", "not needed for --api v2"),
@@ -111,9 +111,12 @@ pub async fn doctor(a: &DoctorArgs) -> Result<i32> {
         (Some(state), Some(url), Some(c)) => {
             let scope = match &sandbox {
                 Some(_) => crate::run::sandbox_scope(t.api),
-                None => {
-                    crate::run::scope_for(&url, partner.as_deref().unwrap_or(""), &c.auth, t.api)
-                }
+                None => crate::store::Scope::for_endpoint(
+                    &url,
+                    partner.as_deref().unwrap_or(""),
+                    &c.auth,
+                    t.api,
+                ),
             };
             state_store(&mut r, &state, &scope);
         }
@@ -132,36 +135,17 @@ pub async fn doctor(a: &DoctorArgs) -> Result<i32> {
 }
 
 fn file_permissions(r: &mut Report, home: Option<&Path>) {
-    let path = std::env::var_os("HUAWEICLOUD_SDK_CREDENTIALS_FILE")
-        .map(PathBuf::from)
-        .or_else(|| home.map(|h| h.join(".huaweicloud/credentials")));
-    let Some(path) = path.filter(|p| p.exists()) else {
+    let var = |k: &str| std::env::var(k).ok();
+    let Some(path) = credentials::file_path(&var, home).filter(|p| p.exists()) else {
         return;
     };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        match std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777) {
-            Ok(mode) if mode & 0o077 != 0 => r.line(
-                Level::Fail,
-                "credentials file",
-                format!(
-                    "{} has mode {mode:04o}: others can read it; run  chmod 600 {}",
-                    path.display(),
-                    path.display()
-                ),
-            ),
-            Ok(mode) => r.line(
-                Level::Ok,
-                "credentials file",
-                format!("{} (mode {mode:04o})", path.display()),
-            ),
-            Err(e) => r.line(
-                Level::Fail,
-                "credentials file",
-                format!("{}: {e}", path.display()),
-            ),
-        }
+    match credentials::check_private(&path, "credentials file") {
+        Ok(mode) => r.line(
+            Level::Ok,
+            "credentials file",
+            format!("{} (mode {mode:04o})", path.display()),
+        ),
+        Err(e) => r.line(Level::Fail, "credentials file", format!("{e:#}")),
     }
 }
 
@@ -217,7 +201,7 @@ fn clock(r: &mut Report, server: Option<SystemTime>) {
             "the endpoint sent no Date header to compare with",
         );
     };
-    let (ahead, diff) = crate::run::fatal::skew_from(server);
+    let (ahead, diff) = crate::api::sign::skew_from(server);
     let secs = diff.as_secs();
     let side = if ahead { "ahead of" } else { "behind" };
     if secs <= 60 {
@@ -226,7 +210,7 @@ fn clock(r: &mut Report, server: Option<SystemTime>) {
             "clock",
             format!("within {secs} s of the endpoint's"),
         );
-    } else if secs <= 15 * 60 {
+    } else if secs <= crate::api::sign::CLOCK_WINDOW.as_secs() {
         r.line(
             Level::Warn,
             "clock",
@@ -250,6 +234,7 @@ fn state_store(r: &mut Report, path: &Path, scope: &crate::store::Scope) {
             "run lock",
             format!("free for {} / {}", scope.host, scope.partner),
         ),
-        Err(e) => r.line(Level::Warn, "run lock", format!("{e:#}")),
+        Err(e @ store::LockError::Held { .. }) => r.line(Level::Warn, "run lock", e.to_string()),
+        Err(e) => r.line(Level::Fail, "run lock", format!("{e:#}")),
     }
 }

@@ -15,7 +15,16 @@ pub struct Input {
 
 /// Opens and sniffs the input and resolves its columns (no output is touched).
 pub fn open_input(cfg: &JobConfig) -> Result<Input> {
-    let reader = RecordReader::open(&cfg.input)?;
+    resolve(cfg, RecordReader::open(&cfg.input)?)
+}
+
+/// The same, from a file already open (read from where it stands).
+pub fn open_input_from(cfg: &JobConfig, file: std::fs::File) -> Result<Input> {
+    let reader = RecordReader::from_reader(Box::new(file), cfg.input_label(), &cfg.input)?;
+    resolve(cfg, reader)
+}
+
+fn resolve(cfg: &JobConfig, reader: RecordReader) -> Result<Input> {
     let layout = Layout::resolve(&reader.header, &cfg.specs, cfg.rules)?;
     tracing::info!(
         "reading {} as {}, delimiter {:?}{}",

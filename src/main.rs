@@ -14,19 +14,19 @@ fn main() -> ExitCode {
     checkuser::logging::init(&(&cli.log).into());
     let quiet = cli.log.quiet;
     let code = match &cli.command {
-        Command::Validate(a) => Reports::new("validate", &a.input, quiet).finish(
+        Command::Validate(a) => Reports::new("validate", &a.input, None, quiet).finish(
             JobConfig::from_args(&a.input, &cli.log)
                 .and_then(|cfg| checkuser::validate::validate(&cfg)),
         ),
-        Command::Run(a) => Reports::new("run", &a.input, quiet).finish(
+        Command::Run(a) => Reports::new("run", &a.input, a.changes.as_deref(), quiet).finish(
             RunConfig::from_args(a, &cli.log).and_then(|cfg| {
-                runtime()?.block_on(checkuser::run::run(
-                    cfg,
-                    checkuser::signals::first_interrupt(),
-                ))
+                runtime()?.block_on(async {
+                    let stop = checkuser::signals::interrupts();
+                    checkuser::run::run(cfg, stop).await
+                })
             }),
         ),
-        Command::Plan(a) => Reports::new("plan", &a.input, quiet).finish(
+        Command::Plan(a) => Reports::new("plan", &a.input, None, quiet).finish(
             RunConfig::from_args(a, &cli.log).and_then(|cfg| checkuser::plan_cmd::plan(&cfg)),
         ),
         Command::Sandbox(a) => {

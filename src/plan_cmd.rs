@@ -30,7 +30,9 @@ pub fn plan(cfg: &RunConfig) -> Result<Summary> {
     };
     drop(input);
     let store = Store::open(&cfg.state, crate::run::scope_of(cfg), cfg.reuse)?;
-    let plan = crate::run::plan::collect(job, &store, Utc::now())?;
+    let input = crate::job::open_input(job)?;
+    let never = tokio_util::sync::CancellationToken::new();
+    let plan = crate::run::plan::collect(input, &store, Utc::now(), &never)?;
     let f = plan.figures;
     let seconds_left = cfg
         .deadline

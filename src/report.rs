@@ -21,16 +21,35 @@ pub struct Reports {
 }
 
 impl Reports {
-    pub fn new(command: &'static str, a: &InputArgs, quiet: bool) -> Reports {
+    /// `changes` is `run`'s `--changes`, if any.
+    pub fn new(
+        command: &'static str,
+        a: &InputArgs,
+        changes: Option<&std::path::Path>,
+        quiet: bool,
+    ) -> Reports {
         let input = (a.input.as_os_str() != "-").then_some(a.input.as_path());
-        let safe = crate::config::check_targets(
-            input,
-            &[
-                ("--summary-json", a.summary_json.as_deref()),
-                ("--metrics-file", a.metrics_file.as_deref()),
-            ],
-        )
-        .is_ok();
+        // The output as the flags name it, or both names the default could take.
+        let outputs: Vec<PathBuf> = match (&a.output, input) {
+            (Some(o), _) => vec![o.clone()],
+            (None, Some(i)) => [crate::output::Format::Csv, crate::output::Format::Xlsx]
+                .into_iter()
+                .map(|f| crate::config::default_output(i, f))
+                .collect(),
+            (None, None) => vec![PathBuf::from("-")],
+        };
+        let safe = outputs.iter().all(|o| {
+            crate::config::check_targets(
+                input,
+                &[
+                    ("-o", Some(o.as_path())),
+                    ("--summary-json", a.summary_json.as_deref()),
+                    ("--metrics-file", a.metrics_file.as_deref()),
+                    ("--changes", changes),
+                ],
+            )
+            .is_ok()
+        });
         Reports {
             safe,
             command,

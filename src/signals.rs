@@ -19,36 +19,39 @@ pub fn harden_process() {
     }
 }
 
-/// Resolves at the first SIGINT, SIGTERM or SIGHUP; arranges for the second to exit with 130.
-pub async fn first_interrupt() {
-    wait_one().await;
-    tracing::warn!("interrupted: finishing the requests in flight and writing the output (press Ctrl-C again to quit at once)");
-    tokio::spawn(async {
-        wait_one().await;
-        crate::output::atomic::remove_temporary_files();
-        eprintln!("checkuser: interrupted twice: exiting now");
-        std::process::exit(130);
-    });
-}
-
-async fn wait_one() {
+/// Installs the handlers now (call it inside the runtime, before any work starts) and returns
+/// a token cancelled at the first SIGINT, SIGTERM or SIGHUP; the second one removes temporary
+/// files and exits with 130 at once.
+pub fn interrupts() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let first = token.clone();
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-            _ = hup.recv() => {}
+        let streams = [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ]
+        .map(signal);
+        if let [Ok(mut int), Ok(mut term), Ok(mut hup)] = streams {
+            tokio::spawn(async move {
+                for n in 0..2 {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                        _ = hup.recv() => {}
+                    }
+                    if n == 0 {
+                        tracing::warn!("interrupted: finishing the requests in flight and writing the output (press Ctrl-C again to quit at once)");
+                        first.cancel();
+                    }
+                }
+                crate::output::atomic::remove_temporary_files();
+                crate::report::eprint_quietly("checkuser: interrupted twice: exiting now\n");
+                std::process::exit(130);
+            });
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    token
 }

@@ -27,10 +27,7 @@ pub fn run(a: &StateArgs) -> Result<i32> {
         StateAction::Stats => stats(&conn, &path),
         StateAction::Prune { older_than } => {
             let cutoff = Utc::now() - chrono::TimeDelta::from_std(*older_than)?;
-            let n = conn.execute(
-                "DELETE FROM answers WHERE checked_at < ?1",
-                [cutoff.timestamp()],
-            )?;
+            let n = store::prune(&conn, cutoff)?;
             println!(
                 "deleted {n} answers older than {}",
                 humantime::format_duration(*older_than)
@@ -48,33 +45,15 @@ fn when(secs: Option<i64>) -> String {
 }
 
 fn stats(conn: &rusqlite::Connection, path: &Path) -> Result<i32> {
-    let mut stmt = conn.prepare(
-        "SELECT host, partner, api, kind, result, COUNT(*) FROM answers
-         GROUP BY host, partner, api, kind, result ORDER BY host, partner, api, kind, result",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, i64>(5)?,
-        ))
-    })?;
+    let rows = store::counts(conn)?;
     println!(
         "{:<28} {:<22} {:<4} {:<7} {:<8} {:>10}",
         "endpoint", "partner", "api", "type", "result", "answers"
     );
-    for row in rows {
-        let (host, partner, api, kind, result, n) = row?;
+    for (host, partner, api, kind, result, n) in rows {
         println!("{host:<28} {partner:<22} {api:<4} {kind:<7} {result:<8} {n:>10}");
     }
-    let (total, oldest, newest): (i64, Option<i64>, Option<i64>) = conn.query_row(
-        "SELECT COUNT(*), MIN(checked_at), MAX(checked_at) FROM answers",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
+    let (total, oldest, newest) = store::span(conn)?;
     let size: u64 = ["", "-wal"]
         .iter()
         .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())
@@ -92,59 +71,15 @@ fn stats(conn: &rusqlite::Connection, path: &Path) -> Result<i32> {
 fn export(conn: &rusqlite::Connection, output: &Path) -> Result<i32> {
     let target = (output.as_os_str() != "-").then_some(output);
     let mut w = csv::Writer::from_writer(Out::create(target)?);
-    w.write_record([
-        "endpoint",
-        "partner",
-        "api",
-        "type",
-        "key",
-        "result",
-        "status",
-        "uplimit",
-        "error_code",
-        "error_msg",
-        "http_status",
-        "request_id",
-        "checked_at",
-        "previous_result",
-        "previous_checked_at",
-    ])?;
-    let mut stmt = conn.prepare(
-        "SELECT host, partner, api, kind, key, result, status, uplimit, error_code, error_msg,
-                http_status, request_id, checked_at, prev_result, prev_checked_at
-         FROM answers ORDER BY host, partner, api, kind, key",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let text = |i: usize| -> rusqlite::Result<String> {
-            Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default())
-        };
-        let http: Option<i64> = r.get(10)?;
-        let record = [
-            text(0)?,
-            text(1)?,
-            text(2)?,
-            text(3)?,
-            text(4)?,
-            text(5)?,
-            text(6)?,
-            text(7)?,
-            text(8)?,
-            text(9)?,
-            http.map(|h| h.to_string()).unwrap_or_default(),
-            text(11)?,
-            when(r.get(12)?),
-            text(13)?,
-            r.get::<_, Option<i64>>(14)?
-                .map(|s| when(Some(s)))
-                .unwrap_or_default(),
-        ];
+    w.write_record(store::EXPORT_COLUMNS)?;
+    store::export(conn, |record| {
         let escaped: Vec<String> = record
             .iter()
             .map(|c| crate::output::escape::cell(c).into_owned())
             .collect();
         w.write_record(&escaped)?;
-    }
+        Ok(())
+    })?;
     let out = w
         .into_inner()
         .map_err(|e| anyhow::anyhow!("cannot write the export: {}", e.error()))?;

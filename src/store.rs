@@ -33,6 +33,43 @@ pub struct Scope {
     pub api: String,
 }
 
+impl Scope {
+    /// How answers for this endpoint and partner are keyed in the state store (and locked).
+    /// v2 has no partner id in its path; the AK (hashed) or "token" stands in for it.
+    pub fn for_endpoint(
+        endpoint: &reqwest::Url,
+        partner_id: &str,
+        auth: &crate::api::credentials::Auth,
+        api: crate::api::ApiVersion,
+    ) -> Scope {
+        use crate::api::credentials::Auth;
+        let partner = if partner_id.is_empty() {
+            match auth {
+                Auth::AkSk { ak, .. } => {
+                    format!("ak-{}", &crate::api::sign::hex_sha256(ak.as_bytes())[..16])
+                }
+                Auth::Token(_) => "token".into(),
+            }
+        } else {
+            partner_id.to_string()
+        };
+        Scope {
+            host: crate::api::client::authority(endpoint),
+            partner,
+            api: api.name().into(),
+        }
+    }
+
+    /// The simulator's answers: its port changes every run, so they are keyed by a fixed name.
+    pub fn sandbox(partner_id: &str, api: crate::api::ApiVersion) -> Scope {
+        Scope {
+            host: "sandbox".into(),
+            partner: partner_id.into(),
+            api: api.name().into(),
+        }
+    }
+}
+
 /// A stored answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
@@ -120,6 +157,14 @@ fn private_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot create the state folder {}", dir.display()))
 }
 
+/// True if the file starts with SQLite's magic header.
+fn is_sqlite(path: &Path) -> bool {
+    let mut head = [0u8; 16];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == b"SQLite format 3\0")
+}
+
 /// True if this process may write `path` (the file, or its folder when the file is new).
 fn writable(path: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
@@ -144,6 +189,21 @@ pub fn open_db(path: &Path) -> Result<Connection> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if let Some(dir) = path.parent() {
         private_dir(dir)?;
+    }
+    if let Ok(meta) = std::fs::metadata(path) {
+        if !meta.is_file() {
+            bail!(
+                "the state store {} is not a regular file: pass --state a file path",
+                path.display()
+            );
+        }
+        if meta.len() > 0 && !is_sqlite(path) {
+            bail!(
+                "{} is not a checkuser state store (not an SQLite file): it is left as it is; \
+                 pass --state another path",
+                path.display()
+            );
+        }
     }
     if !writable(path) {
         bail!(
@@ -383,16 +443,130 @@ pub fn lock_dir(state: &Path) -> PathBuf {
         .join("locks")
 }
 
+/// Answers per (endpoint, partner, api, type, result), for `checkuser state stats`.
+pub type Count = (String, String, String, String, String, i64);
+
+pub fn counts(conn: &Connection) -> Result<Vec<Count>> {
+    let mut stmt = conn.prepare(
+        "SELECT host, partner, api, kind, result, COUNT(*) FROM answers
+         GROUP BY host, partner, api, kind, result ORDER BY host, partner, api, kind, result",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
+    })?;
+    rows.collect::<rusqlite::Result<_>>()
+        .context("cannot read the state store")
+}
+
+/// (answers, oldest, newest answer time in unix seconds).
+pub fn span(conn: &Connection) -> Result<(i64, Option<i64>, Option<i64>)> {
+    conn.query_row(
+        "SELECT COUNT(*), MIN(checked_at), MAX(checked_at) FROM answers",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .context("cannot read the state store")
+}
+
+/// Forgets answers older than `cutoff`; returns how many.
+pub fn prune(conn: &Connection, cutoff: DateTime<Utc>) -> Result<usize> {
+    conn.execute(
+        "DELETE FROM answers WHERE checked_at < ?1",
+        [cutoff.timestamp()],
+    )
+    .context("cannot prune the state store")
+}
+
+/// The columns of `checkuser state export`.
+pub const EXPORT_COLUMNS: [&str; 15] = [
+    "endpoint",
+    "partner",
+    "api",
+    "type",
+    "key",
+    "result",
+    "status",
+    "uplimit",
+    "error_code",
+    "error_msg",
+    "http_status",
+    "request_id",
+    "checked_at",
+    "previous_result",
+    "previous_checked_at",
+];
+
+/// Every stored answer as text in [`EXPORT_COLUMNS`] order, handed to `row`.
+pub fn export(conn: &Connection, mut row: impl FnMut(&[String]) -> Result<()>) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT host, partner, api, kind, key, result, status, uplimit, error_code, error_msg,
+                http_status, request_id, checked_at, prev_result, prev_checked_at
+         FROM answers ORDER BY host, partner, api, kind, key",
+    )?;
+    let mut rows = stmt.query([])?;
+    let time = |s: Option<i64>| s.map(|s| crate::check::rfc3339(ts(s))).unwrap_or_default();
+    while let Some(r) = rows.next()? {
+        let text = |i: usize| -> rusqlite::Result<String> {
+            Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default())
+        };
+        let http: Option<i64> = r.get(10)?;
+        let record = [
+            text(0)?,
+            text(1)?,
+            text(2)?,
+            text(3)?,
+            text(4)?,
+            text(5)?,
+            text(6)?,
+            text(7)?,
+            text(8)?,
+            text(9)?,
+            http.map(|h| h.to_string()).unwrap_or_default(),
+            text(11)?,
+            time(r.get(12)?),
+            text(13)?,
+            time(r.get(14)?),
+        ];
+        row(&record)?;
+    }
+    Ok(())
+}
+
 /// Holds the run lock for one (endpoint, partner) until dropped. The OS releases it when the
 /// process dies, so a killed run never blocks the next.
 pub struct RunLock {
     _file: File,
 }
 
+/// Why the run lock could not be taken: callers act differently on each.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another run holds it (its pid, as it wrote it).
+    #[error(
+        "another checkuser run (pid {pid}) is already checking against {host} for partner \
+         {partner}; wait for it to finish, or pass --wait-lock"
+    )]
+    Held {
+        pid: String,
+        host: String,
+        partner: String,
+    },
+    /// The lock file could not be made or locked at all.
+    #[error(transparent)]
+    Io(#[from] anyhow::Error),
+}
+
 impl RunLock {
     /// Takes the lock in `dir` ([`lock_dir`]), or fails naming the holder's pid (waits
     /// instead with `wait`).
-    pub fn acquire(dir: &Path, scope: &Scope, wait: bool) -> Result<RunLock> {
+    pub fn acquire(dir: &Path, scope: &Scope, wait: bool) -> Result<RunLock, LockError> {
         private_dir(dir)?;
         let name: String = format!("{}-{}", scope.host, scope.partner)
             .chars()
@@ -429,13 +603,11 @@ impl RunLock {
                     let _ = file.rewind();
                     let holder = holder.trim();
                     if !wait {
-                        bail!(
-                            "another checkuser run (pid {}) is already checking against {} for \
-                             partner {}; wait for it to finish, or pass --wait-lock",
-                            if holder.is_empty() { "unknown" } else { holder },
-                            scope.host,
-                            scope.partner
-                        );
+                        return Err(LockError::Held {
+                            pid: if holder.is_empty() { "unknown" } else { holder }.into(),
+                            host: scope.host.clone(),
+                            partner: scope.partner.clone(),
+                        });
                     }
                     if !announced {
                         tracing::info!(
@@ -446,13 +618,19 @@ impl RunLock {
                     std::thread::sleep(Duration::from_millis(200));
                 }
                 Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+                    return Err(anyhow::Error::from(e)
+                        .context(format!("cannot lock {}", path.display()))
+                        .into())
                 }
             }
         }
-        file.set_len(0)?;
-        write!(file, "{}", std::process::id())?;
-        file.flush()?;
+        let record = |f: &mut File| -> std::io::Result<()> {
+            f.set_len(0)?;
+            write!(f, "{}", std::process::id())?;
+            f.flush()
+        };
+        record(&mut file)
+            .with_context(|| format!("cannot write the lock file {}", path.display()))?;
         Ok(RunLock { _file: file })
     }
 }

@@ -335,3 +335,203 @@ fn a_file_cut_off_mid_row_is_read_whole_and_warned_about() {
     let (_, rows) = read_csv(&fx.path("in.checked.csv"), b',');
     assert_eq!(rows.len(), 2, "the cut row is still written");
 }
+
+#[test]
+fn a_server_echoing_the_token_gets_it_redacted_everywhere() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let (mut token, mut len) = (String::new(), 0usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("x-auth-token:") {
+                    token = line[line.len() - v.len()..].trim().to_string();
+                }
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = std::io::Read::read_exact(&mut reader, &mut body);
+            let answer =
+                format!(r#"{{"error_code":"CBC.9999","error_msg":"bad token {token} sent"}}"#);
+            let mut conn = conn;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(2)));
+    let secret = "MIIsecretTOKENvalue123456789";
+    let out = bin(fx.dir.path())
+        .env("HUAWEICLOUD_AUTH_TOKEN", secret)
+        .args([
+            "run",
+            input.to_str().unwrap(),
+            "--endpoint",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .args([
+            "--partner-id",
+            "p",
+            "--progress",
+            "never",
+            "-v",
+            "--summary-json",
+        ])
+        .arg(fx.path("s.json"))
+        .arg("--state")
+        .arg(fx.state())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let written = std::fs::read_to_string(fx.path("in.checked.csv")).unwrap();
+    assert!(written.contains("bad token [redacted] sent"), "{written}");
+    for text in [
+        written,
+        stderr(&out),
+        std::fs::read_to_string(fx.path("s.json")).unwrap(),
+    ] {
+        assert!(!text.contains(secret));
+    }
+}
+
+#[test]
+fn a_refused_clash_writes_nothing_and_the_state_must_be_a_store() {
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(2)));
+    let prev = fx.file("prev.csv", "precious\n");
+    let out = run(
+        fx.dir.path(),
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--sandbox",
+            "-o",
+            prev.to_str().unwrap(),
+            "--summary-json",
+            prev.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("both write to"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&prev).unwrap(), "precious\n");
+    // --state the output: refused; --state a file that is no store: left alone.
+    let out = run(
+        fx.dir.path(),
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--sandbox",
+            "-o",
+            prev.to_str().unwrap(),
+            "--state",
+            prev.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let notes = fx.file("notes.txt", "not a database");
+    std::fs::set_permissions(&notes, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(
+        fx.dir.path(),
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--sandbox",
+            "--state",
+            notes.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not a checkuser state store"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::metadata(&notes).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "not a database");
+}
+
+#[test]
+fn a_signal_while_planning_still_writes_every_row() {
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(150_000)));
+    let child = bin(fx.dir.path())
+        .args([
+            "run",
+            input.to_str().unwrap(),
+            "--sandbox",
+            "--progress",
+            "never",
+            "--summary-json",
+        ])
+        .arg(fx.path("s.json"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill() sends a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let (_, rows) = read_csv(&fx.path("in.checked.csv"), b',');
+    assert_eq!(rows.len(), 150_000);
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fx.path("s.json")).unwrap()).unwrap();
+    assert_eq!(s["stopped_reason"], "interrupted");
+}
+
+#[test]
+fn an_input_replaced_or_changed_during_the_run_is_never_silently_mixed() {
+    let sim = Sim::start(Faults {
+        latency: Duration::from_millis(100),
+        ..no_faults()
+    });
+    let keys = emails(40);
+    // Replaced by a rename: the run goes on with the file it opened.
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&keys));
+    let other = fx.file("other.csv", email_csv(&keys[..5]));
+    let child = sim
+        .run_cmd(&fx, &input, &["--rate", "50"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    std::fs::rename(&other, &input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
+    assert_eq!(column(&h, &rows, "searchKey"), keys);
+    // Truncated in place: refused, not half-written.
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&keys));
+    let child = sim
+        .run_cmd(&fx, &input, &["--rate", "50"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    std::fs::write(&input, email_csv(&keys[..5])).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("was changed while the run was going"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!fx.path("in.checked.csv").exists());
+}

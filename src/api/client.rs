@@ -116,7 +116,42 @@ impl Client {
             }
             reply.body.extend_from_slice(&chunk);
         }
+        // A server may echo what it was sent: no secret goes on into outputs or logs.
+        self.redact(&mut reply.body);
+        for text in [&mut reply.request_id, &mut reply.location]
+            .into_iter()
+            .flatten()
+        {
+            let mut bytes = std::mem::take(text).into_bytes();
+            self.redact(&mut bytes);
+            *text = String::from_utf8_lossy(&bytes).into_owned();
+        }
         Ok(reply)
+    }
+
+    /// Replaces every occurrence of the AK, the SK or a token with `[redacted]`.
+    fn redact(&self, bytes: &mut Vec<u8>) {
+        let secrets: Vec<&[u8]> = match &self.cfg.credentials.auth {
+            Auth::AkSk {
+                ak,
+                sk,
+                security_token,
+            } => {
+                let mut v = vec![ak.as_bytes(), sk.expose_secret().as_bytes()];
+                v.extend(
+                    security_token
+                        .as_ref()
+                        .map(|t| t.expose_secret().as_bytes()),
+                );
+                v
+            }
+            Auth::Token(t) => vec![t.expose_secret().as_bytes()],
+        };
+        for secret in secrets.into_iter().filter(|s| s.len() >= 4) {
+            while let Some(at) = bytes.windows(secret.len()).position(|w| w == secret) {
+                bytes.splice(at..at + secret.len(), b"[redacted]".iter().copied());
+            }
+        }
     }
 
     /// The headers of one attempt, signed for AK/SK; secret values are marked sensitive.

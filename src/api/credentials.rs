@@ -92,11 +92,9 @@ pub fn load(
             source: "environment (HUAWEICLOUD_AUTH_TOKEN)".into(),
         });
     }
-    let explicit = var("HUAWEICLOUD_SDK_CREDENTIALS_FILE").map(PathBuf::from);
-    let default = home.map(|h| h.join(".huaweicloud").join("credentials"));
-    match (explicit, default) {
-        (Some(path), _) => from_file(&path, domain_id),
-        (None, Some(path)) if path.exists() => from_file(&path, domain_id),
+    let explicit = var("HUAWEICLOUD_SDK_CREDENTIALS_FILE").is_some();
+    match file_path(&var, home) {
+        Some(path) if explicit || path.exists() => from_file(&path, domain_id),
         _ => bail!(
             "no credentials found. Set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK in the \
              environment, or write them to ~/.huaweicloud/credentials:\n\n  [global]\n  ak = \
@@ -135,24 +133,44 @@ fn from_file(path: &Path, env_domain: Option<String>) -> Result<Credentials> {
     })
 }
 
-/// Reads a secret-holding file, refusing one that group or others may read.
-fn read_private(path: &Path, what: &str) -> Result<String> {
+/// Where the credentials file is: `HUAWEICLOUD_SDK_CREDENTIALS_FILE`, else
+/// `~/.huaweicloud/credentials` (the official SDKs' convention).
+pub fn file_path(var: &dyn Fn(&str) -> Option<String>, home: Option<&Path>) -> Option<PathBuf> {
+    var("HUAWEICLOUD_SDK_CREDENTIALS_FILE")
+        .map(PathBuf::from)
+        .or_else(|| home.map(|h| h.join(".huaweicloud").join("credentials")))
+}
+
+/// The partner id: `--partner-id` / `HUAWEICLOUD_PARTNER_ID` if given, else the credentials'
+/// domain id.
+pub fn partner_id(flag: Option<&str>, c: &Credentials) -> Option<String> {
+    flag.map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .or_else(|| c.domain_id.clone())
+}
+
+/// The file's mode if only its owner may read it (as ssh requires of keys); an error that
+/// says how to fix it otherwise.
+pub fn check_private(path: &Path, what: &str) -> Result<u32> {
+    use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path)
         .with_context(|| format!("cannot read the {what} {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            bail!(
-                "the {what} {} can be read by other users (mode {mode:04o}); secrets must be \
-                 private: run  chmod 600 {}",
-                path.display(),
-                path.display()
-            );
-        }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "the {what} {} can be read by other users (mode {mode:04o}); secrets must be \
+             private: run  chmod 600 {}",
+            path.display(),
+            path.display()
+        );
     }
-    let _ = meta;
+    Ok(mode)
+}
+
+/// Reads a secret-holding file, refusing one that group or others may read.
+fn read_private(path: &Path, what: &str) -> Result<String> {
+    check_private(path, what)?;
     std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the {what} {}", path.display()))
 }

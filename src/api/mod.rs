@@ -34,7 +34,10 @@ impl ApiVersion {
 pub fn sanitize(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_SERVER_TEXT));
     for c in text.chars() {
-        let c = if c.is_control() || crate::normalize::is_invisible(c) {
+        let c = if c.is_control()
+            || crate::normalize::is_invisible(c)
+            || matches!(c, '\u{2028}' | '\u{2029}')
+        {
             ' '
         } else {
             c

@@ -123,6 +123,18 @@ fn canonical_query(query: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// How far a request's `X-Sdk-Date` may be from the gateway's clock before the signature is
+/// refused.
+pub const CLOCK_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// (local clock ahead?, difference) between now and a server's `Date`.
+pub fn skew_from(server: std::time::SystemTime) -> (bool, std::time::Duration) {
+    match std::time::SystemTime::now().duration_since(server) {
+        Ok(d) => (true, d),
+        Err(e) => (false, e.duration()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Test vectors from `API.md` §2.5, produced by Huawei's official signer.

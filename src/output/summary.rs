@@ -123,7 +123,8 @@ impl Summary {
             ResultKind::Valid => self.valid.get_or_insert(0),
         };
         *slot += 1;
-        if let Some(t) = o.transition() {
+        // One change per answer: later rows with the same value reuse it (attempts 0).
+        if let Some(t) = o.transition().filter(|_| o.attempts > 0) {
             self.changed += 1;
             *self.changes.entry(t).or_default() += 1;
         }
@@ -288,10 +289,17 @@ mod tests {
         let now = chrono::Utc::now();
         let mut o = Outcome::new("a", ResultKind::Taken, Source::Api);
         o.previous = Some((ResultKind::Free, now));
+        o.attempts = 1;
         s.count(&o);
+        // A duplicate row reusing the same answer is not a second change.
+        s.count(&Outcome {
+            attempts: 0,
+            ..o.clone()
+        });
+        assert_eq!(s.changed, 1);
         o.previous = Some((ResultKind::Taken, now));
         s.count(&o);
-        assert_eq!((s.changed, s.taken, s.checks), (1, 2, 2));
+        assert_eq!((s.changed, s.taken, s.checks), (1, 3, 3));
         assert_eq!(s.changes.get("free->taken"), Some(&1));
         // An outage is not a change: errors and pending checks never count.
         for now_result in [ResultKind::Error, ResultKind::Pending] {

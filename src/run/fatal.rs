@@ -12,25 +12,18 @@ pub fn explain(p: &Problem, server_date: Option<SystemTime>) -> String {
     let cause =
         fatal_cause(&p.code).unwrap_or("the API refused the credentials (HTTP 401): check them.");
     let mut out = format!("{} {}: {cause}", p.code, p.msg);
-    if let Some(skew) = server_date.map(skew_from) {
+    if let Some(skew) = server_date.map(crate::api::sign::skew_from) {
         if skew.1 > SKEW_WORTH_SAYING {
             out.push_str(&format!(
                 " Also, this machine's clock is {} {} the server's; the gateway rejects \
-                 signatures more than 15 minutes off: fix the clock (NTP).",
+                 signatures more than {} off: fix the clock (NTP).",
                 humantime::format_duration(Duration::from_secs(skew.1.as_secs())),
-                if skew.0 { "ahead of" } else { "behind" }
+                if skew.0 { "ahead of" } else { "behind" },
+                humantime::format_duration(crate::api::sign::CLOCK_WINDOW)
             ));
         }
     }
     out
-}
-
-/// (local clock ahead?, difference) between now and the server's `Date`.
-pub fn skew_from(server: SystemTime) -> (bool, Duration) {
-    match SystemTime::now().duration_since(server) {
-        Ok(d) => (true, d),
-        Err(e) => (false, e.duration()),
-    }
 }
 
 #[cfg(test)]

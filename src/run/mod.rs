@@ -21,7 +21,6 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::client::{Client, ClientConfig};
-use crate::api::credentials::Auth;
 use crate::config::{RunConfig, Target};
 use crate::input::{spawn_reader, Row};
 use crate::output::progress::Progress;
@@ -32,8 +31,10 @@ use crate::store::{RunLock, Scope, Store};
 /// Rows that may be read ahead of the oldest unfinished one.
 pub const REORDER_WINDOW: usize = 4096;
 
-/// Runs the job; `shutdown` resolving means "stop sending and finish" (Ctrl-C, SIGTERM).
-pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<Summary> {
+/// Runs the job; `stop` cancelled means "stop sending and finish" (Ctrl-C, SIGTERM, SIGHUP):
+/// while planning, nothing is sent then; while sending, requests in flight finish; while
+/// writing, the output is finished. The run then exits 130 with a complete output.
+pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     let started = Instant::now();
     let (sandbox, client_cfg, scope) = target(&cfg).await?;
     let state = cfg.state.clone();
@@ -70,13 +71,21 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
     };
     let done = if regular {
         drop(input);
-        planned::run(&cfg, scope, store, ctx, summary, shutdown).await?
+        planned::run(&cfg, scope, store, ctx, summary, stop.clone()).await?
     } else {
         tracing::info!(
             "the input is not a regular file and cannot be read twice: checks are sent in \
              input order (new values are not put first)"
         );
-        streaming(&cfg, input, store, ctx, summary, shutdown).await?
+        streaming(
+            &cfg,
+            input,
+            store,
+            ctx,
+            summary,
+            stop.clone().cancelled_owned(),
+        )
+        .await?
     };
     drop(sandbox);
     let planned::Done {
@@ -95,6 +104,9 @@ pub async fn run(cfg: RunConfig, shutdown: impl Future<Output = ()>) -> Result<S
     if let Some((reason, msg)) = counters.stop {
         summary.stopped_reason = Some(reason);
         summary.stop_message = Some(msg);
+    } else if stop.is_cancelled() {
+        summary.stopped_reason = Some(crate::output::summary::StopReason::Interrupted);
+        summary.stop_message = Some("interrupted: the output was finished".into());
     }
     summary.decide_exit_code();
     summary.sheets = sink.sheet_names();
@@ -174,7 +186,7 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
             credentials,
             partner_id,
         } => {
-            let scope = scope_for(endpoint, partner_id, &credentials.auth, cfg.api);
+            let scope = Scope::for_endpoint(endpoint, partner_id, &credentials.auth, cfg.api);
             let client = ClientConfig {
                 endpoint: endpoint.clone(),
                 api: cfg.api,
@@ -190,11 +202,7 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
 
 /// The simulator's port changes every run, so its answers are keyed by a fixed name.
 pub fn sandbox_scope(api: crate::api::ApiVersion) -> Scope {
-    Scope {
-        host: "sandbox".into(),
-        partner: Identity::builtin().partner_id,
-        api: api.name().into(),
-    }
+    Scope::sandbox(&Identity::builtin().partner_id, api)
 }
 
 /// Where a run's answers are keyed, without starting anything (for `plan`).
@@ -205,31 +213,6 @@ pub fn scope_of(cfg: &RunConfig) -> Scope {
             endpoint,
             credentials,
             partner_id,
-        } => scope_for(endpoint, partner_id, &credentials.auth, cfg.api),
-    }
-}
-
-/// How answers for this endpoint and partner are keyed in the state store (and locked). v2
-/// has no partner id in its path; the AK (hashed) or "token" stands in for it.
-pub fn scope_for(
-    endpoint: &reqwest::Url,
-    partner_id: &str,
-    auth: &Auth,
-    api: crate::api::ApiVersion,
-) -> Scope {
-    let partner = if partner_id.is_empty() {
-        match auth {
-            Auth::AkSk { ak, .. } => {
-                format!("ak-{}", &crate::api::sign::hex_sha256(ak.as_bytes())[..16])
-            }
-            Auth::Token(_) => "token".into(),
-        }
-    } else {
-        partner_id.to_string()
-    };
-    Scope {
-        host: crate::api::client::authority(endpoint),
-        partner,
-        api: api.name().into(),
+        } => Scope::for_endpoint(endpoint, partner_id, &credentials.auth, cfg.api),
     }
 }

@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::check::{fingerprint, CheckType, Local};
-use crate::config::JobConfig;
 use crate::input::{spawn_reader, Row};
 use crate::store::Store;
 
@@ -43,9 +42,14 @@ pub struct Plan {
     pub needed: Vec<(CheckType, String)>,
 }
 
-/// Reads the input (a regular file: it is read again later) and plans the requests.
-pub fn collect(job: &JobConfig, store: &Store, now: DateTime<Utc>) -> Result<Plan> {
-    let input = crate::job::open_input(job)?;
+/// Reads the input (a regular file: it is read again later) and plans the requests. If `stop`
+/// is cancelled meanwhile the plan ends early, with nothing to send.
+pub fn collect(
+    input: crate::job::Input,
+    store: &Store,
+    now: DateTime<Utc>,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<Plan> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
     let reading = spawn_reader(input.reader, input.layout, 512, move |rows| {
         tx.send(rows).is_ok()
@@ -56,6 +60,10 @@ pub fn collect(job: &JobConfig, store: &Store, now: DateTime<Utc>) -> Result<Pla
     // (stale answer's time, or None for never asked; first row; value)
     let mut needed: Vec<(Option<i64>, u64, CheckType, String)> = Vec::new();
     for batch in rx {
+        if stop.is_cancelled() {
+            needed.clear();
+            break;
+        }
         for row in batch {
             f.rows += 1;
             for (kind, local) in row.checks {
@@ -102,7 +110,8 @@ pub fn collect(job: &JobConfig, store: &Store, now: DateTime<Utc>) -> Result<Pla
 
 /// How many of `needed` requests fit before a deadline at `rate`, and within a budget.
 pub fn fits(needed: u64, rate: f64, seconds_left: Option<f64>, budget: Option<u64>) -> u64 {
-    let by_time = seconds_left.map_or(u64::MAX, |s| (s.max(0.0) * rate).floor() as u64);
+    // The first request goes at once, then one every 1/rate.
+    let by_time = seconds_left.map_or(u64::MAX, |s| (s.max(0.0) * rate).ceil() as u64);
     needed.min(by_time).min(budget.unwrap_or(u64::MAX))
 }
 
@@ -114,6 +123,7 @@ mod tests {
     fn what_fits_is_bounded_by_time_and_budget() {
         assert_eq!(fits(1000, 5.0, None, None), 1000);
         assert_eq!(fits(1000, 5.0, Some(60.0), None), 300);
+        assert_eq!(fits(1000, 5.0, Some(9.999), None), 50);
         assert_eq!(fits(1000, 5.0, Some(60.0), Some(100)), 100);
         assert_eq!(fits(1000, 5.0, Some(-5.0), None), 0);
         assert_eq!(fits(10, 5.0, Some(1e9), Some(1 << 40)), 10);

@@ -12,12 +12,12 @@
 //! pass 1 and 2) and a 12-byte entry per value sent (pass 2 and 3); the rows themselves stream.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Result};
 use chrono::Utc;
 use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use super::attempt::Ctx;
 use super::dispatcher::{Counters, Dispatcher};
@@ -61,12 +61,16 @@ pub async fn run(
     store: Store,
     ctx: Arc<Ctx>,
     summary: Summary,
-    shutdown: impl Future<Output = ()>,
+    stop: CancellationToken,
 ) -> Result<Done> {
     let job = cfg.job.clone();
-    let plan_job = job.clone();
+    // One open file for both readings: a file replaced or deleted meanwhile is still read as
+    // it was; one changed in place is detected.
+    let source = InputFile::open(&job)?;
+    let input = source.input(&job)?;
+    let plan_stop = stop.clone();
     let (plan, store) = tokio::task::spawn_blocking(move || {
-        super::plan::collect(&plan_job, &store, Utc::now()).map(|p| (p, store))
+        super::plan::collect(input, &store, Utc::now(), &plan_stop).map(|p| (p, store))
     })
     .await??;
     let figures = plan.figures.clone();
@@ -110,7 +114,7 @@ pub async fn run(
     let window = Arc::new(Semaphore::new(REORDER_WINDOW));
     let counters = Dispatcher::new(ctx, store, done_tx, window, cfg.timeout)
         .with_deadline(deadline)
-        .run(row_rx, shutdown)
+        .run(row_rx, stop.cancelled_owned())
         .await;
     let _ = feeding.join();
     let this_run = collecting
@@ -122,10 +126,19 @@ pub async fn run(
     let store = Store::open(&cfg.state, scope, cfg.reuse)?;
     let mut summary = summary;
     summary.duplicates = figures.duplicates;
+    source.check_unchanged()?;
+    let input = source.input(&job)?;
     let job2 = job.clone();
     let changes_path = cfg.changes.clone();
     let (sink, changes, mut summary) = tokio::task::spawn_blocking(move || {
-        settle(&job2, changes_path.as_deref(), &store, this_run, summary)
+        settle(
+            &job2,
+            input,
+            changes_path.as_deref(),
+            &store,
+            this_run,
+            summary,
+        )
     })
     .await??;
     summary.encoding_fallback_rows = figures.encoding_fallback_rows;
@@ -144,6 +157,73 @@ pub async fn run(
         summary,
         counters,
     })
+}
+
+/// The input file, open once for the plan and the settle pass.
+struct InputFile {
+    file: Option<std::fs::File>,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    label: String,
+}
+
+impl InputFile {
+    fn open(job: &crate::config::JobConfig) -> Result<InputFile> {
+        let path = job
+            .input
+            .path
+            .as_ref()
+            .ok_or_else(|| anyhow!("internal error: a planned run needs a file"))?;
+        // A workbook is converted by calamine from its path; a CSV is read from this handle.
+        let file = if crate::input::workbook::is_workbook(path) {
+            None
+        } else {
+            Some(
+                std::fs::File::open(path)
+                    .map_err(|e| anyhow!("cannot open input {}: {e}", path.display()))?,
+            )
+        };
+        let meta = match &file {
+            Some(f) => f.metadata()?,
+            None => std::fs::metadata(path)?,
+        };
+        Ok(InputFile {
+            file,
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            label: path.display().to_string(),
+        })
+    }
+
+    /// The input read from its start.
+    fn input(&self, job: &crate::config::JobConfig) -> Result<crate::job::Input> {
+        match &self.file {
+            None => crate::job::open_input(job),
+            Some(f) => {
+                use std::io::Seek;
+                let mut f = f.try_clone()?;
+                f.seek(std::io::SeekFrom::Start(0))?;
+                crate::job::open_input_from(job, f)
+            }
+        }
+    }
+
+    /// Refuses to write an output from a file that was changed in place during the run: its
+    /// rows would no longer match what was planned and sent.
+    fn check_unchanged(&self) -> Result<()> {
+        let Some(f) = &self.file else { return Ok(()) };
+        let meta = f.metadata()?;
+        if meta.len() != self.len || meta.modified().ok() != self.modified {
+            anyhow::bail!(
+                "the input {} was changed while the run was going (it had {} bytes, now {}): \
+                 the answers are in the state store; run again on the finished file",
+                self.label,
+                self.len,
+                meta.len()
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Pass 2's collector: keeps attempts and non-answers, and drives the progress display.
@@ -181,12 +261,12 @@ fn collect_answers(mut rx: mpsc::Receiver<Vec<RowDone>>, mut progress: Progress)
 /// Pass 3: reads the input again and writes every row with its outcomes.
 fn settle(
     job: &crate::config::JobConfig,
+    input: crate::job::Input,
     changes_path: Option<&std::path::Path>,
     store: &Store,
     mut this: ThisRun,
     mut summary: Summary,
 ) -> Result<(Sink, crate::output::ChangeFeed, Summary)> {
-    let input = crate::job::open_input(job)?;
     let mut sink = crate::job::open_sink(job, &input)?;
     let mut changes = crate::job::open_changes(job, &input, changes_path)?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);

@@ -153,7 +153,8 @@ pub fn verify(
     let when = NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ")
         .map_err(|_| Refusal::Malformed("bad X-Sdk-Date"))?
         .and_utc();
-    if (now - when).abs() > TimeDelta::minutes(15) {
+    if (now - when).abs() > TimeDelta::from_std(crate::api::sign::CLOCK_WINDOW).unwrap_or_default()
+    {
         return Err(Refusal::Skewed);
     }
     let sk = secret_for(auth.access).ok_or(Refusal::UnknownAk)?;
