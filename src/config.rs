@@ -1,5 +1,6 @@
 //! Raw flags become a validated configuration here, in one place; nothing below this module
-//! sees `cli` types. Errors name the flag and say what would be accepted.
+//! sees `cli` types (tests/layers.rs checks it). Errors name the flag and say what would be
+//! accepted.
 
 use std::path::{Path, PathBuf};
 

@@ -1,24 +1,38 @@
 //! checkuser: bulk-checks candidate customer emails, mobile numbers and account names against
 //! Huawei Cloud's partner API "verifying customer registration information".
 //!
-//! # Layout
+//! # Layers
 //!
-//! Data flows one way, and the modules follow it:
+//! Imports run one way (a test, `tests/layers.rs`, fails when a lower module imports `cli` or
+//! `config`):
 //!
 //! ```text
-//! input (sniff, reader, mapping) ─► normalize ─► store lookup ─► run (dispatcher) ─► api (sign, send, classify)
-//!                                        every outcome ─► one writer: output (csv, summary, progress)
+//! main ─► commands: run, plan_cmd, validate, sandbox_cmd, state_cmd, doctor, docs, report
+//!            │         (they take config types only; job holds what run/plan/validate share)
+//!            ├─► config ─► cli          cli only parses; config turns flags into domain types
+//!            └─► input, normalize, store, api, output, sandbox ─► check (shared vocabulary)
+//! ```
+//!
+//! # Data flow of a run
+//!
+//! ```text
+//! input (sniff, reader, workbook, mapping) ─► normalize ─► run::plan (what to ask, in which order)
+//!   ─► run::dispatcher (rate, concurrency, retries, stop rules) ─► api (sign, send, classify)
+//!   ─► store (every answer, at once) ─► run::planned settle / run::writer ─► output (csv, xlsx,
+//!      summary, metrics, progress)
 //! ```
 //!
 //! - [`cli`] flag definitions (their doc comments are `--help`); [`config`] turns them into
-//!   validated settings.
-//! - [`input`] reads untrusted CSV and maps rows to checks; [`normalize`] holds the local rules.
-//! - [`validate`] is the offline job.
-//! - [`output`] writes the annotated CSV atomically, escapes formulas, keeps the summary.
-//! - [`run`] is the online job: [`run::dispatcher`] (the only concurrent code), [`run::writer`]
-//!   (the only writer), [`api`] (signing, client, answer classes), [`store`] (SQLite state).
-//! - [`sandbox`] is the built-in simulator of the API.
-//! - [`check`] is the shared vocabulary; [`logging`] sets up stderr logs with PII masking.
+//!   validated settings: `ApiVersion` belongs to [`api`], `Faults` to [`sandbox`],
+//!   `Display`/`ProgressMode`/`SinkOptions` to [`output`], `Rules` to [`normalize`].
+//! - [`input`] reads untrusted CSV and workbooks and maps rows to checks; [`normalize`] holds
+//!   the local rules (libphonenumber, UTS-46).
+//! - [`validate`] is the offline job; [`run`] the online one; [`plan_cmd`] the planning pass alone.
+//! - [`output`] writes results atomically, escapes formulas, keeps the summary and metrics.
+//! - [`store`] is the SQLite state (users say "the state store", `--state`, `checkuser
+//!   state`; in code the module is `store` and `state_cmd` is the command).
+//! - [`sandbox`] is the built-in simulator of the API; [`signals`] and [`report`] are how a
+//!   command ends; [`logging`] sets up stderr logs with PII masking.
 
 pub mod api;
 pub mod check;

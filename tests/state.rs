@@ -123,8 +123,26 @@ fn a_second_run_on_the_same_partner_is_refused_naming_the_holder() {
         stderr(&out)
     );
     assert_eq!(sim.requests(), 0);
-    let waiting = sim.run_cmd(&fx, &input, &["--wait-lock"]).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    let mut waiting = sim
+        .run_cmd(&fx, &input, &["--wait-lock"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read its log until it says that it waits: a run not yet started would not say so.
+    let log = std::io::BufReader::new(waiting.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(log).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let said = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(20)).ok()).any(|l| {
+        l.contains(&format!(
+            "waiting for the run with pid {}",
+            std::process::id()
+        ))
+    });
+    assert!(said, "the second run says it waits for the first");
     assert_eq!(sim.requests(), 0, "still waiting");
     drop(held);
     let out = waiting.wait_with_output().unwrap();
@@ -150,9 +168,13 @@ fn kill_9_then_rerun_finishes_without_asking_twice() {
         child.kill().unwrap();
         child.wait().unwrap();
         kills += 1;
-        // The output is either absent or a whole earlier file, never half-written.
+        // The output is either absent or a whole earlier file, never half-written: every
+        // row complete, and as many rows as the input has.
         if let Ok(text) = std::fs::read_to_string(fx.path("in.checked.csv")) {
             assert!(text.ends_with('\n'));
+            let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
+            assert_eq!(rows.len(), keys.len());
+            assert!(rows.iter().all(|r| r.len() == h.len()));
         }
     }
     let before = sim.requests();

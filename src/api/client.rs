@@ -1,6 +1,7 @@
 //! One HTTP exchange with the partner API: build the body, sign it afresh (new `X-Sdk-Date`),
 //! send exactly the signed bytes and headers, and read back the status, body and the headers
-//! that matter. Retrying is the dispatcher's business, not this module's.
+//! that matter, at most 64 KiB of body, with echoed secrets redacted. Retrying is
+//! `run::attempt`'s business, not this module's.
 
 use std::time::{Duration, SystemTime};
 

@@ -36,6 +36,8 @@ pub struct Ctx {
     pub pace: Pace,
     /// `--concurrency` permits; a request holds one while it is in flight.
     pub slots: Arc<Semaphore>,
+    /// `--concurrency`, for sizing the dispatcher's queue.
+    pub concurrency: usize,
     /// Cancelled when the run stops (fatal answer, open circuit, interrupt).
     pub stop: CancellationToken,
     pub max_attempts: u32,

@@ -1,4 +1,4 @@
-//! The dispatcher: the only concurrent component. It admits rows (bounded by the reorder
+//! The dispatcher: the one place where requests run concurrently. It admits rows (bounded by the reorder
 //! window), answers what it can without a request (local rules, in-run duplicates, the state
 //! store), sends the rest with a concurrency slot and a rate token each, records every answer
 //! as it arrives, applies the stop rules, and hands finished rows to the writer.
@@ -55,19 +55,28 @@ pub struct Counters {
 }
 
 pub struct Dispatcher {
+    /// What every request task shares: client, pace, concurrency slots, the stop token.
     ctx: Arc<Ctx>,
+    /// Answers are looked up here on admission and recorded here as they arrive.
     store: Store,
+    /// Finished rows go to the writer (or the collector) over this bounded channel.
     writer: mpsc::Sender<Vec<RowDone>>,
     /// Rows finished since the last hand-over to the writer.
     outbox: Vec<RowDone>,
+    /// The reorder window: a row holds a permit from admission until it is written.
     window: Arc<Semaphore>,
+    /// Each distinct (type, key) of this run: waiting for its answer, or answered.
     keys: HashMap<Key, KeyState>,
     /// 64-bit fingerprints of every key seen, to count duplicates in little memory.
     seen: HashSet<u64>,
     hasher: std::collections::hash_map::RandomState,
+    /// Admitted rows with checks still open, by row number.
     open: HashMap<u64, Open>,
+    /// Keys admitted and waiting for a slot, in sending order.
     queue: VecDeque<Key>,
+    /// One task per key being asked (its retries included).
     tasks: JoinSet<Finished>,
+    /// Which key each task asks, to settle it if the task is aborted.
     running: HashMap<tokio::task::Id, Key>,
     errors_in_a_row: u32,
     /// How long in-flight requests may finish after an interrupt.
@@ -118,7 +127,7 @@ impl Dispatcher {
         shutdown: impl Future<Output = ()>,
     ) -> Result<Counters> {
         tokio::pin!(shutdown);
-        let concurrency = self.ctx.slots.available_permits().max(1);
+        let concurrency = self.ctx.concurrency.max(1);
         let max_queue = concurrency * 4;
         // Checks waiting out a retry hold no slot; bounding open checks keeps an outage from
         // spending first attempts on ever more values before the circuit breaker can act.
@@ -144,6 +153,9 @@ impl Dispatcher {
             if !can_send && !can_read && !need_window && self.tasks.is_empty() {
                 break;
             }
+            // Every branch is cancel-safe: a shutdown or a timer future only resolves;
+            // join_next_with_id, Semaphore::acquire_owned and mpsc::Receiver::recv lose
+            // nothing when another branch wins; ctx.slot() gives back its permit if dropped.
             tokio::select! {
                 biased;
                 _ = &mut shutdown, if !stopped => {

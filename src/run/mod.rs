@@ -1,7 +1,20 @@
 //! `checkuser run`: the whole job. Sets up the target (the API or the in-process simulator),
-//! the state store and its lock, then wires three parts together: a reader thread that turns
-//! records into checks, the [`dispatcher`] (the only concurrent code), and the [`writer`]
-//! thread that owns the output, the summary and the progress display.
+//! the state store and its lock, then runs one of two shapes:
+//!
+//! ```text
+//! a regular file (planned.rs), three passes over one open file:
+//!   1 plan    reader thread ─► normalizer ─sync_channel(8)─► planner (store lookups)
+//!   2 send    feeder thread ─mpsc(16)─► dispatcher (tokio; request tasks in a JoinSet)
+//!                                        ─mpsc(64)─► collector thread (attempts, errors, progress)
+//!   3 settle  reader thread ─sync_channel(8)─► settler (store lookups, output, changes, summary)
+//!
+//! standard input or a pipe (streaming), one pass:
+//!   reader thread ─mpsc(16)─► dispatcher ─mpsc(64)─► writer thread (reorder window, output,
+//!                                                     changes, summary, progress)
+//! ```
+//!
+//! The dispatcher is the one place where requests run concurrently; the reader, normalizer,
+//! feeder, collector and writer threads each own their data and talk over bounded channels.
 
 pub mod attempt;
 pub mod dispatcher;
@@ -49,6 +62,7 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
         client,
         pace: pace::Pace::new(cfg.rate),
         slots: Arc::new(Semaphore::new(cfg.concurrency)),
+        concurrency: cfg.concurrency,
         stop: CancellationToken::new(),
         max_attempts: cfg.max_attempts,
         backoff_base: cfg.backoff_base,
