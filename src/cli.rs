@@ -33,7 +33,12 @@ Exit codes: 0 all checks answered, 1 some ended error/pending, 2 usage or fatal 
 /// Bulk-check emails, mobile numbers and account names against Huawei Cloud's partner API
 /// "verifying customer registration information", and write the list back with the answers.
 #[derive(Debug, Parser)]
-#[command(name = "checkuser", version, after_long_help = EXAMPLES, propagate_version = true)]
+#[command(
+    name = "checkuser",
+    version = concat!(env!("CARGO_PKG_VERSION"), ", ", crate::phone_metadata!()),
+    after_long_help = EXAMPLES,
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -110,6 +110,15 @@ impl JobConfig {
         })
     }
 
+    /// True if the input is a regular file, the only kind that can be read more than once
+    /// (standard input, a pipe or a FIFO cannot).
+    pub fn input_is_regular_file(&self) -> bool {
+        self.input
+            .path
+            .as_ref()
+            .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
+    }
+
     /// How the input is named in messages and the summary.
     pub fn input_label(&self) -> String {
         self.input

@@ -14,11 +14,7 @@ use crate::store::Store;
 pub fn plan(cfg: &RunConfig) -> Result<Summary> {
     let started = std::time::Instant::now();
     let job = &cfg.job;
-    let regular = job
-        .input
-        .path
-        .as_ref()
-        .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()));
+    let regular = job.input_is_regular_file();
     if !regular {
         bail!("plan reads the input like run does and needs a file, not standard input or a pipe");
     }

@@ -9,8 +9,17 @@ use rlibphonenumber::{PhoneNumber, PhoneNumberType, PHONE_NUMBER_UTIL};
 
 use super::check_len;
 
-/// The libphonenumber metadata compiled into this build (rlibphonenumber 2.2.15, pinned).
-pub const METADATA_VERSION: &str = "libphonenumber metadata 9.0.42 (rlibphonenumber 2.2.15)";
+/// The libphonenumber metadata compiled into this build (rlibphonenumber is pinned to 2.2.15
+/// in Cargo.toml, so this text stays true); a macro so that `--version` can include it.
+#[macro_export]
+macro_rules! phone_metadata {
+    () => {
+        "libphonenumber metadata 9.0.42 (rlibphonenumber 2.2.15)"
+    };
+}
+
+/// The same, as a constant.
+pub const METADATA_VERSION: &str = phone_metadata!();
 
 /// How a number without a country code is completed (`--default-country`): a region, given
 /// as such (`CN`) or as a calling code (`86` means that code's main region).

@@ -73,11 +73,7 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     });
     let job = &cfg.job;
     // Only a regular file can be read more than once.
-    let regular = job
-        .input
-        .path
-        .as_ref()
-        .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()));
+    let regular = job.input_is_regular_file();
     let input = crate::job::open_input(job)?;
     let summary = Summary {
         simulated: sandbox.is_some(),
