@@ -108,7 +108,7 @@ impl RecordReader {
                     ..opts.clone()
                 };
                 let label = format!("{} (sheet '{sheet}')", p.display());
-                let mut r = RecordReader::from_reader(Box::new(Cursor::new(csv)), label, &opts)?;
+                let mut r = RecordReader::from_reader(Box::new(csv), label, &opts)?;
                 r.sheet = Some(sheet);
                 return Ok(r);
             }

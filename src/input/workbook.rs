@@ -23,37 +23,86 @@ pub fn is_workbook(path: &Path) -> bool {
     head[..n].starts_with(b"PK\x03\x04") || head[..n].starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
 }
 
-/// The chosen sheet (`--sheet NAME|#N`, else the first) as UTF-8 CSV text, and its name.
-pub fn to_csv(path: &Path, sheet: Option<&str>) -> Result<(Vec<u8>, String)> {
+/// The chosen sheet (`--sheet NAME|#N`, else the first) as UTF-8 CSV text in an anonymous
+/// temporary file (private, gone when closed), and the sheet's name. An xlsx sheet is streamed
+/// cell by cell, so memory does not grow with the sheet; xls and ods sheets are read whole.
+pub fn to_csv(path: &Path, sheet: Option<&str>) -> Result<(File, String)> {
     let mut book =
         open(path).with_context(|| format!("cannot read the workbook {}", path.display()))?;
     let names = book.sheet_names();
     let name = pick(&names, sheet)?;
-    let range = book
-        .worksheet_range(&name)
-        .with_context(|| format!("cannot read sheet '{name}' of {}", path.display()))?;
+    let ctx = || format!("cannot read sheet '{name}' of {}", path.display());
     let mut w = csv::WriterBuilder::new()
         .flexible(true)
-        .from_writer(Vec::new());
-    for row in range.rows() {
-        let mut last = row.len();
-        while last > 0 && matches!(row[last - 1], Data::Empty) {
-            last -= 1;
+        .from_writer(std::io::BufWriter::new(tempfile::tempfile()?));
+    let mut rows = 0u64;
+    match &mut book {
+        calamine::Sheets::Xlsx(x) => {
+            let mut cells = x.worksheet_cells_reader(&name).with_context(ctx)?;
+            let mut row: Vec<String> = Vec::new();
+            let mut at: Option<u32> = None;
+            while let Some(cell) = cells.next_cell().with_context(ctx)? {
+                let (r, c) = cell.get_position();
+                let value = text(&Data::from(cell.get_value().clone()));
+                if at != Some(r) {
+                    if let Some(prev) = at {
+                        write_row(&mut w, &mut row)?;
+                        rows += 1;
+                        // Empty rows in between stay rows.
+                        for _ in prev + 1..r {
+                            write_row(&mut w, &mut Vec::new())?;
+                            rows += 1;
+                        }
+                    }
+                    at = Some(r);
+                }
+                if value.is_empty() {
+                    continue;
+                }
+                let c = c as usize;
+                if row.len() <= c {
+                    row.resize(c + 1, String::new());
+                }
+                row[c] = value;
+            }
+            if at.is_some() {
+                write_row(&mut w, &mut row)?;
+                rows += 1;
+            }
         }
-        let cells: Vec<String> = row[..last].iter().map(text).collect();
-        if cells.is_empty() {
-            w.write_record([""])?;
-        } else {
-            w.write_record(&cells)?;
+        other => {
+            let range = other.worksheet_range(&name).with_context(ctx)?;
+            for cells in range.rows() {
+                let mut row: Vec<String> = cells.iter().map(text).collect();
+                write_row(&mut w, &mut row)?;
+                rows += 1;
+            }
         }
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("{}", e.error()))?;
-    if bytes.is_empty() {
+    if rows == 0 {
         bail!("sheet '{name}' of {} is empty", path.display());
     }
-    Ok((bytes, name))
+    let mut file = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("{}", e.error()))?
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("{}", e.error()))?;
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))?;
+    Ok((file, name))
+}
+
+/// Writes one row without its trailing empty cells (a blank row as one empty field).
+fn write_row<W: std::io::Write>(w: &mut csv::Writer<W>, row: &mut Vec<String>) -> Result<()> {
+    while row.last().is_some_and(String::is_empty) {
+        row.pop();
+    }
+    if row.is_empty() {
+        w.write_record([""])?;
+    } else {
+        w.write_record(row.iter())?;
+    }
+    row.clear();
+    Ok(())
 }
 
 /// Opens the workbook by its bytes, whatever its name: OLE is xls; a ZIP is xlsx/xlsm, or
