@@ -27,6 +27,8 @@ pub struct Progress {
     log: bool,
     last: Instant,
     started: Instant,
+    /// `--deadline` and the number of checks to send, to say whether the rest will fit.
+    deadline: Option<(chrono::DateTime<chrono::Utc>, u64)>,
 }
 
 impl Progress {
@@ -56,6 +58,35 @@ impl Progress {
             log: !show_bar && !d.quiet && d.progress != ProgressMode::Never,
             last: Instant::now(),
             started: Instant::now(),
+            deadline: None,
+        }
+    }
+
+    /// Shows whether the `total` checks to send fit before `deadline` at the pace so far.
+    pub fn with_deadline(
+        mut self,
+        deadline: Option<chrono::DateTime<chrono::Utc>>,
+        total: u64,
+    ) -> Progress {
+        self.deadline = deadline.map(|d| (d, total));
+        self
+    }
+
+    /// "deadline 06:30 in 2h 10m: at 4.9/s about 1200 of 1500 left would be sent".
+    fn fit(&self, s: &Summary, now: Instant) -> String {
+        let Some((deadline, total)) = self.deadline else {
+            return String::new();
+        };
+        let left = (deadline - chrono::Utc::now()).num_seconds().max(0) as u64;
+        let secs = now.duration_since(self.started).as_secs_f64().max(1e-9);
+        let rate = s.api_requests as f64 / secs;
+        let todo = total.saturating_sub(s.checks);
+        let can = ((left as f64) * rate) as u64;
+        let when = humantime::format_duration(Duration::from_secs(left));
+        if can >= todo {
+            format!(" · deadline in {when}: the {todo} left fit at {rate:.1}/s")
+        } else {
+            format!(" · deadline in {when}: at {rate:.1}/s about {can} of the {todo} left fit, the rest stays pending")
         }
     }
 
@@ -78,7 +109,7 @@ impl Progress {
             bar.set_position(s.checks);
             if now.duration_since(self.last) >= BAR_EVERY {
                 self.last = now;
-                bar.set_message(counts(s));
+                bar.set_message(format!("{}{}", counts(s), self.fit(s, now)));
             }
         } else if self.log && now.duration_since(self.last) >= LOG_EVERY {
             self.last = now;
@@ -88,10 +119,11 @@ impl Progress {
                 None => format!("{:.2} requests/s", s.api_requests as f64 / secs),
             };
             tracing::info!(
-                "progress: {} rows, {} checks ({rate}) {}",
+                "progress: {} rows, {} checks ({rate}) {}{}",
                 s.rows,
                 s.checks,
-                counts(s)
+                counts(s),
+                self.fit(s, now)
             );
         }
     }

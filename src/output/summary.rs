@@ -38,6 +38,15 @@ pub struct PlanFigures {
     pub max_requests: Option<u64>,
 }
 
+/// `1 row`, `2 rows`, `1 retry`, `2 retries`.
+pub fn count(n: u64, word: &str) -> String {
+    match (n, word.strip_suffix('y')) {
+        (1, _) => format!("1 {word}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {word}s"),
+    }
+}
+
 /// The figures of one run. Field names are the contract's JSON keys.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -177,17 +186,17 @@ impl Summary {
         s.push_str(&format!("  {}\n", parts.join(" · ")));
         if self.command == "run" {
             s.push_str(&format!(
-                "  {} requests ({:.2}/s), {} retries, {} throttled, {} from cache, {} duplicates, {} changed\n",
-                self.api_requests,
+                "  {} ({:.2}/s), {}, {} throttled, {} from cache, {}, {} changed\n",
+                count(self.api_requests, "request"),
                 self.requests_per_second,
-                self.retries,
+                count(self.retries, "retry"),
                 self.throttled,
                 self.cache_hits,
-                self.duplicates,
+                count(self.duplicates, "duplicate"),
                 self.changed
             ));
         } else {
-            s.push_str(&format!("  {} duplicates", self.duplicates));
+            s.push_str(&format!("  {}", count(self.duplicates, "duplicate")));
             if let Some(n) = self.duplicates_counted_among {
                 s.push_str(&format!(" among the first {n} values (larger inputs are not all compared, to keep memory flat)"));
             }
@@ -218,8 +227,12 @@ impl Summary {
             s.push_str("SIMULATED: planned against the sandbox's state store.\n");
         }
         s.push_str(&format!(
-            "{} rows, {} checks: {} invalid, {} skipped, {} duplicates (asked once)\n",
-            self.rows, self.checks, self.invalid, self.skipped, self.duplicates
+            "{}, {}: {} invalid, {} skipped, {} (asked once)\n",
+            count(self.rows, "row"),
+            count(self.checks, "check"),
+            self.invalid,
+            self.skipped,
+            count(self.duplicates, "duplicate")
         ));
         let stale: Vec<String> = p.stale.iter().map(|(k, n)| format!("{n} {k}")).collect();
         s.push_str(&format!(

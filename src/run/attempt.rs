@@ -214,7 +214,11 @@ pub async fn check(
                 failures += 1;
                 if failures >= ctx.max_attempts {
                     let mut o = base(ResultKind::Error, Some(p));
-                    o.error_msg = Some(format!("{} (gave up after {failures} attempts)", p.msg));
+                    o.error_msg = Some(format!(
+                        "{} (gave up after {})",
+                        p.msg,
+                        crate::output::summary::count(u64::from(failures), "attempt")
+                    ));
                     Next::Done(o, None)
                 } else {
                     Next::Retry(full_jitter(ctx.backoff_base, failures - 1, &mut rng))

@@ -105,7 +105,8 @@ pub async fn run(
         }
     });
     let (done_tx, done_rx) = mpsc::channel::<Vec<RowDone>>(64);
-    let progress = Progress::new(&job.display, Some(figures.requests_needed));
+    let progress = Progress::new(&job.display, Some(figures.requests_needed))
+        .with_deadline(cfg.deadline, figures.requests_needed);
     let collecting = std::thread::spawn(move || collect_answers(done_rx, progress));
     let deadline = cfg.deadline.map(|d| {
         let left = (d - Utc::now()).to_std().unwrap_or_default();
