@@ -40,9 +40,9 @@ fn resolve(cfg: &JobConfig, reader: RecordReader) -> Result<Input> {
     Ok(Input { reader, layout })
 }
 
-/// The output for an input.
-pub fn open_sink(cfg: &JobConfig, input: &Input) -> Result<Sink> {
-    sink_at(cfg, input, cfg.output.clone(), cfg.format)
+/// The output for an input; `changes_sheet` gives a workbook output a `Changes` sheet.
+pub fn open_sink(cfg: &JobConfig, input: &Input, changes_sheet: bool) -> Result<Sink> {
+    sink_at(cfg, input, cfg.output.clone(), cfg.format, changes_sheet)
 }
 
 /// The `--changes` output: the same columns, CSV unless its name ends in `.xlsx`.
@@ -63,6 +63,7 @@ pub fn open_changes(
         input,
         Some(path.to_path_buf()),
         format,
+        false,
     )?)))
 }
 
@@ -71,6 +72,7 @@ fn sink_at(
     input: &Input,
     path: Option<std::path::PathBuf>,
     format: Format,
+    changes_sheet: bool,
 ) -> Result<Sink> {
     let opts = SinkOptions {
         path,
@@ -78,6 +80,7 @@ fn sink_at(
         bom: cfg.bom,
         escape_formulas: cfg.escape_formulas,
         format,
+        changes_sheet,
     };
     Sink::create(&opts, &input.layout.output_header(), input.layout.width)
 }

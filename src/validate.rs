@@ -23,7 +23,7 @@ const BATCH: usize = 512;
 pub fn validate(cfg: &JobConfig) -> Result<Summary> {
     let started = Instant::now();
     let input = crate::job::open_input(cfg)?;
-    let mut sink = crate::job::open_sink(cfg, &input)?;
+    let mut sink = crate::job::open_sink(cfg, &input, false)?;
     let mut summary = Summary {
         valid: Some(0),
         ..crate::job::summary(cfg, "validate", &input)

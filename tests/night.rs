@@ -253,10 +253,25 @@ fn a_lead_who_registered_since_last_night_is_in_the_change_feed() {
     );
     let mut cmd = second.run_cmd(&fx, &input, &["--max-age", "1ms", "--taken-max-age", "1ms"]);
     cmd.arg("--changes").arg(fx.path("changes.csv"));
+    cmd.arg("-o").arg(fx.path("night2.xlsx"));
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (h, rows) = read_csv(&fx.path("changes.csv"), b',');
     assert_eq!(column(&h, &rows, "searchKey"), std::slice::from_ref(&who));
+    // The workbook output has the same rows on a Changes sheet after Results.
+    {
+        use calamine::{Reader, Xlsx};
+        let mut wb: Xlsx<_> = calamine::open_workbook(fx.path("night2.xlsx")).unwrap();
+        assert_eq!(wb.sheet_names(), ["Results", "Changes", "Summary"]);
+        let changes = wb.worksheet_range("Changes").unwrap();
+        let rows: Vec<_> = changes.rows().collect();
+        assert_eq!(rows.len(), 2, "header and one changed row");
+        assert_eq!(rows[1][1].to_string(), who);
+        assert_eq!(
+            wb.worksheet_range("Results").unwrap().height(),
+            keys.len() + 1
+        );
+    }
     assert_eq!(column(&h, &rows, "result"), ["taken"]);
     assert_eq!(column(&h, &rows, "previous_result"), ["free"]);
     let s = fx.summary();

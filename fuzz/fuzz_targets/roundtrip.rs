@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
         bom: false,
         escape_formulas: true,
         format: Format::Csv,
+        changes_sheet: false,
     };
     let out_header = layout.output_header();
     let mut sink = CsvSink::create(&sink_opts, &out_header, layout.width).unwrap();

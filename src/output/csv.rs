@@ -2,25 +2,13 @@
 //! padded to the header's width, then the result columns of each check, then any extra
 //! fields the row had.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
 
 use super::atomic::Out;
 use super::cells::{result_cells, Cell, TimeText};
 use super::escape;
+use super::SinkOptions;
 use crate::check::Outcome;
-
-/// How the output is written.
-#[derive(Debug, Clone)]
-pub struct SinkOptions {
-    /// `None` is standard output.
-    pub path: Option<PathBuf>,
-    pub delimiter: u8,
-    pub bom: bool,
-    pub escape_formulas: bool,
-    pub format: super::Format,
-}
 
 /// Writes result rows; `finish` makes the file appear under its name.
 pub struct CsvSink {
@@ -126,6 +114,7 @@ mod tests {
             bom: false,
             escape_formulas: escape,
             format: crate::output::Format::Csv,
+            changes_sheet: false,
         };
         let mut sink = CsvSink::create(&opts, &["h".to_string()], 1).unwrap();
         for c in cells {
@@ -153,6 +142,7 @@ mod tests {
             bom: true,
             escape_formulas: true,
             format: crate::output::Format::Csv,
+            changes_sheet: false,
         };
         let header: Vec<String> = vec!["a".into(), "b".into(), "result".into()];
         let mut sink = CsvSink::create(&opts, &header, 2).unwrap();

@@ -10,12 +10,25 @@ pub mod progress;
 pub mod summary;
 pub mod xlsx;
 
-pub use self::csv::{CsvSink, SinkOptions};
+pub use self::csv::CsvSink;
 pub use summary::Summary;
 
 use anyhow::Result;
 
 use crate::check;
+
+/// How the output is written.
+#[derive(Debug, Clone)]
+pub struct SinkOptions {
+    /// `None` is standard output.
+    pub path: Option<std::path::PathBuf>,
+    pub delimiter: u8,
+    pub bom: bool,
+    pub escape_formulas: bool,
+    pub format: Format,
+    /// A workbook gets a `Changes` sheet (a `run`: rows whose answer changed).
+    pub changes_sheet: bool,
+}
 
 /// The output file, in the format its name (or `--format`) asks for.
 pub enum Sink {
@@ -27,12 +40,15 @@ impl Sink {
     pub fn create(opts: &SinkOptions, header: &[String], width: usize) -> Result<Sink> {
         Ok(match opts.format {
             Format::Csv => Sink::Csv(Box::new(CsvSink::create(opts, header, width)?)),
-            Format::Xlsx => Sink::Xlsx(Box::new(xlsx::XlsxSink::create(
-                opts.path.clone(),
-                header,
-                width,
-                xlsx::EXCEL_MAX_ROWS,
-            )?)),
+            Format::Xlsx => {
+                let sink =
+                    xlsx::XlsxSink::create(opts.path.clone(), header, width, xlsx::EXCEL_MAX_ROWS)?;
+                Sink::Xlsx(Box::new(if opts.changes_sheet {
+                    sink.with_changes_sheet()?
+                } else {
+                    sink
+                }))
+            }
         })
     }
 

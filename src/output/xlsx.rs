@@ -39,6 +39,8 @@ pub struct XlsxSink {
     truncated: u64,
     /// Widest text per column among the header and the first rows, for the column widths.
     widths: Vec<usize>,
+    /// The `Changes` sheet (a `run`'s rows whose answer changed): its index and next row.
+    changes: Option<(usize, u32)>,
 }
 
 fn xlsx(e: XlsxError) -> anyhow::Error {
@@ -136,9 +138,34 @@ impl XlsxSink {
             times: TimeText::default(),
             truncated: 0,
             widths: header.iter().map(|h| h.chars().count()).collect(),
+            changes: None,
         };
         sink.new_sheet()?;
         Ok(sink)
+    }
+
+    /// Adds the `Changes` sheet after `Results`: every row with an answer that changed since
+    /// the value's previous answer is also written there.
+    pub fn with_changes_sheet(mut self) -> Result<XlsxSink> {
+        let index = self.add_sheet("Changes")?;
+        self.changes = Some((index, 1));
+        Ok(self)
+    }
+
+    /// A constant-memory sheet with the bold, frozen header; returns its index.
+    fn add_sheet(&mut self, name: &str) -> Result<usize> {
+        let sheet = self
+            .book
+            .add_worksheet_with_constant_memory()
+            .map_err(xlsx)?;
+        sheet.set_name(name).map_err(xlsx)?;
+        for (col, h) in self.header.iter().enumerate() {
+            sheet
+                .write_string_with_format(0, col as u16, h, &self.bold)
+                .map_err(xlsx)?;
+        }
+        sheet.set_freeze_panes(1, 0).map_err(xlsx)?;
+        Ok(self.book.worksheets().len() - 1)
     }
 
     fn new_sheet(&mut self) -> Result<()> {
@@ -148,37 +175,44 @@ impl XlsxSink {
         } else {
             format!("Results {n}")
         };
-        let sheet = self
-            .book
-            .add_worksheet_with_constant_memory()
-            .map_err(xlsx)?;
-        sheet.set_name(&name).map_err(xlsx)?;
-        for (col, h) in self.header.iter().enumerate() {
-            sheet
-                .write_string_with_format(0, col as u16, h, &self.bold)
-                .map_err(xlsx)?;
-        }
-        sheet.set_freeze_panes(1, 0).map_err(xlsx)?;
-        let index = self.book.worksheets().len() - 1;
+        let index = self.add_sheet(&name)?;
         self.sheets.push((index, name, 0));
         self.row = 1;
         Ok(())
     }
 
-    fn sheet(&mut self) -> Result<&mut Worksheet> {
-        let index = self.sheets.last().map(|s| s.0).unwrap_or(0);
-        self.book.worksheet_from_index(index).map_err(xlsx)
-    }
-
-    /// One row, like the CSV: input fields, padding, result columns, extra fields.
+    /// One row, like the CSV: input fields, padding, result columns, extra fields; also on the
+    /// `Changes` sheet if an answer changed.
     pub fn write_row(&mut self, fields: &csv::StringRecord, outcomes: &[Outcome]) -> Result<()> {
         if self.row >= self.rows_per_sheet {
             self.new_sheet()?;
         }
-        let (row, width) = (self.row, self.width);
+        let index = self.sheets.last().map(|s| s.0).unwrap_or(0);
+        self.put_row(index, self.row, fields, outcomes)?;
+        if let Some(s) = self.sheets.last_mut() {
+            s.2 = self.row;
+        }
+        self.row += 1;
+        if let Some((index, row)) = self.changes {
+            if outcomes.iter().any(|o| o.transition().is_some()) {
+                self.put_row(index, row, fields, outcomes)?;
+                self.changes = Some((index, row + 1));
+            }
+        }
+        Ok(())
+    }
+
+    fn put_row(
+        &mut self,
+        index: usize,
+        row: u32,
+        fields: &csv::StringRecord,
+        outcomes: &[Outcome],
+    ) -> Result<()> {
+        let width = self.width;
         let mut col: u16 = 0;
         for i in 0..width {
-            self.text(row, col, fields.get(i).unwrap_or(""), None)?;
+            self.text(index, row, col, fields.get(i).unwrap_or(""), None)?;
             col += 1;
         }
         for o in outcomes {
@@ -186,16 +220,18 @@ impl XlsxSink {
             for (i, cell) in result_cells(o).into_iter().enumerate() {
                 match cell {
                     Cell::Text(t) => {
-                        self.text(row, col, t, colour.filter(|_| i == RESULT_INDEX))?
+                        self.text(index, row, col, t, colour.filter(|_| i == RESULT_INDEX))?
                     }
                     Cell::Number(n) => {
-                        self.sheet()?
+                        self.book
+                            .worksheet_from_index(index)
+                            .map_err(xlsx)?
                             .write_number(row, col, n as f64)
                             .map_err(xlsx)?;
                     }
                     Cell::Time(t) => {
                         let mut times = std::mem::take(&mut self.times);
-                        let res = self.text(row, col, times.get(t), None);
+                        let res = self.text(index, row, col, times.get(t), None);
                         self.times = times;
                         res?
                     }
@@ -205,18 +241,21 @@ impl XlsxSink {
             }
         }
         for extra in fields.iter().skip(width) {
-            self.text(row, col, extra, None)?;
+            self.text(index, row, col, extra, None)?;
             col += 1;
         }
-        if let Some(s) = self.sheets.last_mut() {
-            s.2 = row;
-        }
-        self.row += 1;
         Ok(())
     }
 
     /// Writes text as text (never a formula); cells over Excel's limit are cut and counted.
-    fn text(&mut self, row: u32, col: u16, s: &str, colour: Option<usize>) -> Result<()> {
+    fn text(
+        &mut self,
+        index: usize,
+        row: u32,
+        col: u16,
+        s: &str,
+        colour: Option<usize>,
+    ) -> Result<()> {
         if s.is_empty() {
             return Ok(());
         }
@@ -239,7 +278,7 @@ impl XlsxSink {
         let format = colour
             .and_then(|i| self.colours.get(i))
             .map(|(_, f)| f.clone());
-        let sheet = self.sheet()?;
+        let sheet = self.book.worksheet_from_index(index).map_err(xlsx)?;
         match format {
             Some(f) => sheet.write_string_with_format(row, col, s, &f),
             None => sheet.write_string(row, col, s),

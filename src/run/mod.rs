@@ -136,7 +136,7 @@ async fn streaming(
     shutdown: impl Future<Output = ()>,
 ) -> Result<planned::Done> {
     let job = &cfg.job;
-    let sink = crate::job::open_sink(job, &input)?;
+    let sink = crate::job::open_sink(job, &input, true)?;
     let changes = crate::job::open_changes(job, &input, cfg.changes.as_deref())?;
     let crate::job::Input { reader, layout } = input;
     let progress = Progress::new(&job.display, None);

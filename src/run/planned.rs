@@ -268,7 +268,7 @@ fn settle(
     mut this: ThisRun,
     mut summary: Summary,
 ) -> Result<(Sink, crate::output::ChangeFeed, Summary)> {
-    let mut sink = crate::job::open_sink(job, &input)?;
+    let mut sink = crate::job::open_sink(job, &input, true)?;
     let mut changes = crate::job::open_changes(job, &input, changes_path)?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
     let reading = spawn_reader(input.reader, input.layout, 512, move |rows| {
