@@ -273,3 +273,54 @@ fn state_stats_export_and_prune() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_store_at_the_old_cache_path_is_moved_to_the_state_folder() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(3)));
+    let old = fx.path(".cache/checkuser/state.sqlite");
+    std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+    {
+        let reuse = checkuser::store::Reuse {
+            max_age: Duration::from_secs(3600),
+            taken_max_age: Duration::from_secs(3600),
+            refresh: false,
+        };
+        let mut store = checkuser::store::Store::open(&old, sim.scope(), reuse).unwrap();
+        for k in emails(3) {
+            let mut o = checkuser::check::Outcome::new(
+                k.clone(),
+                truth("email", &k).result(),
+                checkuser::check::Source::Api,
+            );
+            o.checked_at = Some(chrono::Utc::now());
+            store
+                .record(checkuser::check::CheckType::Email, &o)
+                .unwrap();
+        }
+        store.commit().unwrap();
+    }
+    let before = sim.requests();
+    let id = &sim.sandbox.identity;
+    let out = bin(fx.dir.path())
+        .env("HUAWEICLOUD_SDK_AK", &id.ak)
+        .env("HUAWEICLOUD_SDK_SK", &id.sk)
+        .args([
+            "run",
+            input.to_str().unwrap(),
+            "--endpoint",
+            &sim.sandbox.endpoint(),
+        ])
+        .args(["--partner-id", &id.partner_id, "--progress", "never"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        sim.requests(),
+        before,
+        "every answer came from the moved store"
+    );
+    assert!(!old.exists());
+    assert!(fx.path(".local/state/checkuser/state.sqlite").exists());
+}
