@@ -15,8 +15,12 @@ fn main() -> ExitCode {
     let quiet = cli.log.quiet;
     let code = match &cli.command {
         Command::Validate(a) => Reports::new("validate", &a.input, None, quiet).finish(
-            JobConfig::from_args(&a.input, &cli.log)
-                .and_then(|cfg| checkuser::validate::validate(&cfg)),
+            JobConfig::from_args(&a.input, &cli.log).and_then(|cfg| {
+                runtime()?.block_on(async {
+                    let stop = checkuser::signals::interrupts();
+                    checkuser::validate::validate_until(cfg, stop).await
+                })
+            }),
         ),
         Command::Run(a) => Reports::new("run", &a.input, a.changes.as_deref(), quiet).finish(
             RunConfig::from_args(a, &cli.log).and_then(|cfg| {

@@ -19,6 +19,22 @@ const MAX_FINGERPRINTS: usize = 4_000_000;
 /// Rows per hand-over between the reading and the writing thread.
 const BATCH: usize = 512;
 
+/// `validate` with signals handled: a first Ctrl-C, SIGTERM or SIGHUP lets it finish the
+/// output (it sends nothing and is quick) and exit 130; a second exits at once, removing the
+/// temporary file.
+pub async fn validate_until(
+    cfg: JobConfig,
+    stop: tokio_util::sync::CancellationToken,
+) -> Result<Summary> {
+    let mut summary = tokio::task::spawn_blocking(move || validate(&cfg)).await??;
+    if stop.is_cancelled() {
+        summary.stopped_reason = Some(crate::output::summary::StopReason::Interrupted);
+        summary.stop_message = Some("interrupted: the output was finished".into());
+        summary.exit_code = 130;
+    }
+    Ok(summary)
+}
+
 /// Runs `validate` and returns its summary (already printed and written as asked).
 pub fn validate(cfg: &JobConfig) -> Result<Summary> {
     let started = Instant::now();

@@ -535,3 +535,21 @@ fn an_input_replaced_or_changed_during_the_run_is_never_silently_mixed() {
     );
     assert!(!fx.path("in.checked.csv").exists());
 }
+
+#[test]
+fn validate_finishes_its_output_on_sigterm_and_exits_130() {
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(300_000)));
+    let child = bin(fx.dir.path())
+        .args(["validate", input.to_str().unwrap(), "-q"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill() sends a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let (_, rows) = read_csv(&fx.path("in.checked.csv"), b',');
+    assert_eq!(rows.len(), 300_000, "every row written");
+}
