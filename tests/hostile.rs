@@ -298,8 +298,7 @@ fn sighup_finishes_the_output_like_sigterm() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    // SAFETY: kill() sends a signal to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    signal(&child, libc::SIGHUP);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
@@ -411,35 +410,26 @@ fn a_refused_clash_writes_nothing_and_the_state_must_be_a_store() {
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(2)));
     let prev = fx.file("prev.csv", "precious\n");
-    let out = run(
-        fx.dir.path(),
-        &[
-            "run",
-            input.to_str().unwrap(),
-            "--sandbox",
-            "-o",
-            prev.to_str().unwrap(),
-            "--summary-json",
-            prev.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("both write to"), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(&prev).unwrap(), "precious\n");
-    // --state the output: refused; --state a file that is no store: left alone.
-    let out = run(
-        fx.dir.path(),
-        &[
-            "run",
-            input.to_str().unwrap(),
-            "--sandbox",
-            "-o",
-            prev.to_str().unwrap(),
-            "--state",
-            prev.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
+    // --summary-json or --state naming the output: refused, and nothing written.
+    for flag in ["--summary-json", "--state"] {
+        let p = prev.to_str().unwrap();
+        let out = run(
+            fx.dir.path(),
+            &[
+                "run",
+                input.to_str().unwrap(),
+                "--sandbox",
+                "-o",
+                p,
+                flag,
+                p,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(stderr(&out).contains("both write to"), "{}", stderr(&out));
+        assert_eq!(std::fs::read_to_string(&prev).unwrap(), "precious\n");
+    }
+    // --state a file that is no store: left alone.
     let notes = fx.file("notes.txt", "not a database");
     std::fs::set_permissions(&notes, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = run(
@@ -483,8 +473,7 @@ fn a_signal_while_planning_still_writes_every_row() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: kill() sends a signal to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    signal(&child, libc::SIGTERM);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let (_, rows) = read_csv(&fx.path("in.checked.csv"), b',');
@@ -546,8 +535,7 @@ fn validate_finishes_its_output_on_sigterm_and_exits_130() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: kill() sends a signal to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    signal(&child, libc::SIGTERM);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let (_, rows) = read_csv(&fx.path("in.checked.csv"), b',');

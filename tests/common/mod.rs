@@ -204,3 +204,10 @@ pub fn email_csv(keys: &[String]) -> String {
     let rows: Vec<(&str, &str)> = keys.iter().map(|k| ("email", k.as_str())).collect();
     per_row_csv(&rows)
 }
+
+/// Sends a signal to a child process of the test.
+pub fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: kill() only sends a signal, to a process this test started.
+    let rc = unsafe { libc::kill(child.id() as i32, sig) };
+    assert_eq!(rc, 0, "kill({}, {sig})", child.id());
+}
