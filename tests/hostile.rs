@@ -292,14 +292,8 @@ fn sighup_finishes_the_output_like_sigterm() {
     });
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(50)));
-    let child = sim
-        .run_cmd(&fx, &input, &["--concurrency", "1", "--rate", "5"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    signal(&child, libc::SIGHUP);
-    let out = child.wait_with_output().unwrap();
+    let cmd = sim.run_cmd(&fx, &input, &["--concurrency", "1", "--rate", "5"]);
+    let out = signalled(cmd, Duration::from_millis(1500), libc::SIGHUP);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let (h, rows) = read_csv(&fx.path("in.checked.csv"), b',');
     assert_eq!(rows.len(), 50);
@@ -459,22 +453,17 @@ fn a_refused_clash_writes_nothing_and_the_state_must_be_a_store() {
 fn a_signal_while_planning_still_writes_every_row() {
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(150_000)));
-    let child = bin(fx.dir.path())
-        .args([
-            "run",
-            input.to_str().unwrap(),
-            "--sandbox",
-            "--progress",
-            "never",
-            "--summary-json",
-        ])
-        .arg(fx.path("s.json"))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    signal(&child, libc::SIGTERM);
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = bin(fx.dir.path());
+    cmd.args([
+        "run",
+        input.to_str().unwrap(),
+        "--sandbox",
+        "--progress",
+        "never",
+        "--summary-json",
+    ])
+    .arg(fx.path("s.json"));
+    let out = signalled(cmd, Duration::from_millis(300), libc::SIGTERM);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let (_, rows) = read_csv(&fx.path("in.checked.csv"), b',');
     assert_eq!(rows.len(), 150_000);
@@ -529,14 +518,9 @@ fn an_input_replaced_or_changed_during_the_run_is_never_silently_mixed() {
 fn validate_finishes_its_output_on_sigterm_and_exits_130() {
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(300_000)));
-    let child = bin(fx.dir.path())
-        .args(["validate", input.to_str().unwrap(), "-q"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    signal(&child, libc::SIGTERM);
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = bin(fx.dir.path());
+    cmd.args(["validate", input.to_str().unwrap(), "-q"]);
+    let out = signalled(cmd, Duration::from_millis(300), libc::SIGTERM);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let (_, rows) = read_csv(&fx.path("in.checked.csv"), b',');
     assert_eq!(rows.len(), 300_000, "every row written");

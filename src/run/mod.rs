@@ -74,28 +74,15 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     let job = &cfg.job;
     // Only a regular file can be read more than once.
     let regular = job.input_is_regular_file();
-    let input = crate::job::open_input(job)?;
-    let summary = Summary {
-        simulated: sandbox.is_some(),
-        ..crate::job::summary(job, "run", &input)
-    };
+    let simulated = sandbox.is_some();
     let done = if regular {
-        drop(input);
-        planned::run(&cfg, scope, store, ctx, summary, stop.clone()).await?
+        planned::run(&cfg, scope, store, ctx, simulated, stop.clone()).await?
     } else {
         tracing::info!(
             "the input is not a regular file and cannot be read twice: checks are sent in \
              input order (new values are not put first)"
         );
-        streaming(
-            &cfg,
-            input,
-            store,
-            ctx,
-            summary,
-            stop.clone().cancelled_owned(),
-        )
-        .await?
+        streaming(&cfg, store, ctx, simulated, stop.clone().cancelled_owned()).await?
     };
     drop(sandbox);
     let planned::Done {
@@ -129,13 +116,17 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
 /// as their checks finish (in input order, through the reorder window).
 async fn streaming(
     cfg: &RunConfig,
-    input: crate::job::Input,
     store: Store,
     ctx: Arc<attempt::Ctx>,
-    summary: Summary,
+    simulated: bool,
     shutdown: impl Future<Output = ()>,
 ) -> Result<planned::Done> {
     let job = &cfg.job;
+    let input = crate::job::open_input(job)?;
+    let summary = Summary {
+        simulated,
+        ..crate::job::summary(job, "run", &input)
+    };
     let sink = crate::job::open_sink(job, &input, true)?;
     let changes = crate::job::open_changes(job, &input, cfg.changes.as_deref())?;
     let crate::job::Input { reader, layout } = input;

@@ -60,7 +60,7 @@ pub async fn run(
     scope: crate::store::Scope,
     store: Store,
     ctx: Arc<Ctx>,
-    summary: Summary,
+    simulated: bool,
     stop: CancellationToken,
 ) -> Result<Done> {
     let job = cfg.job.clone();
@@ -68,6 +68,10 @@ pub async fn run(
     // it was; one changed in place is detected.
     let source = InputFile::open(&job)?;
     let input = source.input(&job)?;
+    let summary = Summary {
+        simulated,
+        ..crate::job::summary(&job, "run", &input)
+    };
     let plan_stop = stop.clone();
     let (plan, store) = tokio::task::spawn_blocking(move || {
         super::plan::collect(input, &store, Utc::now(), &plan_stop).map(|p| (p, store))

@@ -211,3 +211,15 @@ pub fn signal(child: &std::process::Child, sig: i32) {
     let rc = unsafe { libc::kill(child.id() as i32, sig) };
     assert_eq!(rc, 0, "kill({}, {sig})", child.id());
 }
+
+/// Runs `cmd`, sends it `sig` after `after`, and returns what it left (stderr captured).
+pub fn signalled(
+    mut cmd: std::process::Command,
+    after: std::time::Duration,
+    sig: i32,
+) -> std::process::Output {
+    let child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(after);
+    signal(&child, sig);
+    child.wait_with_output().unwrap()
+}
