@@ -52,13 +52,9 @@ pub fn validate(cfg: &JobConfig) -> Result<Summary> {
     let now = Utc::now();
     let per_row = layout.checks_per_row();
     // Reading and normalizing on one core, writing on the other. Spent batches go back to
-    // the reading thread to be freed where they were allocated (cross-thread frees are slow).
+    // the reading thread to be reused.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
-    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Row>>();
-    let reading = spawn_reader(reader, layout, BATCH, move |rows| {
-        back_rx.try_iter().for_each(drop);
-        tx.send(rows).is_ok()
-    });
+    let (reading, recycle) = spawn_reader(reader, layout, BATCH, move |rows| tx.send(rows).is_ok());
     let mut outcomes = Vec::with_capacity(per_row);
     for batch in rx {
         for row in &batch {
@@ -77,7 +73,7 @@ pub fn validate(cfg: &JobConfig) -> Result<Summary> {
             outcomes.iter().for_each(|o| summary.count(o));
         }
         progress.update(&summary);
-        let _ = back_tx.send(batch);
+        recycle.give(batch);
     }
     summary.encoding_fallback_rows = reading
         .join()

@@ -145,16 +145,29 @@ impl Layout {
         fields: &csv::StringRecord,
         problem: Option<&str>,
     ) -> Vec<(CheckType, Local)> {
+        let mut out = Vec::new();
+        self.checks_into(fields, problem, &mut out);
+        out
+    }
+
+    /// [`Layout::checks`] into `out` (cleared first), reusing its memory.
+    pub fn checks_into(
+        &self,
+        fields: &csv::StringRecord,
+        problem: Option<&str>,
+        out: &mut Vec<(CheckType, Local)>,
+    ) {
+        out.clear();
         let cell = |i: usize| fields.get(i).unwrap_or("");
-        let mut out = match &self.mode {
+        match &self.mode {
             Mode::PerRow { type_col, key_col } => {
-                vec![self.per_row(cell(*type_col), cell(*key_col))]
+                out.push(self.per_row(cell(*type_col), cell(*key_col)))
             }
-            Mode::Mapped(cols) => cols
-                .iter()
-                .map(|(kind, col)| (*kind, normalize::check(*kind, cell(*col), &self.rules)))
-                .collect(),
-        };
+            Mode::Mapped(cols) => out.extend(
+                cols.iter()
+                    .map(|(kind, col)| (*kind, normalize::check(*kind, cell(*col), &self.rules))),
+            ),
+        }
         if let Some(reason) = problem {
             for (_, local) in out.iter_mut() {
                 if let Local::Ready(key) | Local::Invalid { key, .. } = local {
@@ -165,7 +178,6 @@ impl Layout {
                 }
             }
         }
-        out
     }
 
     fn per_row(&self, type_cell: &str, key_cell: &str) -> (CheckType, Local) {

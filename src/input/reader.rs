@@ -211,6 +211,11 @@ impl RecordReader {
 
     /// The next data record, or `None` at the end. Errors are located and final.
     pub fn next_record(&mut self) -> Result<Option<Record>> {
+        self.next_record_into(csv::StringRecord::new())
+    }
+
+    /// [`RecordReader::next_record`], reusing the memory of a spent record.
+    pub fn next_record_into(&mut self, spent: csv::StringRecord) -> Result<Option<Record>> {
         let start = self.csv.position().byte();
         self.csv.get_mut().record_start = start;
         let which = |n: u64| {
@@ -257,7 +262,7 @@ impl RecordReader {
         self.line_of_last = line;
         self.fields_of_last = self.raw.len();
         self.line += 1 + inner_newlines as u64;
-        let (fields, problem) = self.decode();
+        let (fields, problem) = self.decode(spent);
         let rec = Record {
             number: self.number,
             line,
@@ -285,33 +290,38 @@ impl RecordReader {
         }
     }
 
-    fn decode(&mut self) -> (csv::StringRecord, Option<String>) {
-        let redo = |raw: &csv::ByteRecord, enc| {
-            let mut rec = csv::StringRecord::with_capacity(raw.as_slice().len(), raw.len());
+    /// The record just read as text, in `into`'s memory.
+    fn decode(&mut self, into: csv::StringRecord) -> (csv::StringRecord, Option<String>) {
+        let redo = |raw: &csv::ByteRecord, enc, mut rec: csv::StringRecord| {
+            rec.clear();
             raw.iter()
                 .for_each(|b| rec.push_field(&decode_with(enc, b)));
             rec
         };
         match self.encoding {
             // Transcoded to UTF-8 already (malformed bytes became U+FFFD).
-            TextEncoding::Other(_) => (redo(&self.raw, encoding_rs::UTF_8), None),
+            TextEncoding::Other(_) => (redo(&self.raw, encoding_rs::UTF_8, into), None),
             TextEncoding::Utf8 { strict } => {
-                let e = match csv::StringRecord::from_byte_record(self.raw.clone()) {
+                // The bytes become the record; `into`'s memory takes their place for the next.
+                let bytes = std::mem::replace(&mut self.raw, into.into_byte_record());
+                let e = match csv::StringRecord::from_byte_record(bytes) {
                     Ok(rec) => return (rec, None),
                     Err(e) => e,
                 };
                 let col = e.utf8_error().field() + 1;
+                self.raw = e.into_byte_record();
+                let into = csv::StringRecord::new();
                 if strict {
                     let msg = format!(
                         "field {col} of this row is not valid UTF-8 (shown with replacement \
                          characters): fix the file or pass --encoding windows-1252"
                     );
-                    (redo(&self.raw, encoding_rs::UTF_8), Some(msg))
+                    (redo(&self.raw, encoding_rs::UTF_8, into), Some(msg))
                 } else {
                     // This record alone: its bytes say which legacy encoding it is in.
                     self.fallback_records += 1;
                     let enc = sniff::guess_legacy(self.raw.as_slice());
-                    (redo(&self.raw, enc), None)
+                    (redo(&self.raw, enc, into), None)
                 }
             }
         }

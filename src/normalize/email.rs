@@ -36,7 +36,10 @@ pub fn email(raw: &str) -> Result<String, String> {
     }
     check_local(local)?;
     let domain = check_domain(domain)?;
-    let key = format!("{local}@{domain}");
+    let mut key = String::with_capacity(local.len() + 1 + domain.len());
+    key.push_str(local);
+    key.push('@');
+    key.push_str(&domain);
     check_len(&key)?;
     Ok(key)
 }
@@ -63,12 +66,18 @@ fn check_local(local: &str) -> Result<(), String> {
     if local.starts_with('"') {
         return Err("email's local part is quoted; quoted addresses cannot be checked".into());
     }
-    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+    if local.starts_with('.')
+        || local.ends_with('.')
+        || local.as_bytes().windows(2).any(|w| w == b"..")
+    {
         return Err("email's local part has a misplaced dot".into());
     }
-    let bad = local
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '.' || ATEXT.contains(*c) || !c.is_ascii()));
+    let bad = local.chars().find(|c| {
+        !(c.is_ascii_alphanumeric()
+            || *c == '.'
+            || (c.is_ascii() && ATEXT.as_bytes().contains(&(*c as u8)))
+            || !c.is_ascii())
+    });
     match bad {
         Some(c) => Err(format!(
             "email's local part contains '{c}', which an address cannot hold unquoted"
@@ -82,7 +91,10 @@ fn check_local(local: &str) -> Result<(), String> {
 fn check_domain(domain: &str) -> Result<String, String> {
     let uts46 = Uts46::new();
     // UTS-46 maps ASCII capitals to lower case; doing it first lets `idna` take its fast path.
-    let lowered = domain.to_ascii_lowercase();
+    let lowered = match domain.bytes().any(|b| b.is_ascii_uppercase()) {
+        true => std::borrow::Cow::Owned(domain.to_ascii_lowercase()),
+        false => std::borrow::Cow::Borrowed(domain),
+    };
     let ascii = uts46
         .to_ascii(
             lowered.as_bytes(),
@@ -91,13 +103,11 @@ fn check_domain(domain: &str) -> Result<String, String> {
             DnsLength::Verify,
         )
         .map_err(|_| format!("email domain '{domain}' is not a valid domain name"))?;
-    let labels: Vec<&str> = ascii.split('.').collect();
-    if labels.len() < 2 {
+    let Some((_, tld)) = ascii.rsplit_once('.') else {
         return Err(format!(
             "email domain '{domain}' has no top-level domain (expected like example.com)"
         ));
-    }
-    let tld = labels[labels.len() - 1];
+    };
     let real_tld = (tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()))
         || (tld.starts_with("xn--") && tld.len() > 4);
     if !real_tld {

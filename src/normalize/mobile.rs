@@ -73,38 +73,37 @@ pub fn mobile(
              re-export the column formatted as text"
         ));
     }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_digit() || " -.()+/\u{a0}".contains(*c)))
-    {
+    if let Some(c) = s.chars().find(|c| {
+        !(c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')' | '+' | '/' | '\u{a0}'))
+    }) {
         return Err(format!(
             "mobile contains '{c}', which is not part of a phone number"
         ));
     }
-    let compact: String = s
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == '+')
-        .collect();
-    // libphonenumber takes `++86…` as `+86…`.
-    let compact = match compact.trim_start_matches('+') {
-        rest if rest.len() < compact.len() => format!("+{rest}"),
-        _ => compact,
-    };
-    if compact.get(1..).is_some_and(|rest| rest.contains('+')) {
-        return Err("mobile has a '+' that is not at the start".into());
+    // The digits behind a `+`, in one buffer: `+` and digits are all libphonenumber needs.
+    let mut plus = String::with_capacity(s.len() + 1);
+    plus.push('+');
+    let mut leading_plus = false;
+    for c in s.chars() {
+        match c {
+            // libphonenumber takes `++86…` as `+86…`.
+            '+' if plus.len() == 1 => leading_plus = true,
+            '+' => return Err("mobile has a '+' that is not at the start".into()),
+            d if d.is_ascii_digit() => plus.push(d),
+            _ => {}
+        }
     }
-    let international = match compact.strip_prefix('+') {
-        Some(rest) => Some(rest.to_string()),
-        // `00CC…`, or our own key `00CC-…` (whose padding adds zeros).
-        None => compact
-            .strip_prefix("00")
-            .map(|rest| rest.trim_start_matches('0').to_string()),
-    };
+    // `00CC…`, or our own key `00CC-…` (whose padding adds zeros).
+    if !leading_plus && plus[1..].starts_with("00") {
+        let zeros = plus[1..].bytes().take_while(|&b| b == b'0').count();
+        plus.replace_range(1..1 + zeros, "");
+        leading_plus = true;
+    }
     let parsed =
-        match (international, default_country) {
-            (Some(rest), _) => PhoneNumber::parse(format!("+{rest}"), None),
-            (None, Some(DefaultCountry(region))) => PhoneNumber::parse(&compact, Some(region)),
-            (None, None) => return Err(
+        match default_country {
+            _ if leading_plus => PhoneNumber::parse(&plus, None),
+            Some(DefaultCountry(region)) => PhoneNumber::parse(&plus[1..], Some(region)),
+            None => return Err(
                 "mobile has no country code: write it as +CC… or 00CC…, or pass --default-country"
                     .into(),
             ),

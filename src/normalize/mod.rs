@@ -42,6 +42,9 @@ pub fn check(kind: CheckType, raw: &str, rules: &Rules) -> Local {
 }
 
 fn check_len(key: &str) -> Result<(), String> {
+    if key.len() <= MAX_KEY_LEN {
+        return Ok(()); // no more characters than bytes
+    }
     let n = key.chars().count();
     if n > MAX_KEY_LEN {
         return Err(format!(
@@ -80,8 +83,8 @@ pub fn name(raw: &str) -> Result<String, String> {
             "account name contains '{c}'; only letters, digits, '_' and '-' are allowed"
         ));
     }
-    let lower = s.to_ascii_lowercase();
-    if let Some(p) = ["op_", "shadow_"].iter().find(|p| lower.starts_with(**p)) {
+    let reserved = |p: &&&str| s.get(..p.len()).is_some_and(|x| x.eq_ignore_ascii_case(p));
+    if let Some(p) = ["op_", "shadow_"].iter().find(reserved) {
         return Err(format!("account names starting with '{p}' are reserved"));
     }
     if s.bytes().all(|b| b.is_ascii_digit()) {

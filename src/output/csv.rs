@@ -14,6 +14,7 @@ use crate::check::Outcome;
 pub struct CsvSink {
     csv: ::csv::Writer<Out>,
     escape: bool,
+    escaped: String,
     width: usize,
     times: TimeText,
 }
@@ -32,6 +33,7 @@ impl CsvSink {
         let mut sink = CsvSink {
             csv,
             escape: opts.escape_formulas,
+            escaped: String::new(),
             width,
             times: TimeText::default(),
         };
@@ -43,8 +45,12 @@ impl CsvSink {
     }
 
     fn field(&mut self, s: &str) -> Result<()> {
-        let res = if self.escape {
-            self.csv.write_field(escape::cell(s).as_bytes())
+        let res = if self.escape && escape::is_live(s) {
+            // What `escape::cell` makes, in a reused buffer.
+            self.escaped.clear();
+            self.escaped.push('\'');
+            self.escaped.push_str(s);
+            self.csv.write_field(&self.escaped)
         } else {
             self.csv.write_field(s)
         };

@@ -133,7 +133,7 @@ async fn streaming(
     let progress = Progress::new(&job.display, None);
     let total = Arc::new(AtomicU64::new(0));
     let (row_tx, row_rx) = mpsc::channel::<Vec<Row>>(16);
-    let reading = spawn_reader(reader, layout, 64, move |rows| {
+    let (reading, _) = spawn_reader(reader, layout, 64, move |rows| {
         row_tx.blocking_send(rows).is_ok()
     });
     let (done_tx, done_rx) = mpsc::channel(64);

@@ -51,7 +51,7 @@ pub fn collect(
     stop: &tokio_util::sync::CancellationToken,
 ) -> Result<Plan> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
-    let reading = spawn_reader(input.reader, input.layout, 512, move |rows| {
+    let (reading, _) = spawn_reader(input.reader, input.layout, 512, move |rows| {
         tx.send(rows).is_ok()
     });
     let mut f = Figures::default();

@@ -275,7 +275,7 @@ fn settle(
     let mut sink = crate::job::open_sink(job, &input, true)?;
     let mut changes = crate::job::open_changes(job, &input, changes_path)?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
-    let reading = spawn_reader(input.reader, input.layout, 512, move |rows| {
+    let (reading, _) = spawn_reader(input.reader, input.layout, 512, move |rows| {
         tx.send(rows).is_ok()
     });
     let now = Utc::now();
