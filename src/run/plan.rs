@@ -51,7 +51,7 @@ pub fn collect(
     stop: &tokio_util::sync::CancellationToken,
 ) -> Result<Plan> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
-    let (reading, _) = spawn_reader(input.reader, input.layout, 512, move |rows| {
+    let (reading, recycle) = spawn_reader(input.reader, input.layout, 512, move |rows| {
         tx.send(rows).is_ok()
     });
     let mut f = Figures::default();
@@ -59,14 +59,14 @@ pub fn collect(
     let mut seen: HashSet<u64> = HashSet::new();
     // (stale answer's time, or None for never asked; first row; value)
     let mut needed: Vec<(Option<i64>, u64, CheckType, String)> = Vec::new();
-    for batch in rx {
+    for mut batch in rx {
         if stop.is_cancelled() {
             needed.clear();
             break;
         }
-        for row in batch {
+        for row in batch.iter_mut() {
             f.rows += 1;
-            for (kind, local) in row.checks {
+            for (kind, local) in row.checks.drain(..) {
                 f.checks += 1;
                 let key = match local {
                     Local::Ready(key) => key,
@@ -96,6 +96,7 @@ pub fn collect(
                 }
             }
         }
+        recycle.give(batch);
     }
     f.encoding_fallback_rows = reading
         .join()

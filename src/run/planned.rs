@@ -275,15 +275,15 @@ fn settle(
     let mut sink = crate::job::open_sink(job, &input, true)?;
     let mut changes = crate::job::open_changes(job, &input, changes_path)?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
-    let (reading, _) = spawn_reader(input.reader, input.layout, 512, move |rows| {
+    let (reading, recycle) = spawn_reader(input.reader, input.layout, 512, move |rows| {
         tx.send(rows).is_ok()
     });
     let now = Utc::now();
     let mut outcomes = Vec::new();
-    for batch in rx {
-        for row in batch {
+    for mut batch in rx {
+        for row in batch.iter_mut() {
             outcomes.clear();
-            for (kind, local) in row.checks {
+            for (kind, local) in row.checks.drain(..) {
                 outcomes.push(outcome(kind, local, store, &mut this, &mut summary, now)?);
             }
             sink.write_row(&row.fields, &outcomes)?;
@@ -291,6 +291,7 @@ fn settle(
             summary.rows += 1;
             outcomes.iter().for_each(|o| summary.count(o));
         }
+        recycle.give(batch);
     }
     reading
         .join()
