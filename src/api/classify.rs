@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::api::sanitize;
-use crate::api::wire::AnswerBody;
+use crate::api::wire::{self, AnswerBody};
 use crate::api::ApiVersion;
 
 /// What came back from one HTTP exchange.
@@ -147,6 +147,15 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
     };
     let code = found.as_ref().map(|p| p.code.as_str()).unwrap_or("");
     let success = (200..300).contains(&status);
+    if let Some(key) = success.then(|| wire::repeated_key(&reply.body)).flatten() {
+        return Class::RowError(Problem {
+            code: BAD_ANSWER.into(),
+            msg: format!(
+                "the answer holds \"{}\" twice, so its meaning depends on who reads it",
+                sanitize(&key)
+            ),
+        });
+    }
     if status == 429 || code == "APIG.0308" || code == "CBC.0250" {
         return Class::Throttled(problem());
     }
@@ -162,6 +171,7 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
                 "CBC.0000 (success) with HTTP {status}: not taken as an answer"
             ));
         }
+
         let answer = serde_json::from_value::<AnswerBody>(parsed.unwrap_or_default())
             .map_err(|e| format!("the answer does not have the documented shape: {e}"))
             .and_then(|b| b.status_uplimit(api));
@@ -399,6 +409,14 @@ mod tests {
                 r#"{"status":"0","uplimit":"0","error_code":"CBC.0000","extra":[1]}"#,
             ),
             (200, r#"{}"#),
+            (
+                200,
+                r#"{"error_code":"CBC.0000","status":"1","uplimit":"0","status":"0"}"#,
+            ),
+            (
+                200,
+                r#"{"error_code":"CBC.0000","error_code":"CBC.0100","status":"0","uplimit":"0"}"#,
+            ),
         ] {
             let c = classify(ApiVersion::V1, &reply(status, body));
             if status == 200 && body.contains("extra") {

@@ -61,6 +61,35 @@ pub struct AnswerBody {
     pub mobile_remain_available_num: Option<serde_json::Value>,
 }
 
+/// The first key that a JSON object body holds twice at its top level. A parser keeps only
+/// one of the two (serde_json the last, others the first), so such an answer means different
+/// things to different readers and is not taken.
+pub fn repeated_key(body: &[u8]) -> Option<String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            // Read to the end: serde_json refuses a map left half read.
+            let (mut seen, mut twice) = (std::collections::HashSet::new(), None);
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if !seen.insert(key.clone()) {
+                    twice.get_or_insert(key);
+                }
+            }
+            Ok(twice)
+        }
+    }
+    serde_json::Deserializer::from_slice(body)
+        .deserialize_map(Keys)
+        .ok()
+        .flatten()
+}
+
 /// `0` or `1`, as a string or a number; anything else is not an answer.
 fn flag(name: &str, v: Option<&serde_json::Value>) -> Result<&'static str, String> {
     use serde_json::Value;
