@@ -150,54 +150,75 @@ pub fn default_output(input: &Path, format: Format) -> PathBuf {
     input.with_file_name(format!("{stem}.checked.{ext}"))
 }
 
-/// Where a path leads: the file itself if it exists (symlinks resolved), else its folder's
-/// real path joined with its name; `-` is standard output.
-fn identity(p: &Path) -> PathBuf {
-    if p.as_os_str() == "-" {
-        return PathBuf::from("-");
-    }
-    if let Ok(real) = p.canonicalize() {
-        return real;
+/// What a path leads to: the file itself (device and inode) when it exists, so that symlinks,
+/// hard links and `/dev/stdout` are seen through; else its folder's real path joined with its
+/// name. `-` is what standard output is.
+#[derive(Debug, PartialEq, Eq)]
+enum Identity {
+    Node {
+        dev: u64,
+        ino: u64,
+        char_device: bool,
+    },
+    Path(PathBuf),
+}
+
+fn identity(p: &Path) -> Identity {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    if let Ok(m) = crate::output::atomic::node(p) {
+        return Identity::Node {
+            dev: m.dev(),
+            ino: m.ino(),
+            char_device: m.file_type().is_char_device(),
+        };
     }
     let dir = match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    match (dir.canonicalize(), p.file_name()) {
+    Identity::Path(match (dir.canonicalize(), p.file_name()) {
         (Ok(d), Some(name)) => d.join(name),
         _ => p.to_path_buf(),
-    }
+    })
 }
 
-/// No output may be the input or another output (a device such as `/dev/null` may take
-/// several). Checked before anything is read or sent.
+/// No output may be the input or another output (a character device such as `/dev/null` or a
+/// terminal may take several, but `-` only one). Checked before anything is read or sent.
 pub fn check_targets(input: Option<&Path>, outputs: &[(&str, Option<&Path>)]) -> Result<()> {
     let input = input.map(identity);
-    let mut taken: Vec<(&str, PathBuf)> = Vec::new();
+    let shown = |p: &Path| match p.as_os_str() == "-" {
+        true => "standard output".to_string(),
+        false => p.display().to_string(),
+    };
+    let mut taken: Vec<(&str, &Path, Identity)> = Vec::new();
     for (flag, path) in outputs {
         let Some(path) = path else { continue };
         let id = identity(path);
-        if input.as_ref() == Some(&id) {
+        let device = matches!(
+            id,
+            Identity::Node {
+                char_device: true,
+                ..
+            }
+        );
+        if input.as_ref() == Some(&id) && !device {
             bail!(
                 "{flag} {} is the input file itself: choose another path (the lead list would \
                  be overwritten)",
-                path.display()
+                shown(path)
             );
         }
-        let device = crate::output::atomic::is_special(path)
-            && std::fs::metadata(path).is_ok_and(|m| {
-                use std::os::unix::fs::FileTypeExt;
-                m.file_type().is_char_device()
-            });
-        if let Some((other, _)) = taken.iter().find(|(_, t)| *t == id).filter(|_| !device) {
-            let what = if id.as_os_str() == "-" {
-                "standard output".to_string()
-            } else {
-                path.display().to_string()
-            };
-            bail!("{flag} and {other} both write to {what}: give each its own path");
+        let shared = |(_, other, t): &&(&str, &Path, Identity)| {
+            let both_dash = other.as_os_str() == "-" && path.as_os_str() == "-";
+            *t == id && (both_dash || !device)
+        };
+        if let Some((other, _, _)) = taken.iter().find(shared) {
+            bail!(
+                "{flag} and {other} both write to {}: give each its own path",
+                shown(path)
+            );
         }
-        taken.push((flag, id));
+        taken.push((flag, path, id));
     }
     Ok(())
 }

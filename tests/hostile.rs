@@ -450,6 +450,77 @@ fn a_refused_clash_writes_nothing_and_the_state_must_be_a_store() {
 }
 
 #[test]
+fn standard_output_is_recognised_under_any_name() {
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(3)));
+    let captured = fx.path("captured.txt");
+    let validate = |stdout: std::fs::File, extra: &[&str]| {
+        let mut cmd = bin(fx.dir.path());
+        cmd.args(["validate", input.to_str().unwrap()])
+            .args(extra)
+            .stdout(stdout);
+        cmd.output().unwrap()
+    };
+    // `/dev/stdout` and `-` are the same file when standard output is redirected to one.
+    let out = validate(
+        std::fs::File::create(&captured).unwrap(),
+        &["-o", "/dev/stdout", "--summary-json", "-"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("both write to"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&captured).unwrap(), "");
+    // `-o -` appended to the input itself (`>> in.csv`) would grow the file being read.
+    let before = std::fs::read_to_string(&input).unwrap();
+    let appending = std::fs::File::options().append(true).open(&input).unwrap();
+    let out = validate(appending, &["-o", "-"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the input file itself"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), before);
+    // Redirected to another file, the same run writes there, appending when `>>` asked so, and
+    // `/dev/stdout` stays a link (it was renamed over as a regular file before, as root).
+    std::fs::write(&captured, "kept\n").unwrap();
+    let appending = std::fs::File::options()
+        .append(true)
+        .open(&captured)
+        .unwrap();
+    let out = validate(appending, &["-o", "/dev/stdout"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&captured).unwrap();
+    assert!(text.starts_with("kept\n"), "{text}");
+    assert_eq!(text.lines().count(), 5);
+    let link = std::fs::symlink_metadata("/dev/stdout").unwrap();
+    assert!(link.file_type().is_symlink());
+}
+
+#[test]
+fn an_output_behind_a_symlink_replaces_the_file_and_keeps_the_link() {
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(3)));
+    let real = fx.file("real.csv", "old\n");
+    let link = fx.path("latest.csv");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "-o",
+            link.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&real).unwrap().lines().count(), 4);
+}
+
+#[test]
 fn a_signal_while_planning_still_writes_every_row() {
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(150_000)));

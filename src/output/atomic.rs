@@ -1,7 +1,8 @@
 //! Durable replacement of an output file: write a temporary file in the target folder, fsync
 //! it, rename it over the target, fsync the folder. A reader sees the old file or the new
 //! one, never half of one. Only regular files (and new paths) are replaced: a FIFO or a device
-//! such as `/dev/null` is written through, never renamed over. Every temporary file is listed
+//! such as `/dev/null` is written through, never renamed over; a symlink is followed; the file
+//! standard output goes to is written as standard output. Every temporary file is listed
 //! in [`TEMPS`] until it is renamed or dropped, so that exit paths that skip destructors (a
 //! second Ctrl-C) can still remove them.
 
@@ -67,10 +68,31 @@ pub fn is_special(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
+/// What `path` leads to, symlinks followed; `-` is what standard output is.
+pub fn node(path: &Path) -> io::Result<std::fs::Metadata> {
+    if path.as_os_str() == "-" {
+        use std::os::fd::AsFd;
+        let fd = io::stdout().as_fd().try_clone_to_owned()?;
+        return File::from(fd).metadata();
+    }
+    std::fs::metadata(path)
+}
+
+/// True if `path` is the very file standard output goes to (`/dev/stdout`, `/proc/self/fd/1`,
+/// or the file that `>` or `>>` opened): writing there means writing to standard output, at
+/// its position, never replacing the file or a link in `/dev`.
+fn is_stdout(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (node(path), node(Path::new("-"))) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
 impl Out {
     /// `None` is standard output; a path gets a temporary sibling.
     pub fn create(target: Option<&Path>) -> Result<Out> {
-        let Some(target) = target else {
+        let Some(target) = target.filter(|t| !is_stdout(t)) else {
             return Ok(Out::Stdout(io::BufWriter::new(io::stdout())));
         };
         if is_special(target) {
@@ -80,6 +102,12 @@ impl Out {
                 .with_context(|| format!("cannot open {} for writing", target.display()))?;
             return Ok(Out::Through(io::BufWriter::new(f)));
         }
+        // A symlink stays: the file it leads to is what gets replaced.
+        let resolved = std::fs::symlink_metadata(target)
+            .is_ok_and(|m| m.file_type().is_symlink())
+            .then(|| target.canonicalize().ok())
+            .flatten();
+        let target = resolved.as_deref().unwrap_or(target);
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
