@@ -26,6 +26,10 @@ pub fn open_input_from(cfg: &JobConfig, file: std::fs::File) -> Result<Input> {
 
 fn resolve(cfg: &JobConfig, reader: RecordReader) -> Result<Input> {
     let layout = Layout::resolve(&reader.header, &cfg.specs, cfg.rules)?;
+    let layout = match reader.sheet {
+        Some(_) => layout.from_workbook(),
+        None => layout,
+    };
     tracing::info!(
         "reading {} as {}, delimiter {:?}{}",
         cfg.input_label(),

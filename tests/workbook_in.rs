@@ -113,7 +113,7 @@ fn a_workbook_the_tool_wrote_is_checked_again_with_one_set_of_results() {
     let fx = Fixture::new();
     let input = fx.file(
         "in.csv",
-        "Name,Phone\nAnn,+86 138 0013 8000\nBob,=cmd|'/c calc'!A1\n",
+        "Name,Phone\nAnn,+86 138 0013 8000\n'=Bob,=cmd|'/c calc'!A1\n",
     );
     let first = fx.path("first.xlsx");
     let out = run(
@@ -157,4 +157,30 @@ fn a_workbook_the_tool_wrote_is_checked_again_with_one_set_of_results() {
         "'=cmd|'/c calc'!A1",
         "escaped once, not twice"
     );
+    // A cell that really starts with `'`: kept from the workbook, and through a CSV re-check.
+    assert_eq!(column(&h, &rows, "Name")[1], "''=Bob");
+    let third = fx.path("third.csv");
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            again.to_str().unwrap(),
+            "--check",
+            "mobile=Phone",
+            "-o",
+            third.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (h3, rows3) = read_csv(&third, b',');
+    assert_eq!(h3, h);
+    for c in [
+        "Name",
+        "Phone",
+        "mobile_checked_key",
+        "mobile_result",
+        "mobile_error_msg",
+    ] {
+        assert_eq!(column(&h3, &rows3, c), column(&h, &rows, c), "{c}");
+    }
 }

@@ -147,15 +147,6 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
     };
     let code = found.as_ref().map(|p| p.code.as_str()).unwrap_or("");
     let success = (200..300).contains(&status);
-    if let Some(key) = success.then(|| wire::repeated_key(&reply.body)).flatten() {
-        return Class::RowError(Problem {
-            code: BAD_ANSWER.into(),
-            msg: format!(
-                "the answer holds \"{}\" twice, so its meaning depends on who reads it",
-                sanitize(&key)
-            ),
-        });
-    }
     if status == 429 || code == "APIG.0308" || code == "CBC.0250" {
         return Class::Throttled(problem());
     }
@@ -169,6 +160,12 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
         if !success {
             return bad(format!(
                 "CBC.0000 (success) with HTTP {status}: not taken as an answer"
+            ));
+        }
+        if let Some(key) = wire::conflicting_key(&reply.body, &wire::ANSWER_KEYS) {
+            return bad(format!(
+                "the answer holds \"{key}\" twice with different values, so its meaning \
+                 depends on who reads it"
             ));
         }
 
@@ -368,6 +365,47 @@ mod tests {
     }
 
     #[test]
+    fn a_key_given_twice_counts_only_when_it_changes_an_answer() {
+        for (body, want) in [
+            (
+                r#"{"error_code":"APIG.0301","error_code":"APIG.0301"}"#,
+                "fatal",
+            ),
+            (
+                r#"{"error_code":"CBC.0999","error_msg":"a","error_msg":"b"}"#,
+                "transient",
+            ),
+            (
+                r#"{"error_code":"CBC.0100","error_msg":"x","error_msg":"x"}"#,
+                "invalid",
+            ),
+            (
+                r#"{"error_code":"CBC.0250","error_code":"CBC.0250"}"#,
+                "throttled",
+            ),
+            (
+                r#"{"error_code":"CBC.0000","error_msg":"ok","status":"0","uplimit":"0","error_msg":"no"}"#,
+                "answer",
+            ),
+            (
+                r#"{"error_code":"CBC.0000","status":"0","status":"0","uplimit":"0"}"#,
+                "answer",
+            ),
+            (
+                r#"{"error_code":"CBC.0000","st\u0061tus":"1","status":"0","uplimit":"0"}"#,
+                "row error",
+            ),
+            (
+                r#"{"error_code":"CBC.0000","status":"0","uplimit":"0","x":{"status":"1"}}"#,
+                "answer",
+            ),
+        ] {
+            let c = classify(ApiVersion::V1, &reply(200, body));
+            assert_eq!(class_name(&c), want, "{body}: {c:?}");
+        }
+    }
+
+    #[test]
     fn v2_success_may_omit_error_code() {
         let c = classify(
             ApiVersion::V2,
@@ -415,7 +453,7 @@ mod tests {
             ),
             (
                 200,
-                r#"{"error_code":"CBC.0000","error_code":"CBC.0100","status":"0","uplimit":"0"}"#,
+                r#"{"error_code":"CBC.0100","error_code":"CBC.0000","status":"0","uplimit":"0"}"#,
             ),
         ] {
             let c = classify(ApiVersion::V1, &reply(status, body));

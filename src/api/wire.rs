@@ -61,31 +61,48 @@ pub struct AnswerBody {
     pub mobile_remain_available_num: Option<serde_json::Value>,
 }
 
-/// The first key that a JSON object body holds twice at its top level. A parser keeps only
-/// one of the two (serde_json the last, others the first), so such an answer means different
-/// things to different readers and is not taken.
-pub fn repeated_key(body: &[u8]) -> Option<String> {
+/// The keys an answer is read from.
+pub const ANSWER_KEYS: [&str; 5] = [
+    "error_code",
+    "status",
+    "uplimit",
+    "check_result",
+    "mobile_remain_available_num",
+];
+
+/// The first of `keys` that a JSON object body holds twice, with two different values, at its
+/// top level. A parser keeps only one of the two (serde_json the last, others the first), so
+/// such an answer means different things to different readers.
+pub fn conflicting_key(body: &[u8], keys: &[&str]) -> Option<String> {
     use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
-    struct Keys;
-    impl<'de> Visitor<'de> for Keys {
+    struct Keys<'k>(&'k [&'k str]);
+    impl<'de> Visitor<'de> for Keys<'_> {
         type Value = Option<String>;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a JSON object")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             // Read to the end: serde_json refuses a map left half read.
-            let (mut seen, mut twice) = (std::collections::HashSet::new(), None);
+            let (mut seen, mut conflict) = (Vec::<(String, serde_json::Value)>::new(), None);
             while let Some(key) = map.next_key::<String>()? {
-                map.next_value::<IgnoredAny>()?;
-                if !seen.insert(key.clone()) {
-                    twice.get_or_insert(key);
+                if !self.0.contains(&key.as_str()) {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                let value = map.next_value::<serde_json::Value>()?;
+                match seen.iter().find(|(k, _)| *k == key) {
+                    Some((_, first)) if *first != value => {
+                        conflict.get_or_insert(key);
+                    }
+                    Some(_) => {}
+                    None => seen.push((key, value)),
                 }
             }
-            Ok(twice)
+            Ok(conflict)
         }
     }
     serde_json::Deserializer::from_slice(body)
-        .deserialize_map(Keys)
+        .deserialize_map(Keys(keys))
         .ok()
         .flatten()
 }

@@ -53,6 +53,8 @@ pub struct Layout {
     /// Result column prefix of each check (empty in per-row mode).
     pub prefixes: Vec<String>,
     rules: Rules,
+    /// Whether a re-checked output's cells carry the CSV writer's formula escaping.
+    unescape: bool,
 }
 
 const TYPE_NAMES: [&str; 2] = ["searchtype", "search_type"];
@@ -98,6 +100,7 @@ impl Layout {
             width: header.len(),
             prefixes,
             rules,
+            unescape: true,
         })
     }
 
@@ -111,14 +114,30 @@ impl Layout {
         self.recheck.is_some()
     }
 
+    /// For a workbook input: its cells carry no `'` of ours (a workbook output holds text as
+    /// text, unescaped), so a re-check takes nothing off them.
+    pub fn from_workbook(self) -> Layout {
+        Layout {
+            unescape: false,
+            ..self
+        }
+    }
+
     /// A record as the rest of the job sees it: for a re-checked output, the old result
-    /// columns dropped and the `'` formula escaping added taken off again (extra fields of a
-    /// ragged row are kept after the header's).
+    /// columns dropped and the `'` formula escaping added taken off again (CSV only; extra
+    /// fields of a ragged row are kept after the header's).
     pub fn project(&self, fields: csv::StringRecord) -> csv::StringRecord {
         let Some((keep, width)) = &self.recheck else {
             return fields;
         };
-        let cell = |i: usize| unescape(fields.get(i).unwrap_or(""));
+        let cell = |i: usize| {
+            let c = fields.get(i).unwrap_or("");
+            if self.unescape {
+                unescape(c)
+            } else {
+                c
+            }
+        };
         let mut out = csv::StringRecord::with_capacity(fields.as_slice().len(), fields.len());
         for &i in keep {
             out.push_field(cell(i));

@@ -379,6 +379,46 @@ mod tests {
     }
 
     #[test]
+    fn reusing_spent_records_reads_exactly_what_fresh_ones_read() {
+        // Long then short rows, ragged, quoted newlines, one bad UTF-8 row, in UTF-8, strict
+        // UTF-8 and a legacy encoding: a recycled record must not leak an earlier row.
+        let mut utf8 = b"a,b,c\n".to_vec();
+        for i in 0..300 {
+            utf8.extend(format!("{}long-{i},\"x\ny\",z{i}\n", "w".repeat(i % 40)).bytes());
+            utf8.extend(format!("s{i}\n,\n{i},,,,extra\n").bytes());
+        }
+        utf8.extend(b"caf\xe9,z\nlast,1,2\n");
+        let latin = b"a;b\nJos\xe9;caf\xe9\nx;y;z\n\xe9\n".to_vec();
+        for (data, enc) in [
+            (&utf8, None),
+            (&utf8, Some(TextEncoding::Utf8 { strict: true })),
+            (&latin, None),
+        ] {
+            let (_, fresh) = read_all(data, enc).unwrap();
+            let mut f = tempfile::NamedTempFile::new().unwrap();
+            f.write_all(data).unwrap();
+            let opts = InputOptions {
+                path: Some(f.path().to_path_buf()),
+                delimiter: None,
+                encoding: enc,
+                record_cap: 1024,
+                sheet: None,
+            };
+            let mut r = RecordReader::open(&opts).unwrap();
+            let mut spare = csv::StringRecord::new();
+            for want in &fresh {
+                let got = r.next_record_into(spare).unwrap().unwrap();
+                assert_eq!(
+                    (&got.fields, &got.problem, got.number, got.line),
+                    (&want.fields, &want.problem, want.number, want.line)
+                );
+                spare = got.fields;
+            }
+            assert!(r.next_record_into(spare).unwrap().is_none());
+        }
+    }
+
+    #[test]
     fn windows_1252_is_detected_and_decoded() {
         let (r, recs) = read_all(b"name;note\nJos\xe9;caf\xe9 \x80\n", None).unwrap();
         assert_eq!(r.encoding.name(), "windows-1252");

@@ -45,7 +45,7 @@ impl CsvSink {
     }
 
     fn field(&mut self, s: &str) -> Result<()> {
-        let res = if self.escape && escape::is_live(s) {
+        let res = if self.escape && escape::needs_escape(s) {
             // What `escape::cell` makes, in a reused buffer.
             self.escaped.clear();
             self.escaped.push('\'');
