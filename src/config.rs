@@ -95,6 +95,7 @@ impl JobConfig {
                 encoding,
                 record_cap: DEFAULT_RECORD_CAP,
                 sheet: a.sheet.clone(),
+                region: crate::input::sniff::locale_region(|k| std::env::var(k).ok()),
             },
             specs: a.checks.clone(),
             rules: Rules {

@@ -104,6 +104,36 @@ fn mapped_mode_reads_windows_1252_semicolon_exports_and_escapes_formulas() {
 }
 
 #[test]
+fn a_short_gbk_file_is_read_with_the_locale_as_hint_or_a_warning() {
+    let fx = Fixture::new();
+    let (bytes, _, _) = encoding_rs::GBK.encode("name,email\n田中,a@b.com\n");
+    let input = fx.file("short.csv", bytes);
+    let validate = |lang: Option<&str>| {
+        let mut cmd = bin(fx.dir.path());
+        cmd.args(["validate", input.to_str().unwrap(), "--check", "email=#2"]);
+        if let Some(l) = lang {
+            cmd.env("LANG", l);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let (_, rows) = read_csv(&fx.path("short.checked.csv"), b',');
+        (rows[0][0].clone(), stderr(&out))
+    };
+    let (name, log) = validate(Some("zh_CN.UTF-8"));
+    assert_eq!(name, "田中");
+    assert!(
+        log.contains("GBK was guessed from only 4 non-ASCII bytes and the locale's region (cn)"),
+        "{log}"
+    );
+    // No locale: 4 bytes could be anything; whatever the guess, the log says how to choose.
+    let (_, log) = validate(None);
+    assert!(
+        log.contains("guessed from only 4 non-ASCII bytes") && log.contains("--encoding"),
+        "{log}"
+    );
+}
+
+#[test]
 fn stdin_to_stdout_and_no_escaping_when_asked() {
     let fx = Fixture::new();
     let mut child = bin(fx.dir.path())

@@ -14,7 +14,7 @@ use checkuser::output::{CsvSink, Format, SinkOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let opts = InputOptions { path: None, delimiter: None, encoding: None, record_cap: 1 << 16, sheet: None };
+    let opts = InputOptions { path: None, delimiter: None, encoding: None, record_cap: 1 << 16, sheet: None, region: None };
     let Ok(mut reader) = RecordReader::from_reader(Box::new(Cursor::new(data.to_vec())), "fuzz".into(), &opts) else {
         return;
     };

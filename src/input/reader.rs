@@ -29,6 +29,8 @@ pub struct InputOptions {
     pub record_cap: usize,
     /// `--sheet`, for a workbook.
     pub sheet: Option<String>,
+    /// The locale's region, a hint for guessing a legacy encoding ([`sniff::locale_region`]).
+    pub region: Option<String>,
 }
 
 /// One data record (the header is not one), as text.
@@ -83,6 +85,7 @@ pub struct RecordReader {
     pub sheet: Option<String>,
     /// How many records of a UTF-8 input were not UTF-8 and were decoded on their own.
     pub fallback_records: u64,
+    region: Option<String>,
     cap: usize,
     number: u64,
     /// Line where the next record starts (csv does not count newlines inside quotes).
@@ -132,10 +135,23 @@ impl RecordReader {
             bail!("{label} is empty: expected a CSV file with a header row");
         }
         let bom = sniff::bom(&prefix);
-        let encoding = opts
-            .encoding
-            .or(bom.map(|b| b.1))
-            .unwrap_or_else(|| sniff::detect_encoding(&prefix[bom.map_or(0, |b| b.0)..]));
+        let region = opts.region.as_deref();
+        let encoding = opts.encoding.or(bom.map(|b| b.1)).unwrap_or_else(|| {
+            let sample = &prefix[bom.map_or(0, |b| b.0)..];
+            let guess = sniff::detect_encoding(sample, region);
+            let evidence = sample.iter().filter(|b| !b.is_ascii()).count();
+            if matches!(guess, TextEncoding::Other(_)) && evidence < sniff::FEW_NON_ASCII {
+                let hint = region.map(|r| format!(" and the locale's region ({r})"));
+                tracing::warn!(
+                    "{label}: the encoding {} was guessed from only {evidence} non-ASCII \
+                     bytes{}; if names look wrong in the output, pass --encoding (gbk, big5, \
+                     shift_jis, euc-kr, windows-1252, ...)",
+                    guess.name(),
+                    hint.unwrap_or_default()
+                );
+            }
+            guess
+        });
         let joined: Box<dyn Read + Send> = Box::new(Cursor::new(prefix).chain(source));
         // UTF-8 is parsed as bytes (a bad record is decoded on its own); anything else is
         // transcoded to UTF-8 first, its byte-order mark dropped.
@@ -194,6 +210,7 @@ impl RecordReader {
             encoding,
             sheet: None,
             fallback_records: 0,
+            region: opts.region.clone(),
             cap: opts.record_cap,
             number: 0,
             line: 1,
@@ -320,7 +337,7 @@ impl RecordReader {
                 } else {
                     // This record alone: its bytes say which legacy encoding it is in.
                     self.fallback_records += 1;
-                    let enc = sniff::guess_legacy(self.raw.as_slice());
+                    let enc = sniff::guess_legacy(self.raw.as_slice(), self.region.as_deref());
                     (redo(&self.raw, enc, into), None)
                 }
             }
@@ -356,6 +373,7 @@ mod tests {
             encoding: enc,
             record_cap: 1024,
             sheet: None,
+            region: None,
         };
         let mut r = RecordReader::open(&opts)?;
         let mut out = Vec::new();
@@ -403,6 +421,7 @@ mod tests {
                 encoding: enc,
                 record_cap: 1024,
                 sheet: None,
+                region: None,
             };
             let mut r = RecordReader::open(&opts).unwrap();
             let mut spare = csv::StringRecord::new();

@@ -56,10 +56,34 @@ pub fn bom(prefix: &[u8]) -> Option<(usize, TextEncoding)> {
     })
 }
 
+/// The region of the user's locale (`LC_ALL`, `LC_CTYPE`, then `LANG`), lower case, as the
+/// top-level-domain hint `chardetng` takes: `zh_CN.UTF-8` gives `cn`, `ja_JP` `jp`; `C`,
+/// `POSIX` or nothing give `None`. A few bytes of GBK are as likely Cyrillic to a detector
+/// that knows nothing else; knowing the user reads Chinese settles it the way browsers do.
+pub fn locale_region(env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .filter_map(|k| env(k))
+        .find(|v| !v.is_empty())?;
+    let name = locale.split(['.', '@']).next().unwrap_or("");
+    let (lang, region) = name.split_once('_').unwrap_or((name, ""));
+    let two_letters = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic());
+    match (lang, region) {
+        (_, r) if two_letters(r) => Some(r.to_ascii_lowercase()),
+        ("zh", _) => Some("cn".into()),
+        _ => None,
+    }
+}
+
+/// Non-ASCII bytes below which a legacy encoding is a guess on little evidence (a few names
+/// in a short file), worth a warning that says how to choose.
+pub const FEW_NON_ASCII: usize = 64;
+
 /// UTF-8 if the sample is UTF-8, allowing a few bad lines among good ones (they are then
 /// decoded row by row); otherwise the legacy encoding `chardetng` finds in the bytes (GBK,
-/// Big5, Shift_JIS, EUC-KR, Windows-125x, ...), decided once for the whole file.
-pub fn detect_encoding(sample: &[u8]) -> TextEncoding {
+/// Big5, Shift_JIS, EUC-KR, Windows-125x, ...), decided once for the whole file, with the
+/// locale's region as a hint (see [`locale_region`]).
+pub fn detect_encoding(sample: &[u8], region: Option<&str>) -> TextEncoding {
     // Judged line by line: in legacy text nearly every line with a non-ASCII byte is invalid
     // UTF-8 (a line that is valid by chance is rare), while a UTF-8 file with a stray byte
     // has many good non-ASCII lines and a few bad ones.
@@ -78,14 +102,16 @@ pub fn detect_encoding(sample: &[u8]) -> TextEncoding {
     if bad == 0 || good >= bad {
         return TextEncoding::Utf8 { strict: false };
     }
-    TextEncoding::Other(guess_legacy(sample))
+    TextEncoding::Other(guess_legacy(sample, region))
 }
 
 /// chardetng's guess for bytes that are not UTF-8.
-pub fn guess_legacy(bytes: &[u8]) -> &'static Encoding {
+pub fn guess_legacy(bytes: &[u8], region: Option<&str>) -> &'static Encoding {
     let mut d = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     d.feed(bytes, true);
-    d.guess(None, chardetng::Utf8Detection::Deny)
+    // chardetng panics on a hint that is not lower-case ASCII letters.
+    let tld = region.filter(|r| r.bytes().all(|b| b.is_ascii_lowercase()));
+    d.guess(tld.map(str::as_bytes), chardetng::Utf8Detection::Deny)
 }
 
 /// The candidate that occurs most often, outside quotes, in the first line (the header).
@@ -145,37 +171,85 @@ mod tests {
     #[test]
     fn detects_encoding_and_bom() {
         assert_eq!(
-            detect_encoding("héllo".as_bytes()),
+            detect_encoding("héllo".as_bytes(), None),
             TextEncoding::Utf8 { strict: false }
         );
         assert_eq!(
-            detect_encoding(&"héllo".as_bytes()[..2]),
+            detect_encoding(&"héllo".as_bytes()[..2], None),
             TextEncoding::Utf8 { strict: false }
         );
         assert_eq!(
-            detect_encoding("name\nJosé Müller,café\n".repeat(3).as_bytes()),
+            detect_encoding("name\nJosé Müller,café\n".repeat(3).as_bytes(), None),
             TextEncoding::Utf8 { strict: false }
         );
         let mut mostly = "name\nJosé Müller,café\n".repeat(3).into_bytes();
         mostly.extend(b"one bad \xe9 row\n");
         assert_eq!(
-            detect_encoding(&mostly),
+            detect_encoding(&mostly, None),
             TextEncoding::Utf8 { strict: false },
             "one stray byte does not make a UTF-8 file legacy"
         );
         assert_eq!(
-            detect_encoding(b"name\nJos\xe9 M\xfcller,caf\xe9 na\xefve\n"),
+            detect_encoding(b"name\nJos\xe9 M\xfcller,caf\xe9 na\xefve\n", None),
             TextEncoding::Other(encoding_rs::WINDOWS_1252)
         );
         let (gbk, _, _) = encoding_rs::GBK
             .encode("姓名,邮箱\n王丽,wangli@example.cn\n张伟,zhangwei@example.cn\n");
-        assert_eq!(detect_encoding(&gbk), TextEncoding::Other(encoding_rs::GBK));
+        assert_eq!(
+            detect_encoding(&gbk, None),
+            TextEncoding::Other(encoding_rs::GBK)
+        );
         assert_eq!(bom(b"\xEF\xBB\xBFa,b").map(|b| b.0), Some(3));
         assert_eq!(bom(b"a,b"), None);
         assert_eq!(
             bom(b"\xFF\xFEa\0"),
             Some((2, TextEncoding::Other(encoding_rs::UTF_16LE)))
         );
+    }
+
+    #[test]
+    fn a_few_cjk_names_are_read_right_with_the_locale_as_hint() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            locale_region(env(&[("LANG", "zh_CN.UTF-8")])).as_deref(),
+            Some("cn")
+        );
+        assert_eq!(
+            locale_region(env(&[
+                ("LC_ALL", ""),
+                ("LC_CTYPE", "ja_JP.eucJP"),
+                ("LANG", "C")
+            ]))
+            .as_deref(),
+            Some("jp")
+        );
+        assert_eq!(
+            locale_region(env(&[("LANG", "zh.GBK")])).as_deref(),
+            Some("cn")
+        );
+        assert_eq!(locale_region(env(&[("LANG", "C.UTF-8")])), None);
+        assert_eq!(
+            locale_region(env(&[("LANG", "sr_RS@latin")])).as_deref(),
+            Some("rs")
+        );
+        assert_eq!(locale_region(env(&[])), None);
+        for (text, enc, region) in [
+            ("name,email\n田中,a@b.com\n", encoding_rs::GBK, "cn"),
+            ("name,email\n李,a@b.com\n", encoding_rs::GBK, "cn"),
+            ("name,email\n陳大文,a@b.com\n", encoding_rs::BIG5, "tw"),
+            ("name,email\n김민수,a@b.com\n", encoding_rs::EUC_KR, "kr"),
+            ("name,email\n田中,a@b.com\n", encoding_rs::SHIFT_JIS, "jp"),
+        ] {
+            let (bytes, _, _) = enc.encode(text);
+            let got = detect_encoding(&bytes, Some(region));
+            assert_eq!(got, TextEncoding::Other(enc), "{text} in {}", enc.name());
+        }
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub fn bin(home: &Path) -> Command {
             || k.starts_with("XDG_")
             || k.starts_with("CHECKUSER_")
             || k == "NO_COLOR"
+            || k.starts_with("LC_")
+            || k == "LANG"
         {
             c.env_remove(k);
         }
