@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::api::credentials::{self, mask_ak, Auth};
 use crate::api::ApiVersion;
-use crate::cli::DoctorArgs;
+use crate::config::tools::DoctorConfig;
 use crate::sandbox::{Identity, Sandbox};
 use crate::store::{self, RunLock};
 
@@ -38,19 +38,17 @@ impl Report {
 }
 
 /// Runs every check and returns the exit code.
-pub async fn doctor(a: &DoctorArgs) -> Result<i32> {
+pub async fn doctor(cfg: &DoctorConfig) -> Result<i32> {
     let mut r = Report { failed: false };
-    let t = &a.target;
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let sandbox = if t.sandbox {
-        Some(Sandbox::start(Identity::builtin(), crate::config::faults(&a.faults)?, 0).await?)
-    } else {
-        None
+    let sandbox = match &cfg.sandbox {
+        Some(faults) => Some(Sandbox::start(Identity::builtin(), faults.clone(), 0).await?),
+        None => None,
     };
     let creds = match &sandbox {
         Some(sb) => Some(sb.identity.credentials()),
         None => match credentials::load(
-            t.token_file.as_deref(),
+            cfg.token_file.as_deref(),
             &|k| std::env::var(k).ok(),
             home.as_deref(),
         ) {
@@ -86,9 +84,9 @@ pub async fn doctor(a: &DoctorArgs) -> Result<i32> {
         Some(s) => Some(s.identity.partner_id.clone()),
         None => creds
             .as_ref()
-            .and_then(|c| credentials::partner_id(t.partner_id.as_deref(), c)),
+            .and_then(|c| credentials::partner_id(cfg.partner_id.as_deref(), c)),
     };
-    match (&partner, t.api) {
+    match (&partner, cfg.api) {
         (Some(p), _) => r.line(Level::Ok, "partner id", p),
         (None, ApiVersion::V2) => r.line(Level::Ok, "partner id", "not needed for --api v2"),
         (None, ApiVersion::V1) => r.line(
@@ -97,28 +95,33 @@ pub async fn doctor(a: &DoctorArgs) -> Result<i32> {
             "--api v1 needs one: pass --partner-id, set HUAWEICLOUD_PARTNER_ID, or HUAWEICLOUD_SDK_DOMAIN_ID",
         ),
     }
-    let endpoint = match &sandbox {
-        Some(sb) => sb.endpoint(),
-        None => t.endpoint.clone(),
+    let url = match &sandbox {
+        Some(sb) => reqwest::Url::parse(&sb.endpoint()).map_err(|e| e.to_string()),
+        None => cfg.endpoint.clone(),
     };
-    let url = reqwest::Url::parse(&endpoint).ok();
+    let roots = match &cfg.ca_certs {
+        Ok(certs) => certs.as_slice(),
+        Err(e) => {
+            r.line(Level::Fail, "ca cert", e);
+            &[]
+        }
+    };
     match &url {
-        Some(u) => endpoint_and_clock(&mut r, u).await,
-        None => r.line(Level::Fail, "endpoint", format!("{endpoint} is not a URL")),
+        Ok(u) => endpoint_and_clock(&mut r, u, roots).await,
+        Err(e) => r.line(Level::Fail, "endpoint", e),
     }
-    let state = a.state.clone().or_else(store::default_path);
-    match (state, url, creds) {
-        (Some(state), Some(url), Some(c)) => {
+    match (&cfg.state, url, creds) {
+        (Some(state), Ok(url), Some(c)) => {
             let scope = match &sandbox {
-                Some(_) => crate::run::sandbox_scope(t.api),
+                Some(_) => crate::run::sandbox_scope(cfg.api),
                 None => crate::store::Scope::for_endpoint(
                     &url,
                     partner.as_deref().unwrap_or(""),
                     &c.auth,
-                    t.api,
+                    cfg.api,
                 ),
             };
-            state_store(&mut r, &state, &scope);
+            state_store(&mut r, state, &scope);
         }
         (None, _, _) => r.line(
             Level::Fail,
@@ -149,11 +152,8 @@ fn file_permissions(r: &mut Report, home: Option<&Path>) {
     }
 }
 
-async fn endpoint_and_clock(r: &mut Report, url: &reqwest::Url) {
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-    {
+async fn endpoint_and_clock(r: &mut Report, url: &reqwest::Url, roots: &[reqwest::Certificate]) {
+    let client = match crate::api::client::http_client(roots, Duration::from_secs(10)) {
         Ok(c) => c,
         Err(e) => return r.line(Level::Fail, "endpoint", e.to_string()),
     };

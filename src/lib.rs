@@ -24,7 +24,8 @@
 //!
 //! - [`cli`] flag definitions (their doc comments are `--help`); [`config`] turns them into
 //!   validated settings: `ApiVersion` belongs to [`api`], `Faults` to [`sandbox`],
-//!   `Display`/`ProgressMode`/`SinkOptions` to [`output`], `Rules` to [`normalize`].
+//!   `Display`/`ProgressMode`/`SinkOptions` to [`output`], `Rules` to [`normalize`];
+//!   `config::tools` does the same for `doctor` and `state`.
 //! - [`input`] reads untrusted CSV and workbooks and maps rows to checks; [`normalize`] holds
 //!   the local rules (libphonenumber, UTS-46).
 //! - [`validate`] is the offline job; [`run`] the online one; [`plan_cmd`] the planning pass alone.

@@ -5,8 +5,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use checkuser::cli::{Cli, Command};
+use checkuser::config::tools::{DoctorConfig, StateConfig};
 use checkuser::config::{JobConfig, RunConfig};
 use checkuser::report::{eprint_quietly, Reports};
+use checkuser::state_cmd;
 
 fn main() -> ExitCode {
     checkuser::signals::harden_process();
@@ -36,10 +38,11 @@ fn main() -> ExitCode {
         Command::Sandbox(a) => {
             plain(runtime().and_then(|rt| rt.block_on(checkuser::sandbox_cmd::run(a))))
         }
-        Command::State(a) => plain(checkuser::state_cmd::run(a)),
-        Command::Doctor(a) => {
-            plain(runtime().and_then(|rt| rt.block_on(checkuser::doctor::doctor(a))))
-        }
+        Command::State(a) => plain(StateConfig::from_args(a).and_then(|c| state_cmd::run(&c))),
+        Command::Doctor(a) => plain(
+            DoctorConfig::from_args(a)
+                .and_then(|c| runtime().and_then(|rt| rt.block_on(checkuser::doctor::doctor(&c)))),
+        ),
         Command::Completions { shell } => plain(checkuser::docs::completions(*shell)),
         Command::Man { command } => plain(checkuser::docs::man(command.as_deref())),
     };

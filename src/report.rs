@@ -40,7 +40,10 @@ impl Reports {
         };
         let safe = outputs.iter().all(|o| {
             crate::config::check_targets(
-                input,
+                &input
+                    .map(|i| ("the input file", i))
+                    .into_iter()
+                    .collect::<Vec<_>>(),
                 &[
                     ("-o", Some(o.as_path())),
                     ("--summary-json", a.summary_json.as_deref()),

@@ -3,29 +3,19 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use chrono::{TimeZone, Utc};
 
 use crate::check::rfc3339;
-use crate::cli::{StateAction, StateArgs};
+use crate::config::tools::{StateConfig, StateJob};
 use crate::output::atomic::Out;
 use crate::store;
 
-pub fn run(a: &StateArgs) -> Result<i32> {
-    let path = match &a.state {
-        Some(p) => p.clone(),
-        None => store::default_path().context("cannot find the state store: pass --state PATH")?,
-    };
-    if !path.exists() {
-        bail!(
-            "there is no state store at {} yet (a run creates it)",
-            path.display()
-        );
-    }
-    let conn = store::open_db(&path)?;
-    match &a.action {
-        StateAction::Stats => stats(&conn, &path),
-        StateAction::Prune { older_than } => {
+pub fn run(cfg: &StateConfig) -> Result<i32> {
+    let conn = store::open_db(&cfg.path)?;
+    match &cfg.job {
+        StateJob::Stats => stats(&conn, &cfg.path),
+        StateJob::Prune(older_than) => {
             let cutoff = Utc::now() - chrono::TimeDelta::from_std(*older_than)?;
             let n = store::prune(&conn, cutoff)?;
             println!(
@@ -34,7 +24,7 @@ pub fn run(a: &StateArgs) -> Result<i32> {
             );
             Ok(0)
         }
-        StateAction::Export { output } => export(&conn, output),
+        StateJob::Export(output) => export(&conn, output.as_deref()),
     }
 }
 
@@ -54,9 +44,10 @@ fn stats(conn: &rusqlite::Connection, path: &Path) -> Result<i32> {
         println!("{host:<28} {partner:<22} {api:<4} {kind:<7} {result:<8} {n:>10}");
     }
     let (total, oldest, newest) = store::span(conn)?;
-    let size: u64 = ["", "-wal"]
+    let [wal, _] = store::companions(path);
+    let size: u64 = [path, wal.as_path()]
         .iter()
-        .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())
+        .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
     println!(
@@ -68,8 +59,7 @@ fn stats(conn: &rusqlite::Connection, path: &Path) -> Result<i32> {
     Ok(0)
 }
 
-fn export(conn: &rusqlite::Connection, output: &Path) -> Result<i32> {
-    let target = (output.as_os_str() != "-").then_some(output);
+fn export(conn: &rusqlite::Connection, target: Option<&Path>) -> Result<i32> {
     let mut w = csv::Writer::from_writer(Out::create(target)?);
     w.write_record(store::EXPORT_COLUMNS)?;
     store::export(conn, |record| {

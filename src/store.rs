@@ -130,14 +130,24 @@ pub fn sandbox_path() -> Option<PathBuf> {
     Some(xdg_dir("XDG_STATE_HOME", ".local/state")?.join("sandbox.sqlite"))
 }
 
+/// The files SQLite keeps beside a store: its write-ahead log and its shared memory.
+pub fn companions(store: &Path) -> [PathBuf; 2] {
+    ["-wal", "-shm"].map(|suffix| {
+        let mut p = store.as_os_str().to_owned();
+        p.push(suffix);
+        PathBuf::from(p)
+    })
+}
+
 fn move_store(old: &Path, new: &Path) -> Result<()> {
     if let Some(dir) = new.parent() {
         private_dir(dir)?;
     }
-    for suffix in ["", "-wal", "-shm"] {
-        let from = PathBuf::from(format!("{}{suffix}", old.display()));
+    let [old_wal, old_shm] = companions(old);
+    let [new_wal, new_shm] = companions(new);
+    for (from, to) in [(old, new), (&old_wal, &new_wal), (&old_shm, &new_shm)] {
         if from.exists() {
-            std::fs::rename(&from, format!("{}{suffix}", new.display()))?;
+            std::fs::rename(from, to)?;
         }
     }
     Ok(())

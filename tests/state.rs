@@ -266,6 +266,18 @@ fn state_stats_export_and_prune() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // The export may not replace the store it reads, nor its journal.
+    let before = std::fs::read(&state).unwrap();
+    let wal = format!("{st}-wal");
+    for target in [st, wal.as_str()] {
+        let out = run(
+            fx.dir.path(),
+            &["state", "--state", st, "export", "-o", target],
+        );
+        assert_eq!(out.status.code(), Some(2), "{target}");
+        assert!(stderr(&out).contains("itself"), "{}", stderr(&out));
+    }
+    assert_eq!(std::fs::read(&state).unwrap(), before);
     let missing = fx.path("nope.sqlite");
     let out = run(
         fx.dir.path(),

@@ -175,6 +175,46 @@ fn a_private_ca_is_trusted_only_with_ca_cert() {
 }
 
 #[test]
+fn doctor_trusts_what_run_trusts() {
+    let (ca_pem, cert, key) = test_pki();
+    let (port, stats, _rt) = tls_sim(cert, key);
+    let fx = Fixture::new();
+    let ca = fx.file("ca.pem", &ca_pem);
+    let id = Identity::builtin();
+    let doctor = |extra: &[&str]| {
+        let out = bin(fx.dir.path())
+            .env("HUAWEICLOUD_SDK_AK", &id.ak)
+            .env("HUAWEICLOUD_SDK_SK", &id.sk)
+            .env_remove("HTTPS_PROXY")
+            .env_remove("https_proxy")
+            .args(["doctor", "--endpoint", &format!("https://localhost:{port}")])
+            .args(["--partner-id", &id.partner_id])
+            .arg("--state")
+            .arg(fx.state())
+            .args(extra)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let endpoint_ok = text
+            .lines()
+            .any(|l| l.starts_with("ok") && l.contains("endpoint"));
+        (out.status.code(), endpoint_ok, text)
+    };
+    let (code, endpoint_ok, text) = doctor(&[]);
+    assert_eq!((code, endpoint_ok), (Some(1), false), "{text}");
+    let (code, endpoint_ok, text) = doctor(&["--ca-cert", ca.to_str().unwrap()]);
+    assert_eq!((code, endpoint_ok), (Some(0), true), "{text}");
+    let (code, _, text) = doctor(&["--ca-cert", fx.path("missing.pem").to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("--ca-cert")),
+        "{text}"
+    );
+    assert_eq!(stats.entries().len(), 0, "doctor spends no check request");
+}
+
+#[test]
 fn requests_go_through_the_https_proxy() {
     let (ca_pem, cert, key) = test_pki();
     let (port, stats, _rt) = tls_sim(cert, key);

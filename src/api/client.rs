@@ -37,21 +37,30 @@ pub struct Client {
     host: String,
 }
 
+/// The HTTP client every request to an endpoint goes through (`doctor`'s too): the platform's
+/// roots and `--ca-cert`, proxies from the environment, no redirects.
+pub fn http_client(
+    ca_certs: &[reqwest::Certificate],
+    timeout: Duration,
+) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder();
+    for cert in ca_certs {
+        builder = builder.add_root_certificate(cert.clone());
+    }
+    builder
+        .user_agent(concat!("checkuser/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .timeout(timeout)
+        .pool_idle_timeout(Duration::from_secs(5))
+        // A redirect would carry the credentials and the lead's data elsewhere.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("cannot set up the HTTP client")
+}
+
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client> {
-        let mut builder = reqwest::Client::builder();
-        for cert in &cfg.ca_certs {
-            builder = builder.add_root_certificate(cert.clone());
-        }
-        let http = builder
-            .user_agent(concat!("checkuser/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
-            .timeout(cfg.timeout)
-            .pool_idle_timeout(Duration::from_secs(5))
-            // A redirect would carry the credentials and the lead's data elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .context("cannot set up the HTTP client")?;
+        let http = http_client(&cfg.ca_certs, cfg.timeout)?;
         let base = cfg.endpoint.as_str().trim_end_matches('/');
         let path = wire::path(cfg.api, &cfg.partner_id);
         let url = reqwest::Url::parse(&format!("{base}{path}")).context("--endpoint")?;

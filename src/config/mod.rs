@@ -3,10 +3,9 @@
 //! accepted.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-
-use std::time::Duration;
 
 use crate::cli::{FaultArgs, InputArgs, LogArgs};
 use crate::input::reader::DEFAULT_RECORD_CAP;
@@ -16,6 +15,8 @@ use crate::normalize::{DefaultCountry, Rules};
 use crate::output::Display;
 use crate::output::Format;
 use crate::sandbox::Faults;
+
+pub mod tools;
 
 /// Everything the reading and writing half of a job needs (shared by `run` and `validate`).
 #[derive(Debug, Clone)]
@@ -80,8 +81,9 @@ impl JobConfig {
         if output.is_none() && format == Format::Xlsx {
             bail!("a workbook cannot go to standard output: pass -o NAME.xlsx");
         }
+        let input = [("the input file", a.input.as_path())];
         check_targets(
-            (!stdin).then_some(a.input.as_path()),
+            if stdin { &[] } else { &input },
             &[
                 ("-o", output.as_deref().or(Some(Path::new("-")))),
                 ("--summary-json", a.summary_json.as_deref()),
@@ -183,10 +185,11 @@ fn identity(p: &Path) -> Identity {
     })
 }
 
-/// No output may be the input or another output (a character device such as `/dev/null` or a
-/// terminal may take several, but `-` only one). Checked before anything is read or sent.
-pub fn check_targets(input: Option<&Path>, outputs: &[(&str, Option<&Path>)]) -> Result<()> {
-    let input = input.map(identity);
+/// No output may be a file being read (the input; for `state export`, the store) or another
+/// output (a character device such as `/dev/null` or a terminal may take several, but `-` only
+/// one). Checked before anything is read or sent.
+pub fn check_targets(inputs: &[(&str, &Path)], outputs: &[(&str, Option<&Path>)]) -> Result<()> {
+    let inputs: Vec<(&str, Identity)> = inputs.iter().map(|(n, p)| (*n, identity(p))).collect();
     let shown = |p: &Path| match p.as_os_str() == "-" {
         true => "standard output".to_string(),
         false => p.display().to_string(),
@@ -202,10 +205,9 @@ pub fn check_targets(input: Option<&Path>, outputs: &[(&str, Option<&Path>)]) ->
                 ..
             }
         );
-        if input.as_ref() == Some(&id) && !device {
+        if let Some((name, _)) = inputs.iter().find(|(_, i)| *i == id && !device) {
             bail!(
-                "{flag} {} is the input file itself: choose another path (the lead list would \
-                 be overwritten)",
+                "{flag} {} is {name} itself: choose another path (it would be overwritten)",
                 shown(path)
             );
         }
@@ -280,34 +282,33 @@ impl RunConfig {
         if a.max_requests == Some(0) {
             bail!("--max-requests must be at least 1 (use checkuser plan to send nothing)");
         }
+        let [wal, shm] = match a.state.as_deref() {
+            Some(s) => crate::store::companions(s).map(Some),
+            None => [None, None],
+        };
+        let input: Vec<(&str, &Path)> = job
+            .input
+            .path
+            .iter()
+            .map(|p| ("the input file", p.as_path()))
+            .collect();
         crate::config::check_targets(
-            job.input.path.as_deref(),
+            &input,
             &[
                 ("-o", job.output.as_deref().or(Some(Path::new("-")))),
                 ("--summary-json", job.summary_json.as_deref()),
                 ("--metrics-file", a.input.metrics_file.as_deref()),
                 ("--changes", a.changes.as_deref()),
                 ("--state", a.state.as_deref()),
+                ("--state (its journal)", wal.as_deref()),
+                ("--state (its shared memory)", shm.as_deref()),
             ],
         )?;
         let t = &a.target;
         let target = if t.sandbox {
             Target::Sandbox(faults(&a.faults)?)
         } else {
-            let endpoint = reqwest::Url::parse(&t.endpoint)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-                .ok_or_else(|| {
-                    anyhow::anyhow!("--endpoint {} is not an http(s) URL", t.endpoint)
-                })?;
-            if endpoint.scheme() == "http" && !is_loopback(&endpoint) && !t.insecure_http {
-                bail!(
-                    "--endpoint {} is plain http on another machine: the credentials and the \
-                     leads would travel unencrypted. Use https, or pass --insecure-http if you \
-                     really mean it",
-                    t.endpoint
-                );
-            }
+            let endpoint = remote_endpoint(t)?;
             let home = std::env::var_os("HOME").map(PathBuf::from);
             let credentials = crate::api::credentials::load(
                 t.token_file.as_deref(),
@@ -419,6 +420,23 @@ fn is_loopback(u: &reqwest::Url) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// `--endpoint`, refused when it is not http(s) or when it is plain http to another machine
+/// without `--insecure-http`.
+fn remote_endpoint(t: &crate::cli::TargetArgs) -> Result<reqwest::Url> {
+    let endpoint = reqwest::Url::parse(&t.endpoint)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .ok_or_else(|| anyhow::anyhow!("--endpoint {} is not an http(s) URL", t.endpoint))?;
+    if endpoint.scheme() == "http" && !is_loopback(&endpoint) && !t.insecure_http {
+        bail!(
+            "--endpoint {} is plain http on another machine: the credentials and the leads \
+             would travel unencrypted. Use https, or pass --insecure-http if you really mean it",
+            t.endpoint
+        );
+    }
+    Ok(endpoint)
+}
+
 /// `--ca-cert`: the PEM certificates to trust as well.
 fn ca_certs(path: Option<&Path>) -> Result<Vec<reqwest::Certificate>> {
     let Some(path) = path else {
@@ -493,12 +511,13 @@ mod tests {
         let out = dir.path().join("out.csv");
         let sneaky = dir.path().join("sub/../leads.csv");
         std::fs::create_dir(dir.path().join("sub")).unwrap();
-        let check = |outs: &[(&str, Option<&Path>)]| check_targets(Some(&input), outs);
+        let check =
+            |outs: &[(&str, Option<&Path>)]| check_targets(&[("the input file", &input)], outs);
         assert!(
             check(&[("-o", Some(&out)), ("--summary-json", Some(&sneaky))])
                 .unwrap_err()
                 .to_string()
-                .contains("input file itself")
+                .contains("the input file itself")
         );
         assert!(check(&[("-o", Some(&out)), ("--summary-json", Some(&out))])
             .unwrap_err()
