@@ -3,7 +3,7 @@
 //! one, never half of one. Only regular files (and new paths) are replaced: a FIFO or a device
 //! such as `/dev/null` is written through, never renamed over; a symlink is followed; the file
 //! standard output goes to is written as standard output. Every temporary file is listed
-//! in [`TEMPS`] until it is renamed or dropped, so that exit paths that skip destructors (a
+//! in `TEMPS` until it is renamed or dropped, so that exit paths that skip destructors (a
 //! second Ctrl-C) can still remove them.
 
 use std::fs::File;
@@ -27,7 +27,7 @@ pub enum Out {
 /// Temporary files not yet renamed into place.
 static TEMPS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
-/// A temporary output file, listed in [`TEMPS`] for as long as it exists.
+/// A temporary output file, listed in `TEMPS` for as long as it exists.
 pub struct Temp {
     file: NamedTempFile,
     path: PathBuf,
