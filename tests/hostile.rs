@@ -329,73 +329,137 @@ fn a_file_cut_off_mid_row_is_read_whole_and_warned_about() {
     assert_eq!(rows.len(), 2, "the cut row is still written");
 }
 
-#[test]
-fn a_server_echoing_the_token_gets_it_redacted_everywhere() {
+/// A server on 127.0.0.1 that answers every request with `respond(request headers)`:
+/// (extra response headers, JSON body), HTTP 400. Returns its port.
+fn echo_server(respond: fn(&[(String, String)]) -> (String, String)) -> u16 {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for conn in listener.incoming().flatten() {
             let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let (mut token, mut len) = (String::new(), 0usize);
+            let mut headers = Vec::new();
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                     break;
                 }
-                let lower = line.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("x-auth-token:") {
-                    token = line[line.len() - v.len()..].trim().to_string();
-                }
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
+                if let Some((k, v)) = line.split_once(':') {
+                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
                 }
             }
+            let len = headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0usize);
             let mut body = vec![0u8; len];
             let _ = std::io::Read::read_exact(&mut reader, &mut body);
-            let answer =
-                format!(r#"{{"error_code":"CBC.9999","error_msg":"bad token {token} sent"}}"#);
+            let (extra, answer) = respond(&headers);
             let mut conn = conn;
             let _ = write!(
                 conn,
-                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{answer}",
                 answer.len()
             );
         }
     });
+    port
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// Runs two emails against an echoing server with the given credentials; returns every text
+/// the run wrote (output, stderr, summary).
+fn run_against_echo(port: u16, env: &[(&str, &str)]) -> Vec<String> {
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(2)));
-    let secret = "MIIsecretTOKENvalue123456789";
-    let out = bin(fx.dir.path())
-        .env("HUAWEICLOUD_AUTH_TOKEN", secret)
+    let mut cmd = bin(fx.dir.path());
+    cmd.envs(env.iter().copied())
         .args([
             "run",
             input.to_str().unwrap(),
             "--endpoint",
             &format!("http://127.0.0.1:{port}"),
         ])
-        .args([
-            "--partner-id",
-            "p",
-            "--progress",
-            "never",
-            "-v",
-            "--summary-json",
-        ])
+        .args(["--partner-id", "p", "--progress", "never", "-v"])
+        .arg("--summary-json")
         .arg(fx.path("s.json"))
         .arg("--state")
-        .arg(fx.state())
-        .output()
-        .unwrap();
+        .arg(fx.state());
+    let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let written = std::fs::read_to_string(fx.path("in.checked.csv")).unwrap();
-    assert!(written.contains("bad token [redacted] sent"), "{written}");
-    for text in [
-        written,
+    vec![
+        std::fs::read_to_string(fx.path("in.checked.csv")).unwrap(),
         stderr(&out),
         std::fs::read_to_string(fx.path("s.json")).unwrap(),
-    ] {
+    ]
+}
+
+#[test]
+fn a_server_echoing_the_token_gets_it_redacted_everywhere() {
+    let port = echo_server(|h| {
+        let token = header(h, "x-auth-token");
+        (
+            String::new(),
+            format!(r#"{{"error_code":"CBC.9999","error_msg":"bad token {token} sent"}}"#),
+        )
+    });
+    let secret = "MIIsecretTOKENvalue123456789";
+    let texts = run_against_echo(port, &[("HUAWEICLOUD_AUTH_TOKEN", secret)]);
+    assert!(
+        texts[0].contains("bad token [redacted] sent"),
+        "{}",
+        texts[0]
+    );
+    for text in texts {
         assert!(!text.contains(secret));
+    }
+}
+
+#[test]
+fn a_server_echoing_the_signature_or_a_disguised_ak_gets_them_redacted() {
+    // The Authorization header back in the request id and the message, the AK JSON-escaped
+    // and in lower case: none of it may reach the output, the log or the summary.
+    let port = echo_server(|h| {
+        let auth = header(h, "authorization");
+        let ak = auth
+            .split("Access=")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .unwrap_or("");
+        let escaped: String = ak.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
+        (
+            format!("x-request-id: {auth}\r\n"),
+            format!(
+                r#"{{"error_code":"CBC.9999","error_msg":"got {auth}; ak {escaped} / {}"}}"#,
+                ak.to_lowercase()
+            ),
+        )
+    });
+    let (ak, sk) = ("AKECHOED00000001", "skEchoedSecret0000000001");
+    let texts = run_against_echo(
+        port,
+        &[("HUAWEICLOUD_SDK_AK", ak), ("HUAWEICLOUD_SDK_SK", sk)],
+    );
+    assert!(texts[0].contains("Signature=[redacted]"), "{}", texts[0]);
+    for text in texts {
+        let lower = text.to_lowercase();
+        assert!(
+            !lower.contains(&ak.to_lowercase()) && !lower.contains(&sk.to_lowercase()),
+            "{text}"
+        );
+        let after = |t: &str| {
+            t.split("Signature=")
+                .skip(1)
+                .all(|r| r.starts_with("[redacted]"))
+        };
+        assert!(after(&text), "{text}");
     }
 }
 

@@ -53,6 +53,20 @@ pub enum Class {
     RowError(Problem),
 }
 
+impl Class {
+    /// The problem this class carries, if any (an answer carries none).
+    pub fn problem_mut(&mut self) -> Option<&mut Problem> {
+        match self {
+            Class::Answer { .. } => None,
+            Class::Invalid(p)
+            | Class::Throttled(p)
+            | Class::Transient(p)
+            | Class::Fatal(p)
+            | Class::RowError(p) => Some(p),
+        }
+    }
+}
+
 /// The fatal codes, each with the likely cause people are told: the one list of them.
 const FATAL: &[(&str, &str)] = &[
     (

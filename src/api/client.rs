@@ -11,8 +11,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT
 use secrecy::ExposeSecret;
 
 use super::backoff::parse_retry_after;
-use super::classify::{Problem, Reply, MAX_BODY};
+use super::classify::{classify, Class, Problem, Reply, MAX_BODY};
 use super::credentials::{Auth, Credentials};
+use super::redact::Redactor;
 use super::{sign, wire};
 use crate::api::ApiVersion;
 use crate::check::CheckType;
@@ -82,15 +83,39 @@ impl Client {
         self.cfg.api
     }
 
-    /// One request for one check. `Err` is a failure with no HTTP answer (timeout, connection).
-    pub async fn send(
+    /// One request for one check, classified; every text that came from the server has had
+    /// the secrets of this request taken out. The reply is `None` when no HTTP answer came
+    /// (timeout, connection): that is transient.
+    pub async fn check(
         &self,
         kind: CheckType,
         key: &str,
         now: DateTime<Utc>,
-    ) -> Result<Reply, Problem> {
+    ) -> (Class, Option<Reply>) {
         let body = wire::body(self.cfg.api, kind, key);
-        let headers = self.headers(&body, now);
+        let (headers, signature) = self.headers(&body, now);
+        let redactor = self.redactor(signature.as_deref());
+        match self.send(body, headers, &redactor).await {
+            Ok(reply) => {
+                let mut class = classify(self.cfg.api, &reply);
+                if let Some(p) = class.problem_mut() {
+                    // The JSON is decoded now: an echo written as `\u0041…` is plain text.
+                    p.code = redactor.text(&p.code);
+                    p.msg = redactor.text(&p.msg);
+                }
+                (class, Some(reply))
+            }
+            Err(p) => (Class::Transient(p), None),
+        }
+    }
+
+    /// Sends one request. `Err` is a failure with no HTTP answer (timeout, connection).
+    async fn send(
+        &self,
+        body: Vec<u8>,
+        headers: HeaderMap,
+        redactor: &Redactor,
+    ) -> Result<Reply, Problem> {
         let res = self
             .http
             .post(self.url.clone())
@@ -127,21 +152,19 @@ impl Client {
             reply.body.extend_from_slice(&chunk);
         }
         // A server may echo what it was sent: no secret goes on into outputs or logs.
-        self.redact(&mut reply.body);
+        reply.body = redactor.bytes(&reply.body);
         for text in [&mut reply.request_id, &mut reply.location]
             .into_iter()
             .flatten()
         {
-            let mut bytes = std::mem::take(text).into_bytes();
-            self.redact(&mut bytes);
-            *text = String::from_utf8_lossy(&bytes).into_owned();
+            *text = redactor.text(text);
         }
         Ok(reply)
     }
 
-    /// Replaces every occurrence of the AK, the SK or a token with `[redacted]`.
-    fn redact(&self, bytes: &mut Vec<u8>) {
-        let secrets: Vec<&[u8]> = match &self.cfg.credentials.auth {
+    /// What must not come back out of one request: the AK, the SK, a token, the signature.
+    fn redactor(&self, signature: Option<&str>) -> Redactor {
+        let mut secrets: Vec<&[u8]> = match &self.cfg.credentials.auth {
             Auth::AkSk {
                 ak,
                 sk,
@@ -157,15 +180,13 @@ impl Client {
             }
             Auth::Token(t) => vec![t.expose_secret().as_bytes()],
         };
-        for secret in secrets.into_iter().filter(|s| s.len() >= 4) {
-            while let Some(at) = bytes.windows(secret.len()).position(|w| w == secret) {
-                bytes.splice(at..at + secret.len(), b"[redacted]".iter().copied());
-            }
-        }
+        secrets.extend(signature.map(str::as_bytes));
+        Redactor::new(secrets)
     }
 
-    /// The headers of one attempt, signed for AK/SK; secret values are marked sensitive.
-    fn headers(&self, body: &[u8], now: DateTime<Utc>) -> HeaderMap {
+    /// The headers of one attempt, signed for AK/SK (with the signature, to be kept out of
+    /// what comes back); secret values are marked sensitive.
+    fn headers(&self, body: &[u8], now: DateTime<Utc>) -> (HeaderMap, Option<String>) {
         let date = sign::sdk_date(now);
         let mut plain: Vec<(&str, &str)> = vec![
             ("Content-Type", "application/json"),
@@ -176,6 +197,7 @@ impl Client {
             plain.push(("X-Domain-Id", d));
         }
         let mut map = HeaderMap::new();
+        let mut signature = None;
         let mut put = |name: &str, value: &str, sensitive: bool| {
             if let (Ok(n), Ok(mut v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
                 v.set_sensitive(sensitive);
@@ -208,6 +230,7 @@ impl Client {
                     put("X-Security-Token", t, true);
                 }
                 put(AUTHORIZATION.as_str(), &sig.authorization(ak), true);
+                signature = Some(sig.signature);
             }
             Auth::Token(t) => put("X-Auth-Token", t.expose_secret(), true),
         }
@@ -215,7 +238,7 @@ impl Client {
             put(n, v, false);
         }
         debug_assert!(map.contains_key(HOST) && map.contains_key(CONTENT_TYPE));
-        map
+        (map, signature)
     }
 }
 

@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod classify;
 pub mod client;
 pub mod credentials;
+pub mod redact;
 pub mod sign;
 pub mod wire;
 

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::fatal;
 use super::pace::Pace;
 use crate::api::backoff::full_jitter;
-use crate::api::classify::{classify, Class, Problem, Reply};
+use crate::api::classify::{Class, Problem, Reply};
 use crate::api::client::Client;
 use crate::check::{CheckType, Outcome, ResultKind, Source};
 use crate::logging::mask;
@@ -133,11 +133,7 @@ pub async fn check(
             );
         }
         requests += 1;
-        let sent = ctx.client.send(kind, &key, Utc::now()).await;
-        let (class, reply) = match sent {
-            Ok(reply) => (classify(ctx.client.api(), &reply), Some(reply)),
-            Err(problem) => (Class::Transient(problem), None),
-        };
+        let (class, reply) = ctx.client.check(kind, &key, Utc::now()).await;
         tracing::trace!(
             "{kind} {shown}: attempt {requests} -> {}",
             describe(&class, reply.as_ref())
