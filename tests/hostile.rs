@@ -329,9 +329,12 @@ fn a_file_cut_off_mid_row_is_read_whole_and_warned_about() {
     assert_eq!(rows.len(), 2, "the cut row is still written");
 }
 
+/// Request headers, names in lower case.
+type Headers = [(String, String)];
+
 /// A server on 127.0.0.1 that answers every request with `respond(request headers)`:
 /// (extra response headers, JSON body), HTTP 400. Returns its port.
-fn echo_server(respond: fn(&[(String, String)]) -> (String, String)) -> u16 {
+fn echo_server(respond: fn(&Headers) -> (String, String)) -> u16 {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -367,7 +370,7 @@ fn echo_server(respond: fn(&[(String, String)]) -> (String, String)) -> u16 {
     port
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+fn header<'a>(headers: &'a Headers, name: &str) -> &'a str {
     headers
         .iter()
         .find(|(k, _)| k == name)
