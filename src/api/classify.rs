@@ -183,7 +183,33 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
             ));
         }
 
-        let answer = serde_json::from_value::<AnswerBody>(parsed.unwrap_or_default())
+        // Only an object is an answer (a struct also reads from an array, by position).
+        let Some(obj) = parsed.as_ref().and_then(|v| v.as_object()) else {
+            return bad("the answer is not a JSON object".into());
+        };
+        if code.is_empty() {
+            // No readable code: an answer only if it claims none and reports no error.
+            let key =
+                |keys: [&'static str; 3]| keys.into_iter().find_map(|k| obj.get(k).map(|v| (k, v)));
+            if let Some((k, v)) =
+                key(["error_code", "errorCode", "code"]).filter(|(_, v)| v.as_str() != Some(""))
+            {
+                return bad(sanitize(&format!(
+                    "{k} {} is not a documented code",
+                    wire::shown(v)
+                )));
+            }
+            if let Some((k, v)) = key(["error_msg", "errorMsg", "message"]).filter(|(_, v)| {
+                let m = v.as_str().map(str::trim);
+                m.is_none_or(|m| !m.is_empty() && !m.eq_ignore_ascii_case("success"))
+            }) {
+                return bad(sanitize(&format!(
+                    "{k} {} with no error code: not taken as an answer",
+                    wire::shown(v)
+                )));
+            }
+        }
+        let answer = serde_json::from_value::<AnswerBody>(serde_json::Value::Object(obj.clone()))
             .map_err(|e| format!("the answer does not have the documented shape: {e}"))
             .and_then(|b| b.status_uplimit(api));
         return match answer {
@@ -421,21 +447,28 @@ mod tests {
 
     #[test]
     fn v2_success_may_omit_error_code() {
-        let c = classify(
-            ApiVersion::V2,
-            &reply(
-                200,
-                r#"{"check_result":"available","mobile_remain_available_num":0}"#,
-            ),
-        );
-        assert_eq!(
-            c,
-            Class::Answer {
+        for body in [
+            r#"{"check_result":"available","mobile_remain_available_num":0}"#,
+            r#"{"error_msg":"success","check_result":"available","mobile_remain_available_num":0}"#,
+            r#"{"error_code":"","check_result":"available","mobile_remain_available_num":0}"#,
+        ] {
+            let c = classify(ApiVersion::V2, &reply(200, body));
+            let answer = Class::Answer {
                 status: "0".into(),
                 uplimit: "1".into(),
                 code: "CBC.0000".into(),
-            }
-        );
+            };
+            assert_eq!(c, answer, "{body}");
+        }
+        for body in [
+            r#"[null,null,"used_by_user",0]"#,
+            r#"{"error_code":12,"check_result":"available"}"#,
+            r#"{"error_msg":"Request failed","check_result":"available"}"#,
+            r#"{"check_result":"available","status":"1"}"#,
+        ] {
+            let c = classify(ApiVersion::V2, &reply(200, body));
+            assert_eq!(class_name(&c), "row error", "{body}: {c:?}");
+        }
     }
 
     #[test]
@@ -461,6 +494,20 @@ mod tests {
                 r#"{"status":"0","uplimit":"0","error_code":"CBC.0000","extra":[1]}"#,
             ),
             (200, r#"{}"#),
+            (200, r#"["1","0"]"#),
+            (200, r#"{"error_code":999,"status":"0","uplimit":"0"}"#),
+            (
+                200,
+                r#"{"error_code":{"x":"CBC.0100"},"status":"1","uplimit":"0"}"#,
+            ),
+            (
+                200,
+                r#"{"error_code":"CBC.0000","status":"0","uplimit":"0","check_result":"used_by_user"}"#,
+            ),
+            (
+                200,
+                r#"{"error_msg":"Request failed","status":"0","uplimit":"0"}"#,
+            ),
             (
                 200,
                 r#"{"error_code":"CBC.0000","status":"1","uplimit":"0","status":"0"}"#,

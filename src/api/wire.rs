@@ -121,7 +121,7 @@ fn flag(name: &str, v: Option<&serde_json::Value>) -> Result<&'static str, Strin
 }
 
 /// A JSON value for an error message, short and free of control characters.
-fn shown(v: &serde_json::Value) -> String {
+pub fn shown(v: &serde_json::Value) -> String {
     let s: String = v.to_string().chars().take(40).collect();
     super::sanitize(&s)
 }
@@ -130,39 +130,60 @@ impl AnswerBody {
     /// (status, uplimit) as the v1 API states them; v2 answers are mapped by the contract's
     /// rule. `Err` says which field is missing or holds an undocumented value.
     pub fn status_uplimit(&self, api: ApiVersion) -> Result<(String, String), String> {
-        match api {
-            ApiVersion::V1 => Ok((
-                flag("status", self.status.as_ref())?.into(),
-                flag("uplimit", self.uplimit.as_ref())?.into(),
-            )),
-            ApiVersion::V2 => {
-                let status = match self.check_result.as_ref() {
-                    Some(serde_json::Value::String(s)) if s == "used_by_user" => "1",
-                    Some(serde_json::Value::String(s)) if s == "available" => "0",
-                    None => return Err("the answer has no check_result".into()),
-                    Some(other) => {
-                        return Err(format!(
-                            "check_result {} is not a documented value",
-                            shown(other)
-                        ))
-                    }
-                };
-                let uplimit = match self.mobile_remain_available_num.as_ref() {
-                    None => "0",
-                    Some(v) => match v.as_u64() {
-                        Some(0) => "1",
-                        Some(_) => "0",
-                        None => {
-                            return Err(format!(
-                                "mobile_remain_available_num {} is not a count",
-                                shown(v)
-                            ))
-                        }
-                    },
-                };
-                Ok((status.into(), uplimit.into()))
+        let (status, uplimit) = match api {
+            ApiVersion::V1 => self.v1()?,
+            ApiVersion::V2 => self.v2()?,
+        };
+        // A body that also carries the other version's answer must say the same thing.
+        let other = match api {
+            ApiVersion::V1 => self.check_result.is_some().then(|| self.v2()),
+            ApiVersion::V2 => self
+                .status
+                .is_some()
+                .then(|| flag("status", self.status.as_ref()).map(|s| (s, uplimit))),
+        };
+        match other {
+            Some(Ok((s, _))) if s != status => {
+                Err("status and check_result disagree: the answer is ambiguous".into())
             }
+            Some(Err(why)) => Err(why),
+            _ => Ok((status.into(), uplimit.into())),
         }
+    }
+
+    fn v1(&self) -> Result<(&'static str, &'static str), String> {
+        Ok((
+            flag("status", self.status.as_ref())?,
+            flag("uplimit", self.uplimit.as_ref())?,
+        ))
+    }
+
+    fn v2(&self) -> Result<(&'static str, &'static str), String> {
+        let status = match self.check_result.as_ref() {
+            Some(serde_json::Value::String(s)) if s == "used_by_user" => "1",
+            Some(serde_json::Value::String(s)) if s == "available" => "0",
+            None => return Err("the answer has no check_result".into()),
+            Some(other) => {
+                return Err(format!(
+                    "check_result {} is not a documented value",
+                    shown(other)
+                ))
+            }
+        };
+        let uplimit = match self.mobile_remain_available_num.as_ref() {
+            None => "0",
+            Some(v) => match v.as_u64() {
+                Some(0) => "1",
+                Some(_) => "0",
+                None => {
+                    return Err(format!(
+                        "mobile_remain_available_num {} is not a count",
+                        shown(v)
+                    ))
+                }
+            },
+        };
+        Ok((status, uplimit))
     }
 }
 
