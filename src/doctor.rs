@@ -87,7 +87,10 @@ pub async fn doctor(cfg: &DoctorConfig) -> Result<i32> {
             .and_then(|c| credentials::partner_id(cfg.partner_id.as_deref(), c)),
     };
     match (&partner, cfg.api) {
-        (Some(p), _) => r.line(Level::Ok, "partner id", p),
+        (Some(p), _) => match credentials::check_partner_id(p) {
+            Ok(()) => r.line(Level::Ok, "partner id", p),
+            Err(e) => r.line(Level::Fail, "partner id", format!("{e:#}")),
+        },
         (None, ApiVersion::V2) => r.line(Level::Ok, "partner id", "not needed for --api v2"),
         (None, ApiVersion::V1) => r.line(
             Level::Fail,

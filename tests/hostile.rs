@@ -218,6 +218,8 @@ fn flags_out_of_range_are_usage_errors_not_panics() {
         vec!["run", i, "--sandbox", "--rate", "1e10"],
         vec!["run", i, "--sandbox", "--rate", "NaN"],
         vec!["run", i, "--sandbox", "--throttle", "1e10"],
+        vec!["run", i, "--sandbox", "--throttle", "1e-20"],
+        vec!["sandbox", "--throttle", "1e-300", "--port", "0"],
         vec!["run", i, "--sandbox", "--concurrency", "0"],
         vec!["run", i, "--sandbox", "--timeout", "584000000000y"],
         vec!["run", i, "--sandbox", "--max-age", "99999999999d"],
@@ -514,6 +516,30 @@ fn a_refused_clash_writes_nothing_and_the_state_must_be_a_store() {
         0o644
     );
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "not a database");
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_refused_before_any_request() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(3)));
+    let folder = fx.path("results");
+    std::fs::create_dir(&folder).unwrap();
+    let folder = folder.to_str().unwrap();
+    let missing = fx.path("no/such/folder/out.csv");
+    let missing = missing.to_str().unwrap();
+    for (extra, says) in [
+        (["-o", folder], "is a folder"),
+        (["--changes", folder], "is a folder"),
+        (["--metrics-file", folder], "is a folder"),
+        (["-o", missing], "does not exist"),
+        (["--metrics-file", missing], "does not exist"),
+    ] {
+        let out = sim.run_expect(&fx, &input, &extra, 2);
+        assert!(stderr(&out).contains(says), "{extra:?}: {}", stderr(&out));
+        assert_eq!(sim.requests(), 0, "{extra:?}: no request spent");
+    }
+    assert!(!fx.path("in.checked.csv").exists());
 }
 
 #[test]

@@ -217,7 +217,7 @@ fn an_output_folder_that_cannot_be_written_is_a_clear_error() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("cannot write /sys/checkuser-test.csv: the folder is not writable"),
+        stderr(&out).contains("-o /sys/checkuser-test.csv: the folder /sys is not writable"),
         "{}",
         stderr(&out)
     );
@@ -232,7 +232,7 @@ fn an_output_folder_that_cannot_be_written_is_a_clear_error() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("the folder does not exist") && !stderr(&out).contains(".x.csv."),
+        stderr(&out).contains("/no/such/dir does not exist") && !stderr(&out).contains(".x.csv."),
         "{}",
         stderr(&out)
     );

@@ -148,6 +148,19 @@ fn a_deadline_stops_on_time_with_every_row_written() {
 }
 
 #[test]
+fn a_deadline_already_passed_sends_nothing() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(5)));
+    for _ in 0..3 {
+        sim.run_expect(&fx, &input, &["--deadline", "0s"], 1);
+        assert_eq!(fx.summary()["stopped_reason"], "deadline");
+        assert_eq!(fx.summary()["pending"], 5);
+    }
+    assert_eq!(sim.requests(), 0);
+}
+
+#[test]
 fn plan_figures_match_what_the_run_then_does() {
     let sim = Sim::start(no_faults());
     let fx = Fixture::new();

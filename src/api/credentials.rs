@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 /// How requests prove who sends them.
 #[derive(Clone)]
@@ -54,8 +54,68 @@ pub fn load(
     env: &dyn Fn(&str) -> Option<String>,
     home: Option<&Path>,
 ) -> Result<Credentials> {
+    sendable(find(token_file, env, home)?)
+}
+
+/// Every credential travels in an HTTP header (the SK in the signature made with it): a line
+/// break, a space or a control character pasted with it would make the header impossible to
+/// send, or the signature wrong for a gateway that locks the AK after a few. Refused here,
+/// without showing the value.
+fn sendable(c: Credentials) -> Result<Credentials> {
+    let mut values: Vec<(&str, &str)> = match &c.auth {
+        Auth::AkSk {
+            ak,
+            sk,
+            security_token,
+        } => {
+            let mut v = vec![("the AK", ak.as_str()), ("the SK", sk.expose_secret())];
+            v.extend(
+                security_token
+                    .as_ref()
+                    .map(|t| ("the security token", t.expose_secret())),
+            );
+            v
+        }
+        Auth::Token(t) => vec![("the IAM token", t.expose_secret())],
+    };
+    values.extend(c.domain_id.as_deref().map(|d| ("the domain id", d)));
+    if let Some((what, _)) = values
+        .iter()
+        .find(|(_, v)| !v.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        bail!(
+            "{what} from {} holds a space, a line break or a character that no HTTP header can \
+             carry: copy it again (nothing was sent)",
+            c.source
+        );
+    }
+    Ok(c)
+}
+
+/// A partner id goes into the request path: letters, digits, `-` and `_` only (a `/`, `?` or
+/// `..` would send the request, signed, somewhere else).
+pub fn check_partner_id(p: &str) -> Result<()> {
+    if p.is_empty()
+        || !p
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        bail!(
+            "the partner id '{}' may hold only letters, digits, '-' and '_' (it is the account \
+             id shown under My Credentials)",
+            crate::api::sanitize(p)
+        );
+    }
+    Ok(())
+}
+
+fn find(
+    token_file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+) -> Result<Credentials> {
     let var = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-    let domain_id = var("HUAWEICLOUD_SDK_DOMAIN_ID");
+    let domain_id = var("HUAWEICLOUD_SDK_DOMAIN_ID").map(|d| d.trim().to_string());
     if let Some(path) = token_file {
         let token = read_private(path, "token file")?;
         let token = token.trim();
@@ -217,6 +277,41 @@ mod tests {
         );
         assert_eq!(c.domain_id.as_deref(), Some("dom"));
         assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn values_no_header_can_carry_are_refused_without_being_shown() {
+        for (k, v) in [
+            ("HUAWEICLOUD_SDK_AK", "AKAK\nAKAK"),
+            ("HUAWEICLOUD_SDK_SK", "s3cr\u{1}et99"),
+            ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "tok en-value"),
+            ("HUAWEICLOUD_SDK_DOMAIN_ID", "dom\nx"),
+        ] {
+            let mut vars = vec![
+                ("HUAWEICLOUD_SDK_AK", "AKAKAKAKAKAK"),
+                ("HUAWEICLOUD_SDK_SK", "s3cr3t99"),
+            ];
+            vars.retain(|(n, _)| *n != k);
+            vars.push((k, v));
+            let err = format!("{:#}", load(None, &env_of(&vars), None).unwrap_err());
+            assert!(err.contains("no HTTP header can carry"), "{k}: {err}");
+            assert!(!err.contains(v), "{k}: the value is not shown: {err}");
+        }
+        let token = env_of(&[("HUAWEICLOUD_AUTH_TOKEN", "MII\r\nabc")]);
+        assert!(load(None, &token, None).is_err());
+        let padded = env_of(&[
+            ("HUAWEICLOUD_SDK_AK", "AKAKAKAKAKAK"),
+            ("HUAWEICLOUD_SDK_SK", "s3cr3t99"),
+            ("HUAWEICLOUD_SDK_DOMAIN_ID", " dom1 "),
+        ]);
+        assert_eq!(
+            load(None, &padded, None).unwrap().domain_id.as_deref(),
+            Some("dom1")
+        );
+        assert!(check_partner_id("0a1b2c3d_e-F").is_ok());
+        for bad in ["p1/../../x", "p?x=1", "p#", "", "p 1"] {
+            assert!(check_partner_id(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

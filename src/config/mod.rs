@@ -90,6 +90,11 @@ impl JobConfig {
                 ("--metrics-file", a.metrics_file.as_deref()),
             ],
         )?;
+        check_writable(&[
+            ("-o", output.as_deref()),
+            ("--summary-json", a.summary_json.as_deref()),
+            ("--metrics-file", a.metrics_file.as_deref()),
+        ])?;
         Ok(JobConfig {
             input: InputOptions {
                 path: (!stdin).then(|| a.input.clone()),
@@ -226,6 +231,45 @@ pub fn check_targets(inputs: &[(&str, &Path)], outputs: &[(&str, Option<&Path>)]
     Ok(())
 }
 
+/// Each output can be written where it is named: not a folder, and (unless it is a FIFO or a
+/// device, written in place) in a folder that exists and takes new files, since the output is
+/// written beside its target and renamed over it. Checked before anything is read or sent, so
+/// that no request is spent on results that could not be kept.
+pub fn check_writable(outputs: &[(&str, Option<&Path>)]) -> Result<()> {
+    for (flag, path) in outputs {
+        let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
+            continue;
+        };
+        if path.is_dir() {
+            bail!("{flag} {} is a folder: name a file", path.display());
+        }
+        if crate::output::atomic::is_special(path) {
+            continue;
+        }
+        let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let dir = match real.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            bail!(
+                "{flag} {}: the folder {} does not exist",
+                path.display(),
+                dir.display()
+            );
+        }
+        if !crate::output::atomic::folder_takes_files(&dir) {
+            bail!(
+                "{flag} {}: the folder {} is not writable (the output is written beside its \
+                 target, then renamed)",
+                path.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Where a run sends its requests.
 pub enum Target {
     /// The built-in simulator, started in-process with these faults.
@@ -304,6 +348,7 @@ impl RunConfig {
                 ("--state (its shared memory)", shm.as_deref()),
             ],
         )?;
+        check_writable(&[("--changes", a.changes.as_deref())])?;
         let t = &a.target;
         let target = if t.sandbox {
             Target::Sandbox(faults(&a.faults)?)
@@ -318,7 +363,10 @@ impl RunConfig {
             let partner_id =
                 crate::api::credentials::partner_id(t.partner_id.as_deref(), &credentials);
             let partner_id = match (t.api, partner_id) {
-                (_, Some(p)) => p,
+                (_, Some(p)) => {
+                    crate::api::credentials::check_partner_id(&p)?;
+                    p
+                }
                 (crate::api::ApiVersion::V2, None) => String::new(),
                 (crate::api::ApiVersion::V1, None) => bail!(
                     "--api v1 needs the partner id: pass --partner-id, set \
@@ -454,14 +502,25 @@ fn ca_certs(path: Option<&Path>) -> Result<Vec<reqwest::Certificate>> {
 /// A number flag within its range (NaN and infinities never are).
 fn in_range(flag: &str, v: f64, min: f64, max: f64) -> Result<()> {
     if !(v.is_finite() && v >= min && v <= max) {
-        bail!("{flag} {v} is out of range: it must be between {min} and {max}");
+        // 1e-300 as such, not as 300 zeros.
+        let shown = match v.abs() {
+            a if a == 0.0 || (1e-4..1e15).contains(&a) || !a.is_finite() => v.to_string(),
+            _ => format!("{v:e}"),
+        };
+        bail!("{flag} {shown} is out of range: it must be between {min} and {max}");
     }
     Ok(())
 }
 
 /// The simulator's faults, range-checked.
 pub fn faults(a: &FaultArgs) -> Result<Faults> {
-    in_range("--throttle", a.throttle, 0.0, crate::run::pace::MAX_RATE)?;
+    // 0 turns throttling off; otherwise the same range as --rate (1e-20/s would be a wait
+    // longer than any clock can hold).
+    if a.throttle != 0.0 {
+        let (min, max) = (crate::run::pace::MIN_RATE, crate::run::pace::MAX_RATE);
+        in_range("--throttle", a.throttle, min, max)
+            .map_err(|e| anyhow::anyhow!("{e} (or 0 for no throttling)"))?;
+    }
     for (flag, v) in [
         ("--fault-transient", a.fault_transient),
         ("--fault-5xx", a.fault_5xx),

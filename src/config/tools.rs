@@ -82,6 +82,7 @@ impl StateConfig {
                     ],
                     &[("-o", Some(output.as_path()))],
                 )?;
+                super::check_writable(&[("-o", Some(output.as_path()))])?;
                 StateJob::Export((output.as_os_str() != "-").then(|| output.clone()))
             }
         };

@@ -68,6 +68,15 @@ pub fn is_special(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
+/// True if new files can be made in `dir`: tried for real with an empty temporary file, since
+/// permissions alone do not tell (a read-only mount, or /sys, refuses even root).
+pub fn folder_takes_files(dir: &Path) -> bool {
+    tempfile::Builder::new()
+        .prefix(".checkuser-probe.")
+        .tempfile_in(dir)
+        .is_ok()
+}
+
 /// What `path` leads to, symlinks followed; `-` is what standard output is.
 pub fn node(path: &Path) -> io::Result<std::fs::Metadata> {
     if path.as_os_str() == "-" {

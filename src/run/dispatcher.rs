@@ -20,6 +20,10 @@ use crate::input::Row;
 use crate::output::summary::StopReason;
 use crate::store::Store;
 
+/// What a run says when `--deadline` stops it.
+const DEADLINE_REACHED: &str =
+    "--deadline reached: stopped sending, finished the requests in flight; the rest is pending";
+
 /// Checks in a row ending in `error` that open the circuit.
 pub const CIRCUIT_THRESHOLD: u32 = 10;
 
@@ -144,6 +148,15 @@ impl Dispatcher {
                 self.admit(row, permit)?;
             }
             self.flush().await?;
+            // A deadline already passed stops sending now: a timer only fires at its next
+            // tick, and the send branch would win that race once.
+            let passed = self
+                .stop_at
+                .is_some_and(|t| t <= tokio::time::Instant::now());
+            if passed && self.counters.stop.is_none() {
+                self.halt(StopReason::Deadline, DEADLINE_REACHED.into());
+                deadline = Some(tokio::time::Instant::now() + self.grace);
+            }
             let stopped = self.counters.stop.is_some();
             let can_send = !stopped && !self.queue.is_empty() && self.tasks.len() < max_open;
             let can_read = reading && inbox.is_empty() && self.queue.len() < max_queue;
@@ -163,7 +176,7 @@ impl Dispatcher {
                     deadline = Some(tokio::time::Instant::now() + self.grace);
                 }
                 _ = sleep_until(stop_at), if !stopped && stop_at.is_some() => {
-                    self.halt(StopReason::Deadline, "--deadline reached: stopped sending, finished the requests in flight; the rest is pending".into());
+                    self.halt(StopReason::Deadline, DEADLINE_REACHED.into());
                     deadline = Some(tokio::time::Instant::now() + self.grace);
                 }
                 _ = sleep_until(commit_due), if commit_due.is_some() => self.store.commit()?,
