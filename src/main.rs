@@ -16,22 +16,26 @@ fn main() -> ExitCode {
     checkuser::logging::init(&(&cli.log).into());
     let quiet = cli.log.quiet;
     let code = match &cli.command {
-        Command::Validate(a) => Reports::new("validate", &a.input, None, quiet).finish(
-            JobConfig::from_args(&a.input, &cli.log).and_then(|cfg| {
+        Command::Validate(a) => {
+            let reports = Reports::new("validate", &a.input, None, quiet);
+            let last = reports.clone();
+            reports.finish(JobConfig::from_args(&a.input, &cli.log).and_then(|cfg| {
                 runtime()?.block_on(async {
-                    let stop = checkuser::signals::interrupts();
+                    let stop = checkuser::signals::interrupts(move || last.abandoned());
                     checkuser::validate::validate_until(cfg, stop).await
                 })
-            }),
-        ),
-        Command::Run(a) => Reports::new("run", &a.input, a.changes.as_deref(), quiet).finish(
-            RunConfig::from_args(a, &cli.log).and_then(|cfg| {
+            }))
+        }
+        Command::Run(a) => {
+            let reports = Reports::new("run", &a.input, a.changes.as_deref(), quiet);
+            let last = reports.clone();
+            reports.finish(RunConfig::from_args(a, &cli.log).and_then(|cfg| {
                 runtime()?.block_on(async {
-                    let stop = checkuser::signals::interrupts();
+                    let stop = checkuser::signals::interrupts(move || last.abandoned());
                     checkuser::run::run(cfg, stop).await
                 })
-            }),
-        ),
+            }))
+        }
         Command::Plan(a) => Reports::new("plan", &a.input, None, quiet).finish(
             RunConfig::from_args(a, &cli.log).and_then(|cfg| checkuser::plan_cmd::plan(&cfg)),
         ),

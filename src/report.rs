@@ -9,6 +9,7 @@ use crate::cli::InputArgs;
 use crate::output::Summary;
 
 /// Where the figures go, known from the flags alone (before any configuration is checked).
+#[derive(Clone)]
 pub struct Reports {
     pub command: &'static str,
     pub input: String,
@@ -90,6 +91,26 @@ impl Reports {
             true => summary.exit_code as u8,
             false => 2,
         }
+    }
+
+    /// After a second interrupt, on the way out: the summary and metrics say the run was
+    /// interrupted and unfinished, so that monitoring does not keep the previous night's
+    /// figures. This run's own figures are not known here.
+    pub fn abandoned(&self) {
+        let mut s = Summary {
+            command: self.command,
+            input: self.input.clone(),
+            stopped_reason: Some(crate::output::summary::StopReason::Interrupted),
+            stop_message: Some(
+                "interrupted twice: exited at once, the output unfinished; this run's figures \
+                 are unknown"
+                    .into(),
+            ),
+            exit_code: 130,
+            ..Summary::started()
+        };
+        s.finished();
+        self.write_files(&s);
     }
 
     /// Writes the JSON summary and the metrics; false (after saying why) if one failed.

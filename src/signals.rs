@@ -21,8 +21,10 @@ pub fn harden_process() {
 
 /// Installs the handlers now (call it inside the runtime, before any work starts) and returns
 /// a token cancelled at the first SIGINT, SIGTERM or SIGHUP; the second one removes temporary
-/// files and exits with 130 at once.
-pub fn interrupts() -> tokio_util::sync::CancellationToken {
+/// files, calls `last_words` (which leaves a trace for monitoring) and exits with 130 at once.
+pub fn interrupts(
+    last_words: impl FnOnce() + Send + 'static,
+) -> tokio_util::sync::CancellationToken {
     let token = tokio_util::sync::CancellationToken::new();
     let first = token.clone();
     #[cfg(unix)]
@@ -49,6 +51,7 @@ pub fn interrupts() -> tokio_util::sync::CancellationToken {
                 }
                 crate::output::atomic::remove_temporary_files();
                 crate::report::eprint_quietly("checkuser: interrupted twice: exiting now\n");
+                last_words();
                 std::process::exit(130);
             });
         }

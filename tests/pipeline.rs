@@ -353,6 +353,12 @@ fn a_second_signal_exits_at_once() {
         !fx.path("in.checked.csv").exists(),
         "no half-written output under the final name"
     );
+    // Monitoring still learns that this run was cut short.
+    let s = fx.summary();
+    assert_eq!(
+        (s["exit_code"].as_u64(), s["stopped_reason"].as_str()),
+        (Some(130), Some("interrupted"))
+    );
 }
 
 #[test]
