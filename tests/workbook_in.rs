@@ -115,32 +115,28 @@ fn a_workbook_the_tool_wrote_is_checked_again_with_one_set_of_results() {
         "in.csv",
         "Name,Phone\nAnn,+86 138 0013 8000\n'=Bob,=cmd|'/c calc'!A1\n",
     );
-    let first = fx.path("first.xlsx");
-    let out = run(
-        fx.dir.path(),
-        &[
-            "validate",
-            input.to_str().unwrap(),
-            "--check",
-            "mobile=Phone",
-            "-o",
-            first.to_str().unwrap(),
-        ],
+    // validate FROM into TO with the mobile check, which must succeed.
+    let validate = |from: &std::path::Path, to: &std::path::Path| {
+        let out = run(
+            fx.dir.path(),
+            &[
+                "validate",
+                from.to_str().unwrap(),
+                "--check",
+                "mobile=Phone",
+                "-o",
+                to.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    };
+    let (first, again, third) = (
+        fx.path("first.xlsx"),
+        fx.path("again.csv"),
+        fx.path("third.csv"),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let again = fx.path("again.csv");
-    let out = run(
-        fx.dir.path(),
-        &[
-            "validate",
-            first.to_str().unwrap(),
-            "--check",
-            "mobile=Phone",
-            "-o",
-            again.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    validate(&input, &first);
+    validate(&first, &again);
     let (h, rows) = read_csv(&again, b',');
     assert_eq!(
         h.iter().filter(|c| *c == "mobile_result").count(),
@@ -159,19 +155,7 @@ fn a_workbook_the_tool_wrote_is_checked_again_with_one_set_of_results() {
     );
     // A cell that really starts with `'`: kept from the workbook, and through a CSV re-check.
     assert_eq!(column(&h, &rows, "Name")[1], "''=Bob");
-    let third = fx.path("third.csv");
-    let out = run(
-        fx.dir.path(),
-        &[
-            "validate",
-            again.to_str().unwrap(),
-            "--check",
-            "mobile=Phone",
-            "-o",
-            third.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    validate(&again, &third);
     let (h3, rows3) = read_csv(&third, b',');
     assert_eq!(h3, h);
     for c in [

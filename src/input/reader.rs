@@ -364,18 +364,22 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn read_all(bytes: &[u8], enc: Option<TextEncoding>) -> Result<(RecordReader, Vec<Record>)> {
+    /// A reader of these bytes, from a file (removed once opened).
+    fn open_bytes(bytes: &[u8], enc: Option<TextEncoding>) -> Result<RecordReader> {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(bytes).unwrap();
-        let opts = InputOptions {
+        RecordReader::open(&InputOptions {
             path: Some(f.path().to_path_buf()),
             delimiter: None,
             encoding: enc,
             record_cap: 1024,
             sheet: None,
             region: None,
-        };
-        let mut r = RecordReader::open(&opts)?;
+        })
+    }
+
+    fn read_all(bytes: &[u8], enc: Option<TextEncoding>) -> Result<(RecordReader, Vec<Record>)> {
+        let mut r = open_bytes(bytes, enc)?;
         let mut out = Vec::new();
         while let Some(rec) = r.next_record()? {
             out.push(rec);
@@ -413,17 +417,7 @@ mod tests {
             (&latin, None),
         ] {
             let (_, fresh) = read_all(data, enc).unwrap();
-            let mut f = tempfile::NamedTempFile::new().unwrap();
-            f.write_all(data).unwrap();
-            let opts = InputOptions {
-                path: Some(f.path().to_path_buf()),
-                delimiter: None,
-                encoding: enc,
-                record_cap: 1024,
-                sheet: None,
-                region: None,
-            };
-            let mut r = RecordReader::open(&opts).unwrap();
+            let mut r = open_bytes(data, enc).unwrap();
             let mut spare = csv::StringRecord::new();
             for want in &fresh {
                 let got = r.next_record_into(spare).unwrap().unwrap();
