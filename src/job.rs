@@ -15,13 +15,44 @@ pub struct Input {
 
 /// Opens and sniffs the input and resolves its columns (no output is touched).
 pub fn open_input(cfg: &JobConfig) -> Result<Input> {
-    resolve(cfg, RecordReader::open(&cfg.input)?)
+    let input = resolve(cfg, RecordReader::open(&cfg.input)?)?;
+    tracing::info!("{}", input.described(cfg));
+    Ok(input)
 }
 
-/// The same, from a file already open (read from where it stands).
-pub fn open_input_from(cfg: &JobConfig, file: std::fs::File) -> Result<Input> {
-    let reader = RecordReader::from_reader(Box::new(file), cfg.input_label(), &cfg.input)?;
-    resolve(cfg, reader)
+/// The same, from a file already open (read from where it stands), or by its path when
+/// `None` (a workbook); a pass after the first is logged only in detail (`-v`).
+pub fn open_input_from(
+    cfg: &JobConfig,
+    file: Option<std::fs::File>,
+    first_pass: bool,
+) -> Result<Input> {
+    let reader = match file {
+        Some(f) => RecordReader::from_reader(Box::new(f), cfg.input_label(), &cfg.input)?,
+        None => RecordReader::open(&cfg.input)?,
+    };
+    let input = resolve(cfg, reader)?;
+    match first_pass {
+        true => tracing::info!("{}", input.described(cfg)),
+        false => tracing::debug!("again: {}", input.described(cfg)),
+    }
+    Ok(input)
+}
+
+impl Input {
+    fn described(&self, cfg: &JobConfig) -> String {
+        format!(
+            "reading {} as {}, delimiter {:?}{}",
+            cfg.input_label(),
+            self.reader.encoding.name(),
+            self.reader.delimiter as char,
+            if self.layout.is_recheck() {
+                " (a previous output: its result columns are replaced)"
+            } else {
+                ""
+            }
+        )
+    }
 }
 
 fn resolve(cfg: &JobConfig, reader: RecordReader) -> Result<Input> {
@@ -30,17 +61,6 @@ fn resolve(cfg: &JobConfig, reader: RecordReader) -> Result<Input> {
         Some(_) => layout.from_workbook(),
         None => layout,
     };
-    tracing::info!(
-        "reading {} as {}, delimiter {:?}{}",
-        cfg.input_label(),
-        reader.encoding.name(),
-        reader.delimiter as char,
-        if layout.is_recheck() {
-            " (a previous output: its result columns are replaced)"
-        } else {
-            ""
-        }
-    );
     Ok(Input { reader, layout })
 }
 

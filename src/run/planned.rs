@@ -67,7 +67,7 @@ pub async fn run(
     // One open file for both readings: a file replaced or deleted meanwhile is still read as
     // it was; one changed in place is detected.
     let source = InputFile::open(&job)?;
-    let input = source.input(&job)?;
+    let input = source.input(&job, true)?;
     let summary = Summary {
         simulated,
         ..crate::job::summary(&job, "run", &input)
@@ -132,7 +132,7 @@ pub async fn run(
     let mut summary = summary;
     summary.duplicates = figures.duplicates;
     source.check_unchanged()?;
-    let input = source.input(&job)?;
+    let input = source.input(&job, false)?;
     let job2 = job.clone();
     let changes_path = cfg.changes.clone();
     let (sink, changes, mut summary) = tokio::task::spawn_blocking(move || {
@@ -201,16 +201,17 @@ impl InputFile {
     }
 
     /// The input read from its start.
-    fn input(&self, job: &crate::config::JobConfig) -> Result<crate::job::Input> {
-        match &self.file {
-            None => crate::job::open_input(job),
+    fn input(&self, job: &crate::config::JobConfig, first_pass: bool) -> Result<crate::job::Input> {
+        let file = match &self.file {
+            None => None,
             Some(f) => {
                 use std::io::Seek;
                 let mut f = f.try_clone()?;
                 f.seek(std::io::SeekFrom::Start(0))?;
-                crate::job::open_input_from(job, f)
+                Some(f)
             }
-        }
+        };
+        crate::job::open_input_from(job, file, first_pass)
     }
 
     /// Refuses to write an output from a file that was changed in place during the run: its
