@@ -82,9 +82,7 @@ pub async fn doctor(cfg: &DoctorConfig) -> Result<i32> {
     }
     let partner = match &sandbox {
         Some(s) => Some(s.identity.partner_id.clone()),
-        None => creds
-            .as_ref()
-            .and_then(|c| credentials::partner_id(cfg.partner_id.as_deref(), c)),
+        None => credentials::partner_id(cfg.partner_id.as_deref(), creds.as_ref()),
     };
     match (&partner, cfg.api) {
         (Some(p), _) => match credentials::check_partner_id(p) {

@@ -19,12 +19,14 @@ fn main() -> ExitCode {
         Command::Validate(a) => {
             let reports = Reports::new("validate", &a.input, None, quiet);
             let last = reports.clone();
-            reports.finish(JobConfig::from_args(&a.input, &cli.log).and_then(|cfg| {
-                runtime()?.block_on(async {
-                    let stop = checkuser::signals::interrupts(move || last.abandoned());
-                    checkuser::validate::validate_until(cfg, stop).await
-                })
-            }))
+            reports.finish(
+                JobConfig::from_args(&a.input, &cli.log, true).and_then(|cfg| {
+                    runtime()?.block_on(async {
+                        let stop = checkuser::signals::interrupts(move || last.abandoned());
+                        checkuser::validate::validate_until(cfg, stop).await
+                    })
+                }),
+            )
         }
         Command::Run(a) => {
             let reports = Reports::new("run", &a.input, a.changes.as_deref(), quiet);
@@ -37,7 +39,7 @@ fn main() -> ExitCode {
             }))
         }
         Command::Plan(a) => Reports::new("plan", &a.input, None, quiet).finish(
-            RunConfig::from_args(a, &cli.log).and_then(|cfg| checkuser::plan_cmd::plan(&cfg)),
+            RunConfig::for_plan(a, &cli.log).and_then(|cfg| checkuser::plan_cmd::plan(&cfg)),
         ),
         Command::Sandbox(a) => {
             plain(runtime().and_then(|rt| rt.block_on(checkuser::sandbox_cmd::run(a))))

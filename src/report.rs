@@ -19,6 +19,8 @@ pub struct Reports {
     /// False when a report path names the input or another output: then nothing is written,
     /// even on failure (the refusal itself is the error reported).
     safe: bool,
+    /// When the command started, for a summary written without the job's own.
+    started: (String, std::time::Instant),
 }
 
 impl Reports {
@@ -61,7 +63,24 @@ impl Reports {
             summary_json: a.summary_json.clone(),
             metrics_file: a.metrics_file.clone(),
             quiet,
+            started: (Summary::started().started_at, std::time::Instant::now()),
         }
+    }
+
+    /// A summary of this command without its figures (it failed, or was cut short).
+    fn without_figures(&self, exit_code: i32, message: String) -> Summary {
+        let mut s = Summary {
+            command: self.command,
+            input: self.input.clone(),
+            stop_message: Some(message),
+            exit_code,
+            started_at: self.started.0.clone(),
+            elapsed_seconds: self.started.1.elapsed().as_secs_f64(),
+            figures_unknown: true,
+            ..Summary::started()
+        };
+        s.finished();
+        s
     }
 
     /// Reports the outcome and returns the exit code.
@@ -71,15 +90,7 @@ impl Reports {
             Err(e) if is_broken_pipe(&e) => return 141,
             Err(e) => {
                 eprint_quietly(&format!("checkuser: error: {e:#}\n"));
-                let mut s = Summary {
-                    command: self.command,
-                    input: self.input.clone(),
-                    stop_message: Some(format!("{e:#}")),
-                    exit_code: 2,
-                    ..Summary::started()
-                };
-                s.finished();
-                self.write_files(&s);
+                self.write_files(&self.without_figures(2, format!("{e:#}")));
                 return 2;
             }
         };
@@ -97,19 +108,10 @@ impl Reports {
     /// interrupted and unfinished, so that monitoring does not keep the previous night's
     /// figures. This run's own figures are not known here.
     pub fn abandoned(&self) {
-        let mut s = Summary {
-            command: self.command,
-            input: self.input.clone(),
-            stopped_reason: Some(crate::output::summary::StopReason::Interrupted),
-            stop_message: Some(
-                "interrupted twice: exited at once, the output unfinished; this run's figures \
-                 are unknown"
-                    .into(),
-            ),
-            exit_code: 130,
-            ..Summary::started()
-        };
-        s.finished();
+        let message = "interrupted twice: exited at once, the output unfinished; this run's \
+                       figures are unknown";
+        let mut s = self.without_figures(130, message.into());
+        s.stopped_reason = Some(crate::output::summary::StopReason::Interrupted);
         self.write_files(&s);
     }
 

@@ -82,6 +82,11 @@ fn a_failed_run_still_leaves_its_summary_and_metrics() {
         value(&metrics(&prom), "checkuser_last_run_exit_code", None),
         2.0
     );
+    // No false zeros: the counts are said to be unknown, and left out of the metrics.
+    assert_eq!(json["figures_unknown"], true);
+    assert!(!std::fs::read_to_string(&prom)
+        .unwrap()
+        .contains("checkuser_requests"));
 }
 
 #[test]

@@ -359,6 +359,7 @@ fn a_second_signal_exits_at_once() {
         (s["exit_code"].as_u64(), s["stopped_reason"].as_str()),
         (Some(130), Some("interrupted"))
     );
+    assert_eq!(s["figures_unknown"], true);
 }
 
 #[test]

@@ -189,8 +189,11 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
         };
         if code.is_empty() {
             // No readable code: an answer only if it claims none and reports no error.
-            let key =
-                |keys: [&'static str; 3]| keys.into_iter().find_map(|k| obj.get(k).map(|v| (k, v)));
+            // A null is an absent field (how some servers write an omitted one).
+            let key = |keys: [&'static str; 3]| {
+                keys.into_iter()
+                    .find_map(|k| obj.get(k).filter(|v| !v.is_null()).map(|v| (k, v)))
+            };
             if let Some((k, v)) =
                 key(["error_code", "errorCode", "code"]).filter(|(_, v)| v.as_str() != Some(""))
             {
@@ -199,10 +202,14 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
                     wire::shown(v)
                 )));
             }
-            if let Some((k, v)) = key(["error_msg", "errorMsg", "message"]).filter(|(_, v)| {
-                let m = v.as_str().map(str::trim);
-                m.is_none_or(|m| !m.is_empty() && !m.eq_ignore_ascii_case("success"))
-            }) {
+            let harmless = |m: &str| {
+                ["", "success", "ok"]
+                    .iter()
+                    .any(|f| m.eq_ignore_ascii_case(f))
+            };
+            if let Some((k, v)) = key(["error_msg", "errorMsg", "message"])
+                .filter(|(_, v)| v.as_str().map(str::trim).is_none_or(|m| !harmless(m)))
+            {
                 return bad(sanitize(&format!(
                     "{k} {} with no error code: not taken as an answer",
                     wire::shown(v)
@@ -451,6 +458,8 @@ mod tests {
             r#"{"check_result":"available","mobile_remain_available_num":0}"#,
             r#"{"error_msg":"success","check_result":"available","mobile_remain_available_num":0}"#,
             r#"{"error_code":"","check_result":"available","mobile_remain_available_num":0}"#,
+            r#"{"error_code":null,"error_msg":null,"check_result":"available","mobile_remain_available_num":0}"#,
+            r#"{"error_msg":"OK","check_result":"available","mobile_remain_available_num":0}"#,
         ] {
             let c = classify(ApiVersion::V2, &reply(200, body));
             let answer = Class::Answer {

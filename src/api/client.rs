@@ -13,7 +13,6 @@ use secrecy::ExposeSecret;
 use super::backoff::parse_retry_after;
 use super::classify::{classify, Class, Problem, Reply, MAX_BODY};
 use super::credentials::{Auth, Credentials};
-use super::redact::Redactor;
 use super::{sign, wire};
 use crate::api::ApiVersion;
 use crate::check::CheckType;
@@ -61,6 +60,7 @@ pub fn http_client(
 
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client> {
+        super::redact::register(cfg.credentials.secrets());
         let http = http_client(&cfg.ca_certs, cfg.timeout)?;
         let base = cfg.endpoint.as_str().trim_end_matches('/');
         let path = wire::path(cfg.api, &cfg.partner_id);
@@ -84,7 +84,7 @@ impl Client {
     }
 
     /// One request for one check, classified; every text that came from the server has had
-    /// the secrets of this request taken out. The reply is `None` when no HTTP answer came
+    /// the secrets taken out ([`super::redact`]). The reply is `None` when no HTTP answer came
     /// (timeout, connection): that is transient.
     pub async fn check(
         &self,
@@ -93,29 +93,15 @@ impl Client {
         now: DateTime<Utc>,
     ) -> (Class, Option<Reply>) {
         let body = wire::body(self.cfg.api, kind, key);
-        let (headers, signature) = self.headers(&body, now);
-        let redactor = self.redactor(signature.as_deref());
-        match self.send(body, headers, &redactor).await {
-            Ok(reply) => {
-                let mut class = classify(self.cfg.api, &reply);
-                if let Some(p) = class.problem_mut() {
-                    // The JSON is decoded now: an echo written as `\u0041…` is plain text.
-                    p.code = redactor.text(&p.code);
-                    p.msg = redactor.text(&p.msg);
-                }
-                (class, Some(reply))
-            }
+        let headers = self.headers(&body, now);
+        match self.send(body, headers).await {
+            Ok(reply) => (classify(self.cfg.api, &reply), Some(reply)),
             Err(p) => (Class::Transient(p), None),
         }
     }
 
     /// Sends one request. `Err` is a failure with no HTTP answer (timeout, connection).
-    async fn send(
-        &self,
-        body: Vec<u8>,
-        headers: HeaderMap,
-        redactor: &Redactor,
-    ) -> Result<Reply, Problem> {
+    async fn send(&self, body: Vec<u8>, headers: HeaderMap) -> Result<Reply, Problem> {
         let res = self
             .http
             .post(self.url.clone())
@@ -135,7 +121,7 @@ impl Client {
         };
         let mut reply = Reply {
             http_status: resp.status().as_u16(),
-            request_id: text("x-request-id").map(|v| crate::api::sanitize(&v)),
+            request_id: text("x-request-id").map(|v| super::sanitize(&v)),
             retry_after: text("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now())),
             date: text("date").and_then(|d| httpdate::parse_http_date(&d).ok()),
             location: text("location"),
@@ -151,42 +137,14 @@ impl Client {
             }
             reply.body.extend_from_slice(&chunk);
         }
-        // A server may echo what it was sent: no secret goes on into outputs or logs.
-        reply.body = redactor.bytes(&reply.body);
-        for text in [&mut reply.request_id, &mut reply.location]
-            .into_iter()
-            .flatten()
-        {
-            *text = redactor.text(text);
-        }
+        // A server may echo what it was sent: no secret goes on into outputs or logs (texts
+        // taken from the body are redacted again once decoded, by `sanitize`).
+        reply.body = super::redact::bytes(&reply.body);
         Ok(reply)
     }
 
-    /// What must not come back out of one request: the AK, the SK, a token, the signature.
-    fn redactor(&self, signature: Option<&str>) -> Redactor {
-        let mut secrets: Vec<&[u8]> = match &self.cfg.credentials.auth {
-            Auth::AkSk {
-                ak,
-                sk,
-                security_token,
-            } => {
-                let mut v = vec![ak.as_bytes(), sk.expose_secret().as_bytes()];
-                v.extend(
-                    security_token
-                        .as_ref()
-                        .map(|t| t.expose_secret().as_bytes()),
-                );
-                v
-            }
-            Auth::Token(t) => vec![t.expose_secret().as_bytes()],
-        };
-        secrets.extend(signature.map(str::as_bytes));
-        Redactor::new(secrets)
-    }
-
-    /// The headers of one attempt, signed for AK/SK (with the signature, to be kept out of
-    /// what comes back); secret values are marked sensitive.
-    fn headers(&self, body: &[u8], now: DateTime<Utc>) -> (HeaderMap, Option<String>) {
+    /// The headers of one attempt, signed for AK/SK; secret values are marked sensitive.
+    fn headers(&self, body: &[u8], now: DateTime<Utc>) -> HeaderMap {
         let date = sign::sdk_date(now);
         let mut plain: Vec<(&str, &str)> = vec![
             ("Content-Type", "application/json"),
@@ -197,7 +155,6 @@ impl Client {
             plain.push(("X-Domain-Id", d));
         }
         let mut map = HeaderMap::new();
-        let mut signature = None;
         let mut put = |name: &str, value: &str, sensitive: bool| {
             if let (Ok(n), Ok(mut v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
                 v.set_sensitive(sensitive);
@@ -230,7 +187,6 @@ impl Client {
                     put("X-Security-Token", t, true);
                 }
                 put(AUTHORIZATION.as_str(), &sig.authorization(ak), true);
-                signature = Some(sig.signature);
             }
             Auth::Token(t) => put("X-Auth-Token", t.expose_secret(), true),
         }
@@ -238,7 +194,7 @@ impl Client {
             put(n, v, false);
         }
         debug_assert!(map.contains_key(HOST) && map.contains_key(CONTENT_TYPE));
-        (map, signature)
+        map
     }
 }
 

@@ -49,6 +49,28 @@ pub fn mask_ak(ak: &str) -> String {
 
 /// Looks the credentials up. `env` reads an environment variable (injected for tests);
 /// `home` is the user's home folder.
+impl Credentials {
+    /// Every secret value, to be kept out of what servers send back.
+    pub fn secrets(&self) -> Vec<&[u8]> {
+        match &self.auth {
+            Auth::AkSk {
+                ak,
+                sk,
+                security_token,
+            } => {
+                let mut v = vec![ak.as_bytes(), sk.expose_secret().as_bytes()];
+                v.extend(
+                    security_token
+                        .as_ref()
+                        .map(|t| t.expose_secret().as_bytes()),
+                );
+                v
+            }
+            Auth::Token(t) => vec![t.expose_secret().as_bytes()],
+        }
+    }
+}
+
 pub fn load(
     token_file: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
@@ -84,8 +106,9 @@ fn sendable(c: Credentials) -> Result<Credentials> {
         .find(|(_, v)| !v.bytes().all(|b| b.is_ascii_graphic()))
     {
         bail!(
-            "{what} from {} holds a space, a line break or a character that no HTTP header can \
-             carry: copy it again (nothing was sent)",
+            "{what} (read with the credentials from {}) holds a space, a line break, a control \
+             or a non-ASCII character, which no HTTP header or signature takes: copy it again \
+             (nothing was sent)",
             c.source
         );
     }
@@ -134,7 +157,7 @@ fn find(
                 auth: Auth::AkSk {
                     ak: ak.trim().to_string(),
                     sk: sk.trim().into(),
-                    security_token: var("HUAWEICLOUD_SDK_SECURITY_TOKEN").map(Into::into),
+                    security_token: var("HUAWEICLOUD_SDK_SECURITY_TOKEN").map(|t| t.trim().into()),
                 },
                 domain_id,
                 source: "environment (HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK)".into(),
@@ -203,11 +226,11 @@ pub fn file_path(var: &dyn Fn(&str) -> Option<String>, home: Option<&Path>) -> O
 
 /// The partner id: `--partner-id` / `HUAWEICLOUD_PARTNER_ID` if given, else the credentials'
 /// domain id.
-pub fn partner_id(flag: Option<&str>, c: &Credentials) -> Option<String> {
+pub fn partner_id(flag: Option<&str>, c: Option<&Credentials>) -> Option<String> {
     flag.map(str::trim)
         .filter(|p| !p.is_empty())
         .map(String::from)
-        .or_else(|| c.domain_id.clone())
+        .or_else(|| c.and_then(|c| c.domain_id.clone()))
 }
 
 /// The file's mode if only its owner may read it (as ssh requires of keys); an error that
@@ -284,7 +307,7 @@ mod tests {
         for (k, v) in [
             ("HUAWEICLOUD_SDK_AK", "AKAK\nAKAK"),
             ("HUAWEICLOUD_SDK_SK", "s3cr\u{1}et99"),
-            ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "tok en-value"),
+            ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "tok en-value\n"),
             ("HUAWEICLOUD_SDK_DOMAIN_ID", "dom\nx"),
         ] {
             let mut vars = vec![
@@ -294,7 +317,10 @@ mod tests {
             vars.retain(|(n, _)| *n != k);
             vars.push((k, v));
             let err = format!("{:#}", load(None, &env_of(&vars), None).unwrap_err());
-            assert!(err.contains("no HTTP header can carry"), "{k}: {err}");
+            assert!(
+                err.contains("no HTTP header or signature takes"),
+                "{k}: {err}"
+            );
             assert!(!err.contains(v), "{k}: the value is not shown: {err}");
         }
         let token = env_of(&[("HUAWEICLOUD_AUTH_TOKEN", "MII\r\nabc")]);

@@ -29,10 +29,12 @@ impl ApiVersion {
     }
 }
 
-/// Server text made safe to show or store: control characters (ESC, CR, LF, ...) and
-/// invisible format characters become spaces, runs of spaces one space, and the length is
-/// capped, so that no answer can move a terminal's cursor, split a log line or bloat a file.
+/// Server text made safe to show or store: secrets redacted ([`redact`], before anything is
+/// cut), control characters (ESC, CR, LF, ...) and invisible format characters become spaces,
+/// runs of spaces one space, and the length is capped, so that no answer can leak a secret,
+/// move a terminal's cursor, split a log line or bloat a file.
 pub fn sanitize(text: &str) -> String {
+    let text = redact::text(text);
     let mut out = String::with_capacity(text.len().min(MAX_SERVER_TEXT));
     for c in text.chars() {
         let c = if c.is_control()

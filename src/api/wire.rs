@@ -122,8 +122,12 @@ fn flag(name: &str, v: Option<&serde_json::Value>) -> Result<&'static str, Strin
 
 /// A JSON value for an error message, short and free of control characters.
 pub fn shown(v: &serde_json::Value) -> String {
-    let s: String = v.to_string().chars().take(40).collect();
-    super::sanitize(&s)
+    // Secrets are taken out of the whole value before it is cut.
+    let clean = super::sanitize(&v.to_string());
+    match clean.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &clean[..i]),
+        None => clean,
+    }
 }
 
 impl AnswerBody {

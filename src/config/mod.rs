@@ -45,7 +45,9 @@ impl From<&LogArgs> for Display {
 }
 
 impl JobConfig {
-    pub fn from_args(a: &InputArgs, log: &LogArgs) -> Result<JobConfig> {
+    /// `writes_output` is false for `plan`, which reads the input and writes only its summary:
+    /// where the output would go is then not its concern.
+    pub fn from_args(a: &InputArgs, log: &LogArgs, writes_output: bool) -> Result<JobConfig> {
         let stdin = a.input.as_os_str() == "-";
         let encoding = match &a.encoding {
             Some(label) => Some(encoding_from_label(label).context("--encoding")?),
@@ -91,7 +93,7 @@ impl JobConfig {
             ],
         )?;
         check_writable(&[
-            ("-o", output.as_deref()),
+            ("-o", output.as_deref().filter(|_| writes_output)),
             ("--summary-json", a.summary_json.as_deref()),
             ("--metrics-file", a.metrics_file.as_deref()),
         ])?;
@@ -246,7 +248,7 @@ pub fn check_writable(outputs: &[(&str, Option<&Path>)]) -> Result<()> {
         if crate::output::atomic::is_special(path) {
             continue;
         }
-        let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let real = crate::output::atomic::landing(path);
         let dir = match real.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -307,8 +309,18 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// For `run`.
     pub fn from_args(a: &crate::cli::RunArgs, log: &LogArgs) -> Result<RunConfig> {
-        let job = JobConfig::from_args(&a.input, log)?;
+        RunConfig::build(a, log, true)
+    }
+
+    /// For `plan`: the same settings, but nothing is written but the summary.
+    pub fn for_plan(a: &crate::cli::RunArgs, log: &LogArgs) -> Result<RunConfig> {
+        RunConfig::build(a, log, false)
+    }
+
+    fn build(a: &crate::cli::RunArgs, log: &LogArgs, writes_output: bool) -> Result<RunConfig> {
+        let job = JobConfig::from_args(&a.input, log, writes_output)?;
         let (min_rate, max_rate) = (crate::run::pace::MIN_RATE, crate::run::pace::MAX_RATE);
         in_range("--rate", a.rate, min_rate, max_rate)?;
         in_range("--concurrency", a.concurrency as f64, 1.0, 1000.0)?;
@@ -348,7 +360,7 @@ impl RunConfig {
                 ("--state (its shared memory)", shm.as_deref()),
             ],
         )?;
-        check_writable(&[("--changes", a.changes.as_deref())])?;
+        check_writable(&[("--changes", a.changes.as_deref().filter(|_| writes_output))])?;
         let t = &a.target;
         let target = if t.sandbox {
             Target::Sandbox(faults(&a.faults)?)
@@ -361,7 +373,7 @@ impl RunConfig {
                 home.as_deref(),
             )?;
             let partner_id =
-                crate::api::credentials::partner_id(t.partner_id.as_deref(), &credentials);
+                crate::api::credentials::partner_id(t.partner_id.as_deref(), Some(&credentials));
             let partner_id = match (t.api, partner_id) {
                 (_, Some(p)) => {
                     crate::api::credentials::check_partner_id(&p)?;

@@ -105,12 +105,15 @@ pub fn detect_encoding(sample: &[u8], region: Option<&str>) -> TextEncoding {
     TextEncoding::Other(guess_legacy(sample, region))
 }
 
-/// chardetng's guess for bytes that are not UTF-8.
+/// chardetng's guess for bytes that are not UTF-8. The locale's region is heard only when the
+/// bytes say little (fewer than [`FEW_NON_ASCII`] non-ASCII bytes): given more, the text
+/// itself decides (a Big5 file on a zh_CN machine is still Big5).
 pub fn guess_legacy(bytes: &[u8], region: Option<&str>) -> &'static Encoding {
     let mut d = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     d.feed(bytes, true);
+    let little = bytes.iter().filter(|b| !b.is_ascii()).count() < FEW_NON_ASCII;
     // chardetng panics on a hint that is not lower-case ASCII letters.
-    let tld = region.filter(|r| r.bytes().all(|b| b.is_ascii_lowercase()));
+    let tld = region.filter(|r| little && r.bytes().all(|b| b.is_ascii_lowercase()));
     d.guess(tld.map(str::as_bytes), chardetng::Utf8Detection::Deny)
 }
 
@@ -249,6 +252,31 @@ mod tests {
             let (bytes, _, _) = enc.encode(text);
             let got = detect_encoding(&bytes, Some(region));
             assert_eq!(got, TextEncoding::Other(enc), "{text} in {}", enc.name());
+        }
+    }
+
+    #[test]
+    fn with_enough_text_the_bytes_decide_whatever_the_locale() {
+        let text = "客户编号,公司名称,联系人,电话\n".to_string()
+            + &"1001,北京华信科技有限公司,王丽,13800138000\n".repeat(20);
+        for enc in [encoding_rs::GBK, encoding_rs::BIG5] {
+            let (bytes, _, _) = enc.encode(&text);
+            for region in [
+                None,
+                Some("cn"),
+                Some("tw"),
+                Some("jp"),
+                Some("kr"),
+                Some("ru"),
+            ] {
+                let got = detect_encoding(&bytes, region);
+                assert_eq!(
+                    got,
+                    TextEncoding::Other(enc),
+                    "{} with {region:?}",
+                    enc.name()
+                );
+            }
         }
     }
 

@@ -68,6 +68,23 @@ pub fn is_special(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
+/// Where writing `path` lands: the path itself, or for a symlink the file it leads to, even
+/// one that does not exist yet (a dangling link is kept, and its file made).
+pub fn landing(path: &Path) -> PathBuf {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return path.to_path_buf();
+    }
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
+    match std::fs::read_link(path) {
+        // `join` keeps an absolute link target as it is.
+        Ok(to) => path.parent().unwrap_or(Path::new(".")).join(to),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
 /// True if new files can be made in `dir`: tried for real with an empty temporary file, since
 /// permissions alone do not tell (a read-only mount, or /sys, refuses even root).
 pub fn folder_takes_files(dir: &Path) -> bool {
@@ -111,12 +128,9 @@ impl Out {
                 .with_context(|| format!("cannot open {} for writing", target.display()))?;
             return Ok(Out::Through(io::BufWriter::new(f)));
         }
-        // A symlink stays: the file it leads to is what gets replaced.
-        let resolved = std::fs::symlink_metadata(target)
-            .is_ok_and(|m| m.file_type().is_symlink())
-            .then(|| target.canonicalize().ok())
-            .flatten();
-        let target = resolved.as_deref().unwrap_or(target);
+        // A symlink stays: the file it leads to is what gets replaced (or made).
+        let landing = landing(target);
+        let target = landing.as_path();
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),

@@ -33,6 +33,10 @@ pub fn render(s: &Summary, now: f64) -> String {
         "How long the last run took.",
         &[("", s.elapsed_seconds)],
     );
+    if s.figures_unknown {
+        // No counts rather than false zeros: the series go stale, the exit code says why.
+        return out;
+    }
     let labels: Vec<(String, f64)> = [
         ("free", s.free),
         ("taken", s.taken),

@@ -100,6 +100,10 @@ pub struct Summary {
     /// The workbook's results sheets (more than one past Excel's 1,048,576 rows).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sheets: Vec<String>,
+    /// Set when the command failed or was cut short before its figures could be gathered:
+    /// the counts above are then not this run's (requests may have been sent).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub figures_unknown: bool,
 }
 
 impl Summary {
