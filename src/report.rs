@@ -90,7 +90,7 @@ impl Reports {
             Err(e) if is_broken_pipe(&e) => return 141,
             Err(e) => {
                 eprint_quietly(&format!("checkuser: error: {e:#}\n"));
-                self.write_files(&self.without_figures(2, format!("{e:#}")));
+                self.write_files(&self.without_figures(2, format!("{e:#}")), true);
                 return 2;
             }
         };
@@ -98,10 +98,14 @@ impl Reports {
         if !self.quiet {
             eprint_quietly(&summary.human());
         }
-        match self.write_files(&summary) {
-            true => summary.exit_code as u8,
-            false => 2,
+        if self.write_files(&summary, true) {
+            return summary.exit_code as u8;
         }
+        // One of the two could not be written: the other must not say all went well.
+        summary.exit_code = 2;
+        summary.stop_message = Some("the summary or the metrics could not be written".into());
+        self.write_files(&summary, false);
+        2
     }
 
     /// After a second interrupt, on the way out: the summary and metrics say the run was
@@ -112,11 +116,12 @@ impl Reports {
                        figures are unknown";
         let mut s = self.without_figures(130, message.into());
         s.stopped_reason = Some(crate::output::summary::StopReason::Interrupted);
-        self.write_files(&s);
+        self.write_files(&s, true);
     }
 
-    /// Writes the JSON summary and the metrics; false (after saying why) if one failed.
-    fn write_files(&self, s: &Summary) -> bool {
+    /// Writes the JSON summary and the metrics; false (after saying why, if `say`) if one
+    /// failed.
+    fn write_files(&self, s: &Summary, say: bool) -> bool {
         if !self.safe {
             return false;
         }
@@ -124,13 +129,17 @@ impl Reports {
         if let Some(p) = &self.summary_json {
             if let Err(e) = s.write_json(p) {
                 ok &= is_broken_pipe(&e);
-                eprint_quietly(&format!("checkuser: error: {e:#}\n"));
+                if say {
+                    eprint_quietly(&format!("checkuser: error: {e:#}\n"));
+                }
             }
         }
         if let Some(p) = &self.metrics_file {
             if let Err(e) = crate::output::metrics::write(p, s) {
                 ok = false;
-                eprint_quietly(&format!("checkuser: error: {e:#}\n"));
+                if say {
+                    eprint_quietly(&format!("checkuser: error: {e:#}\n"));
+                }
             }
         }
         ok

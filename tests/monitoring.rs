@@ -90,6 +90,32 @@ fn a_failed_run_still_leaves_its_summary_and_metrics() {
 }
 
 #[test]
+fn a_summary_that_cannot_be_written_makes_the_metrics_say_failed_too() {
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(2)));
+    let prom = fx.path("m.prom");
+    // /dev/full takes the open and refuses the write: the run itself went well.
+    let out = run(
+        fx.dir.path(),
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--sandbox",
+            "--summary-json",
+            "/dev/full",
+            "--metrics-file",
+            prom.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        value(&metrics(&prom), "checkuser_last_run_exit_code", None),
+        2.0,
+        "the metrics agree with the exit code"
+    );
+}
+
+#[test]
 fn settings_come_from_checkuser_variables_and_flags_win() {
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(2)));

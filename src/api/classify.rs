@@ -276,8 +276,10 @@ fn describe_body(status: u16, body: &[u8]) -> String {
     } else if trimmed.starts_with('<') {
         "an HTML page".to_string()
     } else {
-        let snippet: String = trimmed.chars().take(120).collect();
-        format!("\"{}\"", sanitize(&snippet))
+        // Cut after sanitizing: a secret is taken out whole, never cut first and missed.
+        let clean = sanitize(trimmed);
+        let snippet: String = clean.chars().take(120).collect();
+        format!("\"{snippet}\"")
     };
     format!("HTTP {status} with {kind}")
 }

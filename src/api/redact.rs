@@ -1,9 +1,10 @@
 //! Secrets out of server text. A server may echo what it was sent: the AK, the SK, a token, or
 //! the request's `Authorization` header with its signature. The credentials are registered
 //! here once; every text that comes from a server is passed through [`text`] (by
-//! `api::sanitize`, before anything is cut to length) and every body through [`bytes`], so that
-//! whatever is echoed, in any letter case, percent-encoded or decoded from JSON escapes,
-//! becomes `[redacted]` before it reaches an output, a log or an error.
+//! `api::sanitize`, before anything is cut to length) and every body through [`bytes`].
+//! Secrets are looked for in any letter case and through percent-encoding (`%41`) and JSON
+//! escapes (`\u0041`, `\/`); only the stretch that spells a secret is replaced by
+//! `[redacted]`, so the rest of the text (a request id, a URL) reaches the user unchanged.
 
 use std::sync::RwLock;
 
@@ -12,10 +13,6 @@ pub const REDACTED: &str = "[redacted]";
 
 /// The marker of a signature in an `Authorization` header: the value after it is a secret.
 const SIGNATURE: &[u8] = b"signature=";
-
-/// A run of exactly this many hex digits is an HMAC-SHA256 signature (or some other hash);
-/// no server text needs one shown.
-const SIGNATURE_HEX: usize = 64;
 
 /// The registered secrets, lower-cased.
 static SECRETS: RwLock<Vec<Vec<u8>>> = RwLock::new(Vec::new());
@@ -33,52 +30,87 @@ pub fn register<'a>(secrets: impl IntoIterator<Item = &'a [u8]>) {
     }
 }
 
-/// The bytes with every registered secret, every `Signature=` value and every 64-digit hex
-/// run replaced (a body keeps its shape: nothing is decoded).
-pub fn bytes(text: &[u8]) -> Vec<u8> {
+/// The text as a reader of escapes sees it, each decoded byte with the raw range it came
+/// from: `%XX` and `\uXXXX` (outside the surrogate range) and `\/` are decoded.
+fn decoded(raw: &[u8]) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let hex = |s: &[u8]| {
+        std::str::from_utf8(s)
+            .ok()
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+    };
+    let (mut out, mut from) = (Vec::with_capacity(raw.len()), Vec::with_capacity(raw.len()));
+    let mut i = 0;
+    while i < raw.len() {
+        let rest = &raw[i..];
+        let (bytes, used): (Vec<u8>, usize) = match rest {
+            [b'%', a, b, ..] if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => {
+                (vec![hex(&rest[1..3]).unwrap_or(0) as u8], 3)
+            }
+            [b'\\', b'u', ..] if rest.len() >= 6 => match hex(&rest[2..6]).and_then(char::from_u32)
+            {
+                Some(c) => (c.to_string().into_bytes(), 6),
+                None => (vec![raw[i]], 1),
+            },
+            [b'\\', b'/', ..] => (vec![b'/'], 2),
+            _ => (vec![raw[i]], 1),
+        };
+        for b in bytes {
+            out.push(b);
+            from.push((i, i + used));
+        }
+        i += used;
+    }
+    (out, from)
+}
+
+/// The bytes with every registered secret and every `Signature=` value replaced.
+pub fn bytes(raw: &[u8]) -> Vec<u8> {
     let secrets = SECRETS.read().map(|s| s.clone()).unwrap_or_default();
-    let mut out = Vec::with_capacity(text.len());
+    let (text, from) = decoded(raw);
+    // Stretches of the decoded text to hide.
+    let mut hide: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < text.len() {
         let rest = &text[i..];
         let starts = |s: &[u8]| rest.len() >= s.len() && rest[..s.len()].eq_ignore_ascii_case(s);
-        let hex = rest.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-        let at_word_start = i == 0 || !text[i - 1].is_ascii_hexdigit();
         if let Some(s) = secrets.iter().find(|s| starts(s)) {
-            out.extend_from_slice(REDACTED.as_bytes());
+            hide.push((i, i + s.len()));
             i += s.len();
         } else if starts(SIGNATURE) {
-            out.extend_from_slice(&rest[..SIGNATURE.len()]);
-            let value = rest[SIGNATURE.len()..]
+            let start = i + SIGNATURE.len();
+            let value = text[start..]
                 .iter()
                 .take_while(|b| b.is_ascii_alphanumeric())
                 .count();
             if value > 0 {
-                out.extend_from_slice(REDACTED.as_bytes());
+                hide.push((start, start + value));
             }
-            i += SIGNATURE.len() + value;
-        } else if at_word_start && hex == SIGNATURE_HEX {
-            out.extend_from_slice(REDACTED.as_bytes());
-            i += hex;
+            i = start + value;
         } else {
-            out.push(text[i]);
             i += 1;
         }
     }
+    // The same stretches in the raw text, each replaced once.
+    let mut out = Vec::with_capacity(raw.len());
+    let mut at = 0;
+    for (start, end) in hide {
+        let (raw_start, raw_end) = (from[start].0, from[end - 1].1);
+        if raw_start < at {
+            continue;
+        }
+        out.extend_from_slice(&raw[at..raw_start]);
+        out.extend_from_slice(REDACTED.as_bytes());
+        at = raw_end;
+    }
+    out.extend_from_slice(&raw[at..]);
     out
 }
 
-/// The same for text to show, percent-decoded first when it holds `%` (a `Location`, a
-/// message quoting a URL), so that an encoded secret is found too.
+/// The same for text.
 pub fn text(text: &str) -> String {
-    let raw = text.as_bytes();
-    let decoded: Vec<u8> = match raw.contains(&b'%') {
-        true => percent_encoding::percent_decode(raw).collect(),
-        false => raw.to_vec(),
-    };
-    // Only whole secrets (valid UTF-8) and ASCII runs are replaced; decoding may make invalid
-    // UTF-8, shown with replacement characters.
-    String::from_utf8_lossy(&bytes(&decoded)).into_owned()
+    // Whole escapes or characters are replaced: the result is still UTF-8 unless a `%XX`
+    // escape stood inside a multi-byte character, which is then shown replaced.
+    String::from_utf8_lossy(&bytes(text.as_bytes())).into_owned()
 }
 
 #[cfg(test)]
@@ -86,10 +118,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_go_in_any_case_or_encoding_and_signatures_with_them() {
-        register([b"AKFAKE0001".as_slice(), b"skSECRET99", b"ab"]);
+    fn secrets_go_in_any_case_or_escape_and_the_rest_stays_as_written() {
+        register([b"AKFAKE0001".as_slice(), b"skSECRET/99", b"ab"]);
         assert_eq!(
-            text("bad ak akfake0001, sk SKSECRET99, ab stays"),
+            text("bad ak akfake0001, sk SKSECRET/99, ab stays"),
             "bad ak [redacted], sk [redacted], ab stays"
         );
         assert_eq!(
@@ -100,11 +132,19 @@ mod tests {
         );
         assert_eq!(text("王丽 AKFAKE0001 王丽"), "王丽 [redacted] 王丽");
         assert_eq!(text("signature="), "signature=");
-        assert_eq!(text("go%20to%2FAKFAKE%300%301"), "go to/[redacted]");
+        assert_eq!(
+            text("go%20to/%41KFAKE%300%301?x=%2F"),
+            "go%20to/[redacted]?x=%2F"
+        );
+        assert_eq!(
+            text(r"ak \u0041KFAKE0001 sk skSECRET\/99"),
+            "ak [redacted] sk [redacted]"
+        );
+        assert_eq!(
+            text("100% sure, %zz, req%41%42-%zz"),
+            "100% sure, %zz, req%41%42-%zz"
+        );
         let sig = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-        assert_eq!(text(&format!("echo {sig}.")), "echo [redacted].");
-        let longer = format!("{sig}0");
-        assert_eq!(text(&longer), longer, "a 65-digit run is no signature");
-        assert_eq!(text("100% sure"), "100% sure");
+        assert_eq!(text(sig), sig, "a hash the user may need stays");
     }
 }

@@ -105,16 +105,28 @@ pub fn detect_encoding(sample: &[u8], region: Option<&str>) -> TextEncoding {
     TextEncoding::Other(guess_legacy(sample, region))
 }
 
-/// chardetng's guess for bytes that are not UTF-8. The locale's region is heard only when the
-/// bytes say little (fewer than [`FEW_NON_ASCII`] non-ASCII bytes): given more, the text
-/// itself decides (a Big5 file on a zh_CN machine is still Big5).
+/// chardetng's guess for bytes that are not UTF-8. The locale's region is heard in one case
+/// only: a short sample (fewer than [`FEW_NON_ASCII`] non-ASCII bytes) whose non-ASCII bytes
+/// all come in runs of two or more, as double-byte text does, which chardetng alone read as a
+/// single-byte encoding (4 bytes of GBK look as much like Cyrillic). A double-byte guess is
+/// kept (a Big5 file on a zh_CN machine is still Big5), and so is a file of accented Latin
+/// letters, whose non-ASCII bytes stand alone.
 pub fn guess_legacy(bytes: &[u8], region: Option<&str>) -> &'static Encoding {
     let mut d = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     d.feed(bytes, true);
-    let little = bytes.iter().filter(|b| !b.is_ascii()).count() < FEW_NON_ASCII;
+    let alone = d.guess(None, chardetng::Utf8Detection::Deny);
+    let non_ascii = bytes.iter().filter(|b| !b.is_ascii()).count();
+    let paired = bytes
+        .split(|b| b.is_ascii())
+        .all(|run| run.is_empty() || run.len() >= 2);
     // chardetng panics on a hint that is not lower-case ASCII letters.
-    let tld = region.filter(|r| little && r.bytes().all(|b| b.is_ascii_lowercase()));
-    d.guess(tld.map(str::as_bytes), chardetng::Utf8Detection::Deny)
+    let tld = region.filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_lowercase()));
+    match tld {
+        Some(tld) if non_ascii < FEW_NON_ASCII && paired && alone.is_single_byte() => {
+            d.guess(Some(tld.as_bytes()), chardetng::Utf8Detection::Deny)
+        }
+        _ => alone,
+    }
 }
 
 /// The candidate that occurs most often, outside quotes, in the first line (the header).
@@ -242,6 +254,20 @@ mod tests {
             Some("rs")
         );
         assert_eq!(locale_region(env(&[])), None);
+        // Accented Latin letters stand alone: a Chinese locale does not make them GBK.
+        let (latin, _, _) = encoding_rs::WINDOWS_1252.encode("n,e\nMüller GmbH,Jürgen Müller\n");
+        let got = detect_encoding(&latin, Some("cn"));
+        assert_eq!(got, TextEncoding::Other(encoding_rs::WINDOWS_1252));
+        // A double-byte guess stands whatever the locale.
+        let (big5, _, _) = encoding_rs::BIG5.encode("name,email\n陳美玲,a@b.com\n");
+        assert_eq!(
+            detect_encoding(&big5, None),
+            TextEncoding::Other(encoding_rs::BIG5)
+        );
+        assert_eq!(
+            detect_encoding(&big5, Some("cn")),
+            TextEncoding::Other(encoding_rs::BIG5)
+        );
         for (text, enc, region) in [
             ("name,email\n田中,a@b.com\n", encoding_rs::GBK, "cn"),
             ("name,email\n李,a@b.com\n", encoding_rs::GBK, "cn"),

@@ -78,11 +78,16 @@ pub fn landing(path: &Path) -> PathBuf {
     if let Ok(real) = path.canonicalize() {
         return real;
     }
-    match std::fs::read_link(path) {
-        // `join` keeps an absolute link target as it is.
-        Ok(to) => path.parent().unwrap_or(Path::new(".")).join(to),
-        Err(_) => path.to_path_buf(),
+    // A chain of links to a file not made yet: followed to its last link (40, as the kernel).
+    let mut at = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::read_link(&at) {
+            // `join` keeps an absolute link target as it is.
+            Ok(to) => at = at.parent().unwrap_or(Path::new(".")).join(to),
+            Err(_) => break,
+        }
     }
+    at
 }
 
 /// True if new files can be made in `dir`: tried for real with an empty temporary file, since
