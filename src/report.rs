@@ -41,21 +41,18 @@ impl Reports {
                 .collect(),
             (None, None) => vec![PathBuf::from("-")],
         };
-        let safe = outputs.iter().all(|o| {
-            crate::config::check_targets(
-                &input
-                    .map(|i| ("the input file", i))
-                    .into_iter()
-                    .collect::<Vec<_>>(),
-                &[
-                    ("-o", Some(o.as_path())),
-                    ("--summary-json", a.summary_json.as_deref()),
-                    ("--metrics-file", a.metrics_file.as_deref()),
-                    ("--changes", changes),
-                ],
-            )
-            .is_ok()
-        });
+        let read: Vec<(&str, &std::path::Path)> =
+            input.map(|i| ("the input file", i)).into_iter().collect();
+        let reports = [
+            ("--summary-json", a.summary_json.as_deref()),
+            ("--metrics-file", a.metrics_file.as_deref()),
+        ];
+        let safe = crate::config::check_writable(&reports).is_ok()
+            && outputs.iter().all(|o| {
+                let mut all = vec![("-o", Some(o.as_path())), ("--changes", changes)];
+                all.extend(reports);
+                crate::config::check_targets(&read, &all).is_ok()
+            });
         Reports {
             safe,
             command,

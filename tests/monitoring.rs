@@ -84,6 +84,10 @@ fn a_failed_run_still_leaves_its_summary_and_metrics() {
     );
     // No false zeros: the counts are said to be unknown, and left out of the metrics.
     assert_eq!(json["figures_unknown"], true);
+    assert!(
+        json["api_requests"].is_null() && json["rows"].is_null(),
+        "{json}"
+    );
     assert!(!std::fs::read_to_string(&prom)
         .unwrap()
         .contains("checkuser_requests"));

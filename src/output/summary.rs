@@ -47,6 +47,26 @@ pub fn count(n: u64, word: &str) -> String {
     }
 }
 
+/// The counts of a summary: `null` in the JSON when the figures are unknown.
+const COUNTS: [&str; 16] = [
+    "rows",
+    "checks",
+    "valid",
+    "free",
+    "taken",
+    "uplimit",
+    "invalid",
+    "error",
+    "pending",
+    "skipped",
+    "api_requests",
+    "retries",
+    "throttled",
+    "cache_hits",
+    "duplicates",
+    "changed",
+];
+
 /// The figures of one run. Field names are the contract's JSON keys.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -275,7 +295,14 @@ impl Summary {
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let target = (path.as_os_str() != "-").then_some(path);
         let mut out = super::atomic::Out::create(target)?;
-        serde_json::to_writer_pretty(&mut out, self)
+        let mut json = serde_json::to_value(self)?;
+        if self.figures_unknown {
+            // Unknown, not zero: a run that failed late may have sent requests.
+            for key in COUNTS {
+                json[key] = serde_json::Value::Null;
+            }
+        }
+        serde_json::to_writer_pretty(&mut out, &json)
             .with_context(|| format!("cannot write {}", path.display()))?;
         std::io::Write::write_all(&mut out, b"\n")?;
         out.commit()
