@@ -116,6 +116,42 @@ pub fn text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    const PROP_SECRET: &str = "PropSecret/Key+42";
+
+    /// The secret written with each character plain, percent-encoded or JSON-escaped.
+    fn disguised(choices: &[u8]) -> String {
+        PROP_SECRET
+            .chars()
+            .zip(choices.iter().cycle())
+            .map(|(c, k)| match k % 4 {
+                0 => format!("%{:02X}", c as u32),
+                1 => format!("\\u{:04x}", c as u32),
+                2 => c.to_ascii_lowercase().to_string(),
+                _ => c.to_string(),
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn a_disguised_secret_never_survives(pre in "[a-z %\\\\]{0,12}", post in "[a-z %]{0,12}", choices in proptest::collection::vec(0u8..4, 1..8)) {
+            register([PROP_SECRET.as_bytes()]);
+            let out = text(&format!("{pre}{}{post}", disguised(&choices)));
+            let (seen, _) = decoded(out.as_bytes());
+            let seen = String::from_utf8_lossy(&seen).to_lowercase();
+            prop_assert!(!seen.contains(&PROP_SECRET.to_lowercase()), "{out}");
+            prop_assert!(out.contains(REDACTED));
+        }
+
+        #[test]
+        fn text_without_secrets_is_kept_as_sent(s in "[a-zA-Z0-9 %/\\\\u=.-]{0,60}") {
+            register([PROP_SECRET.as_bytes()]);
+            prop_assume!(!s.to_lowercase().contains("signature="));
+            prop_assert_eq!(text(&s), s);
+        }
+    }
 
     #[test]
     fn secrets_go_in_any_case_or_escape_and_the_rest_stays_as_written() {
