@@ -4,7 +4,8 @@
 use anyhow::Result;
 
 use crate::config::JobConfig;
-use crate::input::{Layout, RecordReader};
+use crate::input::sniff::TextEncoding;
+use crate::input::{InputOptions, Layout, RecordReader};
 use crate::output::{ChangeFeed, Format, Sink, SinkOptions, Summary};
 
 /// An input ready to be read, with its layout.
@@ -21,20 +22,26 @@ pub fn open_input(cfg: &JobConfig) -> Result<Input> {
 }
 
 /// The same, from a file already open (read from where it stands), or by its path when
-/// `None` (a workbook); a pass after the first is logged only in detail (`-v`).
+/// `None` (a workbook). `known` is the encoding an earlier pass found: a later pass reads
+/// with it (the same text for the same bytes, no second guess or warning) and is logged only
+/// in detail (`-v`).
 pub fn open_input_from(
     cfg: &JobConfig,
     file: Option<std::fs::File>,
-    first_pass: bool,
+    known: Option<TextEncoding>,
 ) -> Result<Input> {
+    let opts = InputOptions {
+        encoding: cfg.input.encoding.or(known),
+        ..cfg.input.clone()
+    };
     let reader = match file {
-        Some(f) => RecordReader::from_reader(Box::new(f), cfg.input_label(), &cfg.input)?,
-        None => RecordReader::open(&cfg.input)?,
+        Some(f) => RecordReader::from_reader(Box::new(f), cfg.input_label(), &opts)?,
+        None => RecordReader::open(&opts)?,
     };
     let input = resolve(cfg, reader)?;
-    match first_pass {
-        true => tracing::info!("{}", input.described(cfg)),
-        false => tracing::debug!("again: {}", input.described(cfg)),
+    match known {
+        None => tracing::info!("{}", input.described(cfg)),
+        Some(_) => tracing::debug!("again: {}", input.described(cfg)),
     }
     Ok(input)
 }

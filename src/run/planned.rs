@@ -67,7 +67,8 @@ pub async fn run(
     // One open file for both readings: a file replaced or deleted meanwhile is still read as
     // it was; one changed in place is detected.
     let source = InputFile::open(&job)?;
-    let input = source.input(&job, true)?;
+    let input = source.input(&job, None)?;
+    let encoding = input.reader.encoding;
     let summary = Summary {
         simulated,
         ..crate::job::summary(&job, "run", &input)
@@ -132,7 +133,7 @@ pub async fn run(
     let mut summary = summary;
     summary.duplicates = figures.duplicates;
     source.check_unchanged()?;
-    let input = source.input(&job, false)?;
+    let input = source.input(&job, Some(encoding))?;
     let job2 = job.clone();
     let changes_path = cfg.changes.clone();
     let (sink, changes, mut summary) = tokio::task::spawn_blocking(move || {
@@ -200,8 +201,12 @@ impl InputFile {
         })
     }
 
-    /// The input read from its start.
-    fn input(&self, job: &crate::config::JobConfig, first_pass: bool) -> Result<crate::job::Input> {
+    /// The input read from its start; `known`: the encoding the first reading found.
+    fn input(
+        &self,
+        job: &crate::config::JobConfig,
+        known: Option<crate::input::sniff::TextEncoding>,
+    ) -> Result<crate::job::Input> {
         let file = match &self.file {
             None => None,
             Some(f) => {
@@ -211,7 +216,7 @@ impl InputFile {
                 Some(f)
             }
         };
-        crate::job::open_input_from(job, file, first_pass)
+        crate::job::open_input_from(job, file, known)
     }
 
     /// Refuses to write an output from a file that was changed in place during the run: its
