@@ -220,7 +220,13 @@ impl RecordReader {
             source: label,
         };
         match reader.next_record()? {
-            Some(h) => reader.header = h.fields.iter().map(String::from).collect(),
+            // A byte-order mark inside a quoted first name was no BOM to the sniffer; as the
+            // first bytes of an output it would be one to every reader (and names never hold
+            // one): it goes.
+            Some(h) => {
+                let name = |f: &str| f.trim_start_matches('\u{feff}').to_string();
+                reader.header = h.fields.iter().map(name).collect()
+            }
             None => bail!("{} has no header row", reader.source),
         }
         Ok(reader)
@@ -429,6 +435,13 @@ mod tests {
             }
             assert!(r.next_record_into(spare).unwrap().is_none());
         }
+    }
+
+    #[test]
+    fn a_byte_order_mark_inside_a_quoted_header_is_dropped() {
+        let (r, recs) = read_all(b"\"\xEF\xBB\xBFse\",b\n1,2\n", None).unwrap();
+        assert_eq!(r.header, ["se", "b"]);
+        assert_eq!(recs.len(), 1);
     }
 
     #[test]
