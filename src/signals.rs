@@ -20,8 +20,11 @@ pub fn harden_process() {
 }
 
 /// Installs the handlers now (call it inside the runtime, before any work starts) and returns
-/// a token cancelled at the first SIGINT, SIGTERM or SIGHUP; the second one removes temporary
-/// files, calls `last_words` (which leaves a trace for monitoring) and exits with 130 at once.
+/// a token cancelled at the first SIGINT, SIGTERM or SIGHUP. A second Ctrl-C (SIGINT) removes
+/// temporary files, calls `last_words` (which leaves a trace for monitoring) and exits with 130
+/// at once. A repeated SIGTERM or SIGHUP is the same request again, not a person in a hurry:
+/// `timeout` signals its child and a wrapper script forwards the signal too, and a night's
+/// output must not be lost to that.
 pub fn interrupts(
     last_words: impl FnOnce() + Send + 'static,
 ) -> tokio_util::sync::CancellationToken {
@@ -38,15 +41,21 @@ pub fn interrupts(
         .map(signal);
         if let [Ok(mut int), Ok(mut term), Ok(mut hup)] = streams {
             tokio::spawn(async move {
-                for n in 0..2 {
-                    tokio::select! {
-                        _ = int.recv() => {}
-                        _ = term.recv() => {}
-                        _ = hup.recv() => {}
-                    }
-                    if n == 0 {
+                loop {
+                    let ctrl_c = tokio::select! {
+                        _ = int.recv() => true,
+                        _ = term.recv() => false,
+                        _ = hup.recv() => false,
+                    };
+                    if !first.is_cancelled() {
                         tracing::warn!("interrupted: finishing the requests in flight and writing the output (press Ctrl-C again to quit at once)");
                         first.cancel();
+                    } else if ctrl_c {
+                        break;
+                    } else {
+                        tracing::warn!(
+                            "stopping already: finishing the output (Ctrl-C quits at once)"
+                        );
                     }
                 }
                 crate::output::atomic::remove_temporary_files();
