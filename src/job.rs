@@ -62,8 +62,19 @@ impl Input {
     }
 }
 
+/// The most columns a worksheet holds (Excel's limit, XFD).
+const WORKBOOK_COLUMNS: usize = 16_384;
+
 fn resolve(cfg: &JobConfig, reader: RecordReader) -> Result<Input> {
     let layout = Layout::resolve(&reader.header, &cfg.specs, cfg.rules)?;
+    // Known now, before any request: a workbook output too wide to be written.
+    let width = layout.output_header().len();
+    if cfg.format == Format::Xlsx && width > WORKBOOK_COLUMNS {
+        anyhow::bail!(
+            "the output would have {width} columns, and a workbook holds at most \
+             {WORKBOOK_COLUMNS}: write a CSV instead (-o NAME.csv)"
+        );
+    }
     let layout = match reader.sheet {
         Some(_) => layout.from_workbook(),
         None => layout,

@@ -548,6 +548,23 @@ fn an_output_that_cannot_be_written_is_refused_before_any_request() {
         assert_eq!(sim.requests(), 0, "{extra:?}: no request spent");
     }
     assert!(!fx.path("in.checked.csv").exists());
+    // A workbook cannot hold more than 16,384 columns: known from the header, before sending.
+    let header: Vec<String> = (0..16_380).map(|i| format!("c{i}")).collect();
+    let wide = fx.file(
+        "wide.csv",
+        format!(
+            "searchType,searchKey,{}\nemail,wide@example.com\n",
+            header.join(",")
+        ),
+    );
+    let out = sim.run_expect(
+        &fx,
+        &wide,
+        &["-o", fx.path("wide.xlsx").to_str().unwrap()],
+        2,
+    );
+    assert!(stderr(&out).contains("-o NAME.csv"), "{}", stderr(&out));
+    assert_eq!(sim.requests(), 0);
     // `plan` writes no output: where it would go is not its concern.
     let out = run(
         fx.dir.path(),

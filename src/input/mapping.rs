@@ -279,12 +279,20 @@ fn per_row_mode(header: &[String]) -> Result<Mode> {
     }
 }
 
+/// The header's names for a message: control characters escaped (they come from the file),
+/// at most 30 of them.
 fn list_headers(header: &[String]) -> String {
-    header
+    const SHOWN: usize = 30;
+    let mut list = header
         .iter()
-        .map(|h| format!("\"{h}\""))
+        .take(SHOWN)
+        .map(|h| format!("\"{}\"", h.escape_debug()))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if header.len() > SHOWN {
+        list.push_str(&format!(" and {} more", header.len() - SHOWN));
+    }
+    list
 }
 
 fn shell_quote(s: &str) -> String {
