@@ -26,19 +26,60 @@ pub fn is_workbook(path: &Path) -> bool {
 /// The chosen sheet (`--sheet NAME|#N`, else the first) as UTF-8 CSV text in an anonymous
 /// temporary file (private, gone when closed), and the sheet's name. An xlsx sheet is streamed
 /// cell by cell, so memory does not grow with the sheet; xls and ods sheets are read whole.
+/// Without `--sheet`, a checkuser output past Excel's row limit (`Results`, `Results 2`, …)
+/// is read as the one table it is: the continuation sheets follow, their header rows skipped.
 pub fn to_csv(path: &Path, sheet: Option<&str>) -> Result<(File, String)> {
     let mut book =
         open(path).with_context(|| format!("cannot read the workbook {}", path.display()))?;
     let names = book.sheet_names();
     let name = pick(&names, sheet)?;
-    let ctx = || format!("cannot read sheet '{name}' of {}", path.display());
     let mut w = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(std::io::BufWriter::new(tempfile::tempfile()?));
+    let mut rows = copy_sheet(&mut book, path, &name, &mut w, false)?;
+    if rows == 0 {
+        bail!("sheet '{name}' of {} is empty", path.display());
+    }
+    let continued = (2..)
+        .map(|n| format!("{name} {n}"))
+        .take_while(|more| sheet.is_none() && name == "Results" && names.contains(more));
+    let mut shown = name.clone();
+    for more in continued {
+        rows += copy_sheet(&mut book, path, &more, &mut w, true)?;
+        shown = format!("{name} to {more}");
+    }
+    tracing::debug!("{rows} rows from {shown}");
+    let mut file = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("{}", e.error()))?
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("{}", e.error()))?;
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))?;
+    Ok((file, shown))
+}
+
+/// Writes one sheet's rows as CSV (without its first row if `skip_header`); returns how many.
+fn copy_sheet<W: std::io::Write>(
+    book: &mut calamine::Sheets<BufReader<File>>,
+    path: &Path,
+    name: &str,
+    w: &mut csv::Writer<W>,
+    skip_header: bool,
+) -> Result<u64> {
+    let ctx = || format!("cannot read sheet '{name}' of {}", path.display());
     let mut rows = 0u64;
-    match &mut book {
+    let mut put = |w: &mut csv::Writer<W>, row: &mut Vec<String>| -> Result<()> {
+        if skip_header && rows == 0 {
+            row.clear();
+        } else {
+            write_row(w, row)?;
+        }
+        rows += 1;
+        Ok(())
+    };
+    match book {
         calamine::Sheets::Xlsx(x) => {
-            let mut cells = x.worksheet_cells_reader(&name).with_context(ctx)?;
+            let mut cells = x.worksheet_cells_reader(name).with_context(ctx)?;
             let mut row: Vec<String> = Vec::new();
             let mut at: Option<u32> = None;
             while let Some(cell) = cells.next_cell().with_context(ctx)? {
@@ -46,12 +87,10 @@ pub fn to_csv(path: &Path, sheet: Option<&str>) -> Result<(File, String)> {
                 let value = text(&Data::from(cell.get_value().clone()));
                 if at != Some(r) {
                     if let Some(prev) = at {
-                        write_row(&mut w, &mut row)?;
-                        rows += 1;
+                        put(w, &mut row)?;
                         // Empty rows in between stay rows.
                         for _ in prev + 1..r {
-                            write_row(&mut w, &mut Vec::new())?;
-                            rows += 1;
+                            put(w, &mut Vec::new())?;
                         }
                     }
                     at = Some(r);
@@ -66,29 +105,18 @@ pub fn to_csv(path: &Path, sheet: Option<&str>) -> Result<(File, String)> {
                 row[c] = value;
             }
             if at.is_some() {
-                write_row(&mut w, &mut row)?;
-                rows += 1;
+                put(w, &mut row)?;
             }
         }
         other => {
-            let range = other.worksheet_range(&name).with_context(ctx)?;
+            let range = other.worksheet_range(name).with_context(ctx)?;
             for cells in range.rows() {
                 let mut row: Vec<String> = cells.iter().map(text).collect();
-                write_row(&mut w, &mut row)?;
-                rows += 1;
+                put(w, &mut row)?;
             }
         }
     }
-    if rows == 0 {
-        bail!("sheet '{name}' of {} is empty", path.display());
-    }
-    let mut file = w
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("{}", e.error()))?
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("{}", e.error()))?;
-    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))?;
-    Ok((file, name))
+    Ok(rows.saturating_sub(u64::from(skip_header)))
 }
 
 /// Writes one row without its trailing empty cells (a blank row as one empty field).
@@ -192,6 +220,40 @@ fn number(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_output_split_at_the_row_limit_is_read_as_one_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.xlsx");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        for (name, rows) in [
+            ("Results", &["a", "b"][..]),
+            ("Results 2", &["c"]),
+            ("Summary", &["x"]),
+        ] {
+            let sheet = book.add_worksheet().set_name(name).unwrap();
+            sheet.write_string(0, 0, "lead").unwrap();
+            for (i, v) in rows.iter().enumerate() {
+                sheet.write_string(i as u32 + 1, 0, *v).unwrap();
+            }
+        }
+        book.save(&path).unwrap();
+        let read = |sheet: Option<&str>| {
+            let (f, name) = to_csv(&path, sheet).unwrap();
+            let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(f);
+            let cells: Vec<String> = r.records().map(|r| r.unwrap()[0].to_string()).collect();
+            (cells, name)
+        };
+        assert_eq!(
+            read(None),
+            (
+                vec!["lead".into(), "a".into(), "b".into(), "c".into()],
+                "Results to Results 2".into()
+            )
+        );
+        // Asked for by name, a sheet is that sheet alone.
+        assert_eq!(read(Some("Results")).0, ["lead", "a", "b"]);
+    }
 
     #[test]
     fn numbers_read_as_people_see_them() {
