@@ -12,6 +12,10 @@ use checkuser::state_cmd;
 
 fn main() -> ExitCode {
     checkuser::signals::harden_process();
+    if let Err(e) = checkuser::cli::tidy_environment() {
+        eprint_quietly(&format!("checkuser: error: {e}\n"));
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     checkuser::logging::init(&(&cli.log).into());
     let quiet = cli.log.quiet;

@@ -120,6 +120,31 @@ fn a_summary_that_cannot_be_written_makes_the_metrics_say_failed_too() {
 }
 
 #[test]
+fn an_empty_checkuser_variable_counts_as_unset() {
+    use std::os::unix::ffi::OsStrExt;
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(1)));
+    let out = bin(fx.dir.path())
+        .args(["run", input.to_str().unwrap(), "--sandbox", "-q"])
+        .env("CHECKUSER_RATE", "")
+        .env("CHECKUSER_METRICS_FILE", " ")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = bin(fx.dir.path())
+        .args(["validate", input.to_str().unwrap(), "-q"])
+        .env("CHECKUSER_RATE", std::ffi::OsStr::from_bytes(b"\xff"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("CHECKUSER_RATE is not valid UTF-8"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn settings_come_from_checkuser_variables_and_flags_win() {
     let fx = Fixture::new();
     let input = fx.file("in.csv", email_csv(&emails(2)));
