@@ -450,6 +450,28 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Before parsing: a `CHECKUSER_*` variable set to nothing (`CHECKUSER_STATE=` in a crontab)
+/// counts as not set, instead of an empty value for its flag; one that is not UTF-8 is an
+/// error that names the variable (clap would only say "an argument"). Call it first in
+/// `main`, while the process has one thread.
+pub fn tidy_environment() -> Result<(), String> {
+    for (key, value) in std::env::vars_os() {
+        let Some(name) = key.to_str().filter(|k| k.starts_with("CHECKUSER_")) else {
+            continue;
+        };
+        match value.to_str() {
+            Some(v) if v.trim().is_empty() => std::env::remove_var(&key),
+            Some(_) => {}
+            None => {
+                return Err(format!(
+                    "{name} is not valid UTF-8: set it again, or unset it"
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,26 +514,4 @@ mod tests {
             assert!(Cli::try_parse_from(&args).is_err(), "{args:?}");
         }
     }
-}
-
-/// Before parsing: a `CHECKUSER_*` variable set to nothing (`CHECKUSER_STATE=` in a crontab)
-/// counts as not set, instead of an empty value for its flag; one that is not UTF-8 is an
-/// error that names the variable (clap would only say "an argument"). Call it first in
-/// `main`, while the process has one thread.
-pub fn tidy_environment() -> Result<(), String> {
-    for (key, value) in std::env::vars_os() {
-        let Some(name) = key.to_str().filter(|k| k.starts_with("CHECKUSER_")) else {
-            continue;
-        };
-        match value.to_str() {
-            Some(v) if v.trim().is_empty() => std::env::remove_var(&key),
-            Some(_) => {}
-            None => {
-                return Err(format!(
-                    "{name} is not valid UTF-8: set it again, or unset it"
-                ))
-            }
-        }
-    }
-    Ok(())
 }
