@@ -16,9 +16,7 @@ pub struct Input {
 
 /// Opens and sniffs the input and resolves its columns (no output is touched).
 pub fn open_input(cfg: &JobConfig) -> Result<Input> {
-    let input = resolve(cfg, RecordReader::open(&cfg.input)?)?;
-    tracing::info!("{}", input.described(cfg));
-    Ok(input)
+    open_input_from(cfg, None, None)
 }
 
 /// The same, from a file already open (read from where it stands), or by its path when

@@ -184,7 +184,7 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
         }
 
         // Only an object is an answer (a struct also reads from an array, by position).
-        let Some(obj) = parsed.as_ref().and_then(|v| v.as_object()) else {
+        let Some((value, obj)) = parsed.as_ref().and_then(|v| Some((v, v.as_object()?))) else {
             return bad("the answer is not a JSON object".into());
         };
         if code.is_empty() {
@@ -216,7 +216,7 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
                 )));
             }
         }
-        let answer = serde_json::from_value::<AnswerBody>(serde_json::Value::Object(obj.clone()))
+        let answer = <AnswerBody as serde::Deserialize>::deserialize(value)
             .map_err(|e| format!("the answer does not have the documented shape: {e}"))
             .and_then(|b| b.status_uplimit(api));
         return match answer {

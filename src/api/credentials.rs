@@ -50,24 +50,32 @@ pub fn mask_ak(ak: &str) -> String {
 /// Looks the credentials up. `env` reads an environment variable (injected for tests);
 /// `home` is the user's home folder.
 impl Credentials {
-    /// Every secret value, to be kept out of what servers send back.
-    pub fn secrets(&self) -> Vec<&[u8]> {
+    /// Every secret value with its name for messages: the AK, the SK, a token.
+    pub fn named_secrets(&self) -> Vec<(&'static str, &str)> {
         match &self.auth {
             Auth::AkSk {
                 ak,
                 sk,
                 security_token,
             } => {
-                let mut v = vec![ak.as_bytes(), sk.expose_secret().as_bytes()];
+                let mut v = vec![("the AK", ak.as_str()), ("the SK", sk.expose_secret())];
                 v.extend(
                     security_token
                         .as_ref()
-                        .map(|t| t.expose_secret().as_bytes()),
+                        .map(|t| ("the security token", t.expose_secret())),
                 );
                 v
             }
-            Auth::Token(t) => vec![t.expose_secret().as_bytes()],
+            Auth::Token(t) => vec![("the IAM token", t.expose_secret())],
         }
+    }
+
+    /// Every secret value, to be kept out of what servers send back.
+    pub fn secrets(&self) -> Vec<&[u8]> {
+        self.named_secrets()
+            .into_iter()
+            .map(|(_, v)| v.as_bytes())
+            .collect()
     }
 }
 
@@ -84,22 +92,7 @@ pub fn load(
 /// send, or the signature wrong for a gateway that locks the AK after a few. Refused here,
 /// without showing the value.
 fn sendable(c: Credentials) -> Result<Credentials> {
-    let mut values: Vec<(&str, &str)> = match &c.auth {
-        Auth::AkSk {
-            ak,
-            sk,
-            security_token,
-        } => {
-            let mut v = vec![("the AK", ak.as_str()), ("the SK", sk.expose_secret())];
-            v.extend(
-                security_token
-                    .as_ref()
-                    .map(|t| ("the security token", t.expose_secret())),
-            );
-            v
-        }
-        Auth::Token(t) => vec![("the IAM token", t.expose_secret())],
-    };
+    let mut values = c.named_secrets();
     values.extend(c.domain_id.as_deref().map(|d| ("the domain id", d)));
     if let Some((what, _)) = values
         .iter()

@@ -42,22 +42,22 @@ fn decoded(raw: &[u8]) -> (Vec<u8>, Vec<(usize, usize)>) {
     let mut i = 0;
     while i < raw.len() {
         let rest = &raw[i..];
-        let (bytes, used): (Vec<u8>, usize) = match rest {
+        let mut utf8 = [0u8; 4];
+        let (bytes, used): (&[u8], usize) = match rest {
             [b'%', a, b, ..] if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => {
-                (vec![hex(&rest[1..3]).unwrap_or(0) as u8], 3)
+                utf8[0] = hex(&rest[1..3]).unwrap_or(0) as u8;
+                (&utf8[..1], 3)
             }
             [b'\\', b'u', ..] if rest.len() >= 6 => match hex(&rest[2..6]).and_then(char::from_u32)
             {
-                Some(c) => (c.to_string().into_bytes(), 6),
-                None => (vec![raw[i]], 1),
+                Some(c) => (c.encode_utf8(&mut utf8).as_bytes(), 6),
+                None => (&rest[..1], 1),
             },
-            [b'\\', b'/', ..] => (vec![b'/'], 2),
-            _ => (vec![raw[i]], 1),
+            [b'\\', b'/', ..] => (b"/", 2),
+            _ => (&rest[..1], 1),
         };
-        for b in bytes {
-            out.push(b);
-            from.push((i, i + used));
-        }
+        out.extend_from_slice(bytes);
+        from.extend(std::iter::repeat_n((i, i + used), bytes.len()));
         i += used;
     }
     (out, from)
@@ -65,7 +65,8 @@ fn decoded(raw: &[u8]) -> (Vec<u8>, Vec<(usize, usize)>) {
 
 /// The bytes with every registered secret and every `Signature=` value replaced.
 pub fn bytes(raw: &[u8]) -> Vec<u8> {
-    let secrets = SECRETS.read().map(|s| s.clone()).unwrap_or_default();
+    let guard = SECRETS.read();
+    let secrets: &[Vec<u8>] = guard.as_deref().map_or(&[], |s| s.as_slice());
     let (text, from) = decoded(raw);
     // Stretches of the decoded text to hide.
     let mut hide: Vec<(usize, usize)> = Vec::new();

@@ -84,19 +84,18 @@ impl JobConfig {
             bail!("a workbook cannot go to standard output: pass -o NAME.xlsx");
         }
         let input = [("the input file", a.input.as_path())];
-        check_targets(
-            if stdin { &[] } else { &input },
-            &[
-                ("-o", output.as_deref().or(Some(Path::new("-")))),
-                ("--summary-json", a.summary_json.as_deref()),
-                ("--metrics-file", a.metrics_file.as_deref()),
-            ],
-        )?;
-        check_writable(&[
-            ("-o", output.as_deref().filter(|_| writes_output)),
+        let outputs = [
+            ("-o", output.as_deref().or(Some(Path::new("-")))),
             ("--summary-json", a.summary_json.as_deref()),
             ("--metrics-file", a.metrics_file.as_deref()),
-        ])?;
+        ];
+        check_targets(if stdin { &[] } else { &input }, &outputs)?;
+        // `plan` writes no output: where it would go is not its concern.
+        let written: Vec<_> = outputs
+            .into_iter()
+            .filter(|(flag, _)| writes_output || *flag != "-o")
+            .collect();
+        check_writable(&written)?;
         Ok(JobConfig {
             input: InputOptions {
                 path: (!stdin).then(|| a.input.clone()),
