@@ -60,7 +60,10 @@ impl Reports {
             summary_json: a.summary_json.clone(),
             metrics_file: a.metrics_file.clone(),
             quiet,
-            started: (Summary::started().started_at, std::time::Instant::now()),
+            started: (
+                crate::check::rfc3339(chrono::Utc::now()),
+                std::time::Instant::now(),
+            ),
         }
     }
 

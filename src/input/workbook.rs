@@ -40,9 +40,11 @@ pub fn to_csv(path: &Path, sheet: Option<&str>) -> Result<(File, String)> {
     if rows == 0 {
         bail!("sheet '{name}' of {} is empty", path.display());
     }
+    // The writer names its sheets `Results`, `Results 2`, …; a sheet asked for is read alone.
+    let split_output = sheet.is_none() && name == "Results";
     let continued = (2..)
         .map(|n| format!("{name} {n}"))
-        .take_while(|more| sheet.is_none() && name == "Results" && names.contains(more));
+        .take_while(|more| split_output && names.contains(more));
     let mut shown = name.clone();
     for more in continued {
         rows += copy_sheet(&mut book, path, &more, &mut w, true)?;
