@@ -6,8 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use checkuser::check::{CheckType, Outcome, ResultKind, Source};
-use checkuser::store::{Reuse, Scope, Store};
+use checkuser::model::{CheckType, Outcome, ResultKind, Source};
+use checkuser::store::sqlite::SqliteStore as Store;
+use checkuser::store::{AnswerStore, Reuse, Scope};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();

@@ -3,55 +3,37 @@
 //!
 //! # Layers
 //!
-//! Imports run one way (a test, `tests/layers.rs`, fails when a lower module imports `cli` or
-//! `config`):
+//! Imports run one way (`tests/layers.rs` fails the build when a lower folder imports a higher
+//! one):
 //!
 //! ```text
-//! main ─► commands: run, plan_cmd, validate, sandbox_cmd, state_cmd, doctor, docs, report
-//!            │         (they take config types only; job holds what run/plan/validate share)
-//!            ├─► config ─► cli          cli only parses; config turns flags into domain types
-//!            └─► input, normalize, store, api, output, sandbox ─► check (shared vocabulary)
+//! main ─► commands ─► config ─► cli        cli only parses; config turns flags into domain types
+//!            │
+//!            └─► engine ─► api, store, input, normalize, output, sandbox ─► model
 //! ```
 //!
-//! # Data flow of a run
-//!
-//! ```text
-//! input (sniff, reader, workbook, mapping) ─► normalize ─► run::plan (what to ask, in which order)
-//!   ─► run::dispatcher (rate, concurrency, retries, stop rules) ─► api (sign, send, classify)
-//!   ─► store (every answer, at once) ─► run::planned settle / run::writer ─► output (csv, xlsx,
-//!      summary, metrics, progress)
-//! ```
-//!
-//! - [`cli`] flag definitions (their doc comments are `--help`); [`config`] turns them into
-//!   validated settings: `ApiVersion` belongs to [`api`], `Faults` to [`sandbox`],
-//!   `Display`/`ProgressMode`/`SinkOptions` to [`output`], `Rules` to [`normalize`];
-//!   `config::tools` does the same for `doctor` and `state`.
-//! - [`input`] reads untrusted CSV and workbooks and maps rows to checks; [`normalize`] holds
-//!   the local rules (libphonenumber, UTS-46).
-//! - [`validate`] is the offline job; [`run`] the online one; [`plan_cmd`] the planning pass alone.
-//! - [`output`] writes results atomically, escapes formulas, keeps the summary and metrics.
-//! - [`store`] is the SQLite state (users say "the state store", `--state`, `checkuser
-//!   state`; in code the module is `store` and `state_cmd` is the command).
-//! - [`sandbox`] is the built-in simulator of the API; [`signals`] and [`report`] are how a
-//!   command ends; [`logging`] sets up stderr logs with PII masking.
+//! - [`commands`]: one module per command the user types (`run`, `plan`, `validate`, `doctor`,
+//!   `state`, `sandbox`, `docs`), the one [`model::ExitCode`], and how a command ends
+//!   (`report`, `signals`).
+//! - [`engine`]: plan, dispatch, pace, retry, settle; it takes an engine config, a source of
+//!   rows and outputs, a store and a checker, and knows nothing of flags or the simulator.
+//! - [`api`]: the [`api::Checker`] seam, one module per API version, signing, classification.
+//! - [`store`]: the [`store::AnswerStore`] and [`store::Admin`] seams; SQLite, in-memory, the
+//!   run lock and `--state` locations.
+//! - [`input`] reads untrusted CSV and workbooks; [`normalize`] holds the local rules;
+//!   [`output`] writes results atomically and keeps the summary, metrics and progress.
+//! - [`sandbox`] is the built-in simulator of the API; [`logging`] sets up stderr logs with PII
+//!   masking; [`model`] is the shared vocabulary.
 
 pub mod api;
-pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod config;
-pub mod docs;
-pub mod doctor;
+pub mod engine;
 pub mod input;
-pub mod job;
 pub mod logging;
+pub mod model;
 pub mod normalize;
 pub mod output;
-pub mod plan_cmd;
-pub mod report;
-pub mod run;
 pub mod sandbox;
-pub mod sandbox_cmd;
-pub mod signals;
-pub mod state_cmd;
 pub mod store;
-pub mod validate;

@@ -3,7 +3,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::check::CheckType;
+use crate::model::CheckType;
 use crate::output::Display;
 
 /// Installs the stderr logger for the level the flags ask for (`RUST_LOG` overrides).

@@ -6,9 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use checkuser::check::{CheckType, Outcome, Source};
+use checkuser::model::{CheckType, Outcome, Source};
 use checkuser::sandbox::{truth, Faults, Truth};
-use checkuser::store::{Reuse, Store};
+use checkuser::store::sqlite::SqliteStore as Store;
+use checkuser::store::{AnswerStore, Reuse};
 use common::*;
 
 /// Stores an answer for `key` given `age_secs` ago, as an earlier night would have.

@@ -64,7 +64,7 @@ fn doctor_finds_a_skewed_clock_a_held_lock_and_missing_credentials() {
     });
     let fx = Fixture::new();
     let scope = sim.scope();
-    let _held = RunLock::acquire(&fx.path(".local/state/checkuser/locks"), &scope, false).unwrap();
+    let _held = RunLock::acquire(&fx.state(), &scope, false).unwrap();
     let (code, text) = doctor(&sim, &fx, &[]);
     assert_eq!(code, Some(1), "{text}");
     assert!(

@@ -5,9 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use checkuser::check::{CheckType, Outcome, ResultKind, Source};
+use checkuser::model::{CheckType, Outcome, ResultKind, Source};
 use checkuser::sandbox::{truth, Faults};
-use checkuser::store::{Reuse, RunLock, Store};
+use checkuser::store::sqlite::SqliteStore as Store;
+use checkuser::store::{AnswerStore, Reuse, RunLock};
 use common::*;
 
 #[test]
@@ -114,7 +115,7 @@ fn a_second_run_on_the_same_partner_is_refused_naming_the_holder() {
     let sim = Sim::start(no_faults());
     let fx = Fixture::new();
     let scope = sim.scope();
-    let held = RunLock::acquire(&fx.path(".local/state/checkuser/locks"), &scope, false).unwrap();
+    let held = RunLock::acquire(&fx.state(), &scope, false).unwrap();
     let input = fx.file("in.csv", email_csv(&emails(2)));
     let out = sim.run_expect(&fx, &input, &[], 2);
     assert!(
@@ -299,16 +300,16 @@ fn a_store_at_the_old_cache_path_is_moved_to_the_state_folder() {
             taken_max_age: Duration::from_secs(3600),
             refresh: false,
         };
-        let mut store = checkuser::store::Store::open(&old, sim.scope(), reuse).unwrap();
+        let mut store = Store::open(&old, sim.scope(), reuse).unwrap();
         for k in emails(3) {
-            let mut o = checkuser::check::Outcome::new(
+            let mut o = checkuser::model::Outcome::new(
                 k.clone(),
                 truth("email", &k).result(),
-                checkuser::check::Source::Api,
+                checkuser::model::Source::Api,
             );
             o.checked_at = Some(chrono::Utc::now());
             store
-                .record(checkuser::check::CheckType::Email, &o)
+                .record(checkuser::model::CheckType::Email, &o)
                 .unwrap();
         }
         store.commit().unwrap();

@@ -6,7 +6,7 @@
 
 use std::io::Cursor;
 
-use checkuser::check::{Local, Outcome, ResultKind, RESULT_COLUMNS};
+use checkuser::model::{Local, Outcome, ResultKind, RESULT_COLUMNS};
 use checkuser::input::{CheckSpec, InputOptions, Layout, RecordReader};
 use checkuser::normalize::{self, Rules};
 use checkuser::output::escape::cell;

@@ -15,7 +15,7 @@ use super::classify::{classify, Class, Problem, Reply, MAX_BODY};
 use super::credentials::{Auth, Credentials};
 use super::{sign, wire};
 use crate::api::ApiVersion;
-use crate::check::CheckType;
+use crate::model::CheckType;
 
 /// What the client needs to know.
 pub struct ClientConfig {

@@ -226,6 +226,28 @@ pub fn partner_id(flag: Option<&str>, c: Option<&Credentials>) -> Option<String>
         .or_else(|| c.and_then(|c| c.domain_id.clone()))
 }
 
+/// The account a run works for: the partner id, else the credentials' domain id, checked. Every
+/// run needs one, whatever the API version: v1 puts it in the path, and answers of both are
+/// kept per account (never per AK: a rotated key must find the same answers and changes).
+pub fn account(partner: Option<String>, api: super::ApiVersion) -> Result<String> {
+    match partner {
+        Some(p) => {
+            check_partner_id(&p)?;
+            Ok(p)
+        }
+        None => bail!(
+            "{}: pass --partner-id, set HUAWEICLOUD_PARTNER_ID, or set HUAWEICLOUD_SDK_DOMAIN_ID \
+             (the \"Account ID\" on the console's My Credentials page)",
+            if api.needs_partner_id() {
+                "--api v1 needs the partner id (it is part of the request path)"
+            } else {
+                "answers are kept per partner account, so a rotated AK finds them again, and \
+                 no account id is known"
+            }
+        ),
+    }
+}
+
 /// The file's mode if only its owner may read it (as ssh requires of keys); an error that
 /// says how to fix it otherwise.
 pub fn check_private(path: &Path, what: &str) -> Result<u32> {

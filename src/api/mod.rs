@@ -1,14 +1,47 @@
-//! Talking to the partner API: signing ([`sign`]), credentials ([`credentials`]), request and
-//! answer bodies ([`wire`]), answer classes ([`classify`]), retry timing ([`backoff`]) and the
-//! HTTP client that ties them together ([`client`]).
+//! Talking to the partner API. The engine sees it through [`Checker`] (one check, one
+//! classified answer); [`client::Client`] is the real one over HTTP, and engine tests script a
+//! fake. Each API version owns its path, body and answer reading ([`v1`], [`v2`]); [`wire`]
+//! holds what they share. Also signing ([`sign`]), credentials ([`credentials`]), answer
+//! classes ([`classify`]), retry timing ([`backoff`]), redaction of echoed secrets
+//! ([`redact`]) and advice for fatal answers ([`fatal`]).
 
 pub mod backoff;
 pub mod classify;
 pub mod client;
 pub mod credentials;
+pub mod fatal;
 pub mod redact;
 pub mod sign;
+pub mod v1;
+pub mod v2;
 pub mod wire;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+
+use crate::model::CheckType;
+
+/// One request for one check, classified. `Reply` is `None` when no HTTP answer came
+/// (timeout, connection): that is transient.
+pub trait Checker: Send + Sync + 'static {
+    fn check<'a>(
+        &'a self,
+        kind: CheckType,
+        key: &'a str,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, (classify::Class, Option<classify::Reply>)>;
+}
+
+impl Checker for client::Client {
+    fn check<'a>(
+        &'a self,
+        kind: CheckType,
+        key: &'a str,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, (classify::Class, Option<classify::Reply>)> {
+        Box::pin(client::Client::check(self, kind, key, now))
+    }
+}
 
 /// Which of the two check calls to use (`--api`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -25,6 +58,14 @@ impl ApiVersion {
         match self {
             ApiVersion::V1 => "v1",
             ApiVersion::V2 => "v2",
+        }
+    }
+
+    /// Whether a call cannot be made without a partner id.
+    pub fn needs_partner_id(self) -> bool {
+        match self {
+            ApiVersion::V1 => v1::NEEDS_PARTNER_ID,
+            ApiVersion::V2 => v2::NEEDS_PARTNER_ID,
         }
     }
 }

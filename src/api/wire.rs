@@ -1,46 +1,24 @@
 //! The two API versions on the wire: paths, request bodies and the answer fields.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::api::ApiVersion;
-use crate::check::CheckType;
+use crate::model::CheckType;
 
 /// Path of the check call for a version (`partner_id` is needed by v1 only).
 pub fn path(api: ApiVersion, partner_id: &str) -> String {
     match api {
-        ApiVersion::V1 => format!("/v1.0/{partner_id}/partner/customer-mgr/check-user"),
-        ApiVersion::V2 => "/v2/partners/sub-customers/users/check-identity".to_string(),
+        ApiVersion::V1 => super::v1::path(partner_id),
+        ApiVersion::V2 => super::v2::PATH.to_string(),
     }
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct V1Request<'a> {
-    #[serde(rename = "searchType")]
-    pub search_type: &'a str,
-    #[serde(rename = "searchKey")]
-    pub search_key: &'a str,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct V2Request<'a> {
-    pub search_type: &'a str,
-    pub search_value: &'a str,
 }
 
 /// The exact bytes sent (and signed) for one check.
 pub fn body(api: ApiVersion, kind: CheckType, key: &str) -> Vec<u8> {
-    let t = kind.as_str();
-    let res = match api {
-        ApiVersion::V1 => serde_json::to_vec(&V1Request {
-            search_type: t,
-            search_key: key,
-        }),
-        ApiVersion::V2 => serde_json::to_vec(&V2Request {
-            search_type: t,
-            search_value: key,
-        }),
-    };
-    res.expect("serializing two strings cannot fail")
+    match api {
+        ApiVersion::V1 => super::v1::body(kind, key),
+        ApiVersion::V2 => super::v2::body(kind, key),
+    }
 }
 
 /// Answer fields of both versions (all optional: error bodies share the shape). `status` and
@@ -108,7 +86,7 @@ pub fn conflicting_key(body: &[u8], keys: &[&str]) -> Option<String> {
 }
 
 /// `0` or `1`, as a string or a number; anything else is not an answer.
-fn flag(name: &str, v: Option<&serde_json::Value>) -> Result<&'static str, String> {
+pub fn flag(name: &str, v: Option<&serde_json::Value>) -> Result<&'static str, String> {
     use serde_json::Value;
     match v {
         Some(Value::String(s)) if s == "0" => Ok("0"),
@@ -135,12 +113,12 @@ impl AnswerBody {
     /// rule. `Err` says which field is missing or holds an undocumented value.
     pub fn status_uplimit(&self, api: ApiVersion) -> Result<(String, String), String> {
         let (status, uplimit) = match api {
-            ApiVersion::V1 => self.v1()?,
-            ApiVersion::V2 => self.v2()?,
+            ApiVersion::V1 => super::v1::answer(self)?,
+            ApiVersion::V2 => super::v2::answer(self)?,
         };
         // A body that also carries the other version's answer must say the same thing.
         let other = match api {
-            ApiVersion::V1 => self.check_result.is_some().then(|| self.v2()),
+            ApiVersion::V1 => self.check_result.is_some().then(|| super::v2::answer(self)),
             ApiVersion::V2 => self
                 .status
                 .is_some()
@@ -153,41 +131,6 @@ impl AnswerBody {
             Some(Err(why)) => Err(why),
             _ => Ok((status.into(), uplimit.into())),
         }
-    }
-
-    fn v1(&self) -> Result<(&'static str, &'static str), String> {
-        Ok((
-            flag("status", self.status.as_ref())?,
-            flag("uplimit", self.uplimit.as_ref())?,
-        ))
-    }
-
-    fn v2(&self) -> Result<(&'static str, &'static str), String> {
-        let status = match self.check_result.as_ref() {
-            Some(serde_json::Value::String(s)) if s == "used_by_user" => "1",
-            Some(serde_json::Value::String(s)) if s == "available" => "0",
-            None => return Err("the answer has no check_result".into()),
-            Some(other) => {
-                return Err(format!(
-                    "check_result {} is not a documented value",
-                    shown(other)
-                ))
-            }
-        };
-        let uplimit = match self.mobile_remain_available_num.as_ref() {
-            None => "0",
-            Some(v) => match v.as_u64() {
-                Some(0) => "1",
-                Some(_) => "0",
-                None => {
-                    return Err(format!(
-                        "mobile_remain_available_num {} is not a count",
-                        shown(v)
-                    ))
-                }
-            },
-        };
-        Ok((status, uplimit))
     }
 }
 

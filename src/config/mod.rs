@@ -63,9 +63,8 @@ impl JobConfig {
         };
         let named_xlsx = a
             .output
-            .as_ref()
-            .and_then(|p| p.extension())
-            .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+            .as_deref()
+            .is_some_and(|p| Format::of_path(p) == Format::Xlsx);
         let workbook_in = !stdin && crate::input::workbook::is_workbook(&a.input);
         let format = a
             .format
@@ -152,11 +151,7 @@ pub fn default_output(input: &Path, format: Format) -> PathBuf {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".into());
-    let ext = match format {
-        Format::Csv => "csv",
-        Format::Xlsx => "xlsx",
-    };
-    input.with_file_name(format!("{stem}.checked.{ext}"))
+    input.with_file_name(format!("{stem}.checked.{}", format.extension()))
 }
 
 /// What a path leads to: the file itself (device and inode) when it exists, so that symlinks,
@@ -320,7 +315,7 @@ impl RunConfig {
 
     fn build(a: &crate::cli::RunArgs, log: &LogArgs, writes_output: bool) -> Result<RunConfig> {
         let job = JobConfig::from_args(&a.input, log, writes_output)?;
-        let (min_rate, max_rate) = (crate::run::pace::MIN_RATE, crate::run::pace::MAX_RATE);
+        let (min_rate, max_rate) = (crate::engine::pace::MIN_RATE, crate::engine::pace::MAX_RATE);
         in_range("--rate", a.rate, min_rate, max_rate)?;
         in_range("--concurrency", a.concurrency as f64, 1.0, 1000.0)?;
         in_range("--max-attempts", f64::from(a.max_attempts), 1.0, 100.0)?;
@@ -338,7 +333,7 @@ impl RunConfig {
             bail!("--max-requests must be at least 1 (use checkuser plan to send nothing)");
         }
         let [wal, shm] = match a.state.as_deref() {
-            Some(s) => crate::store::companions(s).map(Some),
+            Some(s) => crate::store::location::companions(s).map(Some),
             None => [None, None],
         };
         let input: Vec<(&str, &Path)> = job
@@ -373,18 +368,7 @@ impl RunConfig {
             )?;
             let partner_id =
                 crate::api::credentials::partner_id(t.partner_id.as_deref(), Some(&credentials));
-            let partner_id = match (t.api, partner_id) {
-                (_, Some(p)) => {
-                    crate::api::credentials::check_partner_id(&p)?;
-                    p
-                }
-                (crate::api::ApiVersion::V2, None) => String::new(),
-                (crate::api::ApiVersion::V1, None) => bail!(
-                    "--api v1 needs the partner id: pass --partner-id, set \
-                     HUAWEICLOUD_PARTNER_ID, or set HUAWEICLOUD_SDK_DOMAIN_ID (the account id \
-                     shown under My Credentials)"
-                ),
-            };
+            let partner_id = crate::api::credentials::account(partner_id, t.api)?;
             Target::Remote {
                 endpoint,
                 credentials,
@@ -528,7 +512,7 @@ pub fn faults(a: &FaultArgs) -> Result<Faults> {
     // 0 turns throttling off; otherwise the same range as --rate (1e-20/s would be a wait
     // longer than any clock can hold).
     if a.throttle != 0.0 {
-        let (min, max) = (crate::run::pace::MIN_RATE, crate::run::pace::MAX_RATE);
+        let (min, max) = (crate::engine::pace::MIN_RATE, crate::engine::pace::MAX_RATE);
         in_range("--throttle", a.throttle, min, max)
             .map_err(|e| anyhow::anyhow!("{e} (or 0 for no throttling)"))?;
     }

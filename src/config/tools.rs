@@ -73,7 +73,7 @@ impl StateConfig {
             StateAction::Prune { older_than } => StateJob::Prune(*older_than),
             StateAction::Export { output } => {
                 // The export must not replace the store it reads, nor its journal files.
-                let [wal, shm] = crate::store::companions(&path);
+                let [wal, shm] = crate::store::location::companions(&path);
                 super::check_targets(
                     &[
                         ("the state store", path.as_path()),

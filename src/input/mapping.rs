@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use anyhow::{bail, Result};
 
-use crate::check::{CheckType, Local, RESULT_COLUMNS};
+use crate::model::{CheckType, Local, RESULT_COLUMNS};
 use crate::normalize::{self, Rules};
 use crate::output::escape::unescape;
 

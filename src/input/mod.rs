@@ -11,7 +11,7 @@ pub use reader::{InputOptions, Record, RecordReader};
 
 use anyhow::Result;
 
-use crate::check::{CheckType, Local};
+use crate::model::{CheckType, Local};
 
 /// A record with its checks normalized: what the reading stage hands on.
 pub struct Row {
@@ -77,4 +77,10 @@ pub fn spawn_reader(
         Ok(reader.fallback_records)
     });
     (reading, Recycle(give))
+}
+
+/// An input ready to be read, with its layout.
+pub struct Input {
+    pub reader: RecordReader,
+    pub layout: Layout,
 }

@@ -9,7 +9,7 @@ pub mod mobile;
 pub use email::email;
 pub use mobile::{mobile, DefaultCountry, MobileTypes, METADATA_VERSION};
 
-use crate::check::{CheckType, Local};
+use crate::model::{CheckType, Local};
 
 /// The API's limit on `searchKey` / `search_value`.
 pub const MAX_KEY_LEN: usize = 64;

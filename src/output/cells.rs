@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::check::Outcome;
+use crate::model::Outcome;
 
 /// One result cell.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,7 +50,7 @@ pub struct TimeText {
 impl TimeText {
     pub fn get(&mut self, t: DateTime<Utc>) -> &str {
         if self.last.as_ref().is_none_or(|(at, _)| *at != t) {
-            self.last = Some((t, crate::check::rfc3339(t)));
+            self.last = Some((t, crate::model::rfc3339(t)));
         }
         self.last.as_ref().map(|(_, s)| s.as_str()).unwrap_or("")
     }

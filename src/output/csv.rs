@@ -8,7 +8,7 @@ use super::atomic::Out;
 use super::cells::{result_cells, Cell, TimeText};
 use super::escape;
 use super::SinkOptions;
-use crate::check::Outcome;
+use crate::model::Outcome;
 
 /// Writes result rows; `finish` makes the file appear under its name.
 pub struct CsvSink {
@@ -108,7 +108,7 @@ impl CsvSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{ResultKind, Source};
+    use crate::model::{ResultKind, Source};
     use proptest::prelude::*;
 
     fn write_and_read(cells: &[String], delimiter: u8, escape: bool) -> Vec<Vec<String>> {

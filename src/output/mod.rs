@@ -15,7 +15,7 @@ pub use summary::Summary;
 
 use anyhow::Result;
 
-use crate::check;
+use crate::model;
 
 /// How the output is written.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ impl Sink {
     pub fn write_row(
         &mut self,
         fields: &::csv::StringRecord,
-        outcomes: &[check::Outcome],
+        outcomes: &[model::Outcome],
     ) -> Result<()> {
         match self {
             Sink::Csv(s) => s.write_row(fields, outcomes),
@@ -94,7 +94,7 @@ impl ChangeFeed {
     pub fn offer(
         &mut self,
         fields: &::csv::StringRecord,
-        outcomes: &[check::Outcome],
+        outcomes: &[model::Outcome],
     ) -> Result<()> {
         match &mut self.sink {
             Some(s) if outcomes.iter().any(|o| o.transition().is_some()) => {
@@ -121,9 +121,27 @@ pub struct Display {
     pub log_pii: bool,
 }
 
-/// Output formats.
+/// Output formats: the one registry of names and extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Csv,
     Xlsx,
+}
+
+impl Format {
+    /// The format a file name asks for: a workbook for `.xlsx`, CSV otherwise.
+    pub fn of_path(path: &std::path::Path) -> Format {
+        match path.extension() {
+            Some(e) if e.eq_ignore_ascii_case("xlsx") => Format::Xlsx,
+            _ => Format::Csv,
+        }
+    }
+
+    /// The file extension this format is written with.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
+        }
+    }
 }

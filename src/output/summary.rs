@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::check::{Outcome, ResultKind};
+use crate::model::{Outcome, ResultKind};
 
 /// Why a run stopped before the end of its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -90,11 +90,15 @@ pub struct Summary {
     /// `validate` on very large inputs: duplicates were counted among this many values only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicates_counted_among: Option<u64>,
-    /// Checks whose answer differs from the previous answer in the state store (errors and
+    /// Values whose answer differs from their last reported answer, reported now (errors and
     /// pending checks are never changes).
     pub changed: u64,
     /// The changes by transition, e.g. `free->taken`.
     pub changes: std::collections::BTreeMap<String, u64>,
+    /// The values whose change this run reports (marked reported in the store once the
+    /// outputs are written).
+    #[serde(skip)]
+    pub reported: std::collections::BTreeSet<String>,
     pub elapsed_seconds: f64,
     pub requests_per_second: f64,
     pub stopped_reason: Option<StopReason>,
@@ -131,7 +135,7 @@ impl Summary {
     pub fn started() -> Summary {
         Summary {
             version: env!("CARGO_PKG_VERSION"),
-            started_at: crate::check::rfc3339(chrono::Utc::now()),
+            started_at: crate::model::rfc3339(chrono::Utc::now()),
             ..Summary::default()
         }
     }
@@ -139,7 +143,7 @@ impl Summary {
     /// Stamps the end time (and the elapsed time, if nothing set it).
     pub fn finished(&mut self) {
         let now = chrono::Utc::now();
-        self.finished_at = crate::check::rfc3339(now);
+        self.finished_at = crate::model::rfc3339(now);
     }
 
     /// Counts one written check.
@@ -156,22 +160,26 @@ impl Summary {
             ResultKind::Valid => self.valid.get_or_insert(0),
         };
         *slot += 1;
-        // One change per answer: later rows with the same value reuse it (attempts 0).
-        if let Some(t) = o.transition().filter(|_| o.attempts > 0) {
-            self.changed += 1;
-            *self.changes.entry(t).or_default() += 1;
+        // One change per value: later rows with the same value carry it too.
+        if let Some(t) = o.transition() {
+            if self.reported.insert(o.checked_key.clone()) {
+                self.changed += 1;
+                *self.changes.entry(t).or_default() += 1;
+            }
         }
     }
 
     /// The contract's exit code for a run that got to the end of its input (or stopped).
     pub fn decide_exit_code(&mut self) -> i32 {
+        use crate::model::ExitCode;
         self.exit_code = match self.stopped_reason {
-            Some(StopReason::Interrupted) => 130,
-            Some(StopReason::Fatal | StopReason::CircuitOpen) => 2,
-            Some(StopReason::Deadline | StopReason::MaxRequests) => 1,
-            None if self.error + self.pending > 0 => 1,
-            None => 0,
-        };
+            Some(StopReason::Interrupted) => ExitCode::Interrupted,
+            Some(StopReason::Fatal | StopReason::CircuitOpen) => ExitCode::Failed,
+            Some(StopReason::Deadline | StopReason::MaxRequests) => ExitCode::Unfinished,
+            None if self.error + self.pending > 0 => ExitCode::Unfinished,
+            None => ExitCode::Ok,
+        }
+        .code();
         self.exit_code
     }
 
@@ -312,7 +320,7 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Source;
+    use crate::model::Source;
 
     #[test]
     fn exit_codes_follow_the_contract() {

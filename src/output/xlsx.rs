@@ -11,7 +11,7 @@ use rust_xlsxwriter::{Chart, ChartType, Color, Format, Workbook, Worksheet, Xlsx
 use super::atomic::Out;
 use super::cells::{result_cells, Cell, TimeText, RESULT_INDEX};
 use super::Summary;
-use crate::check::{Outcome, ResultKind, RESULT_COLUMNS};
+use crate::model::{Outcome, ResultKind, RESULT_COLUMNS};
 
 /// Excel's limit, header row included.
 pub const EXCEL_MAX_ROWS: u32 = 1_048_576;
@@ -86,6 +86,31 @@ const LEGEND: [(ResultKind, &str); 7] = [
     (ResultKind::Skipped, "empty cell"),
 ];
 
+/// Where a workbook's rows wait until it is written: beside its target (not in a possibly
+/// small /tmp), except for a device or a FIFO (`/dev` is no place for files) or standard
+/// output, which spool in the system's temporary folder (`None`).
+pub fn spool_dir(target: Option<&std::path::Path>) -> Option<PathBuf> {
+    let target = target.filter(|t| !crate::output::atomic::is_special(t))?;
+    let landing = crate::output::atomic::landing(target);
+    landing
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| d.to_path_buf())
+}
+
+/// Refuses, before any request, a workbook whose rows could not be spooled: the folder must
+/// take a private file.
+pub fn check_spool(target: Option<&std::path::Path>) -> Result<()> {
+    let dir = spool_dir(target).unwrap_or_else(std::env::temp_dir);
+    tempfile::tempfile_in(&dir).map(drop).map_err(|e| {
+        anyhow::anyhow!(
+            "a workbook is built in {} before it is written, and that folder does not take \
+             files ({e}); free it or set TMPDIR",
+            dir.display()
+        )
+    })
+}
+
 impl XlsxSink {
     /// `target` `None` is standard output. `rows_per_sheet` is Excel's limit except in tests.
     pub fn create(
@@ -95,13 +120,9 @@ impl XlsxSink {
         rows_per_sheet: u32,
     ) -> Result<XlsxSink> {
         let mut book = Workbook::new();
-        if let Some(dir) = target
-            .as_ref()
-            .and_then(|t| t.parent())
-            .filter(|d| !d.as_os_str().is_empty())
-        {
+        if let Some(dir) = spool_dir(target.as_deref()) {
             // Row data is spooled next to the output, not in a possibly small /tmp.
-            book.set_tempdir(dir).map_err(xlsx)?;
+            book.set_tempdir(&dir).map_err(xlsx)?;
         }
         let colours = [
             ResultKind::Free,
@@ -385,7 +406,7 @@ impl XlsxSink {
             ("input", s.input.clone()),
             ("output", s.output.clone()),
             ("results sheets", sheets),
-            ("written at", crate::check::rfc3339(chrono::Utc::now())),
+            ("written at", crate::model::rfc3339(chrono::Utc::now())),
         ];
         for (name, value) in figures {
             sheet
@@ -419,7 +440,7 @@ impl XlsxSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Source;
+    use crate::model::Source;
     use calamine::{open_workbook, Reader, Xlsx};
 
     #[test]

@@ -25,7 +25,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::check::CheckType;
+use crate::model::CheckType;
 use crate::normalize;
 pub use truth::{truth, Truth};
 

@@ -47,11 +47,11 @@ impl Truth {
     }
 
     /// The `result` column this state must produce.
-    pub fn result(self) -> crate::check::ResultKind {
+    pub fn result(self) -> crate::model::ResultKind {
         match self {
-            Truth::Free => crate::check::ResultKind::Free,
-            Truth::Taken => crate::check::ResultKind::Taken,
-            Truth::Uplimit => crate::check::ResultKind::Uplimit,
+            Truth::Free => crate::model::ResultKind::Free,
+            Truth::Taken => crate::model::ResultKind::Taken,
+            Truth::Uplimit => crate::model::ResultKind::Uplimit,
         }
     }
 }

@@ -160,16 +160,19 @@ pub struct Outcome {
     pub request_id: Option<String>,
     /// The answer this value had before, from the state store (change detection).
     pub previous: Option<(ResultKind, DateTime<Utc>)>,
+    /// This answer differs from `previous` and no run has reported that yet (the store says
+    /// so, for answers received now and for answers a run that died received).
+    pub change: bool,
 }
 
 impl Outcome {
-    /// `prev->now` when this answer, given by the API in this run, differs from the value's
-    /// previous answer; errors, pending checks, local verdicts and reused answers are never
-    /// changes.
+    /// `prev->now` when this answer is a change not yet reported (received in this run, or by
+    /// a run that died or could not write its outputs); errors, pending checks and local
+    /// verdicts are never changes.
     pub fn transition(&self) -> Option<String> {
         let (prev, _) = self.previous?;
-        let fresh_answer = self.source == Source::Api && self.result.is_answer();
-        (fresh_answer && prev.is_answer() && prev != self.result)
+        let answer = matches!(self.source, Source::Api | Source::Cache) && self.result.is_answer();
+        (self.change && answer && prev.is_answer() && prev != self.result)
             .then(|| format!("{prev}->{}", self.result))
     }
 
@@ -188,6 +191,7 @@ impl Outcome {
             checked_at: None,
             request_id: None,
             previous: None,
+            change: false,
         }
     }
 
@@ -204,6 +208,40 @@ impl Outcome {
             },
             Local::Skipped => Outcome::new("", ResultKind::Skipped, Source::None),
         }
+    }
+}
+
+/// How a command ends, as the process's exit status (the contract's table, plus 141 for a
+/// closed standard output). The one place these numbers are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Finished; every check ended free, taken, uplimit, invalid or skipped.
+    Ok,
+    /// Finished, but some checks ended `error` or `pending`.
+    Unfinished,
+    /// Usage error, fatal error, circuit open, or another run holds the lock.
+    Failed,
+    /// Interrupted (Ctrl-C, SIGTERM, SIGHUP).
+    Interrupted,
+    /// Standard output was closed (`| head`): ends quietly, like other tools.
+    BrokenPipe,
+}
+
+impl ExitCode {
+    pub fn code(self) -> i32 {
+        match self {
+            ExitCode::Ok => 0,
+            ExitCode::Unfinished => 1,
+            ExitCode::Failed => 2,
+            ExitCode::Interrupted => 130,
+            ExitCode::BrokenPipe => 141,
+        }
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(c: ExitCode) -> Self {
+        std::process::ExitCode::from(c.code() as u8)
     }
 }
 

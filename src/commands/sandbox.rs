@@ -1,11 +1,12 @@
 //! `checkuser sandbox`: the simulator served by hand on 127.0.0.1, with its identity printed.
 
+use crate::model::ExitCode;
 use anyhow::Result;
 
 use crate::cli;
 
 /// `checkuser sandbox`: serve the simulator until Ctrl-C, after saying how to use it.
-pub async fn run(a: &cli::SandboxArgs) -> Result<i32> {
+pub async fn run(a: &cli::SandboxArgs) -> Result<ExitCode> {
     let sb = crate::sandbox::Sandbox::start(
         crate::sandbox::Identity::builtin(),
         crate::config::faults(&a.faults)?,
@@ -27,5 +28,5 @@ pub async fn run(a: &cli::SandboxArgs) -> Result<i32> {
     let _ = tokio::signal::ctrl_c().await;
     let n = sb.stats.entries().len();
     println!("sandbox: served {n} requests");
-    Ok(0)
+    Ok(ExitCode::Ok)
 }

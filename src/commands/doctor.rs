@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::model::ExitCode;
 use anyhow::Result;
 
 use crate::api::credentials::{self, mask_ak, Auth};
-use crate::api::ApiVersion;
 use crate::config::tools::DoctorConfig;
 use crate::sandbox::{Identity, Sandbox};
 use crate::store::{self, RunLock};
@@ -38,7 +38,7 @@ impl Report {
 }
 
 /// Runs every check and returns the exit code.
-pub async fn doctor(cfg: &DoctorConfig) -> Result<i32> {
+pub async fn doctor(cfg: &DoctorConfig) -> Result<ExitCode> {
     let mut r = Report { failed: false };
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let sandbox = match &cfg.sandbox {
@@ -84,17 +84,9 @@ pub async fn doctor(cfg: &DoctorConfig) -> Result<i32> {
         Some(s) => Some(s.identity.partner_id.clone()),
         None => credentials::partner_id(cfg.partner_id.as_deref(), creds.as_ref()),
     };
-    match (&partner, cfg.api) {
-        (Some(p), _) => match credentials::check_partner_id(p) {
-            Ok(()) => r.line(Level::Ok, "partner id", p),
-            Err(e) => r.line(Level::Fail, "partner id", format!("{e:#}")),
-        },
-        (None, ApiVersion::V2) => r.line(Level::Ok, "partner id", "not needed for --api v2"),
-        (None, ApiVersion::V1) => r.line(
-            Level::Fail,
-            "partner id",
-            "--api v1 needs one: pass --partner-id, set HUAWEICLOUD_PARTNER_ID, or HUAWEICLOUD_SDK_DOMAIN_ID",
-        ),
+    match credentials::account(partner.clone(), cfg.api) {
+        Ok(p) => r.line(Level::Ok, "partner id", p),
+        Err(e) => r.line(Level::Fail, "partner id", format!("{e:#}")),
     }
     let url = match &sandbox {
         Some(sb) => reqwest::Url::parse(&sb.endpoint()).map_err(|e| e.to_string()),
@@ -112,17 +104,19 @@ pub async fn doctor(cfg: &DoctorConfig) -> Result<i32> {
         Err(e) => r.line(Level::Fail, "endpoint", e),
     }
     match (&cfg.state, url, creds) {
-        (Some(state), Ok(url), Some(c)) => {
+        (Some(state), Ok(url), Some(_)) => {
             let scope = match &sandbox {
-                Some(_) => crate::run::sandbox_scope(cfg.api),
+                Some(_) => Ok(super::run::sandbox_scope(cfg.api)),
                 None => crate::store::Scope::for_endpoint(
                     &url,
                     partner.as_deref().unwrap_or(""),
-                    &c.auth,
                     cfg.api,
                 ),
             };
-            state_store(&mut r, state, &scope);
+            match scope {
+                Ok(scope) => state_store(&mut r, state, &scope),
+                Err(e) => r.line(Level::Fail, "state store", format!("{e:#}")),
+            }
         }
         (None, _, _) => r.line(
             Level::Fail,
@@ -135,7 +129,7 @@ pub async fn doctor(cfg: &DoctorConfig) -> Result<i32> {
             "not checked (needs credentials and a valid endpoint)",
         ),
     }
-    Ok(if r.failed { 1 } else { 0 })
+    Ok(if r.failed { ExitCode::Unfinished } else { ExitCode::Ok })
 }
 
 fn file_permissions(r: &mut Report, home: Option<&Path>) {
@@ -225,11 +219,11 @@ fn clock(r: &mut Report, server: Option<SystemTime>) {
 }
 
 fn state_store(r: &mut Report, path: &Path, scope: &crate::store::Scope) {
-    match store::open_db(path) {
+    match store::open_admin(&store::Location::File(path.to_path_buf())) {
         Ok(_) => r.line(Level::Ok, "state store", path.display().to_string()),
         Err(e) => return r.line(Level::Fail, "state store", format!("{e:#}")),
     }
-    match RunLock::acquire(&store::lock_dir(path), scope, false) {
+    match RunLock::acquire(path, scope, false) {
         Ok(_) => r.line(
             Level::Ok,
             "run lock",

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use crate::cli::InputArgs;
+use crate::model::ExitCode;
 use crate::output::Summary;
 
 /// Where the figures go, known from the flags alone (before any configuration is checked).
@@ -61,7 +62,7 @@ impl Reports {
             metrics_file: a.metrics_file.clone(),
             quiet,
             started: (
-                crate::check::rfc3339(chrono::Utc::now()),
+                crate::model::rfc3339(chrono::Utc::now()),
                 std::time::Instant::now(),
             ),
         }
@@ -84,14 +85,15 @@ impl Reports {
     }
 
     /// Reports the outcome and returns the exit code.
-    pub fn finish(&self, result: anyhow::Result<Summary>) -> u8 {
+    pub fn finish(&self, result: anyhow::Result<Summary>) -> ExitCode {
         let mut summary = match result {
             Ok(s) => s,
-            Err(e) if is_broken_pipe(&e) => return 141,
+            Err(e) if is_broken_pipe(&e) => return ExitCode::BrokenPipe,
             Err(e) => {
                 eprint_quietly(&format!("checkuser: error: {e:#}\n"));
-                self.write_files(&self.without_figures(2, format!("{e:#}")), true);
-                return 2;
+                let failed = self.without_figures(ExitCode::Failed.code(), format!("{e:#}"));
+                self.write_files(&failed, true);
+                return ExitCode::Failed;
             }
         };
         summary.finished();
@@ -99,13 +101,13 @@ impl Reports {
             eprint_quietly(&summary.human());
         }
         if self.write_files(&summary, true) {
-            return summary.exit_code as u8;
+            return exit_code_of(&summary);
         }
         // One of the two could not be written: the other must not say all went well.
-        summary.exit_code = 2;
+        summary.exit_code = ExitCode::Failed.code();
         summary.stop_message = Some("the summary or the metrics could not be written".into());
         self.write_files(&summary, false);
-        2
+        ExitCode::Failed
     }
 
     /// After a second interrupt, on the way out: the summary and metrics say the run was
@@ -114,7 +116,7 @@ impl Reports {
     pub fn abandoned(&self) {
         let message = "interrupted twice: exited at once, the output unfinished; this run's \
                        figures are unknown";
-        let mut s = self.without_figures(130, message.into());
+        let mut s = self.without_figures(ExitCode::Interrupted.code(), message.into());
         s.stopped_reason = Some(crate::output::summary::StopReason::Interrupted);
         self.write_files(&s, true);
     }
@@ -143,6 +145,28 @@ impl Reports {
             }
         }
         ok
+    }
+}
+
+/// The summary's exit code as the one type.
+fn exit_code_of(s: &Summary) -> ExitCode {
+    match s.exit_code {
+        0 => ExitCode::Ok,
+        1 => ExitCode::Unfinished,
+        130 => ExitCode::Interrupted,
+        _ => ExitCode::Failed,
+    }
+}
+
+/// A command with no summary: its exit code, or 2 after printing the error.
+pub fn plain(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::BrokenPipe,
+        Err(e) => {
+            eprint_quietly(&format!("checkuser: error: {e:#}\n"));
+            ExitCode::Failed
+        }
     }
 }
 

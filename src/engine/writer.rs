@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
-use crate::check::Outcome;
+use crate::model::Outcome;
 use crate::output::progress::Progress;
 use crate::output::{ChangeFeed, Sink, Summary};
 

@@ -1,23 +1,24 @@
 //! `checkuser completions` and `checkuser man`: shell completions and man pages, made from the
 //! same clap definition as `--help`.
 
+use crate::model::ExitCode;
 use anyhow::{bail, Result};
 use clap::CommandFactory;
 
 use crate::cli::Cli;
 
 /// Prints the completion script for a shell.
-pub fn completions(shell: clap_complete::Shell) -> Result<i32> {
+pub fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
     let mut cmd = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "checkuser", &mut script);
     std::io::Write::write_all(&mut std::io::stdout(), &script)?;
-    Ok(0)
+    Ok(ExitCode::Ok)
 }
 
 /// Prints the man page of checkuser, or of one of its commands (`checkuser man run` is
 /// `checkuser-run(1)`, with every option of `run`).
-pub fn man(command: Option<&str>) -> Result<i32> {
+pub fn man(command: Option<&str>) -> Result<ExitCode> {
     let mut top = Cli::command();
     top.build();
     let page = match command {
@@ -37,5 +38,5 @@ pub fn man(command: Option<&str>) -> Result<i32> {
         }
     };
     clap_mangen::Man::new(page).render(&mut std::io::stdout())?;
-    Ok(0)
+    Ok(ExitCode::Ok)
 }

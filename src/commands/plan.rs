@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use crate::config::RunConfig;
 use crate::output::Summary;
-use crate::store::Store;
+use crate::store::Location;
 
 /// Plans and returns the summary (`plan` figures filled in).
 pub fn plan(cfg: &RunConfig) -> Result<Summary> {
@@ -18,22 +18,26 @@ pub fn plan(cfg: &RunConfig) -> Result<Summary> {
     if !regular {
         bail!("plan reads the input like run does and needs a file, not standard input or a pipe");
     }
-    let input = crate::job::open_input(job)?;
+    // Converted (a workbook) or read once, like a run's passes.
+    let snapshot = super::job::Snapshot::take(job)?;
+    let input = snapshot.read(job)?;
     let mut summary = Summary {
         output: "-".into(),
         simulated: matches!(cfg.target, crate::config::Target::Sandbox(_)),
-        ..crate::job::summary(job, "plan", &input)
+        ..super::job::summary(job, "plan", &input)
     };
-    drop(input);
-    let store = Store::open(&cfg.state, crate::run::scope_of(cfg), cfg.reuse)?;
-    let input = crate::job::open_input(job)?;
+    let store = crate::store::shared(crate::store::open(
+        &Location::File(cfg.state.clone()),
+        super::run::scope_of(cfg)?,
+        cfg.reuse,
+    )?);
     let never = tokio_util::sync::CancellationToken::new();
-    let plan = crate::run::plan::collect(input, &store, Utc::now(), &never)?;
+    let plan = crate::engine::plan::collect(input, &store, Utc::now(), &never)?;
     let f = plan.figures;
     let seconds_left = cfg
         .deadline
         .map(|d| (d - Utc::now()).num_milliseconds() as f64 / 1000.0);
-    let sent = crate::run::plan::fits(f.requests_needed, cfg.rate, seconds_left, cfg.max_requests);
+    let sent = crate::engine::plan::fits(f.requests_needed, cfg.rate, seconds_left, cfg.max_requests);
     summary.rows = f.rows;
     summary.checks = f.checks;
     summary.invalid = f.invalid;
@@ -51,10 +55,10 @@ pub fn plan(cfg: &RunConfig) -> Result<Summary> {
         would_send: sent,
         would_leave_pending: f.requests_needed - sent,
         rate: cfg.rate,
-        deadline: cfg.deadline.map(crate::check::rfc3339),
+        deadline: cfg.deadline.map(crate::model::rfc3339),
         max_requests: cfg.max_requests,
     });
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
-    summary.exit_code = 0;
+    summary.exit_code = crate::model::ExitCode::Ok.code();
     Ok(summary)
 }

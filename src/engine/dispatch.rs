@@ -15,10 +15,10 @@ use tokio::task::JoinSet;
 
 use super::attempt::{self, Ctx, Finished};
 use super::writer::RowDone;
-use crate::check::{fingerprint, CheckType, Local, Outcome, ResultKind};
+use crate::model::{fingerprint, CheckType, Local, Outcome, ResultKind};
 use crate::input::Row;
 use crate::output::summary::StopReason;
-use crate::store::Store;
+use crate::store::Shared;
 
 /// What a run says when `--deadline` stops it.
 const DEADLINE_REACHED: &str =
@@ -61,8 +61,9 @@ pub struct Counters {
 pub struct Dispatcher {
     /// What every request task shares: client, pace, concurrency slots, the stop token.
     ctx: Arc<Ctx>,
-    /// Answers are looked up here on admission and recorded here as they arrive.
-    store: Store,
+    /// Answers are looked up here on admission and recorded here as they arrive (committed
+    /// on time by the engine's flusher, not by the dispatcher).
+    store: Shared,
     /// Finished rows go to the writer (or the collector) over this bounded channel.
     writer: mpsc::Sender<Vec<RowDone>>,
     /// Rows finished since the last hand-over to the writer.
@@ -93,7 +94,7 @@ pub struct Dispatcher {
 impl Dispatcher {
     pub fn new(
         ctx: Arc<Ctx>,
-        store: Store,
+        store: Shared,
         writer: mpsc::Sender<Vec<RowDone>>,
         window: Arc<Semaphore>,
         grace: Duration,
@@ -161,7 +162,6 @@ impl Dispatcher {
             let can_send = !stopped && !self.queue.is_empty() && self.tasks.len() < max_open;
             let can_read = reading && inbox.is_empty() && self.queue.len() < max_queue;
             let need_window = !inbox.is_empty() && self.queue.len() < max_queue;
-            let commit_due = self.store.commit_due().map(tokio::time::Instant::from_std);
             let stop_at = self.stop_at;
             if !can_send && !can_read && !need_window && self.tasks.is_empty() {
                 break;
@@ -179,7 +179,6 @@ impl Dispatcher {
                     self.halt(StopReason::Deadline, DEADLINE_REACHED.into());
                     deadline = Some(tokio::time::Instant::now() + self.grace);
                 }
-                _ = sleep_until(commit_due), if commit_due.is_some() => self.store.commit()?,
                 _ = sleep_until(deadline), if deadline.is_some() && !self.tasks.is_empty() => {
                     tracing::warn!("requests still in flight after {:?}: abandoning them", self.grace);
                     self.tasks.abort_all();
@@ -219,7 +218,7 @@ impl Dispatcher {
             }
         }
         self.flush().await?;
-        self.store.commit()?;
+        crate::store::lock(&self.store).commit()?;
         if !self.open.is_empty() || !inbox.is_empty() || !self.queue.is_empty() {
             return Err(anyhow!(
                 "internal error: {} rows were left unfinished; the output would be incomplete",
@@ -286,7 +285,7 @@ impl Dispatcher {
                 }
                 None => {}
             }
-            let stored = self.store.lookup(kind, key, now)?;
+            let stored = crate::store::lock(&self.store).lookup(kind, key, now)?;
             if let Some(s) = stored.as_ref().filter(|s| s.fresh) {
                 self.counters.cache_hits += 1;
                 outcomes.push(Some(s.outcome.clone()));
@@ -333,8 +332,9 @@ impl Dispatcher {
         self.counters.retries += u64::from(f.retries);
         self.counters.throttled += u64::from(f.throttled);
         let mut outcome = f.outcome;
+        let mut recorded = None;
         if outcome.result != ResultKind::Pending {
-            self.store.record(f.kind, &outcome)?;
+            recorded = Some(crate::store::lock(&self.store).record(f.kind, &outcome)?);
             if outcome.result == ResultKind::Error {
                 self.errors_in_a_row += 1;
             } else {
@@ -356,7 +356,14 @@ impl Dispatcher {
         let Some(KeyState::Waiting { waiters, previous }) = self.keys.remove(&key) else {
             return Err(anyhow!("an answer arrived for a check nobody waits for"));
         };
-        outcome.previous = previous;
+        // The store says what the answer is measured against, and whether it is a change.
+        match recorded.filter(|_| outcome.result.is_answer() || outcome.result == ResultKind::Invalid) {
+            Some(r) => {
+                outcome.previous = r.previous;
+                outcome.change = r.change;
+            }
+            None => outcome.previous = previous,
+        }
         self.resolve(waiters, &outcome);
         if outcome.result == ResultKind::Pending {
             // Not an answer: a later duplicate must not reuse it as one.

@@ -6,25 +6,27 @@ use std::path::Path;
 use anyhow::Result;
 use chrono::{TimeZone, Utc};
 
-use crate::check::rfc3339;
+use crate::model::rfc3339;
 use crate::config::tools::{StateConfig, StateJob};
 use crate::output::atomic::Out;
-use crate::store;
+use crate::model::ExitCode;
+use crate::store::{self, Admin};
 
-pub fn run(cfg: &StateConfig) -> Result<i32> {
-    let conn = store::open_db(&cfg.path)?;
+pub fn run(cfg: &StateConfig) -> Result<ExitCode> {
+    let conn = store::open_admin(&store::Location::File(cfg.path.clone()))?;
+    let conn = conn.as_ref();
     match &cfg.job {
-        StateJob::Stats => stats(&conn, &cfg.path),
+        StateJob::Stats => stats(conn),
         StateJob::Prune(older_than) => {
             let cutoff = Utc::now() - chrono::TimeDelta::from_std(*older_than)?;
-            let n = store::prune(&conn, cutoff)?;
+            let n = conn.prune(cutoff)?;
             println!(
                 "deleted {n} answers older than {}",
                 humantime::format_duration(*older_than)
             );
-            Ok(0)
+            Ok(ExitCode::Ok)
         }
-        StateJob::Export(output) => export(&conn, output.as_deref()),
+        StateJob::Export(output) => export(conn, output.as_deref()),
     }
 }
 
@@ -34,8 +36,8 @@ fn when(secs: Option<i64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-fn stats(conn: &rusqlite::Connection, path: &Path) -> Result<i32> {
-    let rows = store::counts(conn)?;
+fn stats(conn: &dyn Admin) -> Result<ExitCode> {
+    let rows = conn.counts()?;
     println!(
         "{:<28} {:<22} {:<4} {:<7} {:<8} {:>10}",
         "endpoint", "partner", "api", "type", "result", "answers"
@@ -43,26 +45,20 @@ fn stats(conn: &rusqlite::Connection, path: &Path) -> Result<i32> {
     for (host, partner, api, kind, result, n) in rows {
         println!("{host:<28} {partner:<22} {api:<4} {kind:<7} {result:<8} {n:>10}");
     }
-    let (total, oldest, newest) = store::span(conn)?;
-    let [wal, _] = store::companions(path);
-    let size: u64 = [path, wal.as_path()]
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
+    let (total, oldest, newest) = conn.span()?;
     println!(
         "{total} answers, oldest {}, newest {}",
         when(oldest),
         when(newest)
     );
-    println!("{} ({:.1} MB)", path.display(), size as f64 / 1e6);
-    Ok(0)
+    println!("{}", conn.describe());
+    Ok(ExitCode::Ok)
 }
 
-fn export(conn: &rusqlite::Connection, target: Option<&Path>) -> Result<i32> {
+fn export(conn: &dyn Admin, target: Option<&Path>) -> Result<ExitCode> {
     let mut w = csv::Writer::from_writer(Out::create(target)?);
     w.write_record(store::EXPORT_COLUMNS)?;
-    store::export(conn, |record| {
+    conn.export(&mut |record| {
         let escaped: Vec<String> = record
             .iter()
             .map(|c| crate::output::escape::cell(c).into_owned())
@@ -74,5 +70,5 @@ fn export(conn: &rusqlite::Connection, target: Option<&Path>) -> Result<i32> {
         .into_inner()
         .map_err(|e| anyhow::anyhow!("cannot write the export: {}", e.error()))?;
     out.commit()?;
-    Ok(0)
+    Ok(ExitCode::Ok)
 }

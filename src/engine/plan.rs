@@ -10,9 +10,9 @@ use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::check::{fingerprint, CheckType, Local};
+use crate::model::{fingerprint, CheckType, Local};
 use crate::input::{spawn_reader, Row};
-use crate::store::Store;
+use crate::store::Shared;
 
 /// What the input holds and what the store already knows, in checks and distinct values.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -34,19 +34,27 @@ pub struct Figures {
     /// Records of a UTF-8 input that were not UTF-8.
     #[serde(skip)]
     pub encoding_fallback_rows: u64,
+    /// The most fields a row has (a stray cell far to the right widens the output).
+    #[serde(skip)]
+    pub widest: usize,
 }
 
-/// The values to send, in the order to send them.
+/// The values to send, in the order to send them, and the plan's verdicts that later passes
+/// carry instead of deciding again.
 pub struct Plan {
     pub figures: Figures,
     pub needed: Vec<(CheckType, String)>,
+    /// Fingerprints (with `hasher`) of the values the store answered when planned: they are
+    /// written with that answer, however old it grows while the run sends.
+    pub fresh: HashSet<u64>,
+    pub hasher: std::collections::hash_map::RandomState,
 }
 
 /// Reads the input (a regular file: it is read again later) and plans the requests. If `stop`
 /// is cancelled meanwhile the plan ends early, with nothing to send.
 pub fn collect(
-    input: crate::job::Input,
-    store: &Store,
+    input: crate::input::Input,
+    store: &Shared,
     now: DateTime<Utc>,
     stop: &tokio_util::sync::CancellationToken,
 ) -> Result<Plan> {
@@ -57,6 +65,7 @@ pub fn collect(
     let mut f = Figures::default();
     let hasher = std::collections::hash_map::RandomState::new();
     let mut seen: HashSet<u64> = HashSet::new();
+    let mut fresh: HashSet<u64> = HashSet::new();
     // (stale answer's time, or None for never asked; first row; value)
     let mut needed: Vec<(Option<i64>, u64, CheckType, String)> = Vec::new();
     for mut batch in rx {
@@ -64,8 +73,10 @@ pub fn collect(
             needed.clear();
             break;
         }
+        let store = crate::store::lock(store);
         for row in batch.iter_mut() {
             f.rows += 1;
+            f.widest = f.widest.max(row.fields.len());
             for (kind, local) in row.checks.drain(..) {
                 f.checks += 1;
                 let key = match local {
@@ -79,12 +90,16 @@ pub fn collect(
                         continue;
                     }
                 };
-                if !seen.insert(fingerprint(&hasher, kind, &key)) {
+                let fp = fingerprint(&hasher, kind, &key);
+                if !seen.insert(fp) {
                     f.duplicates += 1;
                     continue;
                 }
                 match store.age(kind, &key, now)? {
-                    Some((_, _, true)) => f.fresh += 1,
+                    Some((_, _, true)) => {
+                        f.fresh += 1;
+                        fresh.insert(fp);
+                    }
                     Some((result, at, false)) => {
                         *f.stale.entry(result.to_string()).or_default() += 1;
                         needed.push((Some(at.timestamp()), row.number, kind, key));
@@ -96,6 +111,7 @@ pub fn collect(
                 }
             }
         }
+        drop(store);
         recycle.give(batch);
     }
     f.encoding_fallback_rows = reading
@@ -106,7 +122,12 @@ pub fn collect(
     needed.sort_unstable_by_key(|(at, row, _, _)| (*at, *row));
     f.requests_needed = needed.len() as u64;
     let needed = needed.into_iter().map(|(_, _, k, v)| (k, v)).collect();
-    Ok(Plan { figures: f, needed })
+    Ok(Plan {
+        figures: f,
+        needed,
+        fresh,
+        hasher,
+    })
 }
 
 /// How many of `needed` requests fit before a deadline at `rate`, and within a budget.

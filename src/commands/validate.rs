@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 use chrono::Utc;
 
-use crate::check::{fingerprint, Local, Outcome, ResultKind};
+use crate::model::{fingerprint, Local, Outcome, ResultKind};
 use crate::config::JobConfig;
 use crate::input::{spawn_reader, Row};
 use crate::output::progress::Progress;
@@ -30,7 +30,7 @@ pub async fn validate_until(
     if stop.is_cancelled() {
         summary.stopped_reason = Some(crate::output::summary::StopReason::Interrupted);
         summary.stop_message = Some("interrupted: the output was finished".into());
-        summary.exit_code = 130;
+        summary.exit_code = crate::model::ExitCode::Interrupted.code();
     }
     Ok(summary)
 }
@@ -38,13 +38,13 @@ pub async fn validate_until(
 /// Runs `validate` and returns its summary (already printed and written as asked).
 pub fn validate(cfg: &JobConfig) -> Result<Summary> {
     let started = Instant::now();
-    let input = crate::job::open_input(cfg)?;
-    let mut sink = crate::job::open_sink(cfg, &input, false)?;
+    let input = crate::commands::job::open_input(cfg)?;
+    let mut sink = crate::commands::job::open_sink(cfg, &input, false)?;
     let mut summary = Summary {
         valid: Some(0),
-        ..crate::job::summary(cfg, "validate", &input)
+        ..crate::commands::job::summary(cfg, "validate", &input)
     };
-    let crate::job::Input { reader, layout } = input;
+    let crate::input::Input { reader, layout } = input;
     let mut progress = Progress::new(&cfg.display, None);
     // A 64-bit fingerprint per value, counted after the last row: 8 bytes per check.
     let mut prints: Vec<u64> = Vec::with_capacity(MAX_FINGERPRINTS);
@@ -86,7 +86,7 @@ pub fn validate(cfg: &JobConfig) -> Result<Summary> {
     progress.finish();
     summary.sheets = sink.sheet_names();
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
-    summary.exit_code = 0;
+    summary.exit_code = crate::model::ExitCode::Ok.code();
     sink.finish(&summary)?;
     Ok(summary)
 }

@@ -1,0 +1,301 @@
+//! What `run`, `validate` and `plan` share before their first row: open the input (once, into a
+//! snapshot every pass reads), resolve its layout, open the outputs, and start the summary.
+//! [`JobSource`] is how the engine sees all of it.
+
+use std::fs::File;
+use std::io::{Read, Seek};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, Context, Result};
+
+use crate::config::JobConfig;
+use crate::input::sniff::TextEncoding;
+use crate::input::{Input, InputOptions, Layout, RecordReader};
+use crate::output::{ChangeFeed, Format, Sink, SinkOptions, Summary};
+
+/// The most columns a worksheet holds (Excel's limit, XFD).
+const WORKBOOK_COLUMNS: usize = 16_384;
+
+/// Opens and sniffs the input and resolves its columns (no output is touched).
+pub fn open_input(cfg: &JobConfig) -> Result<Input> {
+    let input = resolve(cfg, RecordReader::open(&cfg.input)?)?;
+    tracing::info!("{}", input.described(cfg));
+    Ok(input)
+}
+
+/// The input's bytes, taken once, so that every pass of a run reads the same rows whatever
+/// happens to the file meanwhile (saved over, edited, deleted): a CSV copied into a private
+/// temporary file, a workbook converted once to CSV text.
+pub struct Snapshot {
+    file: Arc<File>,
+    label: String,
+    /// The workbook's sheet, for a workbook.
+    sheet: Option<String>,
+    /// The encoding the first reading found: later ones read with it (the same text for the
+    /// same bytes, no second guess or warning).
+    known: Mutex<Option<TextEncoding>>,
+}
+
+impl Snapshot {
+    /// Takes the input named by `cfg` (a file).
+    pub fn take(cfg: &JobConfig) -> Result<Snapshot> {
+        let path = cfg
+            .input
+            .path
+            .as_ref()
+            .ok_or_else(|| anyhow!("internal error: a snapshot needs a file"))?;
+        if crate::input::workbook::is_workbook(path) {
+            let (csv, sheet) = crate::input::workbook::to_csv(path, cfg.input.sheet.as_deref())?;
+            return Ok(Snapshot {
+                file: Arc::new(csv),
+                label: format!("{} (sheet '{sheet}')", path.display()),
+                sheet: Some(sheet),
+                known: Mutex::new(Some(TextEncoding::Utf8 { strict: true })),
+            });
+        }
+        let mut original = File::open(path)
+            .map_err(|e| anyhow!("cannot open input {}: {e}", path.display()))?;
+        let mut copy = tempfile::tempfile()
+            .context("cannot make a private copy of the input in the temporary folder")?;
+        std::io::copy(&mut original, &mut copy).with_context(|| {
+            format!(
+                "cannot copy {} to the temporary folder (is it full? set TMPDIR)",
+                path.display()
+            )
+        })?;
+        copy.rewind()?;
+        Ok(Snapshot {
+            file: Arc::new(copy),
+            label: path.display().to_string(),
+            sheet: None,
+            known: Mutex::new(None),
+        })
+    }
+
+    /// The snapshot read from its start, with its own position (readings never share one).
+    pub fn read(&self, cfg: &JobConfig) -> Result<Input> {
+        let known = *self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let mut opts = InputOptions {
+            encoding: cfg.input.encoding.or(known),
+            ..cfg.input.clone()
+        };
+        if self.sheet.is_some() {
+            opts.delimiter = Some(b',');
+        }
+        let at = ReadAt {
+            file: self.file.clone(),
+            pos: 0,
+        };
+        let mut reader = RecordReader::from_reader(Box::new(at), self.label.clone(), &opts)?;
+        reader.sheet = self.sheet.clone();
+        let input = resolve(cfg, reader)?;
+        let mut k = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        match *k {
+            None if self.sheet.is_none() => {
+                tracing::info!("{}", input.described(cfg));
+                *k = Some(input.reader.encoding);
+            }
+            _ => tracing::debug!("again: {}", input.described(cfg)),
+        }
+        Ok(input)
+    }
+}
+
+/// Reads a shared file from its own position (`pread`), so that two readings of one snapshot
+/// never move each other.
+struct ReadAt {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl Read for ReadAt {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Input {
+    fn described(&self, cfg: &JobConfig) -> String {
+        let how = match &self.reader.sheet {
+            Some(sheet) => format!("a workbook, sheet '{sheet}'"),
+            None => format!(
+                "{}, delimiter {:?}",
+                self.reader.encoding.name(),
+                self.reader.delimiter as char
+            ),
+        };
+        format!(
+            "reading {} as {how}{}",
+            cfg.input_label(),
+            if self.layout.is_recheck() {
+                " (a previous output: its result columns are replaced)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+fn resolve(cfg: &JobConfig, reader: RecordReader) -> Result<Input> {
+    let layout = Layout::resolve(&reader.header, &cfg.specs, cfg.rules)?;
+    let layout = match reader.sheet {
+        Some(_) => layout.from_workbook(),
+        None => layout,
+    };
+    let input = Input { reader, layout };
+    // Known now, before any request: a workbook output too wide to be written.
+    check_width(cfg, &input, 0, None)?;
+    Ok(input)
+}
+
+/// Refuses workbook outputs (`-o`, `--changes`) that could not hold rows `widest` fields wide
+/// (a stray cell far to the right of a ragged row counts, not only the header).
+fn check_width(cfg: &JobConfig, input: &Input, widest: usize, changes: Option<&Path>) -> Result<()> {
+    let width = input.layout.output_header().len() + widest.saturating_sub(input.layout.width);
+    let workbooks = [
+        ("the output", cfg.format == Format::Xlsx),
+        ("--changes", changes.is_some_and(|p| Format::of_path(p) == Format::Xlsx)),
+    ];
+    for (what, _) in workbooks.iter().filter(|(_, xlsx)| *xlsx) {
+        if width > WORKBOOK_COLUMNS {
+            anyhow::bail!(
+                "{what} would have {width} columns, and a workbook holds at most \
+                 {WORKBOOK_COLUMNS}: write a CSV instead (-o NAME.csv{})",
+                if widest > input.layout.width {
+                    ", or remove the stray cells far to the right of some rows"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The output for an input; `changes_sheet` gives a workbook output a `Changes` sheet.
+pub fn open_sink(cfg: &JobConfig, input: &Input, changes_sheet: bool) -> Result<Sink> {
+    sink_at(cfg, input, cfg.output.clone(), cfg.format, changes_sheet)
+}
+
+/// The `--changes` output: the same columns, in the format its name says.
+pub fn open_changes(cfg: &JobConfig, input: &Input, path: Option<&Path>) -> Result<ChangeFeed> {
+    let Some(path) = path else {
+        return Ok(ChangeFeed::new(None));
+    };
+    let format = Format::of_path(path);
+    Ok(ChangeFeed::new(Some(sink_at(
+        cfg,
+        input,
+        Some(path.to_path_buf()),
+        format,
+        false,
+    )?)))
+}
+
+fn sink_at(
+    cfg: &JobConfig,
+    input: &Input,
+    path: Option<PathBuf>,
+    format: Format,
+    changes_sheet: bool,
+) -> Result<Sink> {
+    let opts = SinkOptions {
+        path,
+        delimiter: input.reader.delimiter,
+        bom: cfg.bom,
+        escape_formulas: cfg.escape_formulas,
+        format,
+        changes_sheet,
+    };
+    Sink::create(&opts, &input.layout.output_header(), input.layout.width)
+}
+
+/// The summary's first figures: what runs, on what, since when.
+pub fn summary(cfg: &JobConfig, command: &'static str, input: &Input) -> Summary {
+    Summary {
+        command,
+        input: cfg.input_label(),
+        output: cfg.output_label(),
+        encoding: match &input.reader.sheet {
+            Some(sheet) => format!("workbook (sheet '{sheet}')"),
+            None => input.reader.encoding.name().to_string(),
+        },
+        ..Summary::started()
+    }
+}
+
+/// A run's input and outputs, as the engine sees them.
+pub struct JobSource {
+    pub job: JobConfig,
+    pub changes: Option<PathBuf>,
+    pub simulated: bool,
+    /// The snapshot, for a file; `None` reads standard input or a pipe once.
+    snapshot: Option<Snapshot>,
+    /// The one reading of a pipe.
+    once: Mutex<bool>,
+}
+
+impl JobSource {
+    /// Takes the snapshot now when the input is a regular file.
+    pub fn new(job: JobConfig, changes: Option<PathBuf>, simulated: bool) -> Result<JobSource> {
+        let snapshot = match job.input_is_regular_file() {
+            true => Some(Snapshot::take(&job)?),
+            false => None,
+        };
+        Ok(JobSource {
+            job,
+            changes,
+            simulated,
+            snapshot,
+            once: Mutex::new(false),
+        })
+    }
+}
+
+impl crate::engine::Source for JobSource {
+    fn read(&self) -> Result<Input> {
+        match &self.snapshot {
+            Some(s) => s.read(&self.job),
+            None => {
+                let mut read = self.once.lock().unwrap_or_else(|p| p.into_inner());
+                if std::mem::replace(&mut *read, true) {
+                    anyhow::bail!("internal error: a pipe cannot be read twice");
+                }
+                open_input(&self.job)
+            }
+        }
+    }
+
+    fn rereadable(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    fn summary(&self, input: &Input) -> Summary {
+        Summary {
+            simulated: self.simulated,
+            ..summary(&self.job, "run", input)
+        }
+    }
+
+    fn preflight(&self, input: &Input, widest: usize) -> Result<()> {
+        check_width(&self.job, input, widest, self.changes.as_deref())?;
+        if self.job.format == Format::Xlsx {
+            crate::output::xlsx::check_spool(self.job.output.as_deref())?;
+        }
+        if let Some(c) = self.changes.as_deref().filter(|c| Format::of_path(c) == Format::Xlsx) {
+            crate::output::xlsx::check_spool(Some(c))?;
+        }
+        Ok(())
+    }
+
+    fn outputs(&self, input: &Input) -> Result<(Sink, ChangeFeed)> {
+        Ok((
+            open_sink(&self.job, input, true)?,
+            open_changes(&self.job, input, self.changes.as_deref())?,
+        ))
+    }
+}

@@ -1,0 +1,64 @@
+//! The commands a user types, one module each, all of one shape: a validated configuration
+//! (and, for the long ones, a stop token) in, an outcome out; [`report`] turns the outcome into
+//! what people and monitoring see and into the one [`ExitCode`]. Below the commands sit the
+//! [engine](crate::engine) and the layers it uses; nothing below imports this module.
+
+pub mod docs;
+pub mod doctor;
+pub mod job;
+pub mod plan;
+pub mod report;
+pub mod run;
+pub mod sandbox;
+pub mod signals;
+pub mod state;
+pub mod validate;
+
+use crate::cli::{Cli, Command};
+use crate::config::tools::{DoctorConfig, StateConfig};
+use crate::config::{JobConfig, RunConfig};
+pub use crate::model::ExitCode;
+use report::{plain, Reports};
+
+/// Runs the command the flags name and says how it ended.
+pub fn execute(cli: &Cli) -> ExitCode {
+    let quiet = cli.log.quiet;
+    match &cli.command {
+        Command::Validate(a) => {
+            let reports = Reports::new("validate", &a.input, None, quiet);
+            let last = reports.clone();
+            reports.finish(JobConfig::from_args(&a.input, &cli.log, true).and_then(|cfg| {
+                runtime()?.block_on(async {
+                    let stop = signals::interrupts(move || last.abandoned());
+                    validate::validate_until(cfg, stop).await
+                })
+            }))
+        }
+        Command::Run(a) => {
+            let reports = Reports::new("run", &a.input, a.changes.as_deref(), quiet);
+            let last = reports.clone();
+            reports.finish(RunConfig::from_args(a, &cli.log).and_then(|cfg| {
+                runtime()?.block_on(async {
+                    let stop = signals::interrupts(move || last.abandoned());
+                    run::run(cfg, stop).await
+                })
+            }))
+        }
+        Command::Plan(a) => Reports::new("plan", &a.input, None, quiet)
+            .finish(RunConfig::for_plan(a, &cli.log).and_then(|cfg| plan::plan(&cfg))),
+        Command::Sandbox(a) => plain(runtime().and_then(|rt| rt.block_on(sandbox::run(a)))),
+        Command::State(a) => plain(StateConfig::from_args(a).and_then(|c| state::run(&c))),
+        Command::Doctor(a) => plain(
+            DoctorConfig::from_args(a)
+                .and_then(|c| runtime().and_then(|rt| rt.block_on(doctor::doctor(&c)))),
+        ),
+        Command::Completions { shell } => plain(docs::completions(*shell)),
+        Command::Man { command } => plain(docs::man(command.as_deref())),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

@@ -1,0 +1,262 @@
+//! One check from first request to final outcome: send through the [`Checker`], let
+//! [`super::retry::next`] decide, and wait as it says (backoff with full jitter for transient
+//! failures, `Retry-After` and a slower pace for throttling). Every attempt waits for a
+//! concurrency slot and a rate token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::SeedableRng;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::pace::Pace;
+use super::retry::{self, Decision, End, Policy, Tally};
+use crate::api::backoff::full_jitter;
+use crate::api::classify::{Class, Problem, Reply};
+use crate::api::{fatal, Checker};
+use crate::model::{CheckType, Outcome, ResultKind, Source};
+use crate::logging::mask;
+use crate::output::summary::StopReason;
+
+/// What every request task shares.
+pub struct Ctx {
+    pub checker: Arc<dyn Checker>,
+    pub pace: Pace,
+    /// `--concurrency` permits; a request holds one while it is in flight.
+    pub slots: Arc<Semaphore>,
+    /// `--concurrency`, for sizing the dispatcher's queue.
+    pub concurrency: usize,
+    /// Cancelled when the run stops (fatal answer, open circuit, interrupt).
+    pub stop: CancellationToken,
+    pub policy: Policy,
+    /// `--max-requests`: how many requests the run may send, and how many it took.
+    pub budget: Option<u64>,
+    pub sent: std::sync::atomic::AtomicU64,
+    pub log_pii: bool,
+}
+
+impl Ctx {
+    /// Takes one request from the budget; false once it is spent (nothing is sent then).
+    fn take_request(&self) -> bool {
+        let n = self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.budget.is_none_or(|max| n < max)
+    }
+
+    /// A concurrency slot and a rate token, or `None` if the run stops first.
+    pub async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => None,
+            permit = async {
+                let p = self.slots.clone().acquire_owned().await.ok()?;
+                self.pace.acquire().await;
+                // A stop decided while this waited wins: nothing is sent after it.
+                (!self.stop.is_cancelled()).then_some(p)
+            } => permit,
+        }
+    }
+
+    /// Sleeps unless the run stops first; false if it stopped.
+    async fn pause(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = self.stop.cancelled() => false,
+            _ = tokio::time::sleep(d) => true,
+        }
+    }
+}
+
+/// How one check ended.
+#[derive(Debug)]
+pub struct Finished {
+    pub kind: CheckType,
+    pub key: String,
+    pub outcome: Outcome,
+    /// Set when the answer means the whole run must stop; says why, for people.
+    pub stop: Option<(StopReason, String)>,
+    pub requests: u32,
+    pub retries: u32,
+    pub throttled: u32,
+    /// The slot of the last request, given back only once the dispatcher has taken this in,
+    /// so that no request starts before a stop rule has seen this answer.
+    pub slot: Option<OwnedSemaphorePermit>,
+}
+
+/// Runs one check to its end. `first` is the slot the dispatcher already took for it.
+pub async fn check(
+    ctx: Arc<Ctx>,
+    kind: CheckType,
+    key: String,
+    first: OwnedSemaphorePermit,
+) -> Finished {
+    let mut rng = rand::rngs::StdRng::from_os_rng();
+    let mut jitter = |base: Duration, n: u32| full_jitter(base, n, &mut rng);
+    let mut permit = Some(first);
+    let mut tally = Tally::default();
+    let shown = mask(kind, &key, ctx.log_pii);
+    loop {
+        let slot = match permit.take() {
+            Some(p) => Some(p),
+            None => ctx.slot().await,
+        };
+        let Some(slot) = slot else { break };
+        if !ctx.take_request() {
+            ctx.stop.cancel();
+            let why = format!(
+                "--max-requests {} reached: stopped sending; the rest is pending",
+                ctx.budget.unwrap_or_default()
+            );
+            let o = Outcome {
+                attempts: tally.requests,
+                ..Outcome::new(key, ResultKind::Pending, Source::None)
+            };
+            let stop = Some((StopReason::MaxRequests, why));
+            return finished(kind, o, stop, tally, Some(slot));
+        }
+        tally.requests += 1;
+        let (class, reply) = ctx.checker.check(kind, &key, Utc::now()).await;
+        tracing::trace!(
+            "{kind} {shown}: attempt {} -> {}",
+            tally.requests,
+            describe(&class, reply.as_ref())
+        );
+        match &class {
+            Class::Answer { .. } => ctx.pace.succeeded(),
+            Class::Throttled(_) => ctx.pace.throttled(),
+            _ => {}
+        }
+        let retry_after = reply.as_ref().and_then(|r| r.retry_after);
+        let throttled_for = ctx.pace.throttled_for();
+        let decision = retry::next(
+            &ctx.policy,
+            &mut tally,
+            &class,
+            retry_after,
+            throttled_for,
+            &mut jitter,
+        );
+        let wait = match decision {
+            Decision::Retry(wait) => wait,
+            Decision::Done(end) => {
+                let (o, stop) = ending(&ctx, end, &key, tally, reply.as_ref());
+                return finished(kind, o, stop, tally, Some(slot));
+            }
+        };
+        drop(slot);
+        if !ctx.pause(wait).await {
+            break;
+        }
+    }
+    // The run stopped before this check got an answer.
+    let o = Outcome {
+        attempts: tally.requests,
+        ..Outcome::new(key, ResultKind::Pending, Source::None)
+    };
+    finished(kind, o, None, tally, None)
+}
+
+/// The outcome of a check that ended, and why the run must stop if it must.
+fn ending(
+    ctx: &Ctx,
+    end: End,
+    key: &str,
+    tally: Tally,
+    reply: Option<&Reply>,
+) -> (Outcome, Option<(StopReason, String)>) {
+    let base = |result: ResultKind, p: Option<&Problem>| Outcome {
+        error_code: p.map(|p| p.code.clone()),
+        error_msg: p.map(|p| p.msg.clone()).filter(|m| !m.is_empty()),
+        http_status: reply.map(|r| r.http_status),
+        attempts: tally.requests,
+        checked_at: Some(Utc::now()),
+        request_id: reply.and_then(|r| r.request_id.clone()),
+        ..Outcome::new(key, result, Source::Api)
+    };
+    match end {
+        End::Answer {
+            status,
+            uplimit,
+            code,
+        } => {
+            let mut o = base(ResultKind::from_answer(&status, &uplimit), None);
+            o.status = Some(status);
+            o.uplimit = Some(uplimit);
+            o.error_code = Some(code);
+            (o, None)
+        }
+        End::Invalid(p) => (base(ResultKind::Invalid, Some(&p)), None),
+        End::Error { problem, gave_up } => {
+            let mut o = base(ResultKind::Error, Some(&problem));
+            if gave_up > 0 {
+                o.error_msg = Some(format!(
+                    "{} (gave up after {})",
+                    problem.msg,
+                    crate::output::summary::count(u64::from(gave_up), "attempt")
+                ));
+            }
+            (o, None)
+        }
+        End::Fatal(p) => {
+            // Stop every other request before this slot is given back.
+            ctx.stop.cancel();
+            let why = fatal::explain(&p, reply.and_then(|r| r.date));
+            (
+                base(ResultKind::Error, Some(&p)),
+                Some((StopReason::Fatal, why)),
+            )
+        }
+        End::QuotaExhausted { problem, waited } => {
+            ctx.stop.cancel();
+            let why = format!(
+                "throttled for {} with no answer in between (last: {} {}): the gateway's \
+                 quota for this partner looks exhausted; try again later or raise \
+                 --max-throttle-wait",
+                humantime::format_duration(Duration::from_secs(waited.as_secs())),
+                problem.code,
+                problem.msg
+            );
+            (
+                base(ResultKind::Pending, Some(&problem)),
+                Some((StopReason::CircuitOpen, why)),
+            )
+        }
+    }
+}
+
+fn finished(
+    kind: CheckType,
+    outcome: Outcome,
+    stop: Option<(StopReason, String)>,
+    tally: Tally,
+    slot: Option<OwnedSemaphorePermit>,
+) -> Finished {
+    Finished {
+        kind,
+        key: outcome.checked_key.clone(),
+        outcome,
+        stop,
+        requests: tally.requests,
+        retries: tally.requests.saturating_sub(1),
+        throttled: tally.throttled,
+        slot,
+    }
+}
+
+fn describe(class: &Class, reply: Option<&Reply>) -> String {
+    let status = reply
+        .map(|r| r.http_status.to_string())
+        .unwrap_or_else(|| "no answer".into());
+    match class {
+        Class::Answer {
+            status: s,
+            uplimit: u,
+            ..
+        } => format!("{status} answer status={s} uplimit={u}"),
+        Class::Invalid(p) => format!("{status} invalid {}", p.code),
+        Class::Throttled(p) => format!("{status} throttled {}", p.code),
+        Class::Transient(p) => format!("{status} transient {}: {}", p.code, p.msg),
+        Class::Fatal(p) => format!("{status} fatal {}", p.code),
+        Class::RowError(p) => format!("{status} error {}", p.code),
+    }
+}

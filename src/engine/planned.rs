@@ -1,0 +1,265 @@
+//! A run over a regular file, in three passes, so that a budget or a deadline that cannot
+//! cover the whole list is spent where it matters:
+//!
+//! ```text
+//! 1. plan     read + normalize, ask the store: distinct values needing a request, in priority order
+//! 2. send     the dispatcher sends them in that order and records every answer in the store;
+//!             a collector keeps what the store does not hold (attempts, errors)
+//! 3. settle   read the input again and write every row in input order, with the plan's verdicts
+//! ```
+//!
+//! Every pass reads the same snapshot of the input ([`Source`]), and what pass 1 decided travels
+//! to pass 3: a value the store answered when planned is written with that answer, never judged
+//! again by the clock. Memory is bounded by the number of distinct values needing a request and
+//! an 8-byte fingerprint per value answered by the store; the rows themselves stream.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Result};
+use chrono::Utc;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::attempt::Ctx;
+use super::dispatch::Dispatcher;
+use super::writer::RowDone;
+use super::{Done, EngineConfig, Source, REORDER_WINDOW};
+use crate::input::{spawn_reader, Row};
+use crate::model::{fingerprint, CheckType, Local, Outcome, ResultKind, Source as From};
+use crate::output::progress::Progress;
+use crate::output::{ChangeFeed, Sink, Summary};
+use crate::store::Shared;
+
+/// What passes 1 and 2 decided, for pass 3.
+struct Decided {
+    hasher: std::collections::hash_map::RandomState,
+    /// Values the store answered when the run was planned.
+    fresh: HashSet<u64>,
+    /// Requests made per value sent (set to 0 once its first row is written).
+    attempts: HashMap<u64, u32>,
+    /// Outcomes that are not answers (errors, pending after attempts): never stored.
+    others: HashMap<u64, Outcome>,
+}
+
+impl Decided {
+    fn key(&self, kind: CheckType, key: &str) -> u64 {
+        fingerprint(&self.hasher, kind, key)
+    }
+}
+
+/// Runs the three passes.
+pub async fn run(
+    cfg: &EngineConfig,
+    source: Arc<dyn Source>,
+    store: Shared,
+    ctx: Arc<Ctx>,
+    stop: CancellationToken,
+) -> Result<Done> {
+    let input = source.read()?;
+    let summary = source.summary(&input);
+    let (plan_stop, plan_store) = (stop.clone(), store.clone());
+    let plan = tokio::task::spawn_blocking(move || {
+        super::plan::collect(input, &plan_store, Utc::now(), &plan_stop)
+    })
+    .await??;
+    let figures = plan.figures.clone();
+    tracing::info!(
+        "plan: {} checks, {} answered by the state store, {} values to ask ({} never asked, \
+         then the oldest answers first)",
+        figures.checks,
+        figures.fresh,
+        figures.requests_needed,
+        figures.never_asked
+    );
+    // Known now, before any request: outputs that could not hold these rows.
+    let again = source.read()?;
+    source.preflight(&again, figures.widest)?;
+    drop(again);
+
+    // Pass 2: send, in the plan's order.
+    let (row_tx, row_rx) = mpsc::channel::<Vec<Row>>(16);
+    let needed = plan.needed;
+    let feeding = std::thread::spawn(move || {
+        let mut it = needed.into_iter().enumerate().peekable();
+        while it.peek().is_some() {
+            let rows: Vec<Row> = it
+                .by_ref()
+                .take(64)
+                .map(|(i, (kind, key))| Row {
+                    number: i as u64 + 1,
+                    fields: csv::StringRecord::from(vec![kind.as_str()]),
+                    checks: vec![(kind, Local::Ready(key))],
+                    line: 0,
+                })
+                .collect();
+            if row_tx.blocking_send(rows).is_err() {
+                return;
+            }
+        }
+    });
+    let (done_tx, done_rx) = mpsc::channel::<Vec<RowDone>>(64);
+    let progress = Progress::new(&cfg.display, Some(figures.requests_needed))
+        .with_deadline(cfg.deadline, figures.requests_needed);
+    let mut decided = Decided {
+        hasher: plan.hasher,
+        fresh: plan.fresh,
+        attempts: HashMap::new(),
+        others: HashMap::new(),
+    };
+    let collecting = std::thread::spawn(move || {
+        let mut sent = SentValues::default();
+        collect_answers(done_rx, progress, &mut sent);
+        sent
+    });
+    let window = Arc::new(Semaphore::new(REORDER_WINDOW));
+    let counters = Dispatcher::new(ctx, store.clone(), done_tx, window, cfg.grace)
+        .with_deadline(super::deadline_instant(cfg.deadline))
+        .run(row_rx, stop.cancelled_owned())
+        .await;
+    let _ = feeding.join();
+    let sent = collecting
+        .join()
+        .map_err(|_| anyhow!("the answer collector crashed"))?;
+    let counters = counters?;
+    for (kind, key, attempts, other) in sent.0 {
+        let fp = decided.key(kind, &key);
+        decided.attempts.insert(fp, attempts);
+        if let Some(o) = other {
+            decided.others.insert(fp, o);
+        }
+    }
+
+    // Pass 3: every row, in input order, with what was decided.
+    let mut summary = summary;
+    summary.duplicates = figures.duplicates;
+    let input = source.read()?;
+    let settle_source = source.clone();
+    let (sink, changes, mut summary) = tokio::task::spawn_blocking(move || {
+        let (sink, changes) = settle_source.outputs(&input)?;
+        settle(input, sink, changes, &store, decided, summary)
+    })
+    .await??;
+    summary.encoding_fallback_rows = figures.encoding_fallback_rows;
+    Ok(Done {
+        sink,
+        changes,
+        summary,
+        counters,
+    })
+}
+
+/// What pass 2 sent: (type, key, requests, the outcome when it is not an answer).
+#[derive(Default)]
+struct SentValues(Vec<(CheckType, String, u32, Option<Outcome>)>);
+
+/// Pass 2's collector: keeps attempts and non-answers, and drives the progress display.
+fn collect_answers(
+    mut rx: mpsc::Receiver<Vec<RowDone>>,
+    mut progress: Progress,
+    sent: &mut SentValues,
+) {
+    let mut seen = Summary::default();
+    while let Some(batch) = rx.blocking_recv() {
+        for done in batch {
+            let kind = done
+                .fields
+                .get(0)
+                .and_then(|k| k.parse::<CheckType>().ok())
+                .unwrap_or(CheckType::Email);
+            let Some(o) = done.outcomes.into_iter().next() else {
+                continue;
+            };
+            seen.rows += 1;
+            seen.count(&o);
+            seen.api_requests += u64::from(o.attempts);
+            let recorded = matches!(
+                o.result,
+                ResultKind::Free | ResultKind::Taken | ResultKind::Uplimit | ResultKind::Invalid
+            );
+            let key = o.checked_key.clone();
+            sent.0
+                .push((kind, key, o.attempts, (!recorded).then_some(o)));
+        }
+        progress.update(&seen);
+    }
+    progress.finish();
+}
+
+/// Pass 3: reads the input again and writes every row with its outcomes.
+fn settle(
+    input: crate::input::Input,
+    mut sink: Sink,
+    mut changes: ChangeFeed,
+    store: &Shared,
+    mut this: Decided,
+    mut summary: Summary,
+) -> Result<(Sink, ChangeFeed, Summary)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
+    let (reading, recycle) = spawn_reader(input.reader, input.layout, 512, move |rows| {
+        tx.send(rows).is_ok()
+    });
+    let now = Utc::now();
+    let mut outcomes = Vec::new();
+    for mut batch in rx {
+        let store = crate::store::lock(store);
+        for row in batch.iter_mut() {
+            outcomes.clear();
+            for (kind, local) in row.checks.drain(..) {
+                outcomes.push(outcome(kind, local, &**store, &mut this, &mut summary, now)?);
+            }
+            sink.write_row(&row.fields, &outcomes)?;
+            changes.offer(&row.fields, &outcomes)?;
+            summary.rows += 1;
+            outcomes.iter().for_each(|o| summary.count(o));
+        }
+        drop(store);
+        recycle.give(batch);
+    }
+    reading
+        .join()
+        .map_err(|_| anyhow!("the input reader crashed"))??;
+    Ok((sink, changes, summary))
+}
+
+/// The outcome of one check in pass 3.
+fn outcome(
+    kind: CheckType,
+    local: Local,
+    store: &dyn crate::store::AnswerStore,
+    this: &mut Decided,
+    summary: &mut Summary,
+    now: chrono::DateTime<Utc>,
+) -> Result<Outcome> {
+    let Local::Ready(key) = local else {
+        return Ok(Outcome::from_local(local, ResultKind::Pending, now));
+    };
+    let fp = this.key(kind, &key);
+    // The first row of a value sent in this run carries its attempts; later ones 0.
+    let sent = this.attempts.get_mut(&fp).map(std::mem::take);
+    if let Some(o) = this.others.get(&fp) {
+        return Ok(Outcome {
+            attempts: sent.unwrap_or(0),
+            ..o.clone()
+        });
+    }
+    let stored = store.lookup(kind, &key, now)?;
+    // The plan's verdict, not the clock's: answered from the store when planned.
+    let planned_fresh = this.fresh.contains(&fp);
+    Ok(match (stored, sent) {
+        (Some(s), Some(attempts)) => Outcome {
+            attempts,
+            source: From::Api,
+            ..s.outcome
+        },
+        (Some(s), None) if planned_fresh => {
+            summary.cache_hits += 1;
+            s.outcome
+        }
+        (stored, _) => {
+            let mut o = Outcome::from_local(Local::Ready(key), ResultKind::Pending, now);
+            o.previous = stored.and_then(|s| Some((s.outcome.result, s.outcome.checked_at?)));
+            o
+        }
+    })
+}

@@ -1,0 +1,120 @@
+//! Where a state store lives: the `--state` location, the default file in the user's state
+//! folder (and the move from the older cache folder), the simulator's own file, and the files
+//! SQLite keeps beside a store.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// A parsed `--state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An SQLite file.
+    File(PathBuf),
+}
+
+impl Location {
+    /// Reads a `--state` value. A URL names a server; anything else is a file path.
+    pub fn parse(raw: &std::ffi::OsStr) -> Result<Location> {
+        let text = raw.to_string_lossy();
+        let lower = text.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            anyhow::bail!(
+                "--state names a PostgreSQL server (team mode), which this build cannot use \
+                 yet; pass a file path"
+            );
+        }
+        Ok(Location::File(PathBuf::from(raw)))
+    }
+
+    /// The file, for a file store.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Location::File(p) => Some(p),
+        }
+    }
+
+    /// For people (a server's password is never shown).
+    pub fn label(&self) -> String {
+        match self {
+            Location::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// `$VAR/checkuser`, else `~/FALLBACK/checkuser`.
+fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
+    let base = std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)))?;
+    Some(base.join("checkuser"))
+}
+
+/// Default location: `$XDG_STATE_HOME/checkuser/state.sqlite`, else
+/// `~/.local/state/checkuser/…` (its loss costs quota: it is state, not a cache). A store left
+/// at the older `$XDG_CACHE_HOME/checkuser/state.sqlite` is moved there first.
+pub fn default_path() -> Option<PathBuf> {
+    let path = xdg_dir("XDG_STATE_HOME", ".local/state")?.join("state.sqlite");
+    if let Some(old) = xdg_dir("XDG_CACHE_HOME", ".cache").map(|d| d.join("state.sqlite")) {
+        if old.is_file() && !path.exists() {
+            if let Err(e) = move_store(&old, &path) {
+                tracing::warn!(
+                    "could not move the state store from {} to {}: {e:#}",
+                    old.display(),
+                    path.display()
+                );
+                return Some(old);
+            }
+            tracing::info!(
+                "moved the state store from {} to {}",
+                old.display(),
+                path.display()
+            );
+        }
+    }
+    Some(path)
+}
+
+/// The simulator's own store beside the default one: simulated answers never mix with real
+/// ones.
+pub fn sandbox_path() -> Option<PathBuf> {
+    Some(xdg_dir("XDG_STATE_HOME", ".local/state")?.join("sandbox.sqlite"))
+}
+
+/// The files SQLite keeps beside a store: its write-ahead log and its shared memory.
+pub fn companions(store: &Path) -> [PathBuf; 2] {
+    ["-wal", "-shm"].map(|suffix| {
+        let mut p = store.as_os_str().to_owned();
+        p.push(suffix);
+        PathBuf::from(p)
+    })
+}
+
+fn move_store(old: &Path, new: &Path) -> Result<()> {
+    if let Some(dir) = new.parent() {
+        private_dir(dir)?;
+    }
+    let [old_wal, old_shm] = companions(old);
+    let [new_wal, new_shm] = companions(new);
+    for (from, to) in [(old, new), (&old_wal, &new_wal), (&old_shm, &new_shm)] {
+        if from.exists() {
+            std::fs::rename(from, to)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates a folder (and its parents) readable by its owner only; an existing folder is left
+/// as it is (it may be shared, like /tmp).
+pub fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the state folder {}", dir.display()))
+}

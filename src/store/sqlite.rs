@@ -1,0 +1,554 @@
+//! The SQLite state store (the default): one file, WAL mode, answers committed in groups of at
+//! most [`COMMIT_WINDOW`], changes recorded in the same transaction as their answer. The file
+//! holds personal data: 0600 in a 0700 folder.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{AnswerStore, Count, Recorded, Reuse, Scope, Stored, COMMIT_WINDOW};
+use crate::model::{CheckType, Outcome, ResultKind, Source};
+
+/// Bumped when the schema changes; `open` migrates older files.
+const SCHEMA_VERSION: i64 = 2;
+
+/// The schema, one step per version: a file at version N runs the steps after N.
+const MIGRATIONS: [&str; 2] = [
+    "CREATE TABLE IF NOT EXISTS answers (
+        host TEXT NOT NULL, partner TEXT NOT NULL, api TEXT NOT NULL,
+        kind TEXT NOT NULL, key TEXT NOT NULL,
+        result TEXT NOT NULL, status TEXT, uplimit TEXT,
+        error_code TEXT, error_msg TEXT, http_status INTEGER, request_id TEXT,
+        checked_at INTEGER NOT NULL,
+        prev_result TEXT, prev_checked_at INTEGER,
+        PRIMARY KEY (host, partner, api, kind, key)
+    ) WITHOUT ROWID;",
+    // A change (free/taken/uplimit to another of these) not yet reported by a run whose
+    // outputs were written; prev_* then hold the last reported answer.
+    "ALTER TABLE answers ADD COLUMN change_unreported INTEGER NOT NULL DEFAULT 0;",
+];
+
+fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
+    for (i, step) in MIGRATIONS.iter().enumerate() {
+        let to = i as i64 + 1;
+        if from < to {
+            conn.execute_batch(&format!("BEGIN; {step} PRAGMA user_version = {to}; COMMIT;"))?;
+        }
+    }
+    Ok(())
+}
+
+/// True if the file starts with SQLite's magic header.
+fn is_sqlite(path: &Path) -> bool {
+    let mut head = [0u8; 16];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == b"SQLite format 3\0")
+}
+
+/// True if this process may write `path` (the file, or its folder when the file is new).
+fn writable(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let target = if path.exists() {
+        path
+    } else {
+        match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        }
+    };
+    let Ok(c) = std::ffi::CString::new(target.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access() reads a NUL-terminated path and nothing else.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// Opens (creating if needed) the database file and brings its schema up to date. The file
+/// holds personal data: it is created 0600 in a 0700 folder, and an older one is tightened.
+pub fn open_db(path: &Path) -> Result<Connection> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent() {
+        super::location::private_dir(dir)?;
+    }
+    if let Ok(meta) = std::fs::metadata(path) {
+        if !meta.is_file() {
+            bail!(
+                "the state store {} is not a regular file: pass --state a file path",
+                path.display()
+            );
+        }
+        if meta.len() > 0 && !is_sqlite(path) {
+            bail!(
+                "{} is not a checkuser state store (not an SQLite file): it is left as it is; \
+                 pass --state another path",
+                path.display()
+            );
+        }
+    }
+    if !writable(path) {
+        bail!(
+            "the state store {} is read-only (or its folder is): checkuser records every \
+             answer there before it is used; make it writable or pass --state PATH",
+            path.display()
+        );
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot open the state store {}", path.display()))?;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open the state store {}", path.display()))?;
+    let ctx = || format!("cannot set up the state store {}", path.display());
+    conn.busy_timeout(Duration::from_secs(10))
+        .with_context(ctx)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .with_context(ctx)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .with_context(ctx)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .with_context(ctx)?;
+    if version > SCHEMA_VERSION {
+        bail!(
+            "the state store {} was written by a newer checkuser (schema {version}); upgrade \
+             checkuser or use another --state",
+            path.display()
+        );
+    }
+    migrate(&conn, version).with_context(ctx)?;
+    Ok(conn)
+}
+
+fn ts(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+/// Answers of one scope in an SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+    scope: Scope,
+    reuse: Reuse,
+    /// When the open transaction took its first answer, if one is open.
+    open_since: Option<Instant>,
+}
+
+/// The answer columns, in the order [`outcome_from_row`] reads them.
+const ANSWER: &str = "result, status, uplimit, error_code, error_msg, http_status, request_id,
+    checked_at, prev_result, prev_checked_at, change_unreported";
+
+fn outcome_from_row(key: &str, r: &rusqlite::Row) -> rusqlite::Result<Outcome> {
+    let result: String = r.get(0)?;
+    let prev: Option<String> = r.get(8)?;
+    let prev_at: Option<i64> = r.get(9)?;
+    let change: i64 = r.get(10)?;
+    Ok(Outcome {
+        checked_key: key.to_string(),
+        result: ResultKind::parse(&result).unwrap_or(ResultKind::Error),
+        status: r.get(1)?,
+        uplimit: r.get(2)?,
+        error_code: r.get(3)?,
+        error_msg: r.get(4)?,
+        http_status: r.get(5)?,
+        attempts: 0,
+        source: Source::Cache,
+        checked_at: Some(ts(r.get(7)?)),
+        request_id: r.get(6)?,
+        previous: prev
+            .and_then(|p| ResultKind::parse(&p))
+            .zip(prev_at.map(ts)),
+        change: change != 0,
+    })
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path, scope: Scope, reuse: Reuse) -> Result<SqliteStore> {
+        Ok(SqliteStore {
+            conn: open_db(path)?,
+            scope,
+            reuse,
+            open_since: None,
+        })
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        if self.open_since.is_none() {
+            self.conn
+                .execute_batch("BEGIN")
+                .context("cannot write to the state store")?;
+            self.open_since = Some(Instant::now());
+        }
+        Ok(())
+    }
+}
+
+impl AnswerStore for SqliteStore {
+    fn lookup(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Option<Stored>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ANSWER} FROM answers
+             WHERE host=?1 AND partner=?2 AND api=?3 AND kind=?4 AND key=?5"
+        ))?;
+        let s = &self.scope;
+        let row = stmt
+            .query_row(params![s.host, s.partner, s.api, kind.as_str(), key], |r| {
+                outcome_from_row(key, r)
+            })
+            .optional()
+            .context("cannot read the state store")?;
+        Ok(row.map(|outcome| {
+            let fresh = outcome
+                .checked_at
+                .is_some_and(|at| self.reuse.is_fresh(outcome.result, at, now));
+            Stored { outcome, fresh }
+        }))
+    }
+
+    fn age(
+        &self,
+        kind: CheckType,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(ResultKind, DateTime<Utc>, bool)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT result, checked_at FROM answers
+             WHERE host=?1 AND partner=?2 AND api=?3 AND kind=?4 AND key=?5",
+        )?;
+        let s = &self.scope;
+        let row = stmt
+            .query_row(params![s.host, s.partner, s.api, kind.as_str(), key], |r| {
+                let result: String = r.get(0)?;
+                Ok((
+                    ResultKind::parse(&result).unwrap_or(ResultKind::Error),
+                    ts(r.get(1)?),
+                ))
+            })
+            .optional()
+            .context("cannot read the state store")?;
+        Ok(row.map(|(result, at)| (result, at, self.reuse.is_fresh(result, at, now))))
+    }
+
+    fn record(&mut self, kind: CheckType, o: &Outcome) -> Result<Recorded> {
+        if !matches!(
+            o.result,
+            ResultKind::Free | ResultKind::Taken | ResultKind::Uplimit | ResultKind::Invalid
+        ) {
+            return Ok(Recorded::default());
+        }
+        self.begin()?;
+        let s = &self.scope;
+        // While a change is unreported, prev_* keep the last reported answer, so that two
+        // changes before a report are one (free->taken->free is none).
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO answers (host, partner, api, kind, key, result, status, uplimit,
+                 error_code, error_msg, http_status, request_id, checked_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (host, partner, api, kind, key) DO UPDATE SET
+                 prev_result = CASE WHEN answers.change_unreported <> 0
+                     THEN answers.prev_result ELSE answers.result END,
+                 prev_checked_at = CASE WHEN answers.change_unreported <> 0
+                     THEN answers.prev_checked_at ELSE answers.checked_at END,
+                 change_unreported = CASE WHEN excluded.result IN ('free', 'taken', 'uplimit')
+                     AND (CASE WHEN answers.change_unreported <> 0
+                          THEN answers.prev_result ELSE answers.result END)
+                         IN ('free', 'taken', 'uplimit')
+                     AND excluded.result <> (CASE WHEN answers.change_unreported <> 0
+                          THEN answers.prev_result ELSE answers.result END)
+                     THEN 1 ELSE 0 END,
+                 result = excluded.result, status = excluded.status, uplimit = excluded.uplimit,
+                 error_code = excluded.error_code, error_msg = excluded.error_msg,
+                 http_status = excluded.http_status, request_id = excluded.request_id,
+                 checked_at = excluded.checked_at
+             RETURNING prev_result, prev_checked_at, change_unreported",
+        )?;
+        let recorded = stmt
+            .query_row(
+                params![
+                    s.host,
+                    s.partner,
+                    s.api,
+                    kind.as_str(),
+                    o.checked_key,
+                    o.result.as_str(),
+                    o.status,
+                    o.uplimit,
+                    o.error_code,
+                    o.error_msg,
+                    o.http_status,
+                    o.request_id,
+                    o.checked_at.unwrap_or_else(Utc::now).timestamp(),
+                ],
+                |r| {
+                    let prev: Option<String> = r.get(0)?;
+                    let at: Option<i64> = r.get(1)?;
+                    let change: i64 = r.get(2)?;
+                    Ok(Recorded {
+                        previous: prev.and_then(|p| ResultKind::parse(&p)).zip(at.map(ts)),
+                        change: change != 0,
+                    })
+                },
+            )
+            .context("cannot record an answer in the state store (is the disk full?)")?;
+        drop(stmt);
+        if self.commit_due().is_some_and(|due| due <= Instant::now()) {
+            self.commit()?;
+        }
+        Ok(recorded)
+    }
+
+    fn commit_due(&self) -> Option<Instant> {
+        self.open_since.map(|t| t + COMMIT_WINDOW)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        if self.open_since.take().is_some() {
+            self.conn
+                .execute_batch("COMMIT")
+                .context("cannot commit answers to the state store (is the disk full?)")?;
+        }
+        Ok(())
+    }
+
+    fn mark_reported(&mut self, keys: &[String]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.begin()?;
+        let s = self.scope.clone();
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE answers SET change_unreported = 0
+             WHERE host=?1 AND partner=?2 AND api=?3 AND key=?4",
+        )?;
+        for key in keys {
+            stmt.execute(params![s.host, s.partner, s.api, key])
+                .context("cannot mark changes as reported in the state store")?;
+        }
+        drop(stmt);
+        self.commit()
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Err(e) = self.commit() {
+            tracing::error!("{e:#}");
+        }
+    }
+}
+
+/// The whole SQLite file, for `checkuser state`.
+pub struct SqliteAdmin {
+    conn: Connection,
+    path: std::path::PathBuf,
+}
+
+impl SqliteAdmin {
+    pub fn open(path: &Path) -> Result<SqliteAdmin> {
+        Ok(SqliteAdmin {
+            conn: open_db(path)?,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl super::Admin for SqliteAdmin {
+    fn counts(&self) -> Result<Vec<Count>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT host, partner, api, kind, result, COUNT(*) FROM answers
+             GROUP BY host, partner, api, kind, result ORDER BY host, partner, api, kind, result",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("cannot read the state store")
+    }
+
+    fn span(&self) -> Result<(i64, Option<i64>, Option<i64>)> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*), MIN(checked_at), MAX(checked_at) FROM answers",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .context("cannot read the state store")
+    }
+
+    fn prune(&self, cutoff: DateTime<Utc>) -> Result<usize> {
+        self.conn
+            .execute(
+                "DELETE FROM answers WHERE checked_at < ?1",
+                [cutoff.timestamp()],
+            )
+            .context("cannot prune the state store")
+    }
+
+    fn export(&self, row: &mut dyn FnMut(&[String]) -> Result<()>) -> Result<()> {
+        let mut stmt = self.conn.prepare(
+            "SELECT host, partner, api, kind, key, result, status, uplimit, error_code,
+                    error_msg, http_status, request_id, checked_at, prev_result, prev_checked_at
+             FROM answers ORDER BY host, partner, api, kind, key",
+        )?;
+        let mut rows = stmt.query([])?;
+        let time = |s: Option<i64>| s.map(|s| crate::model::rfc3339(ts(s))).unwrap_or_default();
+        while let Some(r) = rows.next()? {
+            let text = |i: usize| -> rusqlite::Result<String> {
+                Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default())
+            };
+            let http: Option<i64> = r.get(10)?;
+            let record = [
+                text(0)?,
+                text(1)?,
+                text(2)?,
+                text(3)?,
+                text(4)?,
+                text(5)?,
+                text(6)?,
+                text(7)?,
+                text(8)?,
+                text(9)?,
+                http.map(|h| h.to_string()).unwrap_or_default(),
+                text(11)?,
+                time(r.get(12)?),
+                text(13)?,
+                time(r.get(14)?),
+            ];
+            row(&record)?;
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        let [wal, _] = super::location::companions(&self.path);
+        let size: u64 = [self.path.as_path(), wal.as_path()]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        format!("{} ({:.1} MB)", self.path.display(), size as f64 / 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::AnswerStore;
+
+    fn scope() -> Scope {
+        Scope {
+            host: "h".into(),
+            partner: "p".into(),
+            api: "v1".into(),
+        }
+    }
+
+    fn answer(key: &str, result: ResultKind, at: DateTime<Utc>) -> Outcome {
+        Outcome {
+            checked_at: Some(at),
+            ..Outcome::new(key, result, Source::Api)
+        }
+    }
+
+    const HOUR: i64 = 3600;
+
+    #[test]
+    fn reuse_follows_max_age_and_taken_max_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let reuse = Reuse {
+            max_age: Duration::from_secs(20 * 3600),
+            taken_max_age: Duration::from_secs(30 * 86400),
+            refresh: false,
+        };
+        let mut store = SqliteStore::open(&dir.path().join("s.sqlite"), scope(), reuse).unwrap();
+        let t0 = ts(1_700_000_000);
+        store
+            .record(CheckType::Email, &answer("free@x.yz", ResultKind::Free, t0))
+            .unwrap();
+        store
+            .record(
+                CheckType::Email,
+                &answer("taken@x.yz", ResultKind::Taken, t0),
+            )
+            .unwrap();
+        store
+            .record(CheckType::Email, &answer("err@x.yz", ResultKind::Error, t0))
+            .unwrap();
+        let fresh = |key: &str, secs: i64| {
+            store
+                .lookup(CheckType::Email, key, ts(1_700_000_000 + secs))
+                .unwrap()
+                .map(|s| s.fresh)
+        };
+        assert_eq!(fresh("free@x.yz", 20 * HOUR - 1), Some(true));
+        assert_eq!(fresh("free@x.yz", 20 * HOUR), Some(false));
+        assert_eq!(fresh("taken@x.yz", 20 * HOUR), Some(true));
+        assert_eq!(fresh("taken@x.yz", 30 * 24 * HOUR - 1), Some(true));
+        assert_eq!(fresh("taken@x.yz", 30 * 24 * HOUR), Some(false));
+        assert_eq!(fresh("err@x.yz", 0), None, "errors are never recorded");
+        assert_eq!(
+            store.lookup(CheckType::Name, "free@x.yz", t0).unwrap(),
+            None,
+            "type is part of the key"
+        );
+    }
+
+    #[test]
+    fn a_new_answer_keeps_the_previous_one_and_refresh_reuses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let reuse = Reuse {
+            max_age: Duration::from_secs(3600),
+            taken_max_age: Duration::from_secs(3600),
+            refresh: false,
+        };
+        let mut store = SqliteStore::open(&path, scope(), reuse).unwrap();
+        let t0 = ts(1_700_000_000);
+        store
+            .record(CheckType::Email, &answer("a@x.yz", ResultKind::Free, t0))
+            .unwrap();
+        store
+            .record(
+                CheckType::Email,
+                &answer("a@x.yz", ResultKind::Taken, ts(1_700_000_100)),
+            )
+            .unwrap();
+        let got = store
+            .lookup(CheckType::Email, "a@x.yz", ts(1_700_000_200))
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.outcome.result, ResultKind::Taken);
+        assert_eq!(got.outcome.source, Source::Cache);
+        assert_eq!(got.outcome.previous, Some((ResultKind::Free, t0)));
+        drop(store);
+        let refresh = SqliteStore::open(
+            &path,
+            scope(),
+            Reuse {
+                refresh: true,
+                ..reuse
+            },
+        )
+        .unwrap();
+        assert!(
+            !refresh
+                .lookup(CheckType::Email, "a@x.yz", ts(1_700_000_200))
+                .unwrap()
+                .unwrap()
+                .fresh
+        );
+    }
+}
