@@ -1,24 +1,17 @@
-//! The layers run one way: the lower modules (reading, rules, the API client, the store, the
-//! output, the simulator) never import the flag types (`cli`) or the configuration built from
-//! them (`config`). This test fails the build when one does.
+//! The layers run one way, folder by folder (DESIGN.md):
+//!
+//! ```text
+//! main ─► commands ─► config ─► cli
+//!            └─► engine ─► api, store, input, normalize, output, sandbox, logging ─► model
+//! ```
+//!
+//! Nothing below `commands` imports `cli`, `config` or `commands`; nothing below `engine`
+//! imports `engine`; the engine does not know the simulator; `model` imports no other module.
+//! This test fails the build when a file breaks a rule.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Modules below the commands, as paths under `src/`.
-const LOWER: [&str; 10] = [
-    "api",
-    "output",
-    "sandbox",
-    "input",
-    "normalize",
-    "store.rs",
-    "check.rs",
-    "logging.rs",
-    "signals.rs",
-    "run/pace.rs",
-];
-
-fn rust_files(p: &Path, out: &mut Vec<std::path::PathBuf>) {
+fn rust_files(p: &Path, out: &mut Vec<PathBuf>) {
     if p.is_dir() {
         for e in std::fs::read_dir(p).unwrap().flatten() {
             rust_files(&e.path(), out);
@@ -28,30 +21,86 @@ fn rust_files(p: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-#[test]
-fn lower_modules_never_import_cli_or_config() {
+/// Lines of the files under `folders` (paths under `src/`) that name any of `forbidden`.
+fn offences(folders: &[&str], forbidden: &[&str]) -> Vec<String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    for m in LOWER {
-        rust_files(&src.join(m), &mut files);
+    for f in folders {
+        rust_files(&src.join(f), &mut files);
     }
-    assert!(files.len() > 20, "found {} files", files.len());
-    let mut offences = Vec::new();
+    assert!(!files.is_empty(), "no files under {folders:?}");
+    let mut found = Vec::new();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
         for (n, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
-            if ["crate::cli", "crate::config", "super::cli", "super::config"]
-                .iter()
-                .any(|p| code.contains(p))
-            {
-                offences.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+            for module in forbidden {
+                let uses = [format!("crate::{module}::"), format!("crate::{module};")];
+                let braced = code.contains("crate::{") && code.contains(module);
+                if uses.iter().any(|u| code.contains(u.as_str())) || braced {
+                    found.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+                }
             }
         }
     }
+    found
+}
+
+const BELOW_ENGINE: [&str; 8] = [
+    "api",
+    "store",
+    "input",
+    "normalize",
+    "output",
+    "sandbox",
+    "logging.rs",
+    "model.rs",
+];
+
+#[test]
+fn nothing_below_the_commands_imports_cli_config_or_commands() {
+    let mut folders = BELOW_ENGINE.to_vec();
+    folders.push("engine");
+    let found = offences(&folders, &["cli", "config", "commands"]);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+#[test]
+fn nothing_below_the_engine_imports_it() {
+    let found = offences(&BELOW_ENGINE, &["engine"]);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+#[test]
+fn the_engine_does_not_know_the_simulator() {
+    let found = offences(&["engine"], &["sandbox"]);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+#[test]
+fn the_model_imports_no_other_module() {
+    let found = offences(
+        &["model.rs"],
+        &[
+            "api",
+            "store",
+            "input",
+            "normalize",
+            "output",
+            "sandbox",
+            "engine",
+            "logging",
+        ],
+    );
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+#[test]
+fn main_only_translates() {
+    let main =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/main.rs")).unwrap();
     assert!(
-        offences.is_empty(),
-        "lower modules import cli/config:\n{}",
-        offences.join("\n")
+        main.lines().count() <= 60,
+        "main.rs has grown past 60 lines"
     );
 }

@@ -129,7 +129,11 @@ pub async fn doctor(cfg: &DoctorConfig) -> Result<ExitCode> {
             "not checked (needs credentials and a valid endpoint)",
         ),
     }
-    Ok(if r.failed { ExitCode::Unfinished } else { ExitCode::Ok })
+    Ok(if r.failed {
+        ExitCode::Unfinished
+    } else {
+        ExitCode::Ok
+    })
 }
 
 fn file_permissions(r: &mut Report, home: Option<&Path>) {

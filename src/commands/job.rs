@@ -55,8 +55,8 @@ impl Snapshot {
                 known: Mutex::new(Some(TextEncoding::Utf8 { strict: true })),
             });
         }
-        let mut original = File::open(path)
-            .map_err(|e| anyhow!("cannot open input {}: {e}", path.display()))?;
+        let mut original =
+            File::open(path).map_err(|e| anyhow!("cannot open input {}: {e}", path.display()))?;
         let mut copy = tempfile::tempfile()
             .context("cannot make a private copy of the input in the temporary folder")?;
         std::io::copy(&mut original, &mut copy).with_context(|| {
@@ -154,11 +154,19 @@ fn resolve(cfg: &JobConfig, reader: RecordReader) -> Result<Input> {
 
 /// Refuses workbook outputs (`-o`, `--changes`) that could not hold rows `widest` fields wide
 /// (a stray cell far to the right of a ragged row counts, not only the header).
-fn check_width(cfg: &JobConfig, input: &Input, widest: usize, changes: Option<&Path>) -> Result<()> {
+fn check_width(
+    cfg: &JobConfig,
+    input: &Input,
+    widest: usize,
+    changes: Option<&Path>,
+) -> Result<()> {
     let width = input.layout.output_header().len() + widest.saturating_sub(input.layout.width);
     let workbooks = [
         ("the output", cfg.format == Format::Xlsx),
-        ("--changes", changes.is_some_and(|p| Format::of_path(p) == Format::Xlsx)),
+        (
+            "--changes",
+            changes.is_some_and(|p| Format::of_path(p) == Format::Xlsx),
+        ),
     ];
     for (what, _) in workbooks.iter().filter(|(_, xlsx)| *xlsx) {
         if width > WORKBOOK_COLUMNS {
@@ -286,7 +294,11 @@ impl crate::engine::Source for JobSource {
         if self.job.format == Format::Xlsx {
             crate::output::xlsx::check_spool(self.job.output.as_deref())?;
         }
-        if let Some(c) = self.changes.as_deref().filter(|c| Format::of_path(c) == Format::Xlsx) {
+        if let Some(c) = self
+            .changes
+            .as_deref()
+            .filter(|c| Format::of_path(c) == Format::Xlsx)
+        {
             crate::output::xlsx::check_spool(Some(c))?;
         }
         Ok(())

@@ -37,7 +37,8 @@ pub fn plan(cfg: &RunConfig) -> Result<Summary> {
     let seconds_left = cfg
         .deadline
         .map(|d| (d - Utc::now()).num_milliseconds() as f64 / 1000.0);
-    let sent = crate::engine::plan::fits(f.requests_needed, cfg.rate, seconds_left, cfg.max_requests);
+    let sent =
+        crate::engine::plan::fits(f.requests_needed, cfg.rate, seconds_left, cfg.max_requests);
     summary.rows = f.rows;
     summary.checks = f.checks;
     summary.invalid = f.invalid;

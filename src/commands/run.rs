@@ -23,8 +23,8 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     let started = Instant::now();
     let (sandbox, client_cfg, scope) = target(&cfg).await?;
     let (state, lock_scope, wait) = (cfg.state.clone(), scope.clone(), cfg.wait_lock);
-    let _lock = tokio::task::spawn_blocking(move || RunLock::acquire(&state, &lock_scope, wait))
-        .await??;
+    let _lock =
+        tokio::task::spawn_blocking(move || RunLock::acquire(&state, &lock_scope, wait)).await??;
     let store = crate::store::shared(crate::store::open(
         &Location::File(cfg.state.clone()),
         scope,
@@ -36,8 +36,14 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
         cfg.changes.clone(),
         sandbox.is_some(),
     )?);
-    let done = crate::engine::run(&engine_config(&cfg), source, store.clone(), checker, stop.clone())
-        .await?;
+    let done = crate::engine::run(
+        &engine_config(&cfg),
+        source,
+        store.clone(),
+        checker,
+        stop.clone(),
+    )
+    .await?;
     drop(sandbox);
     let crate::engine::Done {
         sink,

@@ -59,7 +59,9 @@ pub fn interrupts(
                     }
                 }
                 crate::output::atomic::remove_temporary_files();
-                crate::commands::report::eprint_quietly("checkuser: interrupted twice: exiting now\n");
+                crate::commands::report::eprint_quietly(
+                    "checkuser: interrupted twice: exiting now\n",
+                );
                 last_words();
                 std::process::exit(130);
             });

@@ -6,10 +6,10 @@ use std::path::Path;
 use anyhow::Result;
 use chrono::{TimeZone, Utc};
 
-use crate::model::rfc3339;
 use crate::config::tools::{StateConfig, StateJob};
-use crate::output::atomic::Out;
+use crate::model::rfc3339;
 use crate::model::ExitCode;
+use crate::output::atomic::Out;
 use crate::store::{self, Admin};
 
 pub fn run(cfg: &StateConfig) -> Result<ExitCode> {

@@ -6,9 +6,9 @@ use std::time::Instant;
 use anyhow::Result;
 use chrono::Utc;
 
-use crate::model::{fingerprint, Local, Outcome, ResultKind};
 use crate::config::JobConfig;
 use crate::input::{spawn_reader, Row};
+use crate::model::{fingerprint, Local, Outcome, ResultKind};
 use crate::output::progress::Progress;
 use crate::output::Summary;
 

@@ -16,8 +16,8 @@ use super::retry::{self, Decision, End, Policy, Tally};
 use crate::api::backoff::full_jitter;
 use crate::api::classify::{Class, Problem, Reply};
 use crate::api::{fatal, Checker};
-use crate::model::{CheckType, Outcome, ResultKind, Source};
 use crate::logging::mask;
+use crate::model::{CheckType, Outcome, ResultKind, Source};
 use crate::output::summary::StopReason;
 
 /// What every request task shares.

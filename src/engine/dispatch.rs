@@ -15,8 +15,8 @@ use tokio::task::JoinSet;
 
 use super::attempt::{self, Ctx, Finished};
 use super::writer::RowDone;
-use crate::model::{fingerprint, CheckType, Local, Outcome, ResultKind};
 use crate::input::Row;
+use crate::model::{fingerprint, CheckType, Local, Outcome, ResultKind};
 use crate::output::summary::StopReason;
 use crate::store::Shared;
 
@@ -357,7 +357,9 @@ impl Dispatcher {
             return Err(anyhow!("an answer arrived for a check nobody waits for"));
         };
         // The store says what the answer is measured against, and whether it is a change.
-        match recorded.filter(|_| outcome.result.is_answer() || outcome.result == ResultKind::Invalid) {
+        match recorded
+            .filter(|_| outcome.result.is_answer() || outcome.result == ResultKind::Invalid)
+        {
             Some(r) => {
                 outcome.previous = r.previous;
                 outcome.change = r.change;

@@ -132,7 +132,9 @@ async fn flush(store: Shared, done: CancellationToken) {
             _ = tokio::time::sleep(crate::store::COMMIT_WINDOW / 2) => {}
         }
         let mut s = crate::store::lock(&store);
-        if s.commit_due().is_some_and(|due| due <= std::time::Instant::now()) {
+        if s.commit_due()
+            .is_some_and(|due| due <= std::time::Instant::now())
+        {
             if let Err(e) = s.commit() {
                 tracing::error!("{e:#}");
             }

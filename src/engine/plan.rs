@@ -10,8 +10,8 @@ use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::{fingerprint, CheckType, Local};
 use crate::input::{spawn_reader, Row};
+use crate::model::{fingerprint, CheckType, Local};
 use crate::store::Shared;
 
 /// What the input holds and what the store already knows, in checks and distinct values.

@@ -206,7 +206,14 @@ fn settle(
         for row in batch.iter_mut() {
             outcomes.clear();
             for (kind, local) in row.checks.drain(..) {
-                outcomes.push(outcome(kind, local, &**store, &mut this, &mut summary, now)?);
+                outcomes.push(outcome(
+                    kind,
+                    local,
+                    &**store,
+                    &mut this,
+                    &mut summary,
+                    now,
+                )?);
             }
             sink.write_row(&row.fields, &outcomes)?;
             changes.offer(&row.fields, &outcomes)?;

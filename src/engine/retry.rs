@@ -92,8 +92,8 @@ pub fn next(
                     waited: throttled_for,
                 });
             }
-            let wait = retry_after
-                .unwrap_or_else(|| jitter(policy.backoff_base * 4, tally.throttled - 1));
+            let wait =
+                retry_after.unwrap_or_else(|| jitter(policy.backoff_base * 4, tally.throttled - 1));
             // Capped, and never past the point where the run gives up.
             let left = policy.max_throttle_wait.saturating_sub(throttled_for);
             Decision::Retry(

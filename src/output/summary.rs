@@ -342,6 +342,7 @@ mod tests {
         let mut o = Outcome::new("a", ResultKind::Taken, Source::Api);
         o.previous = Some((ResultKind::Free, now));
         o.attempts = 1;
+        o.change = true;
         s.count(&o);
         // A duplicate row reusing the same answer is not a second change.
         s.count(&Outcome {

@@ -65,9 +65,8 @@ impl AnswerStore for MemoryStore {
             true => b.previous,
             false => b.checked_at.map(|at| (b.result, at)),
         });
-        let change = base.is_some_and(|(r, _)| {
-            r.is_answer() && o.result.is_answer() && r != o.result
-        });
+        let change =
+            base.is_some_and(|(r, _)| r.is_answer() && o.result.is_answer() && r != o.result);
         let recorded = Recorded {
             previous: base,
             change,

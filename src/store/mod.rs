@@ -39,9 +39,7 @@ impl Reuse {
         }
         let age = (now - at).to_std().unwrap_or(Duration::ZERO);
         match result {
-            ResultKind::Taken | ResultKind::Uplimit => {
-                age < self.taken_max_age.max(self.max_age)
-            }
+            ResultKind::Taken | ResultKind::Uplimit => age < self.taken_max_age.max(self.max_age),
             ResultKind::Free | ResultKind::Invalid => age < self.max_age,
             _ => false,
         }

@@ -37,7 +37,9 @@ fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
     for (i, step) in MIGRATIONS.iter().enumerate() {
         let to = i as i64 + 1;
         if from < to {
-            conn.execute_batch(&format!("BEGIN; {step} PRAGMA user_version = {to}; COMMIT;"))?;
+            conn.execute_batch(&format!(
+                "BEGIN; {step} PRAGMA user_version = {to}; COMMIT;"
+            ))?;
         }
     }
     Ok(())
