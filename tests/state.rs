@@ -337,3 +337,80 @@ fn a_store_at_the_old_cache_path_is_moved_to_the_state_folder() {
     assert!(!old.exists());
     assert!(fx.path(".local/state/checkuser/state.sqlite").exists());
 }
+
+/// The lock belongs to the store: two runs on one `--state` exclude each other whatever their
+/// `HOME` (it lived in each user's state folder, and both sent everything).
+#[test]
+fn two_homes_on_one_store_still_exclude_each_other() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let held = RunLock::acquire(&fx.state(), &sim.scope(), false).unwrap();
+    let other_home = tempfile::tempdir().unwrap();
+    let input = fx.file("in.csv", email_csv(&emails(2)));
+    let out = sim
+        .run_cmd(&fx, &input, &[])
+        .env("HOME", other_home.path())
+        .env("XDG_STATE_HOME", other_home.path().join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("pid"), "{}", stderr(&out));
+    assert_eq!(sim.requests(), 0);
+    drop(held);
+}
+
+/// Answers are keyed by the account, never by the AK: a v2 run that names no account is
+/// refused before any request, saying where the account id is found.
+#[test]
+fn a_v2_run_with_no_account_id_is_refused_instead_of_keying_by_the_ak() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(2)));
+    let id = &sim.sandbox.identity;
+    let out = bin(fx.dir.path())
+        .env("HUAWEICLOUD_SDK_AK", &id.ak)
+        .env("HUAWEICLOUD_SDK_SK", &id.sk)
+        .args(["run", input.to_str().unwrap(), "--api", "v2"])
+        .args(["--endpoint", &sim.sandbox.endpoint(), "--progress", "never"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--partner-id") && err.contains("Account ID"),
+        "{err}"
+    );
+    assert_eq!(sim.requests(), 0);
+}
+
+/// Everything that can make an output fail is checked before the first request: a ragged row
+/// with a stray cell far to the right makes a workbook output too wide (it failed after every
+/// request was sent, and again on each re-run).
+#[test]
+fn a_workbook_output_too_wide_for_a_ragged_row_is_refused_before_sending() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let mut csv = email_csv(&emails(3));
+    csv.push_str("email,stray@example.com");
+    csv.push_str(&",".repeat(17_000));
+    csv.push_str("x\n");
+    let input = fx.file("in.csv", csv);
+    let out_path = fx.path("out.xlsx");
+    let out = sim.run_expect(&fx, &input, &["-o", out_path.to_str().unwrap()], 2);
+    assert!(stderr(&out).contains("16384"), "{}", stderr(&out));
+    assert_eq!(
+        sim.requests(),
+        0,
+        "no quota spent on an output that cannot be written"
+    );
+}
+
+/// A workbook written to a device spools its rows in the temporary folder, not in `/dev`.
+#[test]
+fn a_workbook_to_dev_null_is_built_in_the_temporary_folder() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(3)));
+    sim.run_expect(&fx, &input, &["-o", "/dev/null", "--format", "xlsx"], 0);
+    assert_eq!(sim.requests(), 3);
+}

@@ -208,3 +208,24 @@ pub fn open_admin(location: &Location) -> Result<Box<dyn Admin>> {
         Location::File(path) => Ok(Box::new(sqlite::SqliteAdmin::open(path)?)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_dated_in_the_future_is_never_fresh() {
+        let reuse = Reuse {
+            max_age: Duration::from_secs(3600),
+            taken_max_age: Duration::from_secs(86400),
+            refresh: false,
+        };
+        let now = Utc::now();
+        let ahead = now + chrono::TimeDelta::seconds(5);
+        let behind = now - chrono::TimeDelta::seconds(5);
+        for r in [ResultKind::Free, ResultKind::Taken] {
+            assert!(!reuse.is_fresh(r, ahead, now), "{r} from the future");
+            assert!(reuse.is_fresh(r, behind, now));
+        }
+    }
+}
