@@ -1,4 +1,4 @@
-//! The layers run one way, folder by folder (DESIGN.md):
+//! The layers run one way, folder by folder (the house style):
 //!
 //! ```text
 //! main ─► commands ─► config ─► cli

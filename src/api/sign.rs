@@ -1,4 +1,5 @@
-//! SDK-HMAC-SHA256 request signing, as Huawei's official SDKs do it (`API.md` §2). The clock is
+//! SDK-HMAC-SHA256 request signing, as Huawei's official SDKs do it (canonical request, string to sign,
+//! HMAC-SHA256 signature in the `Authorization` header). The clock is
 //! a parameter: callers pass the `X-Sdk-Date` value, so every attempt is signed afresh and
 //! tests are exact.
 
@@ -137,7 +138,8 @@ pub fn skew_from(server: std::time::SystemTime) -> (bool, std::time::Duration) {
 
 #[cfg(test)]
 mod tests {
-    //! Test vectors from `API.md` §2.5, produced by Huawei's official signer.
+    //! Test vectors produced by Huawei's official SDK signer, kept here verbatim: inputs and
+    //! the expected canonical request and signature.
     use super::*;
 
     const AK: &str = "HPUAEXAMPLEAK0000001";

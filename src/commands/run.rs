@@ -12,7 +12,6 @@ use super::job::JobSource;
 use crate::api::client::{Client, ClientConfig};
 use crate::config::{RunConfig, Target};
 use crate::engine::{retry::Policy, EngineConfig};
-use crate::output::summary::StopReason;
 use crate::output::Summary;
 use crate::sandbox::{Identity, Sandbox};
 use crate::store::{Location, RunLock, Scope};
@@ -49,22 +48,10 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
         sink,
         changes,
         mut summary,
-        counters,
     } = done;
     let elapsed = started.elapsed().as_secs_f64();
-    summary.api_requests = counters.api_requests;
-    summary.retries = counters.retries;
-    summary.throttled = counters.throttled;
-    summary.cache_hits += counters.cache_hits;
     summary.elapsed_seconds = elapsed;
-    summary.requests_per_second = counters.api_requests as f64 / elapsed.max(1e-9);
-    if let Some((reason, msg)) = counters.stop {
-        summary.stopped_reason = Some(reason);
-        summary.stop_message = Some(msg);
-    } else if stop.is_cancelled() {
-        summary.stopped_reason = Some(StopReason::Interrupted);
-        summary.stop_message = Some("interrupted: the output was finished".into());
-    }
+    summary.requests_per_second = summary.api_requests as f64 / elapsed.max(1e-9);
     summary.decide_exit_code();
     summary.sheets = sink.sheet_names();
     changes.finish(&summary)?;

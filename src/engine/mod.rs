@@ -77,12 +77,30 @@ pub trait Source: Send + Sync {
     fn outputs(&self, input: &Input) -> Result<(Sink, ChangeFeed)>;
 }
 
-/// The outputs of a run and its figures, for the command to finish.
+/// The outputs of a run and its figures, for the command to finish. `summary` is the one
+/// owner of the figures: the dispatcher's counters and the stop are merged into it here.
 pub struct Done {
     pub sink: Sink,
     pub changes: ChangeFeed,
     pub summary: Summary,
-    pub counters: dispatch::Counters,
+}
+
+impl Done {
+    fn new(sink: Sink, changes: ChangeFeed, mut summary: Summary, c: dispatch::Counters) -> Done {
+        summary.api_requests = c.api_requests;
+        summary.retries = c.retries;
+        summary.throttled = c.throttled;
+        summary.cache_hits += c.cache_hits;
+        if let Some((reason, msg)) = c.stop {
+            summary.stopped_reason = Some(reason);
+            summary.stop_message = Some(msg);
+        }
+        Done {
+            sink,
+            changes,
+            summary,
+        }
+    }
 }
 
 /// Runs the job; `stop` cancelled means "stop sending and finish" (Ctrl-C, SIGTERM, SIGHUP):
@@ -109,18 +127,24 @@ pub async fn run(
     let flushing = CancellationToken::new();
     let flusher = tokio::spawn(flush(store.clone(), flushing.clone()));
     let done = if source.rereadable() {
-        planned::run(cfg, source, store.clone(), ctx, stop).await
+        planned::run(cfg, source, store.clone(), ctx, stop.clone()).await
     } else {
         tracing::info!(
             "the input is not a regular file and cannot be read twice: checks are sent in \
              input order (new values are not put first)"
         );
-        streaming::run(cfg, source, store.clone(), ctx, stop).await
+        streaming::run(cfg, source, store.clone(), ctx, stop.clone()).await
     };
     flushing.cancel();
     let _ = flusher.await;
     crate::store::lock(&store).commit()?;
-    done
+    let mut done = done?;
+    let s = &mut done.summary;
+    if s.stopped_reason.is_none() && stop.is_cancelled() {
+        s.stopped_reason = Some(crate::output::summary::StopReason::Interrupted);
+        s.stop_message = Some("interrupted: the output was finished".into());
+    }
+    Ok(done)
 }
 
 /// Commits recorded answers on time (at most [`crate::store::COMMIT_WINDOW`] after the first

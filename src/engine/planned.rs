@@ -141,12 +141,7 @@ pub async fn run(
     })
     .await??;
     summary.encoding_fallback_rows = figures.encoding_fallback_rows;
-    Ok(Done {
-        sink,
-        changes,
-        summary,
-        counters,
-    })
+    Ok(Done::new(sink, changes, summary, counters))
 }
 
 /// What pass 2 sent: (type, key, requests, the outcome when it is not an answer).

@@ -51,10 +51,5 @@ pub async fn run(
     let (sink, changes, mut summary) = written?;
     summary.duplicates = counters.duplicates;
     summary.encoding_fallback_rows = fallback;
-    Ok(Done {
-        sink,
-        changes,
-        summary,
-        counters,
-    })
+    Ok(Done::new(sink, changes, summary, counters))
 }

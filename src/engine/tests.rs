@@ -229,13 +229,7 @@ async fn run_with(
     )
     .await
     .unwrap();
-    let mut summary = done.summary;
-    summary.api_requests = done.counters.api_requests;
-    summary.cache_hits += done.counters.cache_hits;
-    if let Some((reason, msg)) = done.counters.stop {
-        summary.stopped_reason = Some(reason);
-        summary.stop_message = Some(msg);
-    }
+    let summary = done.summary;
     done.sink.finish(&summary).unwrap();
     (summary, store)
 }

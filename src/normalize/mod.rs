@@ -1,6 +1,6 @@
 //! Local rules for emails, mobiles and account names: pure functions that turn a raw cell into
 //! the key the API expects, or say why it can never be sent. Bad rows must not spend quota, so
-//! these rules mirror the API's own (`API.md` §1.2) and are stricter where the API would only
+//! these rules mirror the API's own documented input rules and are stricter where the API would only
 //! waste a request.
 
 pub mod email;

@@ -614,7 +614,8 @@ fn cut_connection() -> Response {
     resp
 }
 
-/// The API's documented input rules (API.md §1.2), checked on the server side.
+/// The API's documented input rules (its reference page: a key of 1 to 64 characters, an
+/// account name's pattern, a mobile as `CCCC-NATIONAL`), checked on the server side.
 fn server_rules(kind: CheckType, key: &str) -> Result<(), String> {
     if key.is_empty() || key.chars().count() > normalize::MAX_KEY_LEN {
         return Err("search key must have 1 to 64 characters".into());

@@ -176,7 +176,7 @@ pub fn verify(
 mod tests {
     use super::*;
 
-    /// API.md vector V1, checked by the simulator's own code.
+    /// The official signer's first test vector, checked by the simulator's own code.
     #[test]
     fn accepts_the_official_vector_and_rejects_a_changed_body() {
         let mut headers = HeaderMap::new();
