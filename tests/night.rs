@@ -315,3 +315,44 @@ fn a_lead_who_registered_since_last_night_is_in_the_change_feed() {
     );
     assert_eq!(fx.summary()["changed"], 0);
 }
+
+/// A run that received a change and then died (kill -9, a full disk under `-o`) loses nothing:
+/// the change was stored with its answer, and the next run whose outputs are written reports
+/// it (summary, `--changes`), though it answers the value from the store. Once only.
+#[test]
+fn a_change_received_by_a_run_that_died_is_reported_by_the_next_run_once() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let keys = emails(3);
+    let key = &keys[0];
+    {
+        let mut store = Store::open(&fx.state(), sim.scope(), reuse()).unwrap();
+        let mut was = Outcome::new(
+            key.as_str(),
+            checkuser::model::ResultKind::Free,
+            Source::Api,
+        );
+        was.checked_at = Some(chrono::Utc::now() - chrono::TimeDelta::days(3));
+        store.record(CheckType::Email, &was).unwrap();
+        // The dead run's answer: a change, recorded, never reported.
+        let mut now = Outcome::new(
+            key.as_str(),
+            checkuser::model::ResultKind::Taken,
+            Source::Api,
+        );
+        now.checked_at = Some(chrono::Utc::now() - chrono::TimeDelta::minutes(10));
+        assert!(store.record(CheckType::Email, &now).unwrap().change);
+        store.commit().unwrap();
+    }
+    let input = fx.file("in.csv", email_csv(&keys));
+    let changes = fx.path("changes.csv");
+    let args = ["--changes", changes.to_str().unwrap()];
+    sim.run_expect(&fx, &input, &args, 0);
+    assert_eq!(fx.summary()["changed"], 1, "{}", fx.summary());
+    let (h, rows) = read_csv(&changes, b',');
+    assert_eq!(column(&h, &rows, "searchKey"), [key.clone()]);
+    assert_eq!(column(&h, &rows, "source"), ["cache"]);
+    assert_eq!(column(&h, &rows, "previous_result"), ["free"]);
+    sim.run_expect(&fx, &input, &args, 0);
+    assert_eq!(fx.summary()["changed"], 0, "reported once per store");
+}

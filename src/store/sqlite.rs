@@ -553,4 +553,95 @@ mod tests {
                 .fresh
         );
     }
+
+    #[test]
+    fn a_change_is_kept_with_its_answer_until_a_run_reports_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let reuse = Reuse {
+            max_age: Duration::from_secs(3600),
+            taken_max_age: Duration::from_secs(3600),
+            refresh: false,
+        };
+        let t = |s: i64| ts(1_700_000_000 + s);
+        let mut store = SqliteStore::open(&path, scope(), reuse).unwrap();
+        let first = store
+            .record(CheckType::Email, &answer("a@x.yz", ResultKind::Free, t(0)))
+            .unwrap();
+        assert!(!first.change, "a first answer is no change");
+        let r = store
+            .record(
+                CheckType::Email,
+                &answer("a@x.yz", ResultKind::Taken, t(10)),
+            )
+            .unwrap();
+        assert!(r.change);
+        assert_eq!(r.previous, Some((ResultKind::Free, t(0))));
+        // The run dies here: the change is in the file, committed with its answer.
+        store.commit().unwrap();
+        drop(store);
+        let mut store = SqliteStore::open(&path, scope(), reuse).unwrap();
+        let got = store
+            .lookup(CheckType::Email, "a@x.yz", t(20))
+            .unwrap()
+            .unwrap();
+        assert!(got.outcome.change && got.fresh);
+        assert_eq!(got.outcome.previous, Some((ResultKind::Free, t(0))));
+        // A second answer before any report is measured from the last reported one.
+        let r = store
+            .record(
+                CheckType::Email,
+                &answer("a@x.yz", ResultKind::Uplimit, t(30)),
+            )
+            .unwrap();
+        assert_eq!(
+            (r.change, r.previous.map(|p| p.0)),
+            (true, Some(ResultKind::Free))
+        );
+        store.mark_reported(&["a@x.yz".to_string()]).unwrap();
+        let got = store
+            .lookup(CheckType::Email, "a@x.yz", t(40))
+            .unwrap()
+            .unwrap();
+        assert!(!got.outcome.change, "reported once per store");
+        // free -> taken -> free with no report between is no change at all.
+        store
+            .record(CheckType::Email, &answer("b@x.yz", ResultKind::Free, t(0)))
+            .unwrap();
+        store
+            .record(CheckType::Email, &answer("b@x.yz", ResultKind::Taken, t(1)))
+            .unwrap();
+        let back = store
+            .record(CheckType::Email, &answer("b@x.yz", ResultKind::Free, t(2)))
+            .unwrap();
+        assert!(!back.change);
+    }
+
+    #[test]
+    fn a_version_1_file_is_migrated_keeping_its_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "INSERT INTO answers (host, partner, api, kind, key, result, checked_at)
+                 VALUES ('h', 'p', 'v1', 'email', 'a@x.yz', 'taken', 1700000000);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let reuse = Reuse {
+            max_age: Duration::from_secs(3600),
+            taken_max_age: Duration::from_secs(3600),
+            refresh: false,
+        };
+        let store = SqliteStore::open(&path, scope(), reuse).unwrap();
+        let got = store
+            .lookup(CheckType::Email, "a@x.yz", ts(1_700_000_100))
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.outcome.result, ResultKind::Taken);
+        assert!(!got.outcome.change);
+    }
 }
