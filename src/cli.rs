@@ -80,8 +80,9 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
-    /// The state store to check [default: $XDG_STATE_HOME/checkuser/state.sqlite].
-    #[arg(long, env = "CHECKUSER_STATE", value_name = "PATH")]
+    /// The state store to check: a file or postgres://USER@HOST[:PORT]/DB [default:
+    /// $XDG_STATE_HOME/checkuser/state.sqlite].
+    #[arg(long, env = "CHECKUSER_STATE", value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
 
     #[command(flatten)]
@@ -90,8 +91,9 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct StateArgs {
-    /// The state store [default: $XDG_STATE_HOME/checkuser/state.sqlite].
-    #[arg(long, env = "CHECKUSER_STATE", value_name = "PATH", global = true)]
+    /// The state store: a file, or postgres://USER@HOST[:PORT]/DB for a team's database
+    /// [default: $XDG_STATE_HOME/checkuser/state.sqlite].
+    #[arg(long, env = "CHECKUSER_STATE", value_name = "PATH|URL", global = true)]
     pub state: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -112,6 +114,17 @@ pub enum StateAction {
         /// Output file; - for standard output.
         #[arg(short, long, value_name = "PATH", default_value = "-")]
         output: PathBuf,
+    },
+    /// Copy every answer from one store to another, SQLite file or PostgreSQL database, either
+    /// way (e.g. when a team moves to a shared database). Nothing is asked again; an answer the
+    /// target already holds is kept if it is newer.
+    Copy {
+        /// The store to read: a file path or postgres://USER@HOST[:PORT]/DB.
+        #[arg(long, value_name = "PATH|URL")]
+        from: PathBuf,
+        /// The store to write (created and set up if needed).
+        #[arg(long, value_name = "PATH|URL")]
+        to: PathBuf,
     },
 }
 
@@ -300,12 +313,14 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_duration, default_value = "500ms", hide = true)]
     pub backoff_base: Duration,
 
-    /// The state store that remembers every answer [default:
+    /// The state store that remembers every answer: a file, or postgres://USER@HOST[:PORT]/DB
+    /// (team mode: every machine of a partner shares answers, one quota and in-flight keys;
+    /// the password comes from PGPASSWORD or ~/.pgpass, TLS per ?sslmode=) [default:
     /// $XDG_STATE_HOME/checkuser/state.sqlite; with --sandbox, sandbox.sqlite beside it].
     #[arg(
         long,
         env = "CHECKUSER_STATE",
-        value_name = "PATH",
+        value_name = "PATH|URL",
         help_heading = "State"
     )]
     pub state: Option<PathBuf>,

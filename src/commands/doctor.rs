@@ -222,8 +222,12 @@ fn clock(r: &mut Report, server: Option<SystemTime>) {
     }
 }
 
-fn state_store(r: &mut Report, path: &Path, scope: &crate::store::Scope) {
-    match store::open_admin(&store::Location::File(path.to_path_buf())) {
+fn state_store(r: &mut Report, location: &store::Location, scope: &crate::store::Scope) {
+    let path = match location {
+        store::Location::File(path) => path,
+        store::Location::Postgres(target) => return team_database(r, target, scope),
+    };
+    match store::open_admin(location) {
         Ok(_) => r.line(Level::Ok, "state store", path.display().to_string()),
         Err(e) => return r.line(Level::Fail, "state store", format!("{e:#}")),
     }
@@ -235,5 +239,59 @@ fn state_store(r: &mut Report, path: &Path, scope: &crate::store::Scope) {
         ),
         Err(e @ store::LockError::Held { .. }) => r.line(Level::Warn, "run lock", e.to_string()),
         Err(e) => r.line(Level::Fail, "run lock", format!("{e:#}")),
+    }
+}
+
+/// Team mode: the database reachable (TLS as asked), its schema, the scope's quota row and
+/// runs, and the clock against the database's (the shared bucket runs on the database's clock).
+fn team_database(r: &mut Report, target: &store::postgres::Target, scope: &store::Scope) {
+    use store::postgres;
+    match postgres::schema_version(target) {
+        Ok((have, want)) => {
+            r.line(
+                Level::Ok,
+                "state database",
+                format!("{} (sslmode {:?})", target.label, target.ssl).to_lowercase(),
+            );
+            r.line(
+                Level::Ok,
+                "schema",
+                format!("version {have} (this checkuser knows {want})"),
+            );
+        }
+        Err(e) => return r.line(Level::Fail, "state database", format!("{e:#}")),
+    }
+    match postgres::team_status(target, scope) {
+        Ok((runs, ahead)) => r.line(
+            Level::Ok,
+            "quota",
+            format!(
+                "{} / {}: {runs} active run(s); {}",
+                scope.host,
+                scope.partner,
+                match ahead {
+                    Some(s) if s > 0.0 => format!("the next free slot is {s:.1} s away"),
+                    Some(_) => "the bucket is idle".to_string(),
+                    None => "no request sent yet from this database".to_string(),
+                }
+            ),
+        ),
+        Err(e) => r.line(Level::Fail, "quota", format!("{e:#}")),
+    }
+    match postgres::clock_skew(target) {
+        Ok(skew) if skew.abs() < 2.0 => r.line(
+            Level::Ok,
+            "database clock",
+            format!("{skew:+.2} s from this machine's"),
+        ),
+        Ok(skew) => r.line(
+            Level::Warn,
+            "database clock",
+            format!(
+                "{skew:+.1} s from this machine's: the shared quota uses the database's clock, \
+                 answers' ages this machine's; sync both (NTP)"
+            ),
+        ),
+        Err(e) => r.line(Level::Fail, "database clock", format!("{e:#}")),
     }
 }

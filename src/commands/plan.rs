@@ -8,7 +8,6 @@ use chrono::Utc;
 
 use crate::config::RunConfig;
 use crate::output::Summary;
-use crate::store::Location;
 
 /// Plans and returns the summary (`plan` figures filled in).
 pub fn plan(cfg: &RunConfig) -> Result<Summary> {
@@ -27,7 +26,7 @@ pub fn plan(cfg: &RunConfig) -> Result<Summary> {
         ..super::job::summary(job, "plan", &input)
     };
     let store = crate::store::shared(crate::store::open(
-        &Location::File(cfg.state.clone()),
+        &cfg.state,
         super::run::scope_of(cfg)?,
         cfg.reuse,
     )?);

@@ -14,21 +14,27 @@ use crate::config::{RunConfig, Target};
 use crate::engine::{retry::Policy, EngineConfig};
 use crate::output::Summary;
 use crate::sandbox::{Identity, Sandbox};
-use crate::store::{Location, RunLock, Scope};
+use crate::store::{RunLock, Scope};
 
 /// Runs the job; `stop` cancelled means "stop sending and finish" (Ctrl-C, SIGTERM, SIGHUP).
 /// The run then exits 130 with a complete output.
 pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     let started = Instant::now();
     let (sandbox, client_cfg, scope) = target(&cfg).await?;
-    let (state, lock_scope, wait) = (cfg.state.clone(), scope.clone(), cfg.wait_lock);
-    let _lock =
-        tokio::task::spawn_blocking(move || RunLock::acquire(&state, &lock_scope, wait)).await??;
-    let store = crate::store::shared(crate::store::open(
-        &Location::File(cfg.state.clone()),
-        scope,
-        cfg.reuse,
-    )?);
+    // One run per scope on a file; runs sharing a database share its quota instead.
+    let _lock = match cfg.state.file() {
+        Some(file) => {
+            let (file, lock_scope, wait) = (file.to_path_buf(), scope.clone(), cfg.wait_lock);
+            let held =
+                tokio::task::spawn_blocking(move || RunLock::acquire(&file, &lock_scope, wait));
+            Some(held.await??)
+        }
+        None => None,
+    };
+    let (location, reuse) = (cfg.state.clone(), cfg.reuse);
+    let store =
+        tokio::task::spawn_blocking(move || crate::store::open(&location, scope, reuse)).await??;
+    let store = crate::store::shared(store);
     let checker = Arc::new(Client::new(client_cfg)?);
     let source = Arc::new(JobSource::new(
         cfg.job.clone(),

@@ -13,7 +13,10 @@ use crate::output::atomic::Out;
 use crate::store::{self, Admin};
 
 pub fn run(cfg: &StateConfig) -> Result<ExitCode> {
-    let conn = store::open_admin(&store::Location::File(cfg.path.clone()))?;
+    if let StateJob::Copy { from, to } = &cfg.job {
+        return copy(from, to);
+    }
+    let conn = store::open_admin(&cfg.location)?;
     let conn = conn.as_ref();
     match &cfg.job {
         StateJob::Stats => stats(conn),
@@ -27,6 +30,7 @@ pub fn run(cfg: &StateConfig) -> Result<ExitCode> {
             Ok(ExitCode::Ok)
         }
         StateJob::Export(output) => export(conn, output.as_deref()),
+        StateJob::Copy { .. } => unreachable!("copied above"),
     }
 }
 
@@ -70,5 +74,26 @@ fn export(conn: &dyn Admin, target: Option<&Path>) -> Result<ExitCode> {
         .into_inner()
         .map_err(|e| anyhow::anyhow!("cannot write the export: {}", e.error()))?;
     out.commit()?;
+    Ok(ExitCode::Ok)
+}
+
+/// `state copy`: every answer of `from` into `to`, changes and previous answers included.
+fn copy(from: &store::Location, to: &store::Location) -> Result<ExitCode> {
+    let source = store::open_admin(from)?;
+    let mut target = store::open_admin(to)?;
+    // Read in full first: SQLite to SQLite would otherwise hold two transactions at once.
+    let mut rows = Vec::new();
+    source.raw(&mut |a| {
+        rows.push(a);
+        Ok(())
+    })?;
+    let read = rows.len();
+    let written = target.import(&mut rows.into_iter().map(Ok))?;
+    println!(
+        "copied {read} answers from {} to {} ({written} written; {} already there and newer)",
+        from.label(),
+        to.label(),
+        read as u64 - written
+    );
     Ok(ExitCode::Ok)
 }

@@ -297,7 +297,8 @@ pub struct RunConfig {
     pub deadline: Option<chrono::DateTime<chrono::Utc>>,
     /// `--changes`: where the changed rows go.
     pub changes: Option<PathBuf>,
-    pub state: PathBuf,
+    /// `--state`: an SQLite file, or a PostgreSQL database (team mode).
+    pub state: crate::store::Location,
     pub reuse: crate::store::Reuse,
     pub wait_lock: bool,
 }
@@ -332,7 +333,13 @@ impl RunConfig {
         if a.max_requests == Some(0) {
             bail!("--max-requests must be at least 1 (use checkuser plan to send nothing)");
         }
-        let [wal, shm] = match a.state.as_deref() {
+        let location = a
+            .state
+            .as_deref()
+            .map(|s| crate::store::Location::parse(s.as_os_str()))
+            .transpose()?;
+        let state_file = location.as_ref().and_then(|l| l.file());
+        let [wal, shm] = match state_file {
             Some(s) => crate::store::location::companions(s).map(Some),
             None => [None, None],
         };
@@ -349,7 +356,7 @@ impl RunConfig {
                 ("--summary-json", job.summary_json.as_deref()),
                 ("--metrics-file", a.input.metrics_file.as_deref()),
                 ("--changes", a.changes.as_deref()),
-                ("--state", a.state.as_deref()),
+                ("--state", state_file),
                 ("--state (its journal)", wal.as_deref()),
                 ("--state (its shared memory)", shm.as_deref()),
             ],
@@ -380,13 +387,13 @@ impl RunConfig {
         } else {
             crate::store::default_path()
         };
-        let state = match &a.state {
-            Some(p) => p.clone(),
-            None => default_state.ok_or_else(|| {
+        let state = match location {
+            Some(l) => l,
+            None => crate::store::Location::File(default_state.ok_or_else(|| {
                 anyhow::anyhow!(
                     "cannot find a place for the state store: set HOME or pass --state PATH"
                 )
-            })?,
+            })?),
         };
         Ok(RunConfig {
             job,

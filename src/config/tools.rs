@@ -23,7 +23,7 @@ pub struct DoctorConfig {
     /// `--ca-cert` as `run` would load it, or why it cannot be.
     pub ca_certs: Result<Vec<reqwest::Certificate>, String>,
     /// The state store (the default path when not given); `None` when there is no home.
-    pub state: Option<PathBuf>,
+    pub state: Option<crate::store::Location>,
 }
 
 impl DoctorConfig {
@@ -36,14 +36,17 @@ impl DoctorConfig {
             partner_id: t.partner_id.clone(),
             api: t.api,
             ca_certs: super::ca_certs(t.ca_cert.as_deref()).map_err(|e| format!("{e:#}")),
-            state: a.state.clone().or_else(crate::store::default_path),
+            state: match &a.state {
+                Some(s) => Some(crate::store::Location::parse(s.as_os_str())?),
+                None => crate::store::default_path().map(crate::store::Location::File),
+            },
         })
     }
 }
 
 /// What `checkuser state` does, on which store.
 pub struct StateConfig {
-    pub path: PathBuf,
+    pub location: crate::store::Location,
     pub job: StateJob,
 }
 
@@ -53,14 +56,53 @@ pub enum StateJob {
     Prune(Duration),
     /// Write every answer as CSV; `None` is standard output.
     Export(Option<PathBuf>),
+    /// Copy every answer into another store (SQLite or PostgreSQL, either way).
+    Copy {
+        from: crate::store::Location,
+        to: crate::store::Location,
+    },
 }
 
 impl StateConfig {
     pub fn from_args(a: &StateArgs) -> Result<StateConfig> {
-        let path = match &a.state {
-            Some(p) => p.clone(),
-            None => crate::store::default_path()
-                .context("cannot find the state store: pass --state PATH")?,
+        use crate::store::Location;
+        if let StateAction::Copy { from, to } = &a.action {
+            let from = Location::parse(from.as_os_str())?;
+            let to = Location::parse(to.as_os_str())?;
+            if from == to {
+                bail!("--from and --to name the same store");
+            }
+            if let Location::File(f) = &from {
+                if !f.exists() {
+                    bail!("there is no state store at {} to copy", f.display());
+                }
+            }
+            return Ok(StateConfig {
+                location: from.clone(),
+                job: StateJob::Copy { from, to },
+            });
+        }
+        let location = match &a.state {
+            Some(p) => Location::parse(p.as_os_str())?,
+            None => Location::File(
+                crate::store::default_path()
+                    .context("cannot find the state store: pass --state PATH")?,
+            ),
+        };
+        let path = match &location {
+            Location::File(path) => path.clone(),
+            Location::Postgres(_) => {
+                let job = match &a.action {
+                    StateAction::Stats => StateJob::Stats,
+                    StateAction::Prune { older_than } => StateJob::Prune(*older_than),
+                    StateAction::Export { output } => {
+                        super::check_writable(&[("-o", Some(output.as_path()))])?;
+                        StateJob::Export((output.as_os_str() != "-").then(|| output.clone()))
+                    }
+                    StateAction::Copy { .. } => unreachable!("handled above"),
+                };
+                return Ok(StateConfig { location, job });
+            }
         };
         if !path.exists() {
             bail!(
@@ -85,7 +127,8 @@ impl StateConfig {
                 super::check_writable(&[("-o", Some(output.as_path()))])?;
                 StateJob::Export((output.as_os_str() != "-").then(|| output.clone()))
             }
+            StateAction::Copy { .. } => unreachable!("handled above"),
         };
-        Ok(StateConfig { path, job })
+        Ok(StateConfig { location, job })
     }
 }

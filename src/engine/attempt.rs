@@ -19,6 +19,7 @@ use crate::api::{fatal, Checker};
 use crate::logging::mask;
 use crate::model::{CheckType, Outcome, ResultKind, Source};
 use crate::output::summary::StopReason;
+use crate::store::Team;
 
 /// What every request task shares.
 pub struct Ctx {
@@ -35,6 +36,8 @@ pub struct Ctx {
     pub budget: Option<u64>,
     pub sent: std::sync::atomic::AtomicU64,
     pub log_pii: bool,
+    /// Team mode: the quota and the claims shared with the other runs of the scope.
+    pub team: Option<Arc<dyn Team>>,
 }
 
 impl Ctx {
@@ -55,6 +58,22 @@ impl Ctx {
                 // A stop decided while this waited wins: nothing is sent after it.
                 (!self.stop.is_cancelled()).then_some(p)
             } => permit,
+        }
+    }
+
+    /// Team mode: this run's next slot in the shared bucket, unless the run stops first.
+    /// `Err` says why the run must stop (the database is away).
+    async fn team_slot(&self) -> Result<bool, String> {
+        let Some(team) = &self.team else {
+            return Ok(true);
+        };
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => Ok(false),
+            slot = team.slot() => match slot {
+                Ok(()) => Ok(!self.stop.is_cancelled()),
+                Err(e) => Err(format!("{e:#}")),
+            },
         }
     }
 
@@ -95,12 +114,24 @@ pub async fn check(
     let mut permit = Some(first);
     let mut tally = Tally::default();
     let shown = mask(kind, &key, ctx.log_pii);
-    loop {
+    if let Some(team) = &ctx.team {
+        match claim(&ctx, team.as_ref(), kind, &key).await {
+            Ok(None) => {}
+            Ok(Some(answered)) => return finished(kind, answered, None, tally, permit),
+            Err(stop) => return stopped(kind, key, Some(stop), tally, permit),
+        }
+    }
+    let mut end = loop {
         let slot = match permit.take() {
             Some(p) => Some(p),
             None => ctx.slot().await,
         };
-        let Some(slot) = slot else { break };
+        let Some(slot) = slot else { break None };
+        match ctx.team_slot().await {
+            Ok(true) => {}
+            Ok(false) => break None,
+            Err(why) => break Some(store_away(&ctx, why)),
+        }
         if !ctx.take_request() {
             ctx.stop.cancel();
             let why = format!(
@@ -109,13 +140,25 @@ pub async fn check(
             );
             let o = Outcome {
                 attempts: tally.requests,
-                ..Outcome::new(key, ResultKind::Pending, Source::None)
+                ..Outcome::new(key.clone(), ResultKind::Pending, Source::None)
             };
             let stop = Some((StopReason::MaxRequests, why));
+            if let Some(team) = &ctx.team {
+                team.release(kind, &key).await;
+            }
             return finished(kind, o, stop, tally, Some(slot));
         }
         tally.requests += 1;
         let (class, reply) = ctx.checker.check(kind, &key, Utc::now()).await;
+        if let (Class::Throttled(_), Some(team)) = (&class, &ctx.team) {
+            // Every run of the scope holds back, not only this one.
+            let wait = reply.as_ref().and_then(|r| r.retry_after);
+            team.throttled(
+                wait.unwrap_or(Duration::from_secs(1))
+                    .min(retry::MAX_RETRY_AFTER),
+            )
+            .await;
+        }
         tracing::trace!(
             "{kind} {shown}: attempt {} -> {}",
             tally.requests,
@@ -140,20 +183,79 @@ pub async fn check(
             Decision::Retry(wait) => wait,
             Decision::Done(end) => {
                 let (o, stop) = ending(&ctx, end, &key, tally, reply.as_ref());
+                if let (Some(team), false) = (&ctx.team, recorded(o.result)) {
+                    team.release(kind, &key).await;
+                }
                 return finished(kind, o, stop, tally, Some(slot));
             }
         };
         drop(slot);
         if !ctx.pause(wait).await {
-            break;
+            break None;
         }
+    };
+    if let Some(team) = &ctx.team {
+        team.release(kind, &key).await;
     }
     // The run stopped before this check got an answer.
+    stopped(kind, key, end.take(), tally, None)
+}
+
+/// A check the run stopped before it got an answer: `pending`, with the stop if it caused it.
+fn stopped(
+    kind: CheckType,
+    key: String,
+    stop: Option<(StopReason, String)>,
+    tally: Tally,
+    slot: Option<OwnedSemaphorePermit>,
+) -> Finished {
     let o = Outcome {
         attempts: tally.requests,
         ..Outcome::new(key, ResultKind::Pending, Source::None)
     };
-    finished(kind, o, None, tally, None)
+    finished(kind, o, stop, tally, slot)
+}
+
+/// The database is away: stop sending (every check in flight ends `pending`).
+fn store_away(ctx: &Ctx, why: String) -> (StopReason, String) {
+    ctx.stop.cancel();
+    (
+        StopReason::StoreUnreachable,
+        format!(
+            "the state database is unreachable ({why}): stopped sending; the answers received \
+             are in the output, the rest is pending"
+        ),
+    )
+}
+
+/// How often a run waiting for another run's answer looks for it.
+const CLAIM_POLL: Duration = Duration::from_millis(250);
+
+/// Team mode: claims the key, or waits while another live run asks it. `Ok(None)`: this run
+/// asks it now; `Ok(Some(answer))`: another run answered it meanwhile.
+async fn claim(
+    ctx: &Ctx,
+    team: &dyn Team,
+    kind: CheckType,
+    key: &str,
+) -> Result<Option<Outcome>, (StopReason, String)> {
+    let since = Utc::now() - chrono::TimeDelta::seconds(1);
+    loop {
+        match team.claim(kind, key).await {
+            Ok(true) => return Ok(None),
+            Ok(false) => {}
+            Err(e) => return Err(store_away(ctx, format!("{e:#}"))),
+        }
+        if !ctx.pause(CLAIM_POLL).await {
+            // The run stopped while this waited: the check is pending.
+            return Ok(Some(Outcome::new(key, ResultKind::Pending, Source::None)));
+        }
+        match team.answered(kind, key, since).await {
+            Ok(Some(answer)) => return Ok(Some(answer)),
+            Ok(None) => {}
+            Err(e) => return Err(store_away(ctx, format!("{e:#}"))),
+        }
+    }
 }
 
 /// The outcome of a check that ended, and why the run must stop if it must.
@@ -222,6 +324,14 @@ fn ending(
             )
         }
     }
+}
+
+/// Results the store records (and so gives the key's claim back with).
+fn recorded(r: ResultKind) -> bool {
+    matches!(
+        r,
+        ResultKind::Free | ResultKind::Taken | ResultKind::Uplimit | ResultKind::Invalid
+    )
 }
 
 fn finished(

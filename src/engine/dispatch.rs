@@ -247,7 +247,9 @@ impl Dispatcher {
         // Logged at once (cron runs with -q see errors only); the summary repeats it.
         match reason {
             StopReason::Interrupted => tracing::debug!("stopping: {msg}"),
-            StopReason::Fatal | StopReason::CircuitOpen => tracing::error!("stopping: {msg}"),
+            StopReason::Fatal | StopReason::CircuitOpen | StopReason::StoreUnreachable => {
+                tracing::error!("stopping: {msg}")
+            }
             StopReason::Deadline | StopReason::MaxRequests => tracing::warn!("stopping: {msg}"),
         }
         self.counters.stop = Some((reason, msg));
@@ -333,8 +335,9 @@ impl Dispatcher {
         self.counters.throttled += u64::from(f.throttled);
         let mut outcome = f.outcome;
         let mut recorded = None;
-        if outcome.result != ResultKind::Pending {
-            recorded = Some(crate::store::lock(&self.store).record(f.kind, &outcome)?);
+        // An answer another run of the team recorded (source cache) is not recorded again.
+        if outcome.result != ResultKind::Pending && outcome.source == crate::model::Source::Api {
+            recorded = self.record(f.kind, &outcome)?;
             if outcome.result == ResultKind::Error {
                 self.errors_in_a_row += 1;
             } else {
@@ -373,6 +376,29 @@ impl Dispatcher {
         }
         self.keys.insert(key, KeyState::Done(outcome));
         Ok(())
+    }
+
+    /// Records an answer. If the store cannot (its database is away), the answer is kept for the
+    /// next run and stays in this run's output, and the run stops sending.
+    fn record(&mut self, kind: CheckType, o: &Outcome) -> Result<Option<crate::store::Recorded>> {
+        let mut store = crate::store::lock(&self.store);
+        let failed = match store.record(kind, o) {
+            Ok(r) => return Ok(Some(r)),
+            Err(e) => e,
+        };
+        if store.keep_for_later(kind, o).is_err() {
+            return Err(failed);
+        }
+        drop(store);
+        self.halt(
+            StopReason::StoreUnreachable,
+            format!(
+                "{failed:#}: stopped sending; the answers received are in the output (those not \
+                 recorded are kept on this machine and recorded by the next run), the rest is \
+                 pending"
+            ),
+        );
+        Ok(None)
     }
 
     /// A queued or abandoned check becomes `pending`.

@@ -113,6 +113,7 @@ pub async fn run(
     checker: Arc<dyn Checker>,
     stop: CancellationToken,
 ) -> Result<Done> {
+    let team = crate::store::lock(&store).team(cfg.rate)?;
     let ctx = Arc::new(attempt::Ctx {
         checker,
         pace: pace::Pace::new(cfg.rate),
@@ -123,6 +124,7 @@ pub async fn run(
         budget: cfg.max_requests,
         sent: Default::default(),
         log_pii: cfg.display.log_pii,
+        team,
     });
     let flushing = CancellationToken::new();
     let flusher = tokio::spawn(flush(store.clone(), flushing.clone()));

@@ -73,7 +73,8 @@ pub fn collect(
             needed.clear();
             break;
         }
-        let store = crate::store::lock(store);
+        // The batch's new values, asked of the store together (one round trip to a server).
+        let mut asking: Vec<(u64, CheckType, String, u64)> = Vec::new();
         for row in batch.iter_mut() {
             f.rows += 1;
             f.widest = f.widest.max(row.fields.len());
@@ -95,24 +96,29 @@ pub fn collect(
                     f.duplicates += 1;
                     continue;
                 }
-                match store.age(kind, &key, now)? {
-                    Some((_, _, true)) => {
-                        f.fresh += 1;
-                        fresh.insert(fp);
-                    }
-                    Some((result, at, false)) => {
-                        *f.stale.entry(result.to_string()).or_default() += 1;
-                        needed.push((Some(at.timestamp()), row.number, kind, key));
-                    }
-                    None => {
-                        f.never_asked += 1;
-                        needed.push((None, row.number, kind, key));
-                    }
+                asking.push((row.number, kind, key, fp));
+            }
+        }
+        recycle.give(batch);
+        let items: Vec<(CheckType, &str)> = asking.iter().map(|a| (a.1, a.2.as_str())).collect();
+        let ages = crate::store::lock(store).age_many(&items, now)?;
+        drop(items);
+        for ((number, kind, key, fp), age) in asking.into_iter().zip(ages) {
+            match age {
+                Some((_, _, true)) => {
+                    f.fresh += 1;
+                    fresh.insert(fp);
+                }
+                Some((result, at, false)) => {
+                    *f.stale.entry(result.to_string()).or_default() += 1;
+                    needed.push((Some(at.timestamp()), number, kind, key));
+                }
+                None => {
+                    f.never_asked += 1;
+                    needed.push((None, number, kind, key));
                 }
             }
         }
-        drop(store);
-        recycle.give(batch);
     }
     f.encoding_fallback_rows = reading
         .join()

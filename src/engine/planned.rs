@@ -26,7 +26,7 @@ use super::dispatch::Dispatcher;
 use super::writer::RowDone;
 use super::{Done, EngineConfig, Source, REORDER_WINDOW};
 use crate::input::{spawn_reader, Row};
-use crate::model::{fingerprint, CheckType, Local, Outcome, ResultKind, Source as From};
+use crate::model::{fingerprint, CheckType, Local, Outcome, ResultKind};
 use crate::output::progress::Progress;
 use crate::output::{ChangeFeed, Sink, Summary};
 use crate::store::Shared;
@@ -38,8 +38,11 @@ struct Decided {
     fresh: HashSet<u64>,
     /// Requests made per value sent (set to 0 once its first row is written).
     attempts: HashMap<u64, u32>,
-    /// Outcomes that are not answers (errors, pending after attempts): never stored.
-    others: HashMap<u64, Outcome>,
+    /// What each value sent came to, answers included: written as received, never read back
+    /// from the store (which may be away by then).
+    sent: HashMap<u64, Outcome>,
+    /// The store could not be read in pass 3 (said once).
+    store_away: bool,
 }
 
 impl Decided {
@@ -105,7 +108,8 @@ pub async fn run(
         hasher: plan.hasher,
         fresh: plan.fresh,
         attempts: HashMap::new(),
-        others: HashMap::new(),
+        sent: HashMap::new(),
+        store_away: false,
     };
     let collecting = std::thread::spawn(move || {
         let mut sent = SentValues::default();
@@ -122,12 +126,10 @@ pub async fn run(
         .join()
         .map_err(|_| anyhow!("the answer collector crashed"))?;
     let counters = counters?;
-    for (kind, key, attempts, other) in sent.0 {
-        let fp = decided.key(kind, &key);
-        decided.attempts.insert(fp, attempts);
-        if let Some(o) = other {
-            decided.others.insert(fp, o);
-        }
+    for (kind, o) in sent.0 {
+        let fp = decided.key(kind, &o.checked_key);
+        decided.attempts.insert(fp, o.attempts);
+        decided.sent.insert(fp, o);
     }
 
     // Pass 3: every row, in input order, with what was decided.
@@ -144,9 +146,9 @@ pub async fn run(
     Ok(Done::new(sink, changes, summary, counters))
 }
 
-/// What pass 2 sent: (type, key, requests, the outcome when it is not an answer).
+/// What pass 2 sent, and what each came to.
 #[derive(Default)]
-struct SentValues(Vec<(CheckType, String, u32, Option<Outcome>)>);
+struct SentValues(Vec<(CheckType, Outcome)>);
 
 /// Pass 2's collector: keeps attempts and non-answers, and drives the progress display.
 fn collect_answers(
@@ -168,13 +170,7 @@ fn collect_answers(
             seen.rows += 1;
             seen.count(&o);
             seen.api_requests += u64::from(o.attempts);
-            let recorded = matches!(
-                o.result,
-                ResultKind::Free | ResultKind::Taken | ResultKind::Uplimit | ResultKind::Invalid
-            );
-            let key = o.checked_key.clone();
-            sent.0
-                .push((kind, key, o.attempts, (!recorded).then_some(o)));
+            sent.0.push((kind, o));
         }
         progress.update(&seen);
     }
@@ -237,28 +233,31 @@ fn outcome(
         return Ok(Outcome::from_local(local, ResultKind::Pending, now));
     };
     let fp = this.key(kind, &key);
-    // The first row of a value sent in this run carries its attempts; later ones 0.
-    let sent = this.attempts.get_mut(&fp).map(std::mem::take);
-    if let Some(o) = this.others.get(&fp) {
+    if let Some(o) = this.sent.get(&fp) {
+        // The first row of a value sent in this run carries its attempts; later ones 0.
+        let attempts = this.attempts.get_mut(&fp).map(std::mem::take).unwrap_or(0);
         return Ok(Outcome {
-            attempts: sent.unwrap_or(0),
+            attempts,
             ..o.clone()
         });
     }
-    let stored = store.lookup(kind, &key, now)?;
+    let stored = match store.lookup(kind, &key, now) {
+        Ok(s) => s,
+        Err(e) if !this.store_away => {
+            tracing::error!("{e:#}: values the state store answers are written as pending");
+            this.store_away = true;
+            None
+        }
+        Err(_) => None,
+    };
     // The plan's verdict, not the clock's: answered from the store when planned.
     let planned_fresh = this.fresh.contains(&fp);
-    Ok(match (stored, sent) {
-        (Some(s), Some(attempts)) => Outcome {
-            attempts,
-            source: From::Api,
-            ..s.outcome
-        },
-        (Some(s), None) if planned_fresh => {
+    Ok(match stored {
+        Some(s) if planned_fresh => {
             summary.cache_hits += 1;
             s.outcome
         }
-        (stored, _) => {
+        stored => {
             let mut o = Outcome::from_local(Local::Ready(key), ResultKind::Pending, now);
             o.previous = stored.and_then(|s| Some((s.outcome.result, s.outcome.checked_at?)));
             o

@@ -17,6 +17,8 @@ pub enum StopReason {
     CircuitOpen,
     Deadline,
     MaxRequests,
+    /// Team mode: the state database became unreachable; what was answered is in the output.
+    StoreUnreachable,
 }
 
 /// What `checkuser plan` found (distinct values), and what the next run would do.
@@ -175,7 +177,9 @@ impl Summary {
         self.exit_code = match self.stopped_reason {
             Some(StopReason::Interrupted) => ExitCode::Interrupted,
             Some(StopReason::Fatal | StopReason::CircuitOpen) => ExitCode::Failed,
-            Some(StopReason::Deadline | StopReason::MaxRequests) => ExitCode::Unfinished,
+            Some(StopReason::Deadline | StopReason::MaxRequests | StopReason::StoreUnreachable) => {
+                ExitCode::Unfinished
+            }
             None if self.error + self.pending > 0 => ExitCode::Unfinished,
             None => ExitCode::Ok,
         }

@@ -11,6 +11,8 @@ use anyhow::{Context, Result};
 pub enum Location {
     /// An SQLite file.
     File(PathBuf),
+    /// A PostgreSQL database (team mode).
+    Postgres(super::postgres::Target),
 }
 
 impl Location {
@@ -19,10 +21,7 @@ impl Location {
         let text = raw.to_string_lossy();
         let lower = text.to_ascii_lowercase();
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            anyhow::bail!(
-                "--state names a PostgreSQL server (team mode), which this build cannot use \
-                 yet; pass a file path"
-            );
+            return Ok(Location::Postgres(super::postgres::Target::parse(&text)?));
         }
         Ok(Location::File(PathBuf::from(raw)))
     }
@@ -31,13 +30,15 @@ impl Location {
     pub fn file(&self) -> Option<&Path> {
         match self {
             Location::File(p) => Some(p),
+            Location::Postgres(_) => None,
         }
     }
 
-    /// For people (a server's password is never shown).
+    /// For people (a server's password is never shown, and never in the URL anyway).
     pub fn label(&self) -> String {
         match self {
             Location::File(p) => p.display().to_string(),
+            Location::Postgres(t) => t.label.clone(),
         }
     }
 }

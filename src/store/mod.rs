@@ -8,6 +8,7 @@
 pub mod location;
 pub mod lock;
 pub mod memory;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 
 use crate::model::{CheckType, Outcome, ResultKind};
 
@@ -129,6 +131,15 @@ pub trait AnswerStore: Send {
         }))
     }
 
+    /// [`AnswerStore::age`] for many values at once (one round trip for a server).
+    fn age_many(
+        &self,
+        items: &[(CheckType, &str)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<(ResultKind, DateTime<Utc>, bool)>>> {
+        items.iter().map(|(k, v)| self.age(*k, v, now)).collect()
+    }
+
     /// Records an API answer (errors and pending checks are not answers and are not kept),
     /// keeping the answer it replaces as the previous one; a change is recorded with it, in the
     /// same transaction.
@@ -142,6 +153,41 @@ pub trait AnswerStore: Send {
 
     /// Marks these values' changes as reported (their run's outputs are written), and commits.
     fn mark_reported(&mut self, keys: &[String]) -> Result<()>;
+
+    /// Keeps an answer the store could not record (its database is away) where the next run
+    /// finds and records it. A store that cannot do that says so (the run then stops).
+    fn keep_for_later(&mut self, _kind: CheckType, _o: &Outcome) -> Result<()> {
+        anyhow::bail!("this state store cannot keep answers for later")
+    }
+
+    /// Joins the runs sharing this store's scope (team mode), pacing at most `rate`: their
+    /// shared quota and claims. `None` for a store of one machine (the run paces alone).
+    fn team(&mut self, _rate: f64) -> Result<Option<Arc<dyn Team>>> {
+        Ok(None)
+    }
+}
+
+/// What runs sharing one database and scope share besides the answers: one quota (a GCRA
+/// bucket in the database, on the database's clock; the smallest `--rate` of the runs now
+/// active; a 429 seen by one slows all) and the keys being asked (a claim is a lease: a run
+/// that dies frees its keys when the lease ends).
+pub trait Team: Send + Sync {
+    /// Waits for this run's next request slot. `Err`: the database is away.
+    fn slot(&self) -> BoxFuture<'_, Result<()>>;
+    /// A 429 arrived: no run of the scope sends for `wait`.
+    fn throttled(&self, wait: Duration) -> BoxFuture<'_, ()>;
+    /// Claims a key: `Ok(true)` if this run asks it now, `Ok(false)` if another live run is
+    /// asking it (wait for its answer with [`Team::answered`]).
+    fn claim<'a>(&'a self, kind: CheckType, key: &'a str) -> BoxFuture<'a, Result<bool>>;
+    /// The answer recorded for a key at or after `since` (by any run), if any.
+    fn answered<'a>(
+        &'a self,
+        kind: CheckType,
+        key: &'a str,
+        since: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Option<Outcome>>>;
+    /// Gives a claim back without an answer (an error, a stop).
+    fn release<'a>(&'a self, kind: CheckType, key: &'a str) -> BoxFuture<'a, ()>;
 }
 
 /// The store as the engine's tasks share it: the dispatcher records, a flusher commits on
@@ -163,6 +209,7 @@ pub fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Box<dyn AnswerStore>> {
 pub fn open(location: &Location, scope: Scope, reuse: Reuse) -> Result<Box<dyn AnswerStore>> {
     match location {
         Location::File(path) => Ok(Box::new(sqlite::SqliteStore::open(path, scope, reuse)?)),
+        Location::Postgres(target) => Ok(Box::new(postgres::PgStore::open(target, scope, reuse)?)),
     }
 }
 
@@ -200,12 +247,67 @@ pub trait Admin {
     fn export(&self, row: &mut dyn FnMut(&[String]) -> Result<()>) -> Result<()>;
     /// Where it is and how big, for people.
     fn describe(&self) -> String;
+    /// Adds answers as they are (`state copy`): each row in [`EXPORT_COLUMNS`] order, times
+    /// in unix seconds; an answer already held is kept if it is newer. Returns how many were
+    /// written.
+    fn import(&mut self, rows: &mut dyn Iterator<Item = Result<RawAnswer>>) -> Result<u64>;
+    /// Every stored answer as it is, for `state copy`.
+    fn raw(&self, row: &mut dyn FnMut(RawAnswer) -> Result<()>) -> Result<()>;
+}
+
+/// A raw answer as the text columns of `state export` ([`EXPORT_COLUMNS`]).
+pub fn export_record(a: &RawAnswer) -> [String; 15] {
+    let time = |s: Option<i64>| {
+        s.and_then(|s| chrono::TimeZone::timestamp_opt(&Utc, s, 0).single())
+            .map(crate::model::rfc3339)
+            .unwrap_or_default()
+    };
+    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    [
+        a.host.clone(),
+        a.partner.clone(),
+        a.api.clone(),
+        a.kind.clone(),
+        a.key.clone(),
+        a.result.clone(),
+        text(&a.status),
+        text(&a.uplimit),
+        text(&a.error_code),
+        text(&a.error_msg),
+        a.http_status.map(|h| h.to_string()).unwrap_or_default(),
+        text(&a.request_id),
+        time(Some(a.checked_at)),
+        text(&a.prev_result),
+        time(a.prev_checked_at),
+    ]
+}
+
+/// One stored answer with its whole key, as `state copy` moves it between backends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAnswer {
+    pub host: String,
+    pub partner: String,
+    pub api: String,
+    pub kind: String,
+    pub key: String,
+    pub result: String,
+    pub status: Option<String>,
+    pub uplimit: Option<String>,
+    pub error_code: Option<String>,
+    pub error_msg: Option<String>,
+    pub http_status: Option<i64>,
+    pub request_id: Option<String>,
+    pub checked_at: i64,
+    pub prev_result: Option<String>,
+    pub prev_checked_at: Option<i64>,
+    pub change_unreported: bool,
 }
 
 /// Opens the whole store at `location` for the `state` command.
 pub fn open_admin(location: &Location) -> Result<Box<dyn Admin>> {
     match location {
         Location::File(path) => Ok(Box::new(sqlite::SqliteAdmin::open(path)?)),
+        Location::Postgres(target) => Ok(Box::new(postgres::PgAdmin::open(target)?)),
     }
 }
 

@@ -11,7 +11,11 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{AnswerStore, Count, Recorded, Reuse, Scope, Stored, COMMIT_WINDOW};
+use super::{AnswerStore, Count, RawAnswer, Recorded, Reuse, Scope, Stored, COMMIT_WINDOW};
+
+/// Every column of an answer, as `state copy` moves it.
+const RAW: &str = "host, partner, api, kind, key, result, status, uplimit, error_code, error_msg,
+    http_status, request_id, checked_at, prev_result, prev_checked_at, change_unreported";
 use crate::model::{CheckType, Outcome, ResultKind, Source};
 
 /// Bumped when the schema changes; `open` migrates older files.
@@ -400,38 +404,78 @@ impl super::Admin for SqliteAdmin {
     }
 
     fn export(&self, row: &mut dyn FnMut(&[String]) -> Result<()>) -> Result<()> {
-        let mut stmt = self.conn.prepare(
-            "SELECT host, partner, api, kind, key, result, status, uplimit, error_code,
-                    error_msg, http_status, request_id, checked_at, prev_result, prev_checked_at
-             FROM answers ORDER BY host, partner, api, kind, key",
-        )?;
+        self.raw(&mut |a| row(&super::export_record(&a)))
+    }
+
+    fn raw(&self, row: &mut dyn FnMut(RawAnswer) -> Result<()>) -> Result<()> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {RAW} FROM answers ORDER BY host, partner, api, kind, key"
+        ))?;
         let mut rows = stmt.query([])?;
-        let time = |s: Option<i64>| s.map(|s| crate::model::rfc3339(ts(s))).unwrap_or_default();
         while let Some(r) = rows.next()? {
-            let text = |i: usize| -> rusqlite::Result<String> {
-                Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default())
-            };
-            let http: Option<i64> = r.get(10)?;
-            let record = [
-                text(0)?,
-                text(1)?,
-                text(2)?,
-                text(3)?,
-                text(4)?,
-                text(5)?,
-                text(6)?,
-                text(7)?,
-                text(8)?,
-                text(9)?,
-                http.map(|h| h.to_string()).unwrap_or_default(),
-                text(11)?,
-                time(r.get(12)?),
-                text(13)?,
-                time(r.get(14)?),
-            ];
-            row(&record)?;
+            let change: i64 = r.get(15)?;
+            row(RawAnswer {
+                host: r.get(0)?,
+                partner: r.get(1)?,
+                api: r.get(2)?,
+                kind: r.get(3)?,
+                key: r.get(4)?,
+                result: r.get(5)?,
+                status: r.get(6)?,
+                uplimit: r.get(7)?,
+                error_code: r.get(8)?,
+                error_msg: r.get(9)?,
+                http_status: r.get(10)?,
+                request_id: r.get(11)?,
+                checked_at: r.get(12)?,
+                prev_result: r.get(13)?,
+                prev_checked_at: r.get(14)?,
+                change_unreported: change != 0,
+            })?;
         }
         Ok(())
+    }
+
+    fn import(&mut self, rows: &mut dyn Iterator<Item = Result<RawAnswer>>) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut stmt = tx.prepare(&format!(
+                "INSERT INTO answers ({RAW})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                 ON CONFLICT (host, partner, api, kind, key) DO UPDATE SET
+                   result = excluded.result, status = excluded.status,
+                   uplimit = excluded.uplimit, error_code = excluded.error_code,
+                   error_msg = excluded.error_msg, http_status = excluded.http_status,
+                   request_id = excluded.request_id, checked_at = excluded.checked_at,
+                   prev_result = excluded.prev_result, prev_checked_at = excluded.prev_checked_at,
+                   change_unreported = excluded.change_unreported
+                 WHERE excluded.checked_at > answers.checked_at"
+            ))?;
+            for a in rows {
+                let a = a?;
+                n += stmt.execute(params![
+                    a.host,
+                    a.partner,
+                    a.api,
+                    a.kind,
+                    a.key,
+                    a.result,
+                    a.status,
+                    a.uplimit,
+                    a.error_code,
+                    a.error_msg,
+                    a.http_status,
+                    a.request_id,
+                    a.checked_at,
+                    a.prev_result,
+                    a.prev_checked_at,
+                    a.change_unreported as i64,
+                ])? as u64;
+            }
+        }
+        tx.commit().context("cannot write the copied answers")?;
+        Ok(n)
     }
 
     fn describe(&self) -> String {

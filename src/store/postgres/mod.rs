@@ -1,0 +1,598 @@
+//! The PostgreSQL state store (team mode): the same answers, reuse rules and change records as
+//! the SQLite file, shared by every machine of a partner, plus what runs share there
+//! ([`team`]): one quota and the keys being asked. The schema is created and migrated on first
+//! use (`NNNN_*.sql` beside this file, under an advisory lock so two machines never migrate at
+//! once). Statements are single and idempotent (no session state: a pooler such as pgbouncer
+//! in transaction mode is fine), and run on the connection's own thread ([`conn`]).
+
+mod conn;
+mod team;
+mod tls;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, TimeZone, Utc};
+
+use conn::Pg;
+pub use conn::Target;
+
+use super::{AnswerStore, Count, RawAnswer, Recorded, Reuse, Scope, Stored};
+use crate::model::{CheckType, Outcome, ResultKind, Source};
+
+/// The schema's steps; the database records how many it has taken.
+const MIGRATIONS: [&str; 1] = [include_str!("0001_init.sql")];
+
+/// An arbitrary, fixed advisory-lock key: "checkuser schema".
+const MIGRATION_LOCK: i64 = 0x6368_6b75_7365_7201;
+
+fn migrate(pg: &Pg) -> Result<()> {
+    pg.call(|c| {
+        let mut tx = c.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS checkuser_schema (version INTEGER NOT NULL);",
+        )?;
+        let version: i32 = tx
+            .query_opt("SELECT version FROM checkuser_schema", &[])?
+            .map(|r| r.get(0))
+            .unwrap_or(0);
+        for (i, step) in MIGRATIONS.iter().enumerate() {
+            if version < i as i32 + 1 {
+                tx.batch_execute(step)?;
+            }
+        }
+        tx.execute("DELETE FROM checkuser_schema", &[])?;
+        tx.execute(
+            "INSERT INTO checkuser_schema VALUES ($1)",
+            &[&(MIGRATIONS.len() as i32).max(version)],
+        )?;
+        tx.commit()?;
+        Ok(version)
+    })
+    .and_then(|version| {
+        if version > MIGRATIONS.len() as i32 {
+            anyhow::bail!(
+                "the state database was set up by a newer checkuser (schema {version}); \
+                 upgrade checkuser on this machine"
+            );
+        }
+        Ok(())
+    })
+}
+
+/// The schema version the database holds (for `doctor`).
+pub fn schema_version(target: &Target) -> Result<(i32, i32)> {
+    let pg = Pg::connect(target.clone())?;
+    migrate(&pg)?;
+    let v = pg.call(|c| {
+        Ok(c.query_one("SELECT version FROM checkuser_schema", &[])?
+            .get(0))
+    })?;
+    Ok((v, MIGRATIONS.len() as i32))
+}
+
+/// The database's clock against this machine's, in seconds (positive: the database is ahead).
+pub fn clock_skew(target: &Target) -> Result<f64> {
+    let pg = Pg::connect(target.clone())?;
+    let before = Utc::now();
+    let db: f64 = pg.call(|c| {
+        Ok(
+            c.query_one("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8", &[])?
+                .get(0),
+        )
+    })?;
+    let after = Utc::now();
+    let mid = (before.timestamp_micros() + after.timestamp_micros()) as f64 / 2e6;
+    Ok(db - mid)
+}
+
+/// The scope's active runs and how far ahead of now its bucket is (seconds; `None` before the
+/// first request), for `doctor`.
+pub fn team_status(target: &Target, scope: &Scope) -> Result<(i64, Option<f64>)> {
+    let pg = Pg::connect(target.clone())?;
+    migrate(&pg)?;
+    let s = scope.clone();
+    pg.call(move |c| {
+        let runs: i64 = c
+            .query_one(
+                "SELECT COUNT(*) FROM runs WHERE host=$1 AND partner=$2 AND api=$3
+                 AND heartbeat > clock_timestamp() - interval '30 seconds'",
+                &[&s.host, &s.partner, &s.api],
+            )?
+            .get(0);
+        let ahead: Option<f64> = c
+            .query_opt(
+                "SELECT EXTRACT(EPOCH FROM (tat - clock_timestamp()))::float8 FROM quota
+                 WHERE host=$1 AND partner=$2 AND api=$3",
+                &[&s.host, &s.partner, &s.api],
+            )?
+            .map(|r| r.get(0));
+        Ok((runs, ahead))
+    })
+}
+
+fn ts(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+/// The answer columns, in the order [`outcome`] reads them.
+const ANSWER: &str = "result, status, uplimit, error_code, error_msg, http_status, request_id,
+    checked_at, prev_result, prev_checked_at, change_unreported, key";
+
+fn outcome(r: &postgres::Row) -> Outcome {
+    let result: String = r.get(0);
+    let prev: Option<String> = r.get(8);
+    let prev_at: Option<i64> = r.get(9);
+    let http: Option<i32> = r.get(5);
+    Outcome {
+        checked_key: r.get(11),
+        result: ResultKind::parse(&result).unwrap_or(ResultKind::Error),
+        status: r.get(1),
+        uplimit: r.get(2),
+        error_code: r.get(3),
+        error_msg: r.get(4),
+        http_status: http.and_then(|h| u16::try_from(h).ok()),
+        attempts: 0,
+        source: Source::Cache,
+        checked_at: Some(ts(r.get(7))),
+        request_id: r.get(6),
+        previous: prev
+            .and_then(|p| ResultKind::parse(&p))
+            .zip(prev_at.map(ts)),
+        change: r.get(10),
+    }
+}
+
+/// Answers of one scope in PostgreSQL.
+pub struct PgStore {
+    pg: Pg,
+    scope: Scope,
+    reuse: Reuse,
+    /// Answers received while the database was away, for the next run to record.
+    spool: Option<PathBuf>,
+    team: Option<Arc<team::PgTeam>>,
+}
+
+/// Where answers wait when the database is away: beside the default SQLite store, per scope.
+fn spool_path(scope: &Scope) -> Option<PathBuf> {
+    let dir = super::default_path()?.parent()?.to_path_buf();
+    let name: String = format!("{}-{}-{}", scope.host, scope.partner, scope.api)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Some(dir.join(format!("unrecorded-{name}.jsonl")))
+}
+
+impl PgStore {
+    pub fn open(target: &Target, scope: Scope, reuse: Reuse) -> Result<PgStore> {
+        let pg = Pg::connect(target.clone())?;
+        migrate(&pg)?;
+        let mut store = PgStore {
+            pg,
+            scope: scope.clone(),
+            reuse,
+            spool: spool_path(&scope),
+            team: None,
+        };
+        store.replay_spool()?;
+        Ok(store)
+    }
+
+    /// Records the answers an earlier run kept for later, then forgets them.
+    fn replay_spool(&mut self) -> Result<()> {
+        let Some(path) = self.spool.clone().filter(|p| p.is_file()) else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(&path)?;
+        let mut n = 0;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .with_context(|| format!("a broken line in {}", path.display()))?;
+            let kind: CheckType = v["kind"]
+                .as_str()
+                .unwrap_or("")
+                .parse()
+                .map_err(anyhow::Error::msg)?;
+            let text = |k: &str| v[k].as_str().map(String::from);
+            let mut o = Outcome::new(
+                text("key").unwrap_or_default(),
+                ResultKind::parse(v["result"].as_str().unwrap_or("")).unwrap_or(ResultKind::Error),
+                Source::Api,
+            );
+            o.status = text("status");
+            o.uplimit = text("uplimit");
+            o.error_code = text("error_code");
+            o.error_msg = text("error_msg");
+            o.http_status = v["http_status"]
+                .as_u64()
+                .and_then(|h| u16::try_from(h).ok());
+            o.request_id = text("request_id");
+            o.checked_at = v["checked_at"].as_i64().map(ts);
+            self.record(kind, &o)?;
+            n += 1;
+        }
+        std::fs::remove_file(&path)?;
+        tracing::info!("recorded {n} answers a run received while the state database was away");
+        Ok(())
+    }
+
+    fn key(&self) -> (String, String, String) {
+        let s = &self.scope;
+        (s.host.clone(), s.partner.clone(), s.api.clone())
+    }
+}
+
+impl AnswerStore for PgStore {
+    fn lookup(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Option<Stored>> {
+        let (h, p, a) = self.key();
+        let (k, v) = (kind.as_str().to_string(), key.to_string());
+        let row = self.pg.call(move |c| {
+            c.query_opt(
+                &format!(
+                    "SELECT {ANSWER} FROM answers
+                     WHERE host=$1 AND partner=$2 AND api=$3 AND kind=$4 AND key=$5"
+                ),
+                &[&h, &p, &a, &k, &v],
+            )
+            .map(|r| r.map(|r| outcome(&r)))
+        })?;
+        Ok(row.map(|outcome| {
+            let fresh = outcome
+                .checked_at
+                .is_some_and(|at| self.reuse.is_fresh(outcome.result, at, now));
+            Stored { outcome, fresh }
+        }))
+    }
+
+    fn age_many(
+        &self,
+        items: &[(CheckType, &str)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<(ResultKind, DateTime<Utc>, bool)>>> {
+        let (h, p, a) = self.key();
+        let kinds: Vec<String> = items.iter().map(|(k, _)| k.as_str().to_string()).collect();
+        let keys: Vec<String> = items.iter().map(|(_, v)| v.to_string()).collect();
+        let rows = self.pg.call(move |c| {
+            c.query(
+                "SELECT q.i, a.result, a.checked_at
+                 FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS q(kind, key, i)
+                 JOIN answers a ON a.host=$1 AND a.partner=$2 AND a.api=$3
+                                AND a.kind=q.kind AND a.key=q.key",
+                &[&h, &p, &a, &kinds, &keys],
+            )
+        })?;
+        let mut out = vec![None; items.len()];
+        for r in rows {
+            let i: i64 = r.get(0);
+            let result: String = r.get(1);
+            let result = ResultKind::parse(&result).unwrap_or(ResultKind::Error);
+            let at = ts(r.get(2));
+            if let Some(slot) = out.get_mut(i as usize - 1) {
+                *slot = Some((result, at, self.reuse.is_fresh(result, at, now)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn record(&mut self, kind: CheckType, o: &Outcome) -> Result<Recorded> {
+        if !matches!(
+            o.result,
+            ResultKind::Free | ResultKind::Taken | ResultKind::Uplimit | ResultKind::Invalid
+        ) {
+            return Ok(Recorded::default());
+        }
+        let (h, p, a) = self.key();
+        let k = kind.as_str().to_string();
+        let o = o.clone();
+        let http = o.http_status.map(i32::from);
+        let at = o.checked_at.unwrap_or_else(Utc::now).timestamp();
+        // The answer and its change in one statement, and the key's claim given back with it.
+        self.pg.call(move |c| {
+            let r = c.query_one(
+                "WITH up AS (
+                   INSERT INTO answers (host, partner, api, kind, key, result, status, uplimit,
+                       error_code, error_msg, http_status, request_id, checked_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                   ON CONFLICT (host, partner, api, kind, key) DO UPDATE SET
+                     prev_result = CASE WHEN answers.change_unreported
+                         THEN answers.prev_result ELSE answers.result END,
+                     prev_checked_at = CASE WHEN answers.change_unreported
+                         THEN answers.prev_checked_at ELSE answers.checked_at END,
+                     change_unreported = excluded.result IN ('free', 'taken', 'uplimit')
+                         AND (CASE WHEN answers.change_unreported
+                              THEN answers.prev_result ELSE answers.result END)
+                             IN ('free', 'taken', 'uplimit')
+                         AND excluded.result IS DISTINCT FROM (CASE WHEN answers.change_unreported
+                              THEN answers.prev_result ELSE answers.result END),
+                     result = excluded.result, status = excluded.status,
+                     uplimit = excluded.uplimit, error_code = excluded.error_code,
+                     error_msg = excluded.error_msg, http_status = excluded.http_status,
+                     request_id = excluded.request_id, checked_at = excluded.checked_at
+                   RETURNING prev_result, prev_checked_at, change_unreported),
+                 gone AS (DELETE FROM claims
+                   WHERE host=$1 AND partner=$2 AND api=$3 AND kind=$4 AND key=$5)
+                 SELECT * FROM up",
+                &[
+                    &h,
+                    &p,
+                    &a,
+                    &k,
+                    &o.checked_key,
+                    &o.result.as_str(),
+                    &o.status,
+                    &o.uplimit,
+                    &o.error_code,
+                    &o.error_msg,
+                    &http,
+                    &o.request_id,
+                    &at,
+                ],
+            )?;
+            let prev: Option<String> = r.get(0);
+            let prev_at: Option<i64> = r.get(1);
+            Ok(Recorded {
+                previous: prev
+                    .and_then(|p| ResultKind::parse(&p))
+                    .zip(prev_at.map(ts)),
+                change: r.get(2),
+            })
+        })
+    }
+
+    fn commit_due(&self) -> Option<Instant> {
+        None
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn mark_reported(&mut self, keys: &[String]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let (h, p, a) = self.key();
+        let keys = keys.to_vec();
+        self.pg.call(move |c| {
+            c.execute(
+                "UPDATE answers SET change_unreported = FALSE
+                 WHERE host=$1 AND partner=$2 AND api=$3 AND key = ANY($4)",
+                &[&h, &p, &a, &keys],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn keep_for_later(&mut self, kind: CheckType, o: &Outcome) -> Result<()> {
+        use std::io::Write;
+        let path = self
+            .spool
+            .clone()
+            .context("no place to keep answers for later (no HOME)")?;
+        if let Some(dir) = path.parent() {
+            super::location::private_dir(dir)?;
+        }
+        let line = serde_json::json!({
+            "kind": kind.as_str(), "key": o.checked_key, "result": o.result.as_str(),
+            "status": o.status, "uplimit": o.uplimit, "error_code": o.error_code,
+            "error_msg": o.error_msg, "http_status": o.http_status, "request_id": o.request_id,
+            "checked_at": o.checked_at.map(|t| t.timestamp()),
+        });
+        let mut f = std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::OpenOptions::new().create(true).append(true),
+            0o600,
+        )
+        .open(&path)
+        .with_context(|| format!("cannot keep an answer in {}", path.display()))?;
+        writeln!(f, "{line}")?;
+        f.sync_data()?;
+        Ok(())
+    }
+
+    fn team(&mut self, rate: f64) -> Result<Option<Arc<dyn super::Team>>> {
+        let team = Arc::new(team::PgTeam::join(
+            self.pg.clone(),
+            self.scope.clone(),
+            rate,
+        )?);
+        self.team = Some(team.clone());
+        Ok(Some(team))
+    }
+}
+
+/// The whole database, for `checkuser state`.
+pub struct PgAdmin {
+    pg: Pg,
+}
+
+impl PgAdmin {
+    pub fn open(target: &Target) -> Result<PgAdmin> {
+        let pg = Pg::connect(target.clone())?;
+        migrate(&pg)?;
+        Ok(PgAdmin { pg })
+    }
+}
+
+const RAW: &str = "host, partner, api, kind, key, result, status, uplimit, error_code, error_msg,
+    http_status, request_id, checked_at, prev_result, prev_checked_at, change_unreported";
+
+fn raw(r: &postgres::Row) -> RawAnswer {
+    let http: Option<i32> = r.get(10);
+    RawAnswer {
+        host: r.get(0),
+        partner: r.get(1),
+        api: r.get(2),
+        kind: r.get(3),
+        key: r.get(4),
+        result: r.get(5),
+        status: r.get(6),
+        uplimit: r.get(7),
+        error_code: r.get(8),
+        error_msg: r.get(9),
+        http_status: http.map(i64::from),
+        request_id: r.get(11),
+        checked_at: r.get(12),
+        prev_result: r.get(13),
+        prev_checked_at: r.get(14),
+        change_unreported: r.get(15),
+    }
+}
+
+impl super::Admin for PgAdmin {
+    fn counts(&self) -> Result<Vec<Count>> {
+        self.pg.call(|c| {
+            Ok(c.query(
+                "SELECT host, partner, api, kind, result, COUNT(*) FROM answers
+                 GROUP BY host, partner, api, kind, result
+                 ORDER BY host, partner, api, kind, result",
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+            .collect())
+        })
+    }
+
+    fn span(&self) -> Result<(i64, Option<i64>, Option<i64>)> {
+        self.pg.call(|c| {
+            let r = c.query_one(
+                "SELECT COUNT(*), MIN(checked_at), MAX(checked_at) FROM answers",
+                &[],
+            )?;
+            Ok((r.get(0), r.get(1), r.get(2)))
+        })
+    }
+
+    fn prune(&self, cutoff: DateTime<Utc>) -> Result<usize> {
+        let at = cutoff.timestamp();
+        let n = self
+            .pg
+            .call(move |c| c.execute("DELETE FROM answers WHERE checked_at < $1", &[&at]))?;
+        Ok(n as usize)
+    }
+
+    fn export(&self, row: &mut dyn FnMut(&[String]) -> Result<()>) -> Result<()> {
+        self.raw(&mut |a| row(&super::export_record(&a)))
+    }
+
+    fn describe(&self) -> String {
+        let size = self
+            .pg
+            .call(|c| {
+                Ok(
+                    c.query_one("SELECT pg_total_relation_size('answers')::float8", &[])?
+                        .get::<_, f64>(0),
+                )
+            })
+            .unwrap_or(0.0);
+        format!("{} (answers: {:.1} MB)", self.pg.label, size / 1e6)
+    }
+
+    fn import(&mut self, rows: &mut dyn Iterator<Item = Result<RawAnswer>>) -> Result<u64> {
+        let mut n = 0;
+        let mut batch = Vec::with_capacity(1000);
+        loop {
+            let next = rows.next().transpose()?;
+            let done = next.is_none();
+            batch.extend(next);
+            if batch.len() >= 1000 || (done && !batch.is_empty()) {
+                let chunk = std::mem::take(&mut batch);
+                n += self.pg.call(move |c| {
+                    let mut tx = c.transaction()?;
+                    let stmt = tx.prepare(&format!(
+                        "INSERT INTO answers ({RAW})
+                         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
+                         ON CONFLICT (host, partner, api, kind, key) DO UPDATE SET
+                           result = excluded.result, status = excluded.status,
+                           uplimit = excluded.uplimit, error_code = excluded.error_code,
+                           error_msg = excluded.error_msg, http_status = excluded.http_status,
+                           request_id = excluded.request_id, checked_at = excluded.checked_at,
+                           prev_result = excluded.prev_result,
+                           prev_checked_at = excluded.prev_checked_at,
+                           change_unreported = excluded.change_unreported
+                         WHERE excluded.checked_at > answers.checked_at"
+                    ))?;
+                    let mut n = 0;
+                    for a in &chunk {
+                        let http = a.http_status.map(|h| h as i32);
+                        n += tx.execute(
+                            &stmt,
+                            &[
+                                &a.host,
+                                &a.partner,
+                                &a.api,
+                                &a.kind,
+                                &a.key,
+                                &a.result,
+                                &a.status,
+                                &a.uplimit,
+                                &a.error_code,
+                                &a.error_msg,
+                                &http,
+                                &a.request_id,
+                                &a.checked_at,
+                                &a.prev_result,
+                                &a.prev_checked_at,
+                                &a.change_unreported,
+                            ],
+                        )?;
+                    }
+                    tx.commit()?;
+                    Ok(n)
+                })?;
+            }
+            if done {
+                return Ok(n);
+            }
+        }
+    }
+
+    fn raw(&self, row: &mut dyn FnMut(RawAnswer) -> Result<()>) -> Result<()> {
+        // In pages by key, so that a big store never sits whole in memory.
+        let mut after: Option<(String, String, String, String, String)> = None;
+        loop {
+            let from = after.clone();
+            let page: Vec<RawAnswer> = self.pg.call(move |c| {
+                let rows = match &from {
+                    None => c.query(
+                        &format!("SELECT {RAW} FROM answers ORDER BY host, partner, api, kind, key LIMIT 5000"),
+                        &[],
+                    )?,
+                    Some((h, p, a, k, v)) => c.query(
+                        &format!(
+                            "SELECT {RAW} FROM answers WHERE (host, partner, api, kind, key) > ($1, $2, $3, $4, $5)
+                             ORDER BY host, partner, api, kind, key LIMIT 5000"
+                        ),
+                        &[h, p, a, k, v],
+                    )?,
+                };
+                Ok(rows.iter().map(raw).collect())
+            })?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after = Some((
+                last.host.clone(),
+                last.partner.clone(),
+                last.api.clone(),
+                last.kind.clone(),
+                last.key.clone(),
+            ));
+            for a in page {
+                row(a)?;
+            }
+        }
+    }
+}
+
+/// How long a claim lasts without its run's heartbeat: a run that dies frees its keys then.
+pub const LEASE: Duration = Duration::from_secs(20);
