@@ -16,8 +16,9 @@ usage: nightly.sh LEADS [checkuser run options...]
 Runs `checkuser run LEADS` for cron or systemd and writes, in the output folder,
   <stem>.<date>.checked.csv   the results          <stem>.<date>.summary.json  the summary
   <stem>.<date>.changes.csv   the changed answers  <stem>.<date>.log           checkuser's log
-keeping the last CHECKUSER_KEEP nights. Nothing is printed when all is well; one status line
-goes to syslog (tag "checkuser").
+keeping the last CHECKUSER_KEEP nights. Nothing is printed when all is well; every failure
+prints one line to stderr (which cron mails) and runs CHECKUSER_ALERT. One status line goes to
+syslog (tag "checkuser") either way.
 
 Settings come from the environment, after reading the env file:
   CHECKUSER_ENV      env file (shell syntax, KEY=value lines) read first, with every variable
@@ -97,15 +98,17 @@ alert() {  # STATUS [CHANGES_FILE]
   if [ -n "$tmp" ]; then rm -f -- "$tmp"; fi
 }
 
-# The end of every run: one status line to the log and to syslog, the alert hook unless all is
-# well, and exit.
+# The end of every run: one status line to the log and to syslog; unless all is well, the same
+# line to stderr (cron mails it, even with no alert hook) and the alert hook; then exit.
 finish() {  # EXIT_CODE STATUS
   exit_code=$1
-  local status=$2
+  # One line, whatever a message quoted (a value with a newline, an error of several lines).
+  local status=${2//[$'\n\r']/ }
   note "$status"
   if [ "$exit_code" -eq 0 ]; then
     to_syslog notice "nightly $input: $status"
   else
+    printf 'nightly.sh: %s: %s\n' "$input" "$status" >&2
     to_syslog err "nightly $input: $status"
     alert "$status"
   fi
@@ -114,7 +117,6 @@ finish() {  # EXIT_CODE STATUS
 
 # The wrapper's own failures.
 fail() {  # MESSAGE
-  echo "nightly.sh: $*" >&2
   finish 2 "failed (exit 2): $*"
 }
 

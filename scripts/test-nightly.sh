@@ -381,6 +381,46 @@ expect "stderr says the hook failed" has "$d/stderr" "alert hook CHECKUSER_ALERT
 expect "the log says the hook failed" has "$d/results/leads.$today.log" "alert hook CHECKUSER_ALERT failed"
 done_case "a failing hook and a failing logger are reported, the exit code stays checkuser's"
 
+# --- one line on stderr for every failure, with no hook (cron mails it) ---------------------------
+# Each failure, checkuser's and the wrapper's own, prints exactly one line to stderr, naming the
+# leads file and the status; nothing else when no hook is configured.
+no_hook() { sed -i '/^CHECKUSER_ALERT=/d' "$d/env"; }
+one_line() {  # PATTERN: stderr is exactly one line, "nightly.sh: leads.csv: " and PATTERN
+  [ "$(wc -l <"$d/stderr")" -eq 1 ] && has "$d/stderr" "^nightly.sh: leads.csv: .*$1"
+}
+new_case quiet-failures
+no_hook
+for code in 1 2 130; do
+  rm -f "$d/argv"
+  run STUB_EXIT=$code -- leads.csv
+  expect "exit $code: exit code" rc_is "$code"
+  expect "exit $code: one line on stderr" one_line "(exit $code).*see $d/results/leads.$today.log"
+done
+run STUB_SLEEP=20 CHECKUSER_TIMEOUT=1s -- leads.csv
+expect "timeout: exit 124" rc_is 124
+expect "timeout: one line on stderr" one_line "timed out (exit 124)"
+exec 8>>"$d/results/.leads.nightly.lock"
+flock 8
+run -- leads.csv
+exec 8>&-
+expect "lock held: one line on stderr" one_line "failed (exit 2): another nightly run"
+run CHECKUSER_KEEP=many -- leads.csv
+expect "bad setting: one line on stderr" one_line "failed (exit 2): CHECKUSER_KEEP"
+printf 'FOO = bar\n' >>"$d/env"
+run -- leads.csv
+expect "broken env file: one line on stderr" one_line "failed (exit 2): cannot read the env file"
+chmod 644 "$d/env"
+run -- leads.csv
+expect "env file 0644: one line on stderr" one_line "failed (exit 2): .*chmod 600"
+expect "no hook, no alert file" absent "$d/alerts"
+done_case "every failure prints exactly one line to stderr, with no alert hook configured"
+
+new_case one-line-and-hook
+run STUB_EXIT=2 -- leads.csv
+expect "one line on stderr" one_line "failed (exit 2)"
+expect "and the hook" alerted "failed (exit 2)"
+done_case "a failure with a hook: the hook runs and stderr still has its one line"
+
 # --- shellcheck ---------------------------------------------------------------------------------
 if command -v shellcheck >/dev/null 2>&1; then
   errors=()
