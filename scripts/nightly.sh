@@ -28,7 +28,7 @@ Settings come from the environment, after reading the env file:
   CHECKUSER_BIN      the checkuser binary; default: checkuser in PATH, then ~/.cargo/bin,
                      then /usr/local/bin.
   CHECKUSER_OUT_DIR  output folder (default: results/ beside LEADS).
-  CHECKUSER_KEEP     nights of results to keep (default 14; 0 keeps all).
+  CHECKUSER_KEEP     nights of results to keep, a decimal count (default 14; 0 keeps all).
   CHECKUSER_TIMEOUT  stop the run after this long: a number with s, m, h or d (default 10h;
                      0 for no limit). Not passed on to checkuser.
   CHECKUSER_ALERT    shell command run (by sh -c) on every failure, with CHECKUSER_STATUS,
@@ -179,9 +179,13 @@ if ! : 2>/dev/null >>"$base.log"; then
 fi
 log="$base.log"
 
-case "$keep" in
-  '' | *[!0-9]*) fail "CHECKUSER_KEEP must be a number of nights, not '$keep'" ;;
-esac
+# A decimal count, always: 010 is ten nights (bash arithmetic would read it as octal 8, and 08
+# as an error). Leading zeros go; more than 6 digits is no count of nights (and could overflow).
+if [[ "$keep" =~ ^0*([0-9]{1,6})$ ]]; then
+  keep=$((10#${BASH_REMATCH[1]}))
+else
+  fail "CHECKUSER_KEEP must be a number of nights (decimal digits, 0 keeps all), not '$keep'"
+fi
 if ! [[ "$run_timeout" =~ ^[0-9]+(\.[0-9]+)?[smhd]?$ ]]; then
   fail "CHECKUSER_TIMEOUT must be a duration such as 90m or 10h, not '$run_timeout'"
 fi

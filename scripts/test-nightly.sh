@@ -121,6 +121,11 @@ empty() { [ ! -s "$1" ]; }
 count_is() { [ "$(grep -c -e "$2" -- "$1" 2>/dev/null)" -eq "$3" ]; }  # FILE PATTERN N
 not_run() { absent "$d/argv"; }
 alerted() { has "$d/alerts" "^status=.*$1"; }           # the hook got a status matching $1
+# Every failure prints exactly one line to stderr: "nightly.sh: leads.csv: STATUS".
+one_line() {  # PATTERN (in the status)
+  [ "$(wc -l <"$d/stderr")" -eq 1 ] && has "$d/stderr" "^nightly.sh: leads.csv: .*$1"
+}
+no_hook() { sed -i '/^CHECKUSER_ALERT=/d' "$d/env"; }   # the env file sets no CHECKUSER_ALERT
 
 done_case() {  # NAME
   if [ "${#errors[@]}" -eq 0 ]; then
@@ -372,6 +377,43 @@ expect "other inputs untouched" present "$d/results/other.2000-01-01.log"
 expect "lock file kept" present "$d/results/.leads.nightly.lock"
 done_case "CHECKUSER_KEEP keeps the last N nights, failed nights included"
 
+# KEEP=N in $d/results over nights 2000-01-01 ... 2000-01-12 and tonight: sets kept (how many of
+# those nights are left, tonight included).
+keep_run() {  # CHECKUSER_KEEP
+  rm -rf "$d/results" "$d/argv"
+  mkdir -p "$d/results"
+  local n
+  for n in 01 02 03 04 05 06 07 08 09 10 11 12; do
+    : >"$d/results/leads.2000-01-$n.log"
+    : >"$d/results/leads.2000-01-$n.checked.csv"
+  done
+  run CHECKUSER_KEEP="$1" -- leads.csv
+  kept=$(find "$d/results" -name 'leads.*.log' | wc -l)
+}
+new_case keep-decimal
+keep_run 010
+expect "010: exit 0" rc_is 0
+expect "010 keeps 10 nights (not 8)" [ "$kept" -eq 10 ]
+expect "010: the oldest go" absent "$d/results/leads.2000-01-03.checked.csv"
+expect "010: the newest stay" present "$d/results/leads.2000-01-04.checked.csv"
+keep_run 08
+expect "08: exit 0" rc_is 0
+expect "08 keeps 8 nights" [ "$kept" -eq 8 ]
+expect "08: quiet" empty "$d/stderr"
+keep_run 09
+expect "09 keeps 9 nights" [ "$kept" -eq 9 ]
+keep_run 00
+expect "00 keeps all" [ "$kept" -eq 13 ]
+for bad in abc -3 ' 7' 7d 1e3 99999999999999999999; do
+  keep_run "$bad"
+  expect "'$bad': exit 2" rc_is 2
+  expect "'$bad': alert names CHECKUSER_KEEP" alerted "CHECKUSER_KEEP must be"
+  expect "'$bad': one line on stderr" one_line "CHECKUSER_KEEP must be"
+  expect "'$bad': nothing pruned" [ "$kept" -eq 13 ]
+  expect "'$bad': checkuser not run" not_run
+done
+done_case "CHECKUSER_KEEP is decimal (010 is 10, 08 and 09 work); anything else is refused with an alert"
+
 new_case hook-fails
 sed -i '/^CHECKUSER_ALERT=/d' "$d/env"
 echo "CHECKUSER_ALERT='exit 3'" >>"$d/env"
@@ -384,10 +426,6 @@ done_case "a failing hook and a failing logger are reported, the exit code stays
 # --- one line on stderr for every failure, with no hook (cron mails it) ---------------------------
 # Each failure, checkuser's and the wrapper's own, prints exactly one line to stderr, naming the
 # leads file and the status; nothing else when no hook is configured.
-no_hook() { sed -i '/^CHECKUSER_ALERT=/d' "$d/env"; }
-one_line() {  # PATTERN: stderr is exactly one line, "nightly.sh: leads.csv: " and PATTERN
-  [ "$(wc -l <"$d/stderr")" -eq 1 ] && has "$d/stderr" "^nightly.sh: leads.csv: .*$1"
-}
 new_case quiet-failures
 no_hook
 for code in 1 2 130; do
