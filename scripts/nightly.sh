@@ -16,7 +16,8 @@ usage: nightly.sh LEADS [checkuser run options...]
 Runs `checkuser run LEADS` for cron or systemd and writes, in the output folder,
   <stem>.<date>.checked.csv   the results          <stem>.<date>.summary.json  the summary
   <stem>.<date>.changes.csv   the changed answers  <stem>.<date>.log           checkuser's log
-keeping the last CHECKUSER_KEEP nights. Nothing is printed when all is well; every failure
+keeping the last CHECKUSER_KEEP nights of these files (only these: another lead list's results
+in the same folder are left alone). Nothing is printed when all is well; every failure
 prints one line to stderr (which cron mails) and runs CHECKUSER_ALERT. One status line goes to
 syslog (tag "checkuser") either way.
 
@@ -260,18 +261,27 @@ case "$code" in
   *)   status="failed (exit $code): see $log" ;;
 esac
 
-# --- keep the last $keep nights (every file of a night shares its date) --------------------------
+# --- keep the last $keep nights ------------------------------------------------------------------
+# Only this list's outputs, by their exact names: <stem>.<date>.<kind>, and the temporary files a
+# killed checkuser left beside them (.<stem>.<date>.<kind>.XXXXXX.tmp). Another list's outputs in
+# the same folder (leads.2026-11-01.csv writes leads.2026-11-01.<date>.*) and other files stay.
+kinds=(checked.csv summary.json changes.csv log)
+date_glob='[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'
 if [ "$keep" -gt 0 ]; then
   mapfile -t nights < <(
-    for f in "$out_dir/$stem".[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].*; do
-      [ -e "$f" ] || continue
-      night=${f#"$out_dir/$stem."}
-      printf '%s\n' "${night%%.*}"
+    for kind in "${kinds[@]}"; do
+      for f in "$out_dir/$stem".$date_glob."$kind"; do
+        [ -e "$f" ] || continue
+        night=${f#"$out_dir/$stem."}
+        printf '%s\n' "${night%".$kind"}"
+      done
     done | LC_ALL=C sort -u
   )
   if [ "${#nights[@]}" -gt "$keep" ]; then
     for night in "${nights[@]:0:${#nights[@]}-keep}"; do
-      rm -f -- "$out_dir/$stem.$night".*
+      for kind in "${kinds[@]}"; do
+        rm -f -- "$out_dir/$stem.$night.$kind" "$out_dir/.$stem.$night.$kind".*.tmp
+      done
     done
   fi
 fi

@@ -377,6 +377,42 @@ expect "other inputs untouched" present "$d/results/other.2000-01-01.log"
 expect "lock file kept" present "$d/results/.leads.nightly.lock"
 done_case "CHECKUSER_KEEP keeps the last N nights, failed nights included"
 
+new_case keep-own-files
+mkdir -p "$d/results"
+printf 'email\nb@example.com\n' >"$d/leads.1999-12-31.csv"
+# Another list's outputs: leads.1999-12-31.csv gives leads.1999-12-31.<night>.checked.csv...
+for f in leads.1999-12-31.2000-01-01.checked.csv leads.1999-12-31.2000-01-01.log \
+  leads.1999-12-31.2000-01-02.summary.json leads.1999-12-31.2000-01-02.changes.csv \
+  leads.2000-01-01.notes.txt leads.2000-01-01.checked.csv.bak leads.2000-01-01.xlsx; do
+  : >"$d/results/$f"
+done
+# ...and this list's, with a temporary file a killed run left behind.
+for f in leads.2000-01-01.checked.csv leads.2000-01-01.summary.json leads.2000-01-01.changes.csv \
+  leads.2000-01-01.log .leads.2000-01-01.checked.csv.Ab12Cd.tmp leads.2000-01-02.log; do
+  : >"$d/results/$f"
+done
+run CHECKUSER_KEEP=2 -- leads.csv
+expect "exit 0" rc_is 0
+for f in checked.csv summary.json changes.csv log; do
+  expect "own oldest night's $f removed" absent "$d/results/leads.2000-01-01.$f"
+done
+expect "own killed run's temporary file removed" absent "$d/results/.leads.2000-01-01.checked.csv.Ab12Cd.tmp"
+expect "own second night kept" present "$d/results/leads.2000-01-02.log"
+expect "tonight kept" present "$d/results/leads.$today.checked.csv"
+for f in leads.1999-12-31.2000-01-01.checked.csv leads.1999-12-31.2000-01-01.log \
+  leads.1999-12-31.2000-01-02.summary.json leads.1999-12-31.2000-01-02.changes.csv; do
+  expect "the other list's $f untouched" present "$d/results/$f"
+done
+for f in leads.2000-01-01.notes.txt leads.2000-01-01.checked.csv.bak leads.2000-01-01.xlsx; do
+  expect "a file not named like an output untouched: $f" present "$d/results/$f"
+done
+# The other list's run prunes its own nights, not leads.csv's.
+run CHECKUSER_KEEP=1 -- leads.1999-12-31.csv
+expect "the other list: exit 0" rc_is 0
+expect "the other list's old nights removed" absent "$d/results/leads.1999-12-31.2000-01-02.summary.json"
+expect "the other list's run leaves leads.csv's" present "$d/results/leads.2000-01-02.log"
+done_case "pruning touches only the outputs of the lead list being run (leads.csv vs leads.1999-12-31.csv)"
+
 # KEEP=N in $d/results over nights 2000-01-01 ... 2000-01-12 and tonight: sets kept (how many of
 # those nights are left, tonight included).
 keep_run() {  # CHECKUSER_KEEP
