@@ -36,6 +36,8 @@ Settings come from the environment, after reading the env file:
                      CHECKUSER_LOG and CHECKUSER_EXIT set; and, even after a successful run,
                      when some answers changed, with CHECKUSER_STATUS=changes and
                      CHECKUSER_CHANGES=<the .changes.csv file>.
+  CHECKUSER_ALERT_TIMEOUT  the hook's time limit (default 10m): then SIGTERM, and SIGKILL 5s
+                     later, to the hook and its children, so that it cannot hold the lock.
   CHECKUSER_METRICS_FILE and the other CHECKUSER_* options are read by checkuser itself.
 
 Only one nightly run per LEADS at a time (lock file .<stem>.nightly.lock in the output folder).
@@ -59,6 +61,9 @@ exit_code=0      # what nightly.sh will exit with, passed to the hook as CHECKUS
 
 now() { date -u +%FT%TZ; }
 
+# A time limit for timeout(1), more than 0: a number with s, m, h or d (90m, 10h, 1.5h).
+valid_limit() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?[smhd]?$ && "$1" =~ [1-9] ]]; }
+
 # Append a line to this night's log (when there is one).
 note() {
   if [ -n "$log" ]; then
@@ -76,7 +81,7 @@ to_syslog() {  # PRIORITY MESSAGE
 # Run the alert hook, if any, with CHECKUSER_STATUS, CHECKUSER_LOG and CHECKUSER_EXIT set (and
 # CHECKUSER_CHANGES for changes). Without a log yet, the hook gets a temporary one holding the status.
 alert() {  # STATUS [CHANGES_FILE]
-  local status=$1 changes=${2-} hook_log=$log tmp="" rc=0
+  local status=$1 changes=${2-} hook_log=$log tmp="" rc=0 hook_pid=""
   [ -n "${CHECKUSER_ALERT-}" ] || return 0
   if [ -z "$hook_log" ]; then
     tmp=$(mktemp "${TMPDIR:-/tmp}/checkuser-nightly.XXXXXX" 2>/dev/null) || tmp=""
@@ -87,14 +92,32 @@ alert() {  # STATUS [CHANGES_FILE]
   fi
   local -a vars=(CHECKUSER_STATUS="$status" CHECKUSER_LOG="$hook_log" CHECKUSER_EXIT="$exit_code")
   if [ -n "$changes" ]; then vars+=(CHECKUSER_CHANGES="$changes"); fi
-  local -a limit=()
-  if command -v timeout >/dev/null 2>&1; then limit=(timeout 10m); fi
   # The hook's output goes to our stderr (cron mails it, systemd keeps it); it never holds the lock.
-  env "${vars[@]}" "${limit[@]}" sh -c "$CHECKUSER_ALERT" </dev/null >&2 9>&- || rc=$?
+  # A time limit, so that a hung hook cannot keep this script (and its lock) waiting: SIGTERM
+  # after it, SIGKILL 5 s later if the hook ignores SIGTERM. timeout runs the hook in a process
+  # group of its own (its id is timeout's pid) and signals all of it; whatever of that group is
+  # still there when timeout returns (a child ignoring SIGTERM whose shell ended) is killed too.
+  local hook_limit=10m
+  if valid_limit "${CHECKUSER_ALERT_TIMEOUT-}"; then hook_limit=$CHECKUSER_ALERT_TIMEOUT; fi
+  if command -v timeout >/dev/null 2>&1; then
+    env "${vars[@]}" timeout --kill-after=5s "$hook_limit" sh -c "$CHECKUSER_ALERT" \
+      </dev/null >&2 9>&- &
+    hook_pid=$!
+    wait "$hook_pid" 2>/dev/null || rc=$?   # (no "Killed" notice from bash)
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+      kill -KILL -- "-$hook_pid" 2>/dev/null
+    fi
+  else
+    env "${vars[@]}" sh -c "$CHECKUSER_ALERT" </dev/null >&2 9>&- || rc=$?
+  fi
   if [ "$rc" -ne 0 ]; then
-    echo "nightly.sh: the alert hook CHECKUSER_ALERT failed (exit $rc)" >&2
-    note "the alert hook CHECKUSER_ALERT failed (exit $rc)"
-    to_syslog err "nightly $input: the alert hook CHECKUSER_ALERT failed (exit $rc)"
+    local why="failed (exit $rc)"
+    if [ -n "$hook_pid" ] && { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; }; then
+      why="did not end within $hook_limit (CHECKUSER_ALERT_TIMEOUT): killed"
+    fi
+    echo "nightly.sh: the alert hook CHECKUSER_ALERT $why" >&2
+    note "the alert hook CHECKUSER_ALERT $why"
+    to_syslog err "nightly $input: the alert hook CHECKUSER_ALERT $why"
   fi
   if [ -n "$tmp" ]; then rm -f -- "$tmp"; fi
 }
@@ -189,6 +212,9 @@ else
 fi
 if ! [[ "$run_timeout" =~ ^[0-9]+(\.[0-9]+)?[smhd]?$ ]]; then
   fail "CHECKUSER_TIMEOUT must be a duration such as 90m or 10h, not '$run_timeout'"
+fi
+if [ -n "${CHECKUSER_ALERT_TIMEOUT-}" ] && ! valid_limit "$CHECKUSER_ALERT_TIMEOUT"; then
+  fail "CHECKUSER_ALERT_TIMEOUT must be a duration such as 30s or 10m, not '$CHECKUSER_ALERT_TIMEOUT'"
 fi
 for tool in flock timeout; do
   command -v "$tool" >/dev/null 2>&1 || fail "$tool not found in PATH ($PATH): install it (util-linux, coreutils)"

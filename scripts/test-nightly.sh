@@ -126,6 +126,11 @@ one_line() {  # PATTERN (in the status)
   [ "$(wc -l <"$d/stderr")" -eq 1 ] && has "$d/stderr" "^nightly.sh: leads.csv: .*$1"
 }
 no_hook() { sed -i '/^CHECKUSER_ALERT=/d' "$d/env"; }   # the env file sets no CHECKUSER_ALERT
+gone() {  # PIDFILE: that process has ended (a zombie nobody reaped counts as ended)
+  local p
+  p=$(cat "$1" 2>/dev/null) || return 0
+  ! kill -0 "$p" 2>/dev/null || grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null
+}
 
 done_case() {  # NAME
   if [ "${#errors[@]}" -eq 0 ]; then
@@ -458,6 +463,44 @@ expect "exit 1 (checkuser's)" rc_is 1
 expect "stderr says the hook failed" has "$d/stderr" "alert hook CHECKUSER_ALERT failed (exit 3)"
 expect "the log says the hook failed" has "$d/results/leads.$today.log" "alert hook CHECKUSER_ALERT failed"
 done_case "a failing hook and a failing logger are reported, the exit code stays checkuser's"
+
+# A hook that ignores SIGTERM (and its child, which inherits that): killed, and the lock freed.
+new_case hook-hangs
+cat >"$d/stubborn-hook" <<'EOF'
+#!/bin/sh
+trap '' TERM
+sleep 30 &
+echo $! >"$1"
+wait
+EOF
+chmod 755 "$d/stubborn-hook"
+no_hook
+printf 'CHECKUSER_ALERT=%q\n' "$d/stubborn-hook $d/hook-child" >>"$d/env"
+run STUB_EXIT=2 CHECKUSER_ALERT_TIMEOUT=1s -- leads.csv
+expect "exit 2 (checkuser's)" rc_is 2
+expect "the hook ran" present "$d/hook-child"
+expect "killed within seconds, not after the hook's 30 s" [ "$elapsed" -lt 15 ]
+expect "the hook's child killed too" gone "$d/hook-child"
+expect "stderr: the night's line" count_is "$d/stderr" "^nightly.sh: leads.csv: failed (exit 2)" 1
+expect "stderr: the hook was killed" has "$d/stderr" "alert hook CHECKUSER_ALERT did not end within 1s"
+expect "the log says so" has "$d/results/leads.$today.log" "alert hook CHECKUSER_ALERT did not end within 1s"
+# The hook's own shell ignores SIGTERM: SIGKILL 5 s later (--kill-after).
+no_hook
+printf 'CHECKUSER_ALERT=%q\n' "trap '' TERM; sleep 30 & echo \$! >$d/hook-child2; wait" >>"$d/env"
+run STUB_EXIT=1 CHECKUSER_ALERT_TIMEOUT=1s -- leads.csv
+expect "shell ignoring TERM: exit 1 (checkuser's)" rc_is 1
+expect "shell ignoring TERM: the hook ran" present "$d/hook-child2"
+expect "shell ignoring TERM: killed within seconds" [ "$elapsed" -lt 15 ]
+expect "shell ignoring TERM: its child killed too" gone "$d/hook-child2"
+expect "shell ignoring TERM: stderr says so" has "$d/stderr" "alert hook CHECKUSER_ALERT did not end within 1s"
+expect "shell ignoring TERM: no job notice from bash" lacks "$d/stderr" "Killed"
+run CHECKUSER_ALERT_TIMEOUT=1s -- leads.csv
+expect "the next run is not locked out" rc_is 0
+no_hook
+run CHECKUSER_ALERT_TIMEOUT=soon -- leads.csv
+expect "a bad CHECKUSER_ALERT_TIMEOUT: exit 2" rc_is 2
+expect "a bad CHECKUSER_ALERT_TIMEOUT: one line" one_line "CHECKUSER_ALERT_TIMEOUT must be a duration"
+done_case "a hook ignoring SIGTERM is killed after CHECKUSER_ALERT_TIMEOUT (--kill-after), freeing the lock"
 
 # --- one line on stderr for every failure, with no hook (cron mails it) ---------------------------
 # Each failure, checkuser's and the wrapper's own, prints exactly one line to stderr, naming the
