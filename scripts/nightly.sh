@@ -28,7 +28,8 @@ Settings come from the environment, after reading the env file:
                      set it empty to read none (systemd's EnvironmentFile= already did).
   CHECKUSER_BIN      the checkuser binary; default: checkuser in PATH, then ~/.cargo/bin,
                      then /usr/local/bin.
-  CHECKUSER_OUT_DIR  output folder (default: results/ beside LEADS).
+  CHECKUSER_OUT_DIR  output folder (default: results/ beside LEADS). Refused, not trimmed, if
+                     it holds a newline or CR or starts or ends with a space.
   CHECKUSER_KEEP     nights of results to keep, a decimal count (default 14; 0 keeps all).
   CHECKUSER_TIMEOUT  stop the run after this long: a number with s, m, h or d (default 10h;
                      0 for no limit). Not passed on to checkuser.
@@ -127,13 +128,13 @@ alert() {  # STATUS [CHANGES_FILE]
 finish() {  # EXIT_CODE STATUS
   exit_code=$1
   # One line, whatever a message quoted (a value with a newline, an error of several lines).
-  local status=${2//[$'\n\r']/ }
+  local status=${2//[$'\n\r']/ } leads=${input//[$'\n\r']/ }
   note "$status"
   if [ "$exit_code" -eq 0 ]; then
-    to_syslog notice "nightly $input: $status"
+    to_syslog notice "nightly $leads: $status"
   else
-    printf 'nightly.sh: %s: %s\n' "$input" "$status" >&2
-    to_syslog err "nightly $input: $status"
+    printf 'nightly.sh: %s: %s\n' "$leads" "$status" >&2
+    to_syslog err "nightly $leads: $status"
     alert "$status"
   fi
   exit "$exit_code"
@@ -186,17 +187,32 @@ fi
 run_timeout=${CHECKUSER_TIMEOUT:-10h}
 unset CHECKUSER_TIMEOUT   # the whole run's limit, not checkuser's --timeout (one request's)
 keep=${CHECKUSER_KEEP:-14}
-out_dir=${CHECKUSER_OUT_DIR:-$(dirname -- "$input")/results}
+if [ -n "${CHECKUSER_OUT_DIR-}" ]; then
+  out_dir=$CHECKUSER_OUT_DIR
+else
+  # (A trailing "." keeps $(...) from eating a newline that ends the folder's name.)
+  in_dir=$(dirname -- "$input" && echo .)
+  out_dir=${in_dir%$'\n.'}/results
+fi
 stem=$(basename -- "$input")
 stem=${stem%.*}
 
 # --- the output folder and this night's log -----------------------------------------------------
+# A newline, CR or space at an end (an env file with Windows line ends, a stray space) is refused,
+# not trimmed: it would make one folder, and commands that drop it would write into another.
+if [[ "$out_dir" == *[[:cntrl:]]* || "$out_dir" == [[:space:]]* || "$out_dir" == *[[:space:]] ]]; then
+  if [ -n "${CHECKUSER_OUT_DIR-}" ]; then
+    fail "CHECKUSER_OUT_DIR=$(printf %q "$out_dir") holds a newline or another control character, or starts or ends with a space (Windows line ends in the env file?): write the folder's path alone"
+  fi
+  fail "the output folder $(printf %q "$out_dir") (beside the leads file) holds a newline or another control character: set CHECKUSER_OUT_DIR"
+fi
 # A folder created here is private (the results hold personal data); -m applies to its last part.
 # shellcheck disable=SC2174
 if ! mkdir_error=$(mkdir -p -m 700 -- "$out_dir" 2>&1) || [ ! -d "$out_dir" ]; then
   fail "cannot create the output folder $out_dir (CHECKUSER_OUT_DIR): ${mkdir_error#mkdir: }"
 fi
-out_dir=$(cd -- "$out_dir" && pwd) || fail "cannot enter the output folder $out_dir (CHECKUSER_OUT_DIR)"
+abs_dir=$(cd -- "$out_dir" && pwd && echo .) || fail "cannot enter the output folder $out_dir (CHECKUSER_OUT_DIR)"
+out_dir=${abs_dir%$'\n.'}
 base="$out_dir/$stem.$(date +%F)"
 if ! : 2>/dev/null >>"$base.log"; then
   fail "cannot write $base.log: check the output folder $out_dir (CHECKUSER_OUT_DIR)"

@@ -233,6 +233,44 @@ expect "alert names the output folder" alerted "cannot create the output folder"
 expect "checkuser not run" not_run
 done_case "output folder not creatable: alert"
 
+# CHECKUSER_OUT_DIR with a trailing newline (or CR, or spaces around it): refused before anything
+# is created; before, mkdir made "results\n" and the outputs went to "results".
+new_case outdir-whitespace
+for bad in $'\n' $'\r' ' ' $'\t'; do
+  for where in env-file environment; do
+    rm -rf "$d/res"* "$d/argv" "$d/alerts"
+    no_hook
+    printf 'CHECKUSER_ALERT=%q\n' "$tmp/hook $d/alerts" >>"$d/env"
+    sed -i '/^CHECKUSER_OUT_DIR=/d' "$d/env"
+    shown=$(printf %q "$bad")
+    if [ "$where" = env-file ]; then
+      printf 'CHECKUSER_OUT_DIR=%q\n' "$d/res$bad" >>"$d/env"
+      run -- leads.csv
+    else
+      run CHECKUSER_OUT_DIR="$d/res$bad" -- leads.csv
+    fi
+    expect "$where, ends with $shown: exit 2" rc_is 2
+    expect "$where, ends with $shown: one line on stderr" one_line "CHECKUSER_OUT_DIR"
+    expect "$where, ends with $shown: alert" alerted "CHECKUSER_OUT_DIR"
+    expect "$where, ends with $shown: no folder created" [ -z "$(find "$d" -maxdepth 1 -name 'res*')" ]
+    expect "$where, ends with $shown: checkuser not run" not_run
+  done
+done
+rm -f "$d/argv"
+run CHECKUSER_OUT_DIR=" $d/res" -- leads.csv
+expect "leading space: refused" rc_is 2
+expect "leading space: no folder created" [ -z "$(find "$d" -maxdepth 1 -name 'res*')" ]
+run CHECKUSER_OUT_DIR="$d/my results" -- leads.csv
+expect "a space inside the path is fine" rc_is 0
+expect "written where named" present "$d/my results/leads.$today.checked.csv"
+mkdir "$d/in"$'\n'
+cp "$d/leads.csv" "$d/in"$'\n'/leads.csv
+run -- "in"$'\n'/leads.csv
+expect "leads in a folder ending with a newline: refused" rc_is 2
+expect "leads in a folder ending with a newline: says to set CHECKUSER_OUT_DIR" has "$d/stderr" "set CHECKUSER_OUT_DIR"
+expect "leads in a folder ending with a newline: nothing created" [ -z "$(find "$d" -name results)" ]
+done_case "CHECKUSER_OUT_DIR with a trailing newline, CR or spaces is refused; nothing is created"
+
 new_case bin-named
 printf 'CHECKUSER_BIN=%q\n' "$d/no-such-checkuser" >>"$d/env"
 run -- leads.csv
