@@ -576,6 +576,32 @@ expect "one line on stderr" one_line "failed (exit 2)"
 expect "and the hook" alerted "failed (exit 2)"
 done_case "a failure with a hook: the hook runs and stderr still has its one line"
 
+# --- the systemd units and the README's steps ----------------------------------------------------
+new_case readme-systemd
+root_dir=$(cd "$here/.." && pwd)
+expect "service ordered after time-sync.target" has "$here/systemd/checkuser-nightly.service" '^After=.*time-sync\.target'
+expect "the README's systemd steps install the man page" \
+  has "$root_dir/README.md" 'checkuser man > /usr/local/share/man/man1/checkuser\.1'
+done_case "the service waits for time sync, the README's systemd steps install the man page"
+
+new_case units
+rc=0
+if command -v systemd-analyze >/dev/null 2>&1; then
+  # The service as installed, but running this nightly.sh; man pages are not checked here (the
+  # page comes from the checkuser binary, which these tests do not build).
+  mkdir -p "$d/units"
+  sed "s|/usr/local/lib/checkuser/nightly.sh|$nightly|" "$here/systemd/checkuser-nightly.service" \
+    >"$d/units/checkuser-nightly.service"
+  cp "$here/systemd/checkuser-nightly.timer" "$d/units/"
+  systemd-analyze verify --man=no "$d/units/checkuser-nightly.service" "$d/units/checkuser-nightly.timer" \
+    >"$d/stderr" 2>&1 || rc=$?
+  expect "systemd-analyze verify" rc_is 0
+  expect "systemd-analyze verify: no warning" empty "$d/stderr"
+  done_case "the systemd units pass systemd-analyze verify"
+else
+  skip "systemd-analyze verify" "systemd-analyze is not installed (apt-get install systemd)"
+fi
+
 # --- shellcheck ---------------------------------------------------------------------------------
 if command -v shellcheck >/dev/null 2>&1; then
   errors=()
