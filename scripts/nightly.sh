@@ -4,8 +4,9 @@
 #
 # crontab (every night at 01:00; cron's PATH is minimal, so give a full one):
 #   PATH=/usr/local/bin:/usr/bin:/bin
-#   CHECKUSER_ALERT='mail -s "checkuser: $CHECKUSER_STATUS" ops@example.com < "$CHECKUSER_LOG"'
+#   CHECKUSER_ALERT='logger -t checkuser-alert -p user.err -- "$CHECKUSER_STATUS"'
 #   0 1 * * * /usr/local/lib/checkuser/nightly.sh /srv/leads/leads.csv
+# (logger works on a bare Debian; a webhook with curl, or mail, needs packages: see the README.)
 # systemd: scripts/systemd/checkuser-nightly.{service,timer}.
 set -uo pipefail
 

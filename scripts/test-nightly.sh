@@ -584,6 +584,23 @@ expect "the README's systemd steps install the man page" \
   has "$root_dir/README.md" 'checkuser man > /usr/local/share/man/man1/checkuser\.1'
 done_case "the service waits for time sync, the README's systemd steps install the man page"
 
+# The README's crontab, as cron reads it (quotes around a value removed), on a bare system: its
+# alert hook must work with what Debian always has (logger; here the fake one, recording).
+new_case readme-crontab
+no_hook
+# shellcheck disable=SC2016  # the backquotes are the README's code fence, for sed
+readme_hook=$(sed -n '/^```cron$/,/^```$/s/^CHECKUSER_ALERT=//p' "$root_dir/README.md" | head -n 1)
+readme_hook=${readme_hook#\'}
+readme_hook=${readme_hook%\'}
+env_hook=$(sed -n "s/^CHECKUSER_ALERT=//p" "$root_dir/README.md" | head -n 1)
+expect "the README's crontab has an alert hook" [ -n "$readme_hook" ]
+expect "the env file example has the same hook" [ "$env_hook" = "'$readme_hook'" ]
+run STUB_EXIT=2 CHECKUSER_ALERT="$readme_hook" -- leads.csv
+expect "exit 2" rc_is 2
+expect "the hook reached syslog" has "$d/syslog" "-t checkuser-alert .*failed (exit 2)"
+expect "the hook did not fail" lacks "$d/stderr" "alert hook"
+done_case "the README's crontab alert hook works on a bare Debian system (logger)"
+
 new_case units
 rc=0
 if command -v systemd-analyze >/dev/null 2>&1; then
