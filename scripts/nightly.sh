@@ -4,8 +4,9 @@
 #
 # crontab (every night at 01:00; cron's PATH is minimal, so give a full one):
 #   PATH=/usr/local/bin:/usr/bin:/bin
-#   CHECKUSER_ALERT='mail -s "checkuser: $CHECKUSER_STATUS" ops@example.com < "$CHECKUSER_LOG"'
+#   CHECKUSER_ALERT='logger -t checkuser-alert -p user.err -- "$CHECKUSER_STATUS"'
 #   0 1 * * * /usr/local/lib/checkuser/nightly.sh /srv/leads/leads.csv
+# (logger works on a bare Debian; a webhook with curl, or mail, needs packages: see the README.)
 # systemd: scripts/systemd/checkuser-nightly.{service,timer}.
 set -uo pipefail
 
@@ -16,8 +17,10 @@ usage: nightly.sh LEADS [checkuser run options...]
 Runs `checkuser run LEADS` for cron or systemd and writes, in the output folder,
   <stem>.<date>.checked.csv   the results          <stem>.<date>.summary.json  the summary
   <stem>.<date>.changes.csv   the changed answers  <stem>.<date>.log           checkuser's log
-keeping the last CHECKUSER_KEEP nights. Nothing is printed when all is well; one status line
-goes to syslog (tag "checkuser").
+keeping the last CHECKUSER_KEEP nights of these files (only these: another lead list's results
+in the same folder are left alone). Nothing is printed when all is well; every failure
+prints one line to stderr (which cron mails) and runs CHECKUSER_ALERT. One status line goes to
+syslog (tag "checkuser") either way.
 
 Settings come from the environment, after reading the env file:
   CHECKUSER_ENV      env file (shell syntax, KEY=value lines) read first, with every variable
@@ -26,14 +29,17 @@ Settings come from the environment, after reading the env file:
                      set it empty to read none (systemd's EnvironmentFile= already did).
   CHECKUSER_BIN      the checkuser binary; default: checkuser in PATH, then ~/.cargo/bin,
                      then /usr/local/bin.
-  CHECKUSER_OUT_DIR  output folder (default: results/ beside LEADS).
-  CHECKUSER_KEEP     nights of results to keep (default 14; 0 keeps all).
+  CHECKUSER_OUT_DIR  output folder (default: results/ beside LEADS). Refused, not trimmed, if
+                     it holds a newline or CR or starts or ends with a space.
+  CHECKUSER_KEEP     nights of results to keep, a decimal count (default 14; 0 keeps all).
   CHECKUSER_TIMEOUT  stop the run after this long: a number with s, m, h or d (default 10h;
                      0 for no limit). Not passed on to checkuser.
   CHECKUSER_ALERT    shell command run (by sh -c) on every failure, with CHECKUSER_STATUS,
                      CHECKUSER_LOG and CHECKUSER_EXIT set; and, even after a successful run,
                      when some answers changed, with CHECKUSER_STATUS=changes and
                      CHECKUSER_CHANGES=<the .changes.csv file>.
+  CHECKUSER_ALERT_TIMEOUT  the hook's time limit (default 10m): then SIGTERM, and SIGKILL 5s
+                     later, to the hook and its children, so that it cannot hold the lock.
   CHECKUSER_METRICS_FILE and the other CHECKUSER_* options are read by checkuser itself.
 
 Only one nightly run per LEADS at a time (lock file .<stem>.nightly.lock in the output folder).
@@ -57,6 +63,9 @@ exit_code=0      # what nightly.sh will exit with, passed to the hook as CHECKUS
 
 now() { date -u +%FT%TZ; }
 
+# A time limit for timeout(1), more than 0: a number with s, m, h or d (90m, 10h, 1.5h).
+valid_limit() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?[smhd]?$ && "$1" =~ [1-9] ]]; }
+
 # Append a line to this night's log (when there is one).
 note() {
   if [ -n "$log" ]; then
@@ -74,7 +83,7 @@ to_syslog() {  # PRIORITY MESSAGE
 # Run the alert hook, if any, with CHECKUSER_STATUS, CHECKUSER_LOG and CHECKUSER_EXIT set (and
 # CHECKUSER_CHANGES for changes). Without a log yet, the hook gets a temporary one holding the status.
 alert() {  # STATUS [CHANGES_FILE]
-  local status=$1 changes=${2-} hook_log=$log tmp="" rc=0
+  local status=$1 changes=${2-} hook_log=$log tmp="" rc=0 hook_pid=""
   [ -n "${CHECKUSER_ALERT-}" ] || return 0
   if [ -z "$hook_log" ]; then
     tmp=$(mktemp "${TMPDIR:-/tmp}/checkuser-nightly.XXXXXX" 2>/dev/null) || tmp=""
@@ -85,28 +94,48 @@ alert() {  # STATUS [CHANGES_FILE]
   fi
   local -a vars=(CHECKUSER_STATUS="$status" CHECKUSER_LOG="$hook_log" CHECKUSER_EXIT="$exit_code")
   if [ -n "$changes" ]; then vars+=(CHECKUSER_CHANGES="$changes"); fi
-  local -a limit=()
-  if command -v timeout >/dev/null 2>&1; then limit=(timeout 10m); fi
   # The hook's output goes to our stderr (cron mails it, systemd keeps it); it never holds the lock.
-  env "${vars[@]}" "${limit[@]}" sh -c "$CHECKUSER_ALERT" </dev/null >&2 9>&- || rc=$?
+  # A time limit, so that a hung hook cannot keep this script (and its lock) waiting: SIGTERM
+  # after it, SIGKILL 5 s later if the hook ignores SIGTERM. timeout runs the hook in a process
+  # group of its own (its id is timeout's pid) and signals all of it; whatever of that group is
+  # still there when timeout returns (a child ignoring SIGTERM whose shell ended) is killed too.
+  local hook_limit=10m
+  if valid_limit "${CHECKUSER_ALERT_TIMEOUT-}"; then hook_limit=$CHECKUSER_ALERT_TIMEOUT; fi
+  if command -v timeout >/dev/null 2>&1; then
+    env "${vars[@]}" timeout --kill-after=5s "$hook_limit" sh -c "$CHECKUSER_ALERT" \
+      </dev/null >&2 9>&- &
+    hook_pid=$!
+    wait "$hook_pid" 2>/dev/null || rc=$?   # (no "Killed" notice from bash)
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+      kill -KILL -- "-$hook_pid" 2>/dev/null
+    fi
+  else
+    env "${vars[@]}" sh -c "$CHECKUSER_ALERT" </dev/null >&2 9>&- || rc=$?
+  fi
   if [ "$rc" -ne 0 ]; then
-    echo "nightly.sh: the alert hook CHECKUSER_ALERT failed (exit $rc)" >&2
-    note "the alert hook CHECKUSER_ALERT failed (exit $rc)"
-    to_syslog err "nightly $input: the alert hook CHECKUSER_ALERT failed (exit $rc)"
+    local why="failed (exit $rc)"
+    if [ -n "$hook_pid" ] && { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; }; then
+      why="did not end within $hook_limit (CHECKUSER_ALERT_TIMEOUT): killed"
+    fi
+    echo "nightly.sh: the alert hook CHECKUSER_ALERT $why" >&2
+    note "the alert hook CHECKUSER_ALERT $why"
+    to_syslog err "nightly $input: the alert hook CHECKUSER_ALERT $why"
   fi
   if [ -n "$tmp" ]; then rm -f -- "$tmp"; fi
 }
 
-# The end of every run: one status line to the log and to syslog, the alert hook unless all is
-# well, and exit.
+# The end of every run: one status line to the log and to syslog; unless all is well, the same
+# line to stderr (cron mails it, even with no alert hook) and the alert hook; then exit.
 finish() {  # EXIT_CODE STATUS
   exit_code=$1
-  local status=$2
+  # One line, whatever a message quoted (a value with a newline, an error of several lines).
+  local status=${2//[$'\n\r']/ } leads=${input//[$'\n\r']/ }
   note "$status"
   if [ "$exit_code" -eq 0 ]; then
-    to_syslog notice "nightly $input: $status"
+    to_syslog notice "nightly $leads: $status"
   else
-    to_syslog err "nightly $input: $status"
+    printf 'nightly.sh: %s: %s\n' "$leads" "$status" >&2
+    to_syslog err "nightly $leads: $status"
     alert "$status"
   fi
   exit "$exit_code"
@@ -114,7 +143,6 @@ finish() {  # EXIT_CODE STATUS
 
 # The wrapper's own failures.
 fail() {  # MESSAGE
-  echo "nightly.sh: $*" >&2
   finish 2 "failed (exit 2): $*"
 }
 
@@ -160,28 +188,50 @@ fi
 run_timeout=${CHECKUSER_TIMEOUT:-10h}
 unset CHECKUSER_TIMEOUT   # the whole run's limit, not checkuser's --timeout (one request's)
 keep=${CHECKUSER_KEEP:-14}
-out_dir=${CHECKUSER_OUT_DIR:-$(dirname -- "$input")/results}
+if [ -n "${CHECKUSER_OUT_DIR-}" ]; then
+  out_dir=$CHECKUSER_OUT_DIR
+else
+  # (A trailing "." keeps $(...) from eating a newline that ends the folder's name.)
+  in_dir=$(dirname -- "$input" && echo .)
+  out_dir=${in_dir%$'\n.'}/results
+fi
 stem=$(basename -- "$input")
 stem=${stem%.*}
 
 # --- the output folder and this night's log -----------------------------------------------------
+# A newline, CR or space at an end (an env file with Windows line ends, a stray space) is refused,
+# not trimmed: it would make one folder, and commands that drop it would write into another.
+if [[ "$out_dir" == *[[:cntrl:]]* || "$out_dir" == [[:space:]]* || "$out_dir" == *[[:space:]] ]]; then
+  if [ -n "${CHECKUSER_OUT_DIR-}" ]; then
+    fail "CHECKUSER_OUT_DIR=$(printf %q "$out_dir") holds a newline or another control character, or starts or ends with a space (Windows line ends in the env file?): write the folder's path alone"
+  fi
+  fail "the output folder $(printf %q "$out_dir") (beside the leads file) holds a newline or another control character: set CHECKUSER_OUT_DIR"
+fi
 # A folder created here is private (the results hold personal data); -m applies to its last part.
 # shellcheck disable=SC2174
 if ! mkdir_error=$(mkdir -p -m 700 -- "$out_dir" 2>&1) || [ ! -d "$out_dir" ]; then
   fail "cannot create the output folder $out_dir (CHECKUSER_OUT_DIR): ${mkdir_error#mkdir: }"
 fi
-out_dir=$(cd -- "$out_dir" && pwd) || fail "cannot enter the output folder $out_dir (CHECKUSER_OUT_DIR)"
+abs_dir=$(cd -- "$out_dir" && pwd && echo .) || fail "cannot enter the output folder $out_dir (CHECKUSER_OUT_DIR)"
+out_dir=${abs_dir%$'\n.'}
 base="$out_dir/$stem.$(date +%F)"
 if ! : 2>/dev/null >>"$base.log"; then
   fail "cannot write $base.log: check the output folder $out_dir (CHECKUSER_OUT_DIR)"
 fi
 log="$base.log"
 
-case "$keep" in
-  '' | *[!0-9]*) fail "CHECKUSER_KEEP must be a number of nights, not '$keep'" ;;
-esac
+# A decimal count, always: 010 is ten nights (bash arithmetic would read it as octal 8, and 08
+# as an error). Leading zeros go; more than 6 digits is no count of nights (and could overflow).
+if [[ "$keep" =~ ^0*([0-9]{1,6})$ ]]; then
+  keep=$((10#${BASH_REMATCH[1]}))
+else
+  fail "CHECKUSER_KEEP must be a number of nights (decimal digits, 0 keeps all), not '$keep'"
+fi
 if ! [[ "$run_timeout" =~ ^[0-9]+(\.[0-9]+)?[smhd]?$ ]]; then
   fail "CHECKUSER_TIMEOUT must be a duration such as 90m or 10h, not '$run_timeout'"
+fi
+if [ -n "${CHECKUSER_ALERT_TIMEOUT-}" ] && ! valid_limit "$CHECKUSER_ALERT_TIMEOUT"; then
+  fail "CHECKUSER_ALERT_TIMEOUT must be a duration such as 30s or 10m, not '$CHECKUSER_ALERT_TIMEOUT'"
 fi
 for tool in flock timeout; do
   command -v "$tool" >/dev/null 2>&1 || fail "$tool not found in PATH ($PATH): install it (util-linux, coreutils)"
@@ -254,18 +304,27 @@ case "$code" in
   *)   status="failed (exit $code): see $log" ;;
 esac
 
-# --- keep the last $keep nights (every file of a night shares its date) --------------------------
+# --- keep the last $keep nights ------------------------------------------------------------------
+# Only this list's outputs, by their exact names: <stem>.<date>.<kind>, and the temporary files a
+# killed checkuser left beside them (.<stem>.<date>.<kind>.XXXXXX.tmp). Another list's outputs in
+# the same folder (leads.2026-11-01.csv writes leads.2026-11-01.<date>.*) and other files stay.
+kinds=(checked.csv summary.json changes.csv log)
+date_glob='[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'
 if [ "$keep" -gt 0 ]; then
   mapfile -t nights < <(
-    for f in "$out_dir/$stem".[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].*; do
-      [ -e "$f" ] || continue
-      night=${f#"$out_dir/$stem."}
-      printf '%s\n' "${night%%.*}"
+    for kind in "${kinds[@]}"; do
+      for f in "$out_dir/$stem".$date_glob."$kind"; do
+        [ -e "$f" ] || continue
+        night=${f#"$out_dir/$stem."}
+        printf '%s\n' "${night%".$kind"}"
+      done
     done | LC_ALL=C sort -u
   )
   if [ "${#nights[@]}" -gt "$keep" ]; then
     for night in "${nights[@]:0:${#nights[@]}-keep}"; do
-      rm -f -- "$out_dir/$stem.$night".*
+      for kind in "${kinds[@]}"; do
+        rm -f -- "$out_dir/$stem.$night.$kind" "$out_dir/.$stem.$night.$kind".*.tmp
+      done
     done
   fi
 fi

@@ -121,6 +121,16 @@ empty() { [ ! -s "$1" ]; }
 count_is() { [ "$(grep -c -e "$2" -- "$1" 2>/dev/null)" -eq "$3" ]; }  # FILE PATTERN N
 not_run() { absent "$d/argv"; }
 alerted() { has "$d/alerts" "^status=.*$1"; }           # the hook got a status matching $1
+# Every failure prints exactly one line to stderr: "nightly.sh: leads.csv: STATUS".
+one_line() {  # PATTERN (in the status)
+  [ "$(wc -l <"$d/stderr")" -eq 1 ] && has "$d/stderr" "^nightly.sh: leads.csv: .*$1"
+}
+no_hook() { sed -i '/^CHECKUSER_ALERT=/d' "$d/env"; }   # the env file sets no CHECKUSER_ALERT
+gone() {  # PIDFILE: that process has ended (a zombie nobody reaped counts as ended)
+  local p
+  p=$(cat "$1" 2>/dev/null) || return 0
+  ! kill -0 "$p" 2>/dev/null || grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null
+}
 
 done_case() {  # NAME
   if [ "${#errors[@]}" -eq 0 ]; then
@@ -222,6 +232,44 @@ expect "exit 2" rc_is 2
 expect "alert names the output folder" alerted "cannot create the output folder"
 expect "checkuser not run" not_run
 done_case "output folder not creatable: alert"
+
+# CHECKUSER_OUT_DIR with a trailing newline (or CR, or spaces around it): refused before anything
+# is created; before, mkdir made "results\n" and the outputs went to "results".
+new_case outdir-whitespace
+for bad in $'\n' $'\r' ' ' $'\t'; do
+  for where in env-file environment; do
+    rm -rf "$d/res"* "$d/argv" "$d/alerts"
+    no_hook
+    printf 'CHECKUSER_ALERT=%q\n' "$tmp/hook $d/alerts" >>"$d/env"
+    sed -i '/^CHECKUSER_OUT_DIR=/d' "$d/env"
+    shown=$(printf %q "$bad")
+    if [ "$where" = env-file ]; then
+      printf 'CHECKUSER_OUT_DIR=%q\n' "$d/res$bad" >>"$d/env"
+      run -- leads.csv
+    else
+      run CHECKUSER_OUT_DIR="$d/res$bad" -- leads.csv
+    fi
+    expect "$where, ends with $shown: exit 2" rc_is 2
+    expect "$where, ends with $shown: one line on stderr" one_line "CHECKUSER_OUT_DIR"
+    expect "$where, ends with $shown: alert" alerted "CHECKUSER_OUT_DIR"
+    expect "$where, ends with $shown: no folder created" [ -z "$(find "$d" -maxdepth 1 -name 'res*')" ]
+    expect "$where, ends with $shown: checkuser not run" not_run
+  done
+done
+rm -f "$d/argv"
+run CHECKUSER_OUT_DIR=" $d/res" -- leads.csv
+expect "leading space: refused" rc_is 2
+expect "leading space: no folder created" [ -z "$(find "$d" -maxdepth 1 -name 'res*')" ]
+run CHECKUSER_OUT_DIR="$d/my results" -- leads.csv
+expect "a space inside the path is fine" rc_is 0
+expect "written where named" present "$d/my results/leads.$today.checked.csv"
+mkdir "$d/in"$'\n'
+cp "$d/leads.csv" "$d/in"$'\n'/leads.csv
+run -- "in"$'\n'/leads.csv
+expect "leads in a folder ending with a newline: refused" rc_is 2
+expect "leads in a folder ending with a newline: says to set CHECKUSER_OUT_DIR" has "$d/stderr" "set CHECKUSER_OUT_DIR"
+expect "leads in a folder ending with a newline: nothing created" [ -z "$(find "$d" -name results)" ]
+done_case "CHECKUSER_OUT_DIR with a trailing newline, CR or spaces is refused; nothing is created"
 
 new_case bin-named
 printf 'CHECKUSER_BIN=%q\n' "$d/no-such-checkuser" >>"$d/env"
@@ -372,6 +420,79 @@ expect "other inputs untouched" present "$d/results/other.2000-01-01.log"
 expect "lock file kept" present "$d/results/.leads.nightly.lock"
 done_case "CHECKUSER_KEEP keeps the last N nights, failed nights included"
 
+new_case keep-own-files
+mkdir -p "$d/results"
+printf 'email\nb@example.com\n' >"$d/leads.1999-12-31.csv"
+# Another list's outputs: leads.1999-12-31.csv gives leads.1999-12-31.<night>.checked.csv...
+for f in leads.1999-12-31.2000-01-01.checked.csv leads.1999-12-31.2000-01-01.log \
+  leads.1999-12-31.2000-01-02.summary.json leads.1999-12-31.2000-01-02.changes.csv \
+  leads.2000-01-01.notes.txt leads.2000-01-01.checked.csv.bak leads.2000-01-01.xlsx; do
+  : >"$d/results/$f"
+done
+# ...and this list's, with a temporary file a killed run left behind.
+for f in leads.2000-01-01.checked.csv leads.2000-01-01.summary.json leads.2000-01-01.changes.csv \
+  leads.2000-01-01.log .leads.2000-01-01.checked.csv.Ab12Cd.tmp leads.2000-01-02.log; do
+  : >"$d/results/$f"
+done
+run CHECKUSER_KEEP=2 -- leads.csv
+expect "exit 0" rc_is 0
+for f in checked.csv summary.json changes.csv log; do
+  expect "own oldest night's $f removed" absent "$d/results/leads.2000-01-01.$f"
+done
+expect "own killed run's temporary file removed" absent "$d/results/.leads.2000-01-01.checked.csv.Ab12Cd.tmp"
+expect "own second night kept" present "$d/results/leads.2000-01-02.log"
+expect "tonight kept" present "$d/results/leads.$today.checked.csv"
+for f in leads.1999-12-31.2000-01-01.checked.csv leads.1999-12-31.2000-01-01.log \
+  leads.1999-12-31.2000-01-02.summary.json leads.1999-12-31.2000-01-02.changes.csv; do
+  expect "the other list's $f untouched" present "$d/results/$f"
+done
+for f in leads.2000-01-01.notes.txt leads.2000-01-01.checked.csv.bak leads.2000-01-01.xlsx; do
+  expect "a file not named like an output untouched: $f" present "$d/results/$f"
+done
+# The other list's run prunes its own nights, not leads.csv's.
+run CHECKUSER_KEEP=1 -- leads.1999-12-31.csv
+expect "the other list: exit 0" rc_is 0
+expect "the other list's old nights removed" absent "$d/results/leads.1999-12-31.2000-01-02.summary.json"
+expect "the other list's run leaves leads.csv's" present "$d/results/leads.2000-01-02.log"
+done_case "pruning touches only the outputs of the lead list being run (leads.csv vs leads.1999-12-31.csv)"
+
+# KEEP=N in $d/results over nights 2000-01-01 ... 2000-01-12 and tonight: sets kept (how many of
+# those nights are left, tonight included).
+keep_run() {  # CHECKUSER_KEEP
+  rm -rf "$d/results" "$d/argv"
+  mkdir -p "$d/results"
+  local n
+  for n in 01 02 03 04 05 06 07 08 09 10 11 12; do
+    : >"$d/results/leads.2000-01-$n.log"
+    : >"$d/results/leads.2000-01-$n.checked.csv"
+  done
+  run CHECKUSER_KEEP="$1" -- leads.csv
+  kept=$(find "$d/results" -name 'leads.*.log' | wc -l)
+}
+new_case keep-decimal
+keep_run 010
+expect "010: exit 0" rc_is 0
+expect "010 keeps 10 nights (not 8)" [ "$kept" -eq 10 ]
+expect "010: the oldest go" absent "$d/results/leads.2000-01-03.checked.csv"
+expect "010: the newest stay" present "$d/results/leads.2000-01-04.checked.csv"
+keep_run 08
+expect "08: exit 0" rc_is 0
+expect "08 keeps 8 nights" [ "$kept" -eq 8 ]
+expect "08: quiet" empty "$d/stderr"
+keep_run 09
+expect "09 keeps 9 nights" [ "$kept" -eq 9 ]
+keep_run 00
+expect "00 keeps all" [ "$kept" -eq 13 ]
+for bad in abc -3 ' 7' 7d 1e3 99999999999999999999; do
+  keep_run "$bad"
+  expect "'$bad': exit 2" rc_is 2
+  expect "'$bad': alert names CHECKUSER_KEEP" alerted "CHECKUSER_KEEP must be"
+  expect "'$bad': one line on stderr" one_line "CHECKUSER_KEEP must be"
+  expect "'$bad': nothing pruned" [ "$kept" -eq 13 ]
+  expect "'$bad': checkuser not run" not_run
+done
+done_case "CHECKUSER_KEEP is decimal (010 is 10, 08 and 09 work); anything else is refused with an alert"
+
 new_case hook-fails
 sed -i '/^CHECKUSER_ALERT=/d' "$d/env"
 echo "CHECKUSER_ALERT='exit 3'" >>"$d/env"
@@ -380,6 +501,123 @@ expect "exit 1 (checkuser's)" rc_is 1
 expect "stderr says the hook failed" has "$d/stderr" "alert hook CHECKUSER_ALERT failed (exit 3)"
 expect "the log says the hook failed" has "$d/results/leads.$today.log" "alert hook CHECKUSER_ALERT failed"
 done_case "a failing hook and a failing logger are reported, the exit code stays checkuser's"
+
+# A hook that ignores SIGTERM (and its child, which inherits that): killed, and the lock freed.
+new_case hook-hangs
+cat >"$d/stubborn-hook" <<'EOF'
+#!/bin/sh
+trap '' TERM
+sleep 30 &
+echo $! >"$1"
+wait
+EOF
+chmod 755 "$d/stubborn-hook"
+no_hook
+printf 'CHECKUSER_ALERT=%q\n' "$d/stubborn-hook $d/hook-child" >>"$d/env"
+run STUB_EXIT=2 CHECKUSER_ALERT_TIMEOUT=1s -- leads.csv
+expect "exit 2 (checkuser's)" rc_is 2
+expect "the hook ran" present "$d/hook-child"
+expect "killed within seconds, not after the hook's 30 s" [ "$elapsed" -lt 15 ]
+expect "the hook's child killed too" gone "$d/hook-child"
+expect "stderr: the night's line" count_is "$d/stderr" "^nightly.sh: leads.csv: failed (exit 2)" 1
+expect "stderr: the hook was killed" has "$d/stderr" "alert hook CHECKUSER_ALERT did not end within 1s"
+expect "the log says so" has "$d/results/leads.$today.log" "alert hook CHECKUSER_ALERT did not end within 1s"
+# The hook's own shell ignores SIGTERM: SIGKILL 5 s later (--kill-after).
+no_hook
+printf 'CHECKUSER_ALERT=%q\n' "trap '' TERM; sleep 30 & echo \$! >$d/hook-child2; wait" >>"$d/env"
+run STUB_EXIT=1 CHECKUSER_ALERT_TIMEOUT=1s -- leads.csv
+expect "shell ignoring TERM: exit 1 (checkuser's)" rc_is 1
+expect "shell ignoring TERM: the hook ran" present "$d/hook-child2"
+expect "shell ignoring TERM: killed within seconds" [ "$elapsed" -lt 15 ]
+expect "shell ignoring TERM: its child killed too" gone "$d/hook-child2"
+expect "shell ignoring TERM: stderr says so" has "$d/stderr" "alert hook CHECKUSER_ALERT did not end within 1s"
+expect "shell ignoring TERM: no job notice from bash" lacks "$d/stderr" "Killed"
+run CHECKUSER_ALERT_TIMEOUT=1s -- leads.csv
+expect "the next run is not locked out" rc_is 0
+no_hook
+run CHECKUSER_ALERT_TIMEOUT=soon -- leads.csv
+expect "a bad CHECKUSER_ALERT_TIMEOUT: exit 2" rc_is 2
+expect "a bad CHECKUSER_ALERT_TIMEOUT: one line" one_line "CHECKUSER_ALERT_TIMEOUT must be a duration"
+done_case "a hook ignoring SIGTERM is killed after CHECKUSER_ALERT_TIMEOUT (--kill-after), freeing the lock"
+
+# --- one line on stderr for every failure, with no hook (cron mails it) ---------------------------
+# Each failure, checkuser's and the wrapper's own, prints exactly one line to stderr, naming the
+# leads file and the status; nothing else when no hook is configured.
+new_case quiet-failures
+no_hook
+for code in 1 2 130; do
+  rm -f "$d/argv"
+  run STUB_EXIT=$code -- leads.csv
+  expect "exit $code: exit code" rc_is "$code"
+  expect "exit $code: one line on stderr" one_line "(exit $code).*see $d/results/leads.$today.log"
+done
+run STUB_SLEEP=20 CHECKUSER_TIMEOUT=1s -- leads.csv
+expect "timeout: exit 124" rc_is 124
+expect "timeout: one line on stderr" one_line "timed out (exit 124)"
+exec 8>>"$d/results/.leads.nightly.lock"
+flock 8
+run -- leads.csv
+exec 8>&-
+expect "lock held: one line on stderr" one_line "failed (exit 2): another nightly run"
+run CHECKUSER_KEEP=many -- leads.csv
+expect "bad setting: one line on stderr" one_line "failed (exit 2): CHECKUSER_KEEP"
+printf 'FOO = bar\n' >>"$d/env"
+run -- leads.csv
+expect "broken env file: one line on stderr" one_line "failed (exit 2): cannot read the env file"
+chmod 644 "$d/env"
+run -- leads.csv
+expect "env file 0644: one line on stderr" one_line "failed (exit 2): .*chmod 600"
+expect "no hook, no alert file" absent "$d/alerts"
+done_case "every failure prints exactly one line to stderr, with no alert hook configured"
+
+new_case one-line-and-hook
+run STUB_EXIT=2 -- leads.csv
+expect "one line on stderr" one_line "failed (exit 2)"
+expect "and the hook" alerted "failed (exit 2)"
+done_case "a failure with a hook: the hook runs and stderr still has its one line"
+
+# --- the systemd units and the README's steps ----------------------------------------------------
+new_case readme-systemd
+root_dir=$(cd "$here/.." && pwd)
+expect "service ordered after time-sync.target" has "$here/systemd/checkuser-nightly.service" '^After=.*time-sync\.target'
+expect "the README's systemd steps install the man page" \
+  has "$root_dir/README.md" 'checkuser man > /usr/local/share/man/man1/checkuser\.1'
+done_case "the service waits for time sync, the README's systemd steps install the man page"
+
+# The README's crontab, as cron reads it (quotes around a value removed), on a bare system: its
+# alert hook must work with what Debian always has (logger; here the fake one, recording).
+new_case readme-crontab
+no_hook
+# shellcheck disable=SC2016  # the backquotes are the README's code fence, for sed
+readme_hook=$(sed -n '/^```cron$/,/^```$/s/^CHECKUSER_ALERT=//p' "$root_dir/README.md" | head -n 1)
+readme_hook=${readme_hook#\'}
+readme_hook=${readme_hook%\'}
+env_hook=$(sed -n "s/^CHECKUSER_ALERT=//p" "$root_dir/README.md" | head -n 1)
+expect "the README's crontab has an alert hook" [ -n "$readme_hook" ]
+expect "the env file example has the same hook" [ "$env_hook" = "'$readme_hook'" ]
+run STUB_EXIT=2 CHECKUSER_ALERT="$readme_hook" -- leads.csv
+expect "exit 2" rc_is 2
+expect "the hook reached syslog" has "$d/syslog" "-t checkuser-alert .*failed (exit 2)"
+expect "the hook did not fail" lacks "$d/stderr" "alert hook"
+done_case "the README's crontab alert hook works on a bare Debian system (logger)"
+
+new_case units
+rc=0
+if command -v systemd-analyze >/dev/null 2>&1; then
+  # The service as installed, but running this nightly.sh; man pages are not checked here (the
+  # page comes from the checkuser binary, which these tests do not build).
+  mkdir -p "$d/units"
+  sed "s|/usr/local/lib/checkuser/nightly.sh|$nightly|" "$here/systemd/checkuser-nightly.service" \
+    >"$d/units/checkuser-nightly.service"
+  cp "$here/systemd/checkuser-nightly.timer" "$d/units/"
+  systemd-analyze verify --man=no "$d/units/checkuser-nightly.service" "$d/units/checkuser-nightly.timer" \
+    >"$d/stderr" 2>&1 || rc=$?
+  expect "systemd-analyze verify" rc_is 0
+  expect "systemd-analyze verify: no warning" empty "$d/stderr"
+  done_case "the systemd units pass systemd-analyze verify"
+else
+  skip "systemd-analyze verify" "systemd-analyze is not installed (apt-get install systemd)"
+fi
 
 # --- shellcheck ---------------------------------------------------------------------------------
 if command -v shellcheck >/dev/null 2>&1; then
