@@ -350,7 +350,7 @@ fn a_change_received_by_a_run_that_died_is_reported_by_the_next_run_once() {
     sim.run_expect(&fx, &input, &args, 0);
     assert_eq!(fx.summary()["changed"], 1, "{}", fx.summary());
     let (h, rows) = read_csv(&changes, b',');
-    assert_eq!(column(&h, &rows, "searchKey"), [key.clone()]);
+    assert_eq!(column(&h, &rows, "searchKey"), std::slice::from_ref(key));
     assert_eq!(column(&h, &rows, "source"), ["cache"]);
     assert_eq!(column(&h, &rows, "previous_result"), ["free"]);
     sim.run_expect(&fx, &input, &args, 0);

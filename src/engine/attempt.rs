@@ -19,7 +19,7 @@ use crate::api::{fatal, Checker};
 use crate::logging::mask;
 use crate::model::{CheckType, Outcome, ResultKind, Source};
 use crate::output::summary::StopReason;
-use crate::store::Team;
+use crate::store::{Claim, Team};
 
 /// What every request task shares.
 pub struct Ctx {
@@ -242,8 +242,9 @@ async fn claim(
     let since = Utc::now() - chrono::TimeDelta::seconds(1);
     loop {
         match team.claim(kind, key).await {
-            Ok(true) => return Ok(None),
-            Ok(false) => {}
+            Ok(Claim::Mine) => return Ok(None),
+            Ok(Claim::Answered(answer)) => return Ok(Some(answer)),
+            Ok(Claim::Busy) => {}
             Err(e) => return Err(store_away(ctx, format!("{e:#}"))),
         }
         if !ctx.pause(CLAIM_POLL).await {

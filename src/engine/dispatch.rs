@@ -287,7 +287,16 @@ impl Dispatcher {
                 }
                 None => {}
             }
-            let stored = crate::store::lock(&self.store).lookup(kind, key, now)?;
+            let looked = crate::store::lock(&self.store).lookup(kind, key, now);
+            let stored = match looked {
+                Ok(s) => s,
+                Err(e) => {
+                    // The database is away: nothing more is sent; this value stays pending.
+                    let why = format!("{e:#}: stopped sending; the rest is pending");
+                    self.halt(StopReason::StoreUnreachable, why);
+                    None
+                }
+            };
             if let Some(s) = stored.as_ref().filter(|s| s.fresh) {
                 self.counters.cache_hits += 1;
                 outcomes.push(Some(s.outcome.clone()));

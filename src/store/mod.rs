@@ -90,6 +90,10 @@ impl Scope {
     }
 }
 
+/// What the planner needs of a stored answer: its result, its time, and whether it may be
+/// reused now.
+pub type Age = (ResultKind, DateTime<Utc>, bool);
+
 /// A stored answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
@@ -124,7 +128,7 @@ pub trait AnswerStore: Send {
         kind: CheckType,
         key: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<(ResultKind, DateTime<Utc>, bool)>> {
+    ) -> Result<Option<Age>> {
         Ok(self.lookup(kind, key, now)?.map(|s| {
             let at = s.outcome.checked_at.unwrap_or_default();
             (s.outcome.result, at, s.fresh)
@@ -136,7 +140,7 @@ pub trait AnswerStore: Send {
         &self,
         items: &[(CheckType, &str)],
         now: DateTime<Utc>,
-    ) -> Result<Vec<Option<(ResultKind, DateTime<Utc>, bool)>>> {
+    ) -> Result<Vec<Option<Age>>> {
         items.iter().map(|(k, v)| self.age(*k, v, now)).collect()
     }
 
@@ -167,6 +171,17 @@ pub trait AnswerStore: Send {
     }
 }
 
+/// What claiming a key came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This run asks it now.
+    Mine,
+    /// Another live run is asking it: wait for its answer ([`Team::answered`]).
+    Busy,
+    /// A run of the team answered it since this run started: nothing to ask.
+    Answered(Outcome),
+}
+
 /// What runs sharing one database and scope share besides the answers: one quota (a GCRA
 /// bucket in the database, on the database's clock; the smallest `--rate` of the runs now
 /// active; a 429 seen by one slows all) and the keys being asked (a claim is a lease: a run
@@ -176,9 +191,8 @@ pub trait Team: Send + Sync {
     fn slot(&self) -> BoxFuture<'_, Result<()>>;
     /// A 429 arrived: no run of the scope sends for `wait`.
     fn throttled(&self, wait: Duration) -> BoxFuture<'_, ()>;
-    /// Claims a key: `Ok(true)` if this run asks it now, `Ok(false)` if another live run is
-    /// asking it (wait for its answer with [`Team::answered`]).
-    fn claim<'a>(&'a self, kind: CheckType, key: &'a str) -> BoxFuture<'a, Result<bool>>;
+    /// Claims a key, unless a run of the team answered it since this run joined.
+    fn claim<'a>(&'a self, kind: CheckType, key: &'a str) -> BoxFuture<'a, Result<Claim>>;
     /// The answer recorded for a key at or after `since` (by any run), if any.
     fn answered<'a>(
         &'a self,

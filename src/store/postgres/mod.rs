@@ -257,7 +257,7 @@ impl AnswerStore for PgStore {
         &self,
         items: &[(CheckType, &str)],
         now: DateTime<Utc>,
-    ) -> Result<Vec<Option<(ResultKind, DateTime<Utc>, bool)>>> {
+    ) -> Result<Vec<Option<super::Age>>> {
         let (h, p, a) = self.key();
         let kinds: Vec<String> = items.iter().map(|(k, _)| k.as_str().to_string()).collect();
         let keys: Vec<String> = items.iter().map(|(_, v)| v.to_string()).collect();

@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use super::conn::Pg;
 use super::{outcome, ANSWER, LEASE};
 use crate::model::{CheckType, Outcome};
-use crate::store::Scope;
+use crate::store::{Claim, Scope};
 
 /// The share of the rate the bucket grants: network jitter between machines must not put one
 /// request too many into a gateway's second.
@@ -30,6 +30,9 @@ pub struct PgTeam {
     scope: Scope,
     run_id: String,
     alive: Arc<AtomicBool>,
+    /// When this run joined (unix seconds, with a little slack): an answer recorded since then
+    /// by another run was not known to this run's plan, and is not asked again.
+    joined: i64,
 }
 
 impl PgTeam {
@@ -74,6 +77,7 @@ impl PgTeam {
             scope,
             run_id,
             alive,
+            joined: Utc::now().timestamp() - 2,
         })
     }
 }
@@ -170,7 +174,7 @@ impl crate::store::Team for PgTeam {
         })
     }
 
-    fn claim<'a>(&'a self, kind: CheckType, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+    fn claim<'a>(&'a self, kind: CheckType, key: &'a str) -> BoxFuture<'a, Result<Claim>> {
         Box::pin(async move {
             let s = self.scope.clone();
             let (k, v, id) = (
@@ -179,8 +183,19 @@ impl crate::store::Team for PgTeam {
                 self.run_id.clone(),
             );
             let lease = format!("{} seconds", LEASE.as_secs());
+            let joined = self.joined;
             self.pg
                 .call_async(move |c| {
+                    let done = c.query_opt(
+                        &format!(
+                            "SELECT {ANSWER} FROM answers WHERE host=$1 AND partner=$2
+                             AND api=$3 AND kind=$4 AND key=$5 AND checked_at >= $6"
+                        ),
+                        &[&s.host, &s.partner, &s.api, &k, &v, &joined],
+                    )?;
+                    if let Some(r) = done {
+                        return Ok(Claim::Answered(outcome(&r)));
+                    }
                     let mine = c.query_opt(
                         "INSERT INTO claims AS c (host, partner, api, kind, key, run_id, expires)
                          VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp() + $7::text::interval)
@@ -190,7 +205,11 @@ impl crate::store::Team for PgTeam {
                          RETURNING run_id",
                         &[&s.host, &s.partner, &s.api, &k, &v, &id, &lease],
                     )?;
-                    Ok(mine.is_some())
+                    Ok(if mine.is_some() {
+                        Claim::Mine
+                    } else {
+                        Claim::Busy
+                    })
                 })
                 .await
         })
