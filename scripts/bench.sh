@@ -2,7 +2,7 @@
 # Runs checkuser's benchmarks on this machine and prints their figures (nothing here asserts).
 #
 #   scripts/bench.sh            all benchmarks (about 5 minutes)
-#   scripts/bench.sh validate   only one: validate | rate | overhead | latency | store | xlsx
+#   scripts/bench.sh validate   only one: validate | rate | overhead | latency | store | xlsx | team
 #
 # Needs: cargo, python3, /usr/bin/time (GNU time).
 set -euo pipefail
@@ -144,6 +144,72 @@ if [ "$only" = all ] || [ "$only" = xlsx ]; then
     read -r w m < "$TMP/time"
     echo "$f: ${w}s wall, $(echo "$m/1024" | bc -l | cut -c1-5) MB peak, $(du -m "$TMP/out.$f" | cut -f1) MB file"
     row "1M result rows to $f" "$(printf "%s s, %.1f MB peak" "$w" "$(echo "$m/1024" | bc -l)")"
+  done
+fi
+
+if [ "$only" = all ] || [ "$only" = team ]; then
+  echo
+  echo "== team mode: P processes on one PostgreSQL scope, simulator gateway at 5/s"
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  PGDIR="$TMP/pg"; mkdir -p "$PGDIR"
+  as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+  [ "$(id -u)" = 0 ] && chown postgres: "$PGDIR"
+  PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  as_pg "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres --no-sync > /dev/null
+  as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w \
+    -o "-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off" start > /dev/null
+  pgstop() { as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate stop > /dev/null 2>&1 || true; }
+  trap 'pgstop; cleanup' EXIT
+  psql_() { psql -h 127.0.0.1 -p "$PGPORT" -U postgres -qAt "$@"; }
+  printf "%6s %8s %10s %12s %10s %12s\n" procs distinct "wall s" "answers/s" throttled "req/key"
+  for P in 1 2 4 8; do
+    db="bench$P"; psql_ -c "CREATE DATABASE $db"
+    URL="postgres://postgres@127.0.0.1:$PGPORT/$db?sslmode=disable"
+    start_sandbox --throttle 5
+    # 40 distinct keys in all; each process's list overlaps its neighbours' by half.
+    D=40; per=$(( P == 1 ? D : D * 2 / (P + 1) ))
+    for i in $(seq 0 $((P - 1))); do
+      python3 -c "
+import sys
+d, per, p, i = map(int, sys.argv[1:5])
+start = (i * per // 2) % d
+with open(sys.argv[5], 'w') as f:
+    f.write('searchType,searchKey\n')
+    for j in range(per): f.write(f'email,team{(start + j) % d}@example.com\n')
+" "$D" "$per" "$P" "$i" "$TMP/team$i.csv"
+    done
+    x0=$(psql_ -d "$db" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'")
+    t0=$(date +%s.%N)
+    for i in $(seq 0 $((P - 1))); do
+      "$BIN" run "$TMP/team$i.csv" --endpoint "$ENDPOINT" --partner-id "$PARTNER" --state "$URL" \
+        -q -o "$TMP/team$i.out.csv" --summary-json "$TMP/team$i.json" || true &
+    done
+    wait $(jobs -p | grep -v "^$SANDBOX_PID\$") 2>/dev/null || true
+    t1=$(date +%s.%N)
+    x1=$(psql_ -d "$db" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'")
+    req=0; thr=0
+    for i in $(seq 0 $((P - 1))); do
+      req=$((req + $(json "$TMP/team$i.json" api_requests))); thr=$((thr + $(json "$TMP/team$i.json" throttled)))
+    done
+    wall=$(echo "$t1 - $t0" | bc -l)
+    printf "%6s %8s %10.1f %12.2f %10s %12.2f   (database transactions per request: %.1f)\n" \
+      "$P" "$D" "$wall" "$(echo "$D / $wall" | bc -l)" "$thr" "$(echo "$req / $D" | bc -l)" \
+      "$(echo "($x1 - $x0) / ($req + 0.0001)" | bc -l)"
+    row "team mode, $P processes, 40 keys at 5/s" "$(printf "%.2f answers/s, %s throttled, %.2f requests per key" "$(echo "$D / $wall" | bc -l)" "$thr" "$(echo "$req / $D" | bc -l)")"
+  done
+  echo "-- a run with nothing to ask, 100,000 rows: SQLite file vs PostgreSQL"
+  emails_csv 100000 "$TMP/c100k.csv"
+  "$BIN" run "$TMP/c100k.csv" --sandbox --throttle 0 --rate 5000 --concurrency 16 --state "$TMP/c100k.sqlite" -q -o "$TMP/c.out.csv" || true
+  psql_ -c "CREATE DATABASE cached"
+  URL="postgres://postgres@127.0.0.1:$PGPORT/cached?sslmode=disable"
+  "$BIN" state copy --from "$TMP/c100k.sqlite" --to "$URL" > /dev/null
+  for store in "$TMP/c100k.sqlite" "$URL"; do
+    /usr/bin/time -f "%e %M" -o "$TMP/time" "$BIN" run "$TMP/c100k.csv" --sandbox --state "$store" -q -o "$TMP/c.out.csv" \
+      --summary-json "$TMP/c.json" || true
+    read -r w m < "$TMP/time"
+    kind=$([ "$store" = "$URL" ] && echo PostgreSQL || echo SQLite)
+    echo "$kind: ${w}s wall, $(echo "$m/1024" | bc -l | cut -c1-5) MB peak, $(json "$TMP/c.json" api_requests) requests"
+    row "fully cached run, 100k rows, $kind" "$w s"
   done
 fi
 

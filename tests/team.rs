@@ -320,3 +320,39 @@ fn state_copy_round_trip_sqlite_postgres_sqlite_loses_nothing() {
 fn path_str(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
+
+/// No run starves another: a person's 5-row check started while the night's 100-row list is
+/// sending is done in a few seconds, not after the big list (slots interleave by run).
+#[test]
+fn a_small_run_is_not_queued_behind_a_big_one() {
+    let Some(db) = pg::Cluster::start() else {
+        return;
+    };
+    let url = db.database();
+    let sim = Sim::start(gateway());
+    let fx = Fixture::new();
+    let big: Vec<String> = (0..100).map(|i| format!("night{i}@example.com")).collect();
+    let small: Vec<String> = (0..5).map(|i| format!("person{i}@example.com")).collect();
+    let night_in = fx.file("night.csv", email_csv(&big));
+    let person_in = fx.file("person.csv", email_csv(&small));
+    let night = spawn(team_cmd(
+        &sim,
+        &fx,
+        &night_in,
+        &url,
+        &fx.path("night.out.csv"),
+    ));
+    std::thread::sleep(Duration::from_millis(2000));
+    let started = Instant::now();
+    let o = team_cmd(&sim, &fx, &person_in, &url, &fx.path("person.out.csv"))
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_true_answers(&fx.path("person.out.csv"), "email", &small);
+    signal(&night, libc::SIGTERM);
+    let _ = night.wait_with_output();
+    // Alone it would take 1 s of quota; sharing evenly, about 2 s; behind the night, 20 s.
+    assert!(took < Duration::from_secs(8), "the small run took {took:?}");
+    assert_eq!(throttled(&sim), 0);
+}

@@ -63,7 +63,7 @@ pub fn interrupts(
                     "checkuser: interrupted twice: exiting now\n",
                 );
                 last_words();
-                std::process::exit(130);
+                std::process::exit(crate::model::ExitCode::Interrupted.code());
             });
         }
     }

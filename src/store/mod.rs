@@ -123,12 +123,7 @@ pub trait AnswerStore: Send {
 
     /// What the planner needs of a stored answer: its result, its time, and whether it may be
     /// reused at `now`.
-    fn age(
-        &self,
-        kind: CheckType,
-        key: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Age>> {
+    fn age(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Option<Age>> {
         Ok(self.lookup(kind, key, now)?.map(|s| {
             let at = s.outcome.checked_at.unwrap_or_default();
             (s.outcome.result, at, s.fresh)

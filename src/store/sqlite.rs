@@ -217,12 +217,7 @@ impl AnswerStore for SqliteStore {
         }))
     }
 
-    fn age(
-        &self,
-        kind: CheckType,
-        key: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<super::Age>> {
+    fn age(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Option<super::Age>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT result, checked_at FROM answers
              WHERE host=?1 AND partner=?2 AND api=?3 AND kind=?4 AND key=?5",
