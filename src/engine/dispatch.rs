@@ -88,6 +88,9 @@ pub struct Dispatcher {
     grace: Duration,
     /// `--deadline`: when sending stops.
     stop_at: Option<tokio::time::Instant>,
+    /// Whether admitted values are looked up in the store (a planned run's values were, by
+    /// the plan: they all need a request).
+    lookups: bool,
     counters: Counters,
 }
 
@@ -115,6 +118,7 @@ impl Dispatcher {
             errors_in_a_row: 0,
             grace,
             stop_at: None,
+            lookups: true,
             counters: Counters::default(),
         }
     }
@@ -122,6 +126,12 @@ impl Dispatcher {
     /// Stops sending at `at` (`--deadline`); requests in flight then finish within the grace.
     pub fn with_deadline(mut self, at: Option<tokio::time::Instant>) -> Dispatcher {
         self.stop_at = at;
+        self
+    }
+
+    /// Sends every admitted value without asking the store first (the plan did).
+    pub fn planned(mut self) -> Dispatcher {
+        self.lookups = false;
         self
     }
 
@@ -287,7 +297,10 @@ impl Dispatcher {
                 }
                 None => {}
             }
-            let looked = crate::store::lock(&self.store).lookup(kind, key, now);
+            let looked = match self.lookups {
+                true => crate::store::lock(&self.store).lookup(kind, key, now),
+                false => Ok(None),
+            };
             let stored = match looked {
                 Ok(s) => s,
                 Err(e) => {

@@ -118,6 +118,7 @@ pub async fn run(
     });
     let window = Arc::new(Semaphore::new(REORDER_WINDOW));
     let counters = Dispatcher::new(ctx, store.clone(), done_tx, window, cfg.grace)
+        .planned()
         .with_deadline(super::deadline_instant(cfg.deadline))
         .run(row_rx, stop.cancelled_owned())
         .await;
@@ -233,7 +234,11 @@ fn outcome(
         return Ok(Outcome::from_local(local, ResultKind::Pending, now));
     };
     let fp = this.key(kind, &key);
-    if let Some(o) = this.sent.get(&fp) {
+    let sent = this
+        .sent
+        .get(&fp)
+        .filter(|o| o.result != ResultKind::Pending);
+    if let Some(o) = sent {
         // The first row of a value sent in this run carries its attempts; later ones 0.
         let attempts = this.attempts.get_mut(&fp).map(std::mem::take).unwrap_or(0);
         return Ok(Outcome {
@@ -241,6 +246,9 @@ fn outcome(
             ..o.clone()
         });
     }
+    // Pending (the run stopped first): as it ended, with its previous answer from the store.
+    let attempts = this.attempts.get_mut(&fp).map(std::mem::take).unwrap_or(0);
+    let pending = this.sent.get(&fp).cloned();
     let stored = match store.lookup(kind, &key, now) {
         Ok(s) => s,
         Err(e) if !this.store_away => {
@@ -258,8 +266,13 @@ fn outcome(
             s.outcome
         }
         stored => {
-            let mut o = Outcome::from_local(Local::Ready(key), ResultKind::Pending, now);
-            o.previous = stored.and_then(|s| Some((s.outcome.result, s.outcome.checked_at?)));
+            let mut o = pending.unwrap_or_else(|| {
+                Outcome::from_local(Local::Ready(key), ResultKind::Pending, now)
+            });
+            if o.previous.is_none() {
+                o.previous = stored.and_then(|s| Some((s.outcome.result, s.outcome.checked_at?)));
+            }
+            o.attempts = attempts;
             o
         }
     })

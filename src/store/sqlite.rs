@@ -244,59 +244,61 @@ impl AnswerStore for SqliteStore {
             return Ok(Recorded::default());
         }
         self.begin()?;
-        let s = &self.scope;
-        // While a change is unreported, prev_* keep the last reported answer, so that two
-        // changes before a report are one (free->taken->free is none).
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO answers (host, partner, api, kind, key, result, status, uplimit,
-                 error_code, error_msg, http_status, request_id, checked_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-             ON CONFLICT (host, partner, api, kind, key) DO UPDATE SET
-                 prev_result = CASE WHEN answers.change_unreported <> 0
-                     THEN answers.prev_result ELSE answers.result END,
-                 prev_checked_at = CASE WHEN answers.change_unreported <> 0
-                     THEN answers.prev_checked_at ELSE answers.checked_at END,
-                 change_unreported = CASE WHEN excluded.result IN ('free', 'taken', 'uplimit')
-                     AND (CASE WHEN answers.change_unreported <> 0
-                          THEN answers.prev_result ELSE answers.result END)
-                         IN ('free', 'taken', 'uplimit')
-                     AND excluded.result <> (CASE WHEN answers.change_unreported <> 0
-                          THEN answers.prev_result ELSE answers.result END)
-                     THEN 1 ELSE 0 END,
-                 result = excluded.result, status = excluded.status, uplimit = excluded.uplimit,
-                 error_code = excluded.error_code, error_msg = excluded.error_msg,
-                 http_status = excluded.http_status, request_id = excluded.request_id,
-                 checked_at = excluded.checked_at
-             RETURNING prev_result, prev_checked_at, change_unreported",
-        )?;
-        let recorded = stmt
-            .query_row(
-                params![
-                    s.host,
-                    s.partner,
-                    s.api,
-                    kind.as_str(),
-                    o.checked_key,
-                    o.result.as_str(),
-                    o.status,
-                    o.uplimit,
-                    o.error_code,
-                    o.error_msg,
-                    o.http_status,
-                    o.request_id,
-                    o.checked_at.unwrap_or_else(Utc::now).timestamp(),
-                ],
+        let s = self.scope.clone();
+        let kind = kind.as_str();
+        // What the value held: the answer a change is measured from is the last reported one
+        // (while a change is unreported, prev_* keep it, so free->taken->free is no change).
+        let before = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT result, checked_at, prev_result, prev_checked_at, change_unreported
+                 FROM answers WHERE host=?1 AND partner=?2 AND api=?3 AND kind=?4 AND key=?5",
+            )?;
+            stmt.query_row(
+                params![s.host, s.partner, s.api, kind, o.checked_key],
                 |r| {
-                    let prev: Option<String> = r.get(0)?;
-                    let at: Option<i64> = r.get(1)?;
-                    let change: i64 = r.get(2)?;
-                    Ok(Recorded {
-                        previous: prev.and_then(|p| ResultKind::parse(&p)).zip(at.map(ts)),
-                        change: change != 0,
+                    let change: i64 = r.get(4)?;
+                    Ok(if change != 0 {
+                        (r.get::<_, Option<String>>(2)?, r.get::<_, Option<i64>>(3)?)
+                    } else {
+                        (Some(r.get::<_, String>(0)?), Some(r.get::<_, i64>(1)?))
                     })
                 },
             )
-            .context("cannot record an answer in the state store (is the disk full?)")?;
+            .optional()
+            .context("cannot read the state store")?
+        };
+        let (prev, prev_at) = before.unwrap_or((None, None));
+        let base = prev.as_deref().and_then(ResultKind::parse);
+        let change = base.is_some_and(|b| b.is_answer() && o.result.is_answer() && b != o.result);
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT OR REPLACE INTO answers (host, partner, api, kind, key, result, status,
+                 uplimit, error_code, error_msg, http_status, request_id, checked_at,
+                 prev_result, prev_checked_at, change_unreported)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )?;
+        stmt.execute(params![
+            s.host,
+            s.partner,
+            s.api,
+            kind,
+            o.checked_key,
+            o.result.as_str(),
+            o.status,
+            o.uplimit,
+            o.error_code,
+            o.error_msg,
+            o.http_status,
+            o.request_id,
+            o.checked_at.unwrap_or_else(Utc::now).timestamp(),
+            prev,
+            prev_at,
+            change as i64,
+        ])
+        .context("cannot record an answer in the state store (is the disk full?)")?;
+        let recorded = Recorded {
+            previous: base.zip(prev_at.map(ts)),
+            change,
+        };
         drop(stmt);
         if self.commit_due().is_some_and(|due| due <= Instant::now()) {
             self.commit()?;
