@@ -356,3 +356,44 @@ fn a_small_run_is_not_queued_behind_a_big_one() {
     assert!(took < Duration::from_secs(8), "the small run took {took:?}");
     assert_eq!(throttled(&sim), 0);
 }
+
+/// `doctor` checks the database: reachable, TLS as asked, schema version, the quota, the clock.
+#[test]
+fn doctor_checks_the_team_database() {
+    let Some(db) = pg::Cluster::start() else {
+        return;
+    };
+    let url = db.database();
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let id = &sim.sandbox.identity;
+    let o = bin(fx.dir.path())
+        .env("HUAWEICLOUD_SDK_AK", &id.ak)
+        .env("HUAWEICLOUD_SDK_SK", &id.sk)
+        .args(["doctor", "--endpoint", &sim.sandbox.endpoint()])
+        .args(["--partner-id", &id.partner_id, "--state", &url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
+    for what in ["state database", "schema", "quota", "database clock"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("ok") && l.contains(what)),
+            "{what}: {text}"
+        );
+    }
+    assert!(text.contains("sslmode disable"), "{text}");
+    // A password in the URL is refused, and never echoed.
+    let o = bin(fx.dir.path())
+        .args([
+            "state",
+            "--state",
+            "postgres://u:hunter2@127.0.0.1/db",
+            "stats",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("PGPASSWORD") && !stderr(&o).contains("hunter2"));
+}
