@@ -119,3 +119,17 @@ pub fn private_dir(dir: &Path) -> Result<()> {
         .create(dir)
         .with_context(|| format!("cannot create the state folder {}", dir.display()))
 }
+
+/// Text made safe for a file name: letters, digits, `-`, `_` and `.` kept, anything else `_`
+/// (a scope's host and partner become part of lock and spool file names).
+pub fn file_name_part(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

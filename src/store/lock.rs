@@ -37,16 +37,7 @@ pub enum LockError {
 
 /// The lock file of one scope of the store at `store`: `STORE.HOST-PARTNER.lock`, beside it.
 pub fn path(store: &Path, scope: &Scope) -> PathBuf {
-    let name: String = format!("{}-{}", scope.host, scope.partner)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let name = super::location::file_name_part(&format!("{}-{}", scope.host, scope.partner));
     let mut p = store.as_os_str().to_owned();
     p.push(format!(".{name}.lock"));
     PathBuf::from(p)
@@ -121,11 +112,7 @@ mod tests {
     use super::*;
 
     fn scope() -> Scope {
-        Scope {
-            host: "h".into(),
-            partner: "p".into(),
-            api: "v1".into(),
-        }
+        crate::store::sqlite::tests::scope()
     }
 
     #[test]

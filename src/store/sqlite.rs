@@ -487,11 +487,11 @@ impl super::Admin for SqliteAdmin {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::AnswerStore;
 
-    fn scope() -> Scope {
+    pub(crate) fn scope() -> Scope {
         Scope {
             host: "h".into(),
             partner: "p".into(),
@@ -507,6 +507,15 @@ mod tests {
     }
 
     const HOUR: i64 = 3600;
+
+    /// Answers reused for an hour, whatever their result.
+    fn hour() -> Reuse {
+        Reuse {
+            max_age: Duration::from_secs(3600),
+            taken_max_age: Duration::from_secs(3600),
+            refresh: false,
+        }
+    }
 
     #[test]
     fn reuse_follows_max_age_and_taken_max_age() {
@@ -553,11 +562,7 @@ mod tests {
     fn a_new_answer_keeps_the_previous_one_and_refresh_reuses_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
-        let reuse = Reuse {
-            max_age: Duration::from_secs(3600),
-            taken_max_age: Duration::from_secs(3600),
-            refresh: false,
-        };
+        let reuse = hour();
         let mut store = SqliteStore::open(&path, scope(), reuse).unwrap();
         let t0 = ts(1_700_000_000);
         store
@@ -599,11 +604,7 @@ mod tests {
     fn a_change_is_kept_with_its_answer_until_a_run_reports_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
-        let reuse = Reuse {
-            max_age: Duration::from_secs(3600),
-            taken_max_age: Duration::from_secs(3600),
-            refresh: false,
-        };
+        let reuse = hour();
         let t = |s: i64| ts(1_700_000_000 + s);
         let mut store = SqliteStore::open(&path, scope(), reuse).unwrap();
         let first = store
@@ -672,11 +673,7 @@ mod tests {
             )
             .unwrap();
         }
-        let reuse = Reuse {
-            max_age: Duration::from_secs(3600),
-            taken_max_age: Duration::from_secs(3600),
-            refresh: false,
-        };
+        let reuse = hour();
         let store = SqliteStore::open(&path, scope(), reuse).unwrap();
         let got = store
             .lookup(CheckType::Email, "a@x.yz", ts(1_700_000_100))

@@ -159,16 +159,8 @@ pub struct PgStore {
 /// Where answers wait when the database is away: beside the default SQLite store, per scope.
 fn spool_path(scope: &Scope) -> Option<PathBuf> {
     let dir = super::default_path()?.parent()?.to_path_buf();
-    let name: String = format!("{}-{}-{}", scope.host, scope.partner, scope.api)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let name =
+        super::location::file_name_part(&format!("{}-{}-{}", scope.host, scope.partner, scope.api));
     Some(dir.join(format!("unrecorded-{name}.jsonl")))
 }
 
