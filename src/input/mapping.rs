@@ -1,5 +1,7 @@
 //! From header and row to checks: per-row-type mode (`searchType`,`searchKey`) or mapped mode
-//! (`--check TYPE=COLUMN`), and the output header that goes with it.
+//! (`--check TYPE=COLUMN`), and the output header that goes with it. A marked cell
+//! ([`marks`]) is an `invalid` check with its reason; a re-checked output marks the cells its
+//! old result columns say a spreadsheet mangled ([`mangled`]).
 
 use std::str::FromStr;
 
@@ -8,6 +10,8 @@ use anyhow::{bail, Result};
 use crate::model::{CheckType, Local, RESULT_COLUMNS};
 use crate::normalize::{self, Rules};
 use crate::output::escape::unescape;
+
+use super::marks;
 
 /// One `--check TYPE=COLUMN` flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +59,9 @@ pub struct Layout {
     rules: Rules,
     /// Whether a re-checked output's cells carry the CSV writer's formula escaping.
     unescape: bool,
+    /// For a re-checked output: per check, the column it reads (after projection) and its old
+    /// result columns, to keep a value a previous run found mangled `invalid`.
+    mangled: Vec<(usize, mangled::OldResult)>,
 }
 
 const TYPE_NAMES: [&str; 2] = ["searchtype", "search_type"];
@@ -63,6 +70,7 @@ const KEY_NAMES: [&str; 3] = ["searchkey", "search_key", "search_value"];
 impl Layout {
     /// Resolves `--check` flags, or finds the per-row columns, against a header.
     pub fn resolve(header: &[String], specs: &[CheckSpec], rules: Rules) -> Result<Layout> {
+        let original = header;
         let recheck = previous_results(header).map(|keep| (keep, header.len()));
         let header: Vec<String> = match &recheck {
             Some((keep, _)) => keep.iter().map(|&i| header[i].clone()).collect(),
@@ -93,6 +101,18 @@ impl Layout {
                     .collect()
             }
         };
+        let read: Vec<usize> = match &mode {
+            Mode::PerRow { key_col, .. } => vec![*key_col],
+            Mode::Mapped(cols) => cols.iter().map(|c| c.1).collect(),
+        };
+        let mangled = match &recheck {
+            Some(_) => read
+                .into_iter()
+                .zip(&prefixes)
+                .filter_map(|(col, p)| Some((col, mangled::OldResult::find(original, p)?)))
+                .collect(),
+            None => Vec::new(),
+        };
         Ok(Layout {
             mode,
             header: header.to_vec(),
@@ -101,6 +121,7 @@ impl Layout {
             prefixes,
             rules,
             unescape: true,
+            mangled,
         })
     }
 
@@ -145,6 +166,17 @@ impl Layout {
         for i in *width..fields.len() {
             out.push_field(cell(i));
         }
+        for (col, old) in &self.mangled {
+            let now = out.get(*col).unwrap_or("");
+            if let Some(reason) = old.still(&cell, now) {
+                let marked = marks::mark(&reason, now);
+                out = out
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| if i == *col { marked.as_str() } else { f })
+                    .collect();
+            }
+        }
         out
     }
 
@@ -184,7 +216,7 @@ impl Layout {
             }
             Mode::Mapped(cols) => out.extend(
                 cols.iter()
-                    .map(|(kind, col)| (*kind, normalize::check(*kind, cell(*col), &self.rules))),
+                    .map(|(kind, col)| (*kind, self.check(*kind, cell(*col)))),
             ),
         }
         if let Some(reason) = problem {
@@ -199,9 +231,30 @@ impl Layout {
         }
     }
 
+    /// One cell's check: a marked cell is `invalid` with its mark's reason.
+    fn check(&self, kind: CheckType, cell: &str) -> Local {
+        match marks::parse(cell) {
+            Some((reason, shown)) => Local::Invalid {
+                key: shown.trim().to_string(),
+                reason: reason.to_string(),
+            },
+            None => normalize::check(kind, cell, &self.rules),
+        }
+    }
+
     fn per_row(&self, type_cell: &str, key_cell: &str) -> (CheckType, Local) {
+        if let Some((reason, _)) = marks::parse(type_cell) {
+            let key = marks::parse(key_cell).map_or(key_cell, |m| m.1);
+            return (
+                CheckType::Email,
+                Local::Invalid {
+                    key: key.trim().to_string(),
+                    reason: format!("searchType: {reason}"),
+                },
+            );
+        }
         match type_cell.parse::<CheckType>() {
-            Ok(kind) => (kind, normalize::check(kind, key_cell, &self.rules)),
+            Ok(kind) => (kind, self.check(kind, key_cell)),
             Err(_) if type_cell.trim().is_empty() && key_cell.trim().is_empty() => {
                 (CheckType::Email, Local::Skipped)
             }
@@ -212,6 +265,135 @@ impl Layout {
                     reason: format!("searchType: {reason}"),
                 },
             ),
+        }
+    }
+}
+
+mod mangled {
+    //! A value a previous run found mangled by a spreadsheet (`1.35363E+10`: the digits were
+    //! lost before checkuser saw them) is still mangled after the output went through a
+    //! spreadsheet again, which may have turned it into `13536300000`, a stranger's number.
+    //! The old result columns say so; the value stays `invalid` with that reason unless the
+    //! cell now holds more than the spreadsheet could have made of it (a person typed it again).
+
+    use crate::model::RESULT_COLUMNS;
+
+    /// The phrase the mobile rule's reason for a mangled value holds
+    /// (`crate::normalize::mobile`; a test keeps the two together).
+    pub const PHRASE: &str = "a spreadsheet turned";
+
+    /// What a re-check adds to the old reason.
+    const FOUND: &str = " (found by the run that wrote this file;";
+
+    /// The old result columns of one check, by index in the re-checked file's header.
+    #[derive(Debug, Clone)]
+    pub struct OldResult {
+        key: usize,
+        result: usize,
+        code: usize,
+        msg: usize,
+    }
+
+    impl OldResult {
+        /// The columns of prefix `p` (`mobile_`, or empty), if the header has them all.
+        pub fn find(header: &[String], p: &str) -> Option<OldResult> {
+            let at = |c: &str| {
+                debug_assert!(RESULT_COLUMNS.contains(&c));
+                header.iter().position(|h| *h == format!("{p}{c}"))
+            };
+            Some(OldResult {
+                key: at("checked_key")?,
+                result: at("result")?,
+                code: at("error_code")?,
+                msg: at("error_msg")?,
+            })
+        }
+
+        /// The reason the cell `now` stays invalid, if its old result says a spreadsheet
+        /// mangled it and `now` is what a spreadsheet makes of that.
+        pub fn still<'a>(&self, cell: &impl Fn(usize) -> &'a str, now: &str) -> Option<String> {
+            let msg = cell(self.msg);
+            if cell(self.result) != "invalid" || cell(self.code) != "LOCAL" || !msg.contains(PHRASE)
+            {
+                return None;
+            }
+            if now.trim().is_empty() || !made_of(cell(self.key), now) {
+                return None;
+            }
+            let msg = msg.split(FOUND).next().unwrap_or(msg);
+            Some(format!(
+                "{msg}{FOUND} the cell now reads '{}', which is what a spreadsheet made of it,                  not the number)",
+                now.trim()
+            ))
+        }
+    }
+
+    /// The significant digits of a number in scientific notation (`1.35363E+10` → `135363`).
+    fn scientific(s: &str) -> Option<String> {
+        let (mantissa, exp) = s.split_once(['e', 'E'])?;
+        let exp = exp.strip_prefix('+').unwrap_or(exp);
+        if exp.is_empty() || !exp.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let (int, frac) = mantissa.split_once(['.', ',']).unwrap_or((mantissa, ""));
+        if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(significant(&format!("{int}{frac}")))
+    }
+
+    fn significant(digits: &str) -> String {
+        digits.trim_start_matches('0').trim_end_matches('0').to_string()
+    }
+
+    /// Whether `now` is what a spreadsheet makes of the mangled value `old`: the same value
+    /// in scientific notation again, or a plain number whose significant digits are no more
+    /// than `old`'s (`13536300000`, `1.35E+10`, `13,536,300,000.0`).
+    fn made_of(old: &str, now: &str) -> bool {
+        let bare = |s: &str| {
+            let s = s.trim();
+            let s = s.strip_prefix('\'').unwrap_or(s);
+            s.strip_prefix("=\"")
+                .and_then(|x| x.strip_suffix('"'))
+                .unwrap_or(s)
+                .trim()
+                .to_string()
+        };
+        let Some(was) = scientific(&bare(old)) else {
+            return true; // nothing to compare with: the old verdict stands
+        };
+        let now = bare(now);
+        if let Some(is) = scientific(&now) {
+            return was.starts_with(&is);
+        }
+        if !now.chars().all(|c| c.is_ascii_digit() || " .,\u{a0}".contains(c)) {
+            return false;
+        }
+        let digits: String = now.chars().filter(char::is_ascii_digit).collect();
+        let is = significant(&digits);
+        !is.is_empty() && was.starts_with(&is)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn what_a_spreadsheet_makes_of_a_mangled_number() {
+            for now in ["13536300000", "1.35363E+10", "1.35E+10", "13,536,300,000", "13536300000.0", "'13536300000"] {
+                assert!(made_of("1.35363E+10", now), "{now}");
+            }
+            for now in ["13536312345", "+86 139 0013 9000", "1.35364E+10", "abc"] {
+                assert!(!made_of("1.35363E+10", now), "{now}");
+            }
+            assert!(made_of("not scientific", "anything"));
+        }
+
+        #[test]
+        fn the_mobile_rule_names_a_mangled_value_with_the_phrase() {
+            let reason = crate::normalize::mobile::mobile("8.6138E+12", None, Default::default())
+                .unwrap_err();
+            assert!(reason.contains(PHRASE), "{reason}");
         }
     }
 }

@@ -1,9 +1,14 @@
 //! Reading lead lists: byte-level sniffing (BOM, encoding, delimiter) and a streaming record
 //! reader with limits ([`reader`]), then turning each row into checks ([`mapping`]).
+//! Workbooks are converted to CSV text first ([`workbook`]); a cell whose verdict is known
+//! before its value is read (a formula with no saved value, a value a previous run found
+//! mangled) travels as a marked cell ([`marks`]).
 
 pub mod mapping;
+pub mod marks;
 pub mod reader;
 pub mod sniff;
+mod switch;
 pub mod workbook;
 
 pub use mapping::{CheckSpec, Layout};
@@ -58,8 +63,9 @@ pub fn spawn_reader(
             let Some(rec) = reader.next_record_into(fields)? else {
                 break;
             };
-            let fields = layout.project(rec.fields);
+            let mut fields = layout.project(rec.fields);
             layout.checks_into(&fields, rec.problem.as_deref(), &mut checks);
+            marks::present(&mut fields);
             rows.push(Row {
                 number: rec.number,
                 fields,

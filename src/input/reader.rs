@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use super::marks;
 use super::sniff::{self, TextEncoding};
+use super::switch::Utf16Watch;
 
 /// The largest record accepted; anything bigger is almost certainly a broken quote.
 pub const DEFAULT_RECORD_CAP: usize = 1 << 20;
@@ -18,6 +20,13 @@ const SNIFF_LEN: usize = 64 * 1024;
 
 /// The csv reader's buffer; the record-size guard allows for what it reads ahead.
 const CSV_BUFFER: usize = 64 * 1024;
+
+/// How far past the first record that is not UTF-8 the reader looks for the others, to decide
+/// one legacy encoding from all of them.
+const LOOKAHEAD: u64 = 4 << 20;
+
+/// How much of the rest of the file is read to tell a long field from an unclosed quote.
+const QUOTE_SCAN: u64 = 1 << 30;
 
 /// What the user said (or did not say) about the input.
 #[derive(Debug, Clone)]
@@ -56,6 +65,11 @@ struct Guard<R> {
     tripped: bool,
     /// The last byte read: a file that does not end in a line end may have been cut off.
     last: Option<u8>,
+    /// A copy of the last chunk read and where it starts, kept (for UTF-8 input that may fall
+    /// back) because the csv reader's unread buffer lies within it.
+    keep_chunk: bool,
+    chunk: Vec<u8>,
+    chunk_start: u64,
 }
 
 impl<R: Read> Read for Guard<R> {
@@ -67,6 +81,11 @@ impl<R: Read> Read for Guard<R> {
         let n = self.inner.read(buf)?;
         if n > 0 {
             self.last = Some(buf[n - 1]);
+        }
+        if self.keep_chunk {
+            self.chunk.clear();
+            self.chunk.extend_from_slice(&buf[..n]);
+            self.chunk_start = self.delivered;
         }
         self.delivered += n as u64;
         self.quotes += buf[..n].iter().filter(|&&b| b == b'"').count() as u64;
@@ -85,6 +104,14 @@ pub struct RecordReader {
     pub sheet: Option<String>,
     /// How many records of a UTF-8 input were not UTF-8 and were decoded on their own.
     pub fallback_records: u64,
+    /// The legacy encoding of those records: one for the file, decided at the first of them
+    /// from all of them that lie ahead (up to [`LOOKAHEAD`] bytes), with the locale's hint.
+    pub fallback_encoding: Option<&'static encoding_rs::Encoding>,
+    /// For a workbook: cells holding a formula with no saved value (their checks are invalid).
+    pub formula_cells: u64,
+    /// Whether cells may carry marks ([`marks`]): true for a converted workbook; a CSV's
+    /// cells have a leading mark defused.
+    marked: bool,
     region: Option<String>,
     cap: usize,
     number: u64,
@@ -104,7 +131,8 @@ impl RecordReader {
         let (source, label): (Box<dyn Read + Send>, String) = match &opts.path {
             None => (Box::new(io::stdin()), "standard input".into()),
             Some(p) if super::workbook::is_workbook(p) => {
-                let (csv, sheet) = super::workbook::to_csv(p, opts.sheet.as_deref())?;
+                let book = super::workbook::convert(p, opts.sheet.as_deref())?;
+                let (csv, sheet) = (book.file, book.shown);
                 let opts = InputOptions {
                     delimiter: Some(b','),
                     encoding: Some(TextEncoding::Utf8 { strict: true }),
@@ -113,6 +141,8 @@ impl RecordReader {
                 let label = format!("{} (sheet '{sheet}')", p.display());
                 let mut r = RecordReader::from_reader(Box::new(csv), label, &opts)?;
                 r.sheet = Some(sheet);
+                r.formula_cells = book.formula_cells;
+                r.marked = true;
                 return Ok(r);
             }
             Some(p) => (Box::new(open_file(p)?), p.display().to_string()),
@@ -168,6 +198,13 @@ impl RecordReader {
                 (start, skip, sample)
             }
             TextEncoding::Other(enc) => {
+                // Two exports joined: a UTF-16 file that goes on in UTF-8 is stopped there.
+                let joined: Box<dyn Read + Send> = match enc {
+                    e if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE => Box::new(
+                        Utf16Watch::new(joined, e == encoding_rs::UTF_16BE, label.clone()),
+                    ),
+                    _ => joined,
+                };
                 let mut decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
                     .encoding(Some(enc))
                     .bom_override(true)
@@ -193,6 +230,9 @@ impl RecordReader {
             quotes: 0,
             tripped: false,
             last: None,
+            keep_chunk: encoding == TextEncoding::Utf8 { strict: false },
+            chunk: Vec::new(),
+            chunk_start: 0,
         };
         io::copy(&mut (&mut guard).take(skip as u64), &mut io::sink())?;
         guard.delivered = 0;
@@ -210,6 +250,9 @@ impl RecordReader {
             encoding,
             sheet: None,
             fallback_records: 0,
+            fallback_encoding: None,
+            formula_cells: 0,
+            marked: false,
             region: opts.region.clone(),
             cap: opts.record_cap,
             number: 0,
@@ -223,8 +266,13 @@ impl RecordReader {
             // A byte-order mark inside a quoted first name was no BOM to the sniffer; as the
             // first bytes of an output it would be one to every reader (and names never hold
             // one): it goes.
+            // A header cell of a workbook that is a formula with no value is named by the
+            // formula.
             Some(h) => {
-                let name = |f: &str| f.trim_start_matches('\u{feff}').to_string();
+                let name = |f: &str| {
+                    let f = marks::parse(f).map_or(f, |(_, shown)| shown);
+                    f.trim_start_matches('\u{feff}').to_string()
+                };
                 reader.header = h.fields.iter().map(name).collect()
             }
             None => bail!("{} has no header row", reader.source),
@@ -261,14 +309,16 @@ impl RecordReader {
                 return Ok(None);
             }
             Ok(true) => {}
-            Err(_) if self.csv.get_ref().tripped => bail!(
-                "{} of {} (starting at line {}) is larger than {} KiB: probably a quote that is \
-                 never closed starts there",
-                which(self.number),
-                self.source,
-                self.line,
-                self.cap / 1024
-            ),
+            Err(_) if self.csv.get_ref().tripped => {
+                let what = format!(
+                    "{} of {} (starting at line {}) is larger than {} KiB",
+                    which(self.number),
+                    self.source,
+                    self.line,
+                    self.cap / 1024
+                );
+                bail!("{what}: {}", self.why_too_large())
+            }
             Err(e) => {
                 return Err(e).with_context(|| {
                     format!("cannot read {} of {}", which(self.number), self.source)
@@ -285,7 +335,10 @@ impl RecordReader {
         self.line_of_last = line;
         self.fields_of_last = self.raw.len();
         self.line += 1 + inner_newlines as u64;
-        let (fields, problem) = self.decode(spent);
+        let (mut fields, problem) = self.decode(spent);
+        if !self.marked {
+            marks::defuse_record(&mut fields);
+        }
         let rec = Record {
             number: self.number,
             line,
@@ -294,6 +347,85 @@ impl RecordReader {
         };
         self.number += 1;
         Ok(Some(rec))
+    }
+
+    /// Why a record grew past the cap. A converted workbook's cells are bounded, so many big
+    /// cells did it. In a CSV, an unclosed quote swallows the rest of the file, which then
+    /// holds an odd number of quotes; with every quote closed, one field is simply that long.
+    fn why_too_large(&mut self) -> String {
+        if self.sheet.is_some() {
+            return format!(
+                "its cells together hold more text than a row may (a cell may hold {})",
+                super::workbook::limits::size(super::workbook::limits::MAX_CELL)
+            );
+        }
+        let guard = self.csv.get_mut();
+        let (mut quotes, mut seen) = (guard.quotes, 0u64);
+        let mut buf = vec![0u8; 1 << 16];
+        let complete = loop {
+            match guard.inner.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    quotes += buf[..n].iter().filter(|&&b| b == b'"').count() as u64;
+                    seen += n as u64;
+                    if seen > QUOTE_SCAN {
+                        break false;
+                    }
+                }
+                Err(_) => break false,
+            }
+        };
+        if complete && quotes % 2 == 0 {
+            "one of its fields is that long, though every quote in the file is closed; no lead \
+             list holds such a field: check what was exported into it"
+                .into()
+        } else {
+            "probably a quote that is never closed starts there".into()
+        }
+    }
+
+    /// The one legacy encoding for the records of a UTF-8 file that are not UTF-8, decided at
+    /// the first of them from its bytes and those of every such line in the next
+    /// [`LOOKAHEAD`] bytes (what the csv reader holds unread, and what is read ahead and put
+    /// back), with the locale's region as a hint: a few bytes of one row alone are too little
+    /// to tell GBK from EUC-KR or Big5.
+    fn decide_fallback(&mut self) -> &'static encoding_rs::Encoding {
+        let pos = self.csv.position().byte();
+        let guard = self.csv.get_mut();
+        let mut window = match pos.checked_sub(guard.chunk_start) {
+            Some(at) => guard.chunk.get(at as usize..).unwrap_or(&[]).to_vec(),
+            None => Vec::new(),
+        };
+        let unread = window.len();
+        let mut inner = std::mem::replace(&mut guard.inner, Box::new(io::empty()));
+        let failed = (&mut inner).take(LOOKAHEAD).read_to_end(&mut window).err();
+        let mut evidence = self.raw.as_slice().to_vec();
+        let mut later = 0u64;
+        for line in window.split(|&b| b == b'\n') {
+            if evidence.len() > 1 << 16 {
+                break;
+            }
+            let bad = std::str::from_utf8(line).is_err_and(|e| e.error_len().is_some());
+            if bad {
+                evidence.push(b'\n');
+                evidence.extend_from_slice(line);
+                later += 1;
+            }
+        }
+        let ahead = window.split_off(unread);
+        guard.inner = match failed {
+            None => Box::new(Cursor::new(ahead).chain(inner)),
+            Some(e) => Box::new(Cursor::new(ahead).chain(Failed(Some(e)))),
+        };
+        let enc = sniff::guess_legacy(&evidence, self.region.as_deref());
+        tracing::warn!(
+            "record {} of {} is not UTF-8, nor are {later} lines after it: they are read as {}, \
+             decided from all of them together (the rest of the file is UTF-8)",
+            self.number,
+            self.source,
+            enc.name()
+        );
+        enc
     }
 
     /// A last record with no line end and fewer fields than the header is what a file looks
@@ -341,12 +473,30 @@ impl RecordReader {
                     );
                     (redo(&self.raw, encoding_rs::UTF_8, into), Some(msg))
                 } else {
-                    // This record alone: its bytes say which legacy encoding it is in.
+                    // One legacy encoding for all such records of the file.
                     self.fallback_records += 1;
-                    let enc = sniff::guess_legacy(self.raw.as_slice(), self.region.as_deref());
+                    let enc = match self.fallback_encoding {
+                        Some(enc) => enc,
+                        None => {
+                            let enc = self.decide_fallback();
+                            *self.fallback_encoding.insert(enc)
+                        }
+                    };
                     (redo(&self.raw, enc, into), None)
                 }
             }
+        }
+    }
+}
+
+/// A source that failed while read ahead: the failure comes when the reading gets there.
+struct Failed(Option<io::Error>);
+
+impl Read for Failed {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match self.0.take() {
+            Some(e) => Err(e),
+            None => Ok(0),
         }
     }
 }
