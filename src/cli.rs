@@ -183,9 +183,15 @@ pub struct InputArgs {
     #[arg(long, value_enum)]
     pub format: Option<crate::output::Format>,
 
-    /// Start the output with a UTF-8 byte-order mark, so Excel on Windows reads accents right.
-    #[arg(long)]
+    /// Start a CSV output with a UTF-8 byte-order mark, so that Excel and LibreOffice open its
+    /// accents and Chinese names right on a double-click [default: yes for a file, no for
+    /// standard output or a pipe].
+    #[arg(long, overrides_with = "no_bom")]
     pub bom: bool,
+
+    /// Leave the byte-order mark out of a CSV written to a file.
+    #[arg(long, overrides_with = "bom")]
+    pub no_bom: bool,
 
     /// Do not prefix cells starting with = + - @ TAB or CR with ' (formula escaping is on by
     /// default so that spreadsheets show them as text).

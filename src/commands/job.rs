@@ -212,9 +212,9 @@ fn sink_at(
     changes_sheet: bool,
 ) -> Result<Sink> {
     let opts = SinkOptions {
+        bom: crate::output::csv::wants_bom(cfg.bom, path.as_deref()),
         path,
         delimiter: input.reader.delimiter,
-        bom: cfg.bom,
         escape_formulas: cfg.escape_formulas,
         format,
         changes_sheet,

@@ -27,7 +27,9 @@ pub struct JobConfig {
     /// `None` writes to standard output.
     pub output: Option<PathBuf>,
     pub format: Format,
-    pub bom: bool,
+    /// `--bom` (`Some(true)`) or `--no-bom` (`Some(false)`); `None` decides by where a CSV goes
+    /// ([`crate::output::csv::wants_bom`]).
+    pub bom: Option<bool>,
     pub escape_formulas: bool,
     pub summary_json: Option<PathBuf>,
     pub display: Display,
@@ -111,7 +113,11 @@ impl JobConfig {
             },
             output,
             format,
-            bom: a.bom,
+            bom: match (a.bom, a.no_bom) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
             escape_formulas: !a.no_escape_formulas,
             summary_json: a.summary_json.clone(),
             display: log.into(),
