@@ -175,7 +175,9 @@ pub struct InputArgs {
     pub mobile_types: MobileTypes,
 
     /// Output file; - for standard output; a name ending in .xlsx writes a workbook [default:
-    /// INPUT's name with .checked.csv, or .checked.xlsx for a workbook input, beside it].
+    /// INPUT's name with .checked.csv, or .checked.xlsx for a workbook input, beside it; refused
+    /// when another list beside it would get the same name, as a.xlsx and a.ods would: then
+    /// name it with -o].
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 

@@ -81,6 +81,9 @@ impl JobConfig {
             None if stdin => None,
             None => Some(default_output(&a.input, format)),
         };
+        if a.output.is_none() && !stdin && writes_output {
+            shared_default_output(&a.input, format)?;
+        }
         if output.is_none() && format == Format::Xlsx {
             bail!("a workbook cannot go to standard output: pass -o NAME.xlsx");
         }
@@ -158,6 +161,67 @@ pub fn default_output(input: &Path, format: Format) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".into());
     input.with_file_name(format!("{stem}.checked.{}", format.extension()))
+}
+
+/// Extensions of the lead lists a folder may hold side by side.
+const LIST_EXTENSIONS: [&str; 7] = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods"];
+
+/// Refuses a default output that another lead list beside the input would also get: `a.xlsx`
+/// and `a.ods` both make `a.checked.xlsx` (as `a.csv` and `a.tsv` make `a.checked.csv`), and
+/// the second run would silently replace the first one's results. Checked before anything is
+/// read or sent; `-o` names the output and ends the ambiguity.
+fn shared_default_output(input: &Path, format: Format) -> Result<()> {
+    let (Some(name), Some(stem)) = (input.file_name(), input.file_stem()) else {
+        return Ok(());
+    };
+    let dir = match input.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let is_list = |p: &Path| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| LIST_EXTENSIONS.iter().any(|l| l.eq_ignore_ascii_case(e)))
+    };
+    let mine = default_output(input, format);
+    for other in entries.flatten().map(|e| e.path()) {
+        if other.file_name() == Some(name)
+            || other.file_stem() != Some(stem)
+            || !is_list(&other)
+            || !other.is_file()
+        {
+            continue;
+        }
+        let theirs = match crate::input::workbook::is_workbook(&other) {
+            true => Format::Xlsx,
+            false => Format::Csv,
+        };
+        if default_output(&other, theirs).file_name() == mine.file_name() {
+            let ext = input
+                .extension()
+                .map(|e| e.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let instead = input.with_file_name(format!(
+                "{}-{ext}.checked.{}",
+                stem.to_string_lossy(),
+                format.extension()
+            ));
+            bail!(
+                "{} and {} in the same folder would both be written to {}, one replacing the \
+                 other's results: name this one's output with -o (e.g. -o {})",
+                input.display(),
+                input
+                    .with_file_name(other.file_name().unwrap_or_default())
+                    .display(),
+                mine.display(),
+                instead.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// What a path leads to: the file itself (device and inode) when it exists, so that symlinks,
