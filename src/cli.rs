@@ -80,7 +80,8 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
-    /// The state store to check [default: $XDG_STATE_HOME/checkuser/state.sqlite].
+    /// The state store to check [default: $XDG_STATE_HOME/checkuser/state.sqlite; with
+    /// --sandbox, sandbox.sqlite beside it]. Doctor never creates it.
     #[arg(long, env = "CHECKUSER_STATE", value_name = "PATH")]
     pub state: Option<PathBuf>,
 
@@ -90,9 +91,14 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct StateArgs {
-    /// The state store [default: $XDG_STATE_HOME/checkuser/state.sqlite].
+    /// The state store [default: $XDG_STATE_HOME/checkuser/state.sqlite; with --sandbox,
+    /// sandbox.sqlite beside it].
     #[arg(long, env = "CHECKUSER_STATE", value_name = "PATH", global = true)]
     pub state: Option<PathBuf>,
+
+    /// Look at the store of the simulated answers that run --sandbox keeps.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
 
     #[command(subcommand)]
     pub action: StateAction,

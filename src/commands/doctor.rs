@@ -223,17 +223,60 @@ fn clock(r: &mut Report, server: Option<SystemTime>) {
 }
 
 fn state_store(r: &mut Report, path: &Path, scope: &crate::store::Scope) {
-    match store::open_admin(&store::Location::File(path.to_path_buf())) {
-        Ok(_) => r.line(Level::Ok, "state store", path.display().to_string()),
-        Err(e) => return r.line(Level::Fail, "state store", format!("{e:#}")),
+    // Doctor changes nothing: a store and its lock file not there yet are the first run's
+    // to make.
+    if path.exists() {
+        match store::open_admin(&store::Location::File(path.to_path_buf())) {
+            Ok(_) => r.line(Level::Ok, "state store", path.display().to_string()),
+            Err(e) => return r.line(Level::Fail, "state store", format!("{e:#}")),
+        }
+    } else {
+        new_store(r, path);
+    }
+    let free = format!("free for {} / {}", scope.host, scope.partner);
+    if !store::lock::path(path, scope).exists() {
+        return r.line(Level::Ok, "run lock", free);
     }
     match RunLock::acquire(path, scope, false) {
-        Ok(_) => r.line(
-            Level::Ok,
-            "run lock",
-            format!("free for {} / {}", scope.host, scope.partner),
-        ),
+        Ok(_) => r.line(Level::Ok, "run lock", free),
         Err(e @ store::LockError::Held { .. }) => r.line(Level::Warn, "run lock", e.to_string()),
         Err(e) => r.line(Level::Fail, "run lock", format!("{e:#}")),
+    }
+}
+
+/// A store not made yet: fine if the first run can make it (the nearest folder that exists
+/// takes files).
+fn new_store(r: &mut Report, path: &Path) {
+    let folder = path
+        .ancestors()
+        .skip(1)
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        })
+        .find(|d| d.is_dir());
+    match folder {
+        Some(d) if crate::output::atomic::folder_takes_files(d) => r.line(
+            Level::Ok,
+            "state store",
+            format!("{} (none yet: the first run creates it)", path.display()),
+        ),
+        Some(d) => r.line(
+            Level::Fail,
+            "state store",
+            format!(
+                "{}: the folder {} does not take new files (pass --state PATH)",
+                path.display(),
+                d.display()
+            ),
+        ),
+        None => r.line(
+            Level::Fail,
+            "state store",
+            format!("{}: no folder to create it in", path.display()),
+        ),
     }
 }

@@ -445,19 +445,11 @@ impl RunConfig {
                 partner_id,
             }
         };
-        let default_state = if t.sandbox {
-            crate::store::sandbox_path()
-        } else {
-            crate::store::default_path()
-        };
-        let state = match &a.state {
-            Some(p) => p.clone(),
-            None => default_state.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "cannot find a place for the state store: set HOME or pass --state PATH"
-                )
-            })?,
-        };
+        let state = state_path(a.state.as_deref(), t.sandbox).ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot find a place for the state store: set HOME or pass --state PATH"
+            )
+        })?;
         Ok(RunConfig {
             job,
             target,
@@ -480,6 +472,17 @@ impl RunConfig {
             },
             wait_lock: a.wait_lock,
         })
+    }
+}
+
+/// The state store of `run`, `plan`, `state` and `doctor`: `--state` (or `CHECKUSER_STATE`),
+/// else the default store, or with `--sandbox` the simulator's own beside it, so that
+/// simulated answers never mix with real ones. `None` when there is no home to put it in.
+pub fn state_path(given: Option<&Path>, sandbox: bool) -> Option<PathBuf> {
+    match given {
+        Some(p) => Some(p.to_path_buf()),
+        None if sandbox => crate::store::sandbox_path(),
+        None => crate::store::default_path(),
     }
 }
 

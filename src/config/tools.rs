@@ -36,7 +36,7 @@ impl DoctorConfig {
             partner_id: t.partner_id.clone(),
             api: t.api,
             ca_certs: super::ca_certs(t.ca_cert.as_deref()).map_err(|e| format!("{e:#}")),
-            state: a.state.clone().or_else(crate::store::default_path),
+            state: super::state_path(a.state.as_deref(), t.sandbox),
         })
     }
 }
@@ -57,15 +57,13 @@ pub enum StateJob {
 
 impl StateConfig {
     pub fn from_args(a: &StateArgs) -> Result<StateConfig> {
-        let path = match &a.state {
-            Some(p) => p.clone(),
-            None => crate::store::default_path()
-                .context("cannot find the state store: pass --state PATH")?,
-        };
+        let path = super::state_path(a.state.as_deref(), a.sandbox)
+            .context("cannot find the state store: pass --state PATH")?;
         if !path.exists() {
             bail!(
-                "there is no state store at {} yet (a run creates it)",
-                path.display()
+                "there is no state store at {} yet (a run{} creates it)",
+                path.display(),
+                if a.sandbox { " --sandbox" } else { "" }
             );
         }
         let job = match &a.action {
