@@ -103,6 +103,9 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
             credentials,
             partner_id,
         } => {
+            let credentials = credentials
+                .as_ref()
+                .context("internal error: no credentials")?;
             let scope = Scope::for_endpoint(endpoint, partner_id, cfg.api)?;
             let client = ClientConfig {
                 endpoint: endpoint.clone(),

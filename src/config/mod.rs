@@ -343,7 +343,8 @@ pub enum Target {
     /// The real API (or any endpoint the user names).
     Remote {
         endpoint: reqwest::Url,
-        credentials: crate::api::credentials::Credentials,
+        /// `None` for `plan`, which sends nothing: the endpoint and the partner key the store.
+        credentials: Option<crate::api::credentials::Credentials>,
         partner_id: String,
     },
 }
@@ -378,13 +379,15 @@ impl RunConfig {
         RunConfig::build(a, log, true)
     }
 
-    /// For `plan`: the same settings, but nothing is written but the summary.
+    /// For `plan`: the same settings, but nothing is sent (no credentials are loaded, no
+    /// certificate read) and nothing is written but the summary.
     pub fn for_plan(a: &crate::cli::RunArgs, log: &LogArgs) -> Result<RunConfig> {
         RunConfig::build(a, log, false)
     }
 
-    fn build(a: &crate::cli::RunArgs, log: &LogArgs, writes_output: bool) -> Result<RunConfig> {
-        let job = JobConfig::from_args(&a.input, log, writes_output)?;
+    /// `sends` is false for `plan`, which neither sends nor writes an output.
+    fn build(a: &crate::cli::RunArgs, log: &LogArgs, sends: bool) -> Result<RunConfig> {
+        let job = JobConfig::from_args(&a.input, log, sends)?;
         let (min_rate, max_rate) = (crate::engine::pace::MIN_RATE, crate::engine::pace::MAX_RATE);
         in_range("--rate", a.rate, min_rate, max_rate)?;
         in_range("--concurrency", a.concurrency as f64, 1.0, 1000.0)?;
@@ -424,20 +427,29 @@ impl RunConfig {
                 ("--state (its shared memory)", shm.as_deref()),
             ],
         )?;
-        check_writable(&[("--changes", a.changes.as_deref().filter(|_| writes_output))])?;
+        check_writable(&[("--changes", a.changes.as_deref().filter(|_| sends))])?;
         let t = &a.target;
         let target = if t.sandbox {
             Target::Sandbox(faults(&a.faults)?)
         } else {
             let endpoint = remote_endpoint(t)?;
             let home = std::env::var_os("HOME").map(PathBuf::from);
-            let credentials = crate::api::credentials::load(
-                t.token_file.as_deref(),
-                &|k| std::env::var(k).ok(),
-                home.as_deref(),
-            )?;
-            let partner_id =
-                crate::api::credentials::partner_id(t.partner_id.as_deref(), Some(&credentials));
+            let env = |k: &str| std::env::var(k).ok();
+            let (credentials, partner_id) = if sends {
+                let c =
+                    crate::api::credentials::load(t.token_file.as_deref(), &env, home.as_deref())?;
+                let partner =
+                    crate::api::credentials::partner_id(t.partner_id.as_deref(), Some(&c));
+                (Some(c), partner)
+            } else {
+                let domain = crate::api::credentials::domain_id(
+                    t.token_file.as_deref(),
+                    &env,
+                    home.as_deref(),
+                );
+                let partner = crate::api::credentials::partner_id(t.partner_id.as_deref(), None);
+                (None, partner.or(domain))
+            };
             let partner_id = crate::api::credentials::account(partner_id, t.api)?;
             Target::Remote {
                 endpoint,
@@ -461,7 +473,11 @@ impl RunConfig {
             backoff_base: a.backoff_base,
             max_throttle_wait: a.max_throttle_wait,
             max_requests: a.max_requests,
-            ca_certs: ca_certs(a.target.ca_cert.as_deref())?,
+            // `plan` sends nothing: no certificate to read.
+            ca_certs: match sends {
+                true => ca_certs(a.target.ca_cert.as_deref())?,
+                false => Vec::new(),
+            },
             deadline,
             changes: a.changes.clone(),
             state,
