@@ -164,8 +164,9 @@ pub struct InputArgs {
     #[arg(long, value_parser = crate::input::sniff::delimiter_from_arg)]
     pub delimiter: Option<u8>,
 
-    /// Input encoding, e.g. utf-8, windows-1252, gbk [default: UTF-8, or Windows-1252 for input
-    /// that is not UTF-8].
+    /// Input encoding, e.g. utf-8, gbk, big5, shift_jis, windows-1252 [default: detected: UTF-8
+    /// (or UTF-16 with a byte-order mark), else the legacy encoding the bytes read as, such as
+    /// GBK, Big5, Shift_JIS, EUC-KR or Windows-1252; the one used is logged and in the summary].
     #[arg(long)]
     pub encoding: Option<String>,
 

@@ -389,3 +389,22 @@ fn a_csv_file_opens_right_in_a_spreadsheet_and_pipes_get_no_bom() {
     );
     assert!(!std::fs::read(last).unwrap().starts_with(b"\xEF"));
 }
+
+#[test]
+fn encoding_help_says_the_encoding_is_detected() {
+    let fx = Fixture::new();
+    for cmd in ["run", "validate", "plan"] {
+        let out = run(fx.dir.path(), &[cmd, "--help"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let para: String = text
+            .split("\n\n")
+            .find(|p| p.trim_start().starts_with("--encoding"))
+            .unwrap_or_else(|| panic!("{cmd}: no --encoding in {text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(para.contains("detected"), "{cmd}: {para}");
+        assert!(para.contains("GBK"), "{cmd}: {para}");
+        assert!(!para.contains("Windows-1252 for input"), "{cmd}: {para}");
+    }
+}
