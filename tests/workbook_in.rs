@@ -228,3 +228,30 @@ fn two_lists_that_would_share_a_default_output_are_refused_before_any_request() 
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(fx.path("b.checked.csv").exists());
 }
+
+#[test]
+fn a_workbook_input_is_logged_as_a_workbook_by_every_command() {
+    let fx = Fixture::new();
+    let book = fx.path("leads.xlsx");
+    leads_workbook(&book);
+    let state = fx.state();
+    for cmd in ["validate", "run", "plan"] {
+        let mut args = vec![cmd, book.to_str().unwrap(), "--check", "email=Email"];
+        if cmd != "validate" {
+            args.extend(["--sandbox", "--state", state.to_str().unwrap()]);
+        }
+        let out = run(fx.dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{cmd}: {}", stderr(&out));
+        let err = stderr(&out);
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains("reading ")).collect();
+        assert_eq!(lines.len(), 1, "{cmd} logs its input once: {err}");
+        assert!(
+            lines[0].contains("as a workbook, sheet 'Leads'"),
+            "{cmd}: {err}"
+        );
+        assert!(
+            !err.contains("delimiter") && !err.contains("UTF-8"),
+            "{cmd}: {err}"
+        );
+    }
+}
