@@ -408,3 +408,31 @@ fn encoding_help_says_the_encoding_is_detected() {
         assert!(!para.contains("Windows-1252 for input"), "{cmd}: {para}");
     }
 }
+
+#[test]
+fn the_check_suggestion_follows_the_values_not_only_the_header_names() {
+    let fx = Fixture::new();
+    let input = fx.file(
+        "crm.csv",
+        "ID,客户,联系方式,手机,Notes\n\
+         1001,王丽,wangli@example.com,138 0013 8000,call back\n\
+         1002,张伟,zhangwei@example.cn,+86 139 0013 9000,\n\
+         1003,李娜,,13700137000,vip\n",
+    );
+    let out = run(fx.dir.path(), &["validate", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--check email='联系方式' --check mobile='手机'"),
+        "{err}"
+    );
+    assert!(!err.contains("email=ID"), "{err}");
+    // Header names still help when the values say nothing.
+    let input = fx.file("plain.csv", "Id,Mail\n1,x\n");
+    let out = run(fx.dir.path(), &["validate", input.to_str().unwrap()]);
+    assert!(
+        stderr(&out).contains("--check email=Mail"),
+        "{}",
+        stderr(&out)
+    );
+}

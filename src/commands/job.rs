@@ -145,8 +145,15 @@ impl Input {
     }
 }
 
-fn resolve(cfg: &JobConfig, reader: RecordReader) -> Result<Input> {
-    let layout = Layout::resolve(&reader.header, &cfg.specs, cfg.rules)?;
+fn resolve(cfg: &JobConfig, mut reader: RecordReader) -> Result<Input> {
+    let layout = match Layout::resolve(&reader.header, &cfg.specs, cfg.rules) {
+        Ok(layout) => layout,
+        // No --check and no per-row columns: show flags for the columns that look right.
+        Err(e) if cfg.specs.is_empty() => {
+            return Err(super::suggest::no_columns(e, &mut reader, cfg.rules))
+        }
+        Err(e) => return Err(e),
+    };
     let layout = match reader.sheet {
         Some(_) => layout.from_workbook(),
         None => layout,
