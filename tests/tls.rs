@@ -250,3 +250,68 @@ fn plain_http_elsewhere_needs_insecure_http() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--insecure-http"), "{}", stderr(&out));
 }
+
+/// Runs `cmd` with at most 2 GiB of address space and 60 seconds: a command reading an endless
+/// file without bound fails fast instead of taking the machine down.
+fn bounded(mut cmd: std::process::Command) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe and touches only the child about to exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 2 << 30,
+                rlim_max: 2 << 30,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn an_endless_ca_cert_is_read_with_a_cap() {
+    let fx = Fixture::new();
+    let id = Identity::builtin();
+    let input = fx.file("in.csv", email_csv(&emails(1)));
+    let mut run = bin(fx.dir.path());
+    run.env("HUAWEICLOUD_SDK_AK", &id.ak)
+        .env("HUAWEICLOUD_SDK_SK", &id.sk)
+        .arg("run")
+        .arg(&input)
+        .args(["--partner-id", &id.partner_id, "--ca-cert", "/dev/zero"])
+        .arg("--state")
+        .arg(fx.state());
+    let out = bounded(run);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--ca-cert /dev/zero") && stderr(&out).contains("MiB"),
+        "{}",
+        stderr(&out)
+    );
+    let mut doctor = bin(fx.dir.path());
+    doctor.args(["doctor", "--sandbox", "--ca-cert", "/dev/zero"]);
+    let out = bounded(doctor);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("/dev/zero")),
+        "{text}"
+    );
+}

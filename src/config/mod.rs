@@ -569,12 +569,27 @@ fn remote_endpoint(t: &crate::cli::TargetArgs) -> Result<reqwest::Url> {
     Ok(endpoint)
 }
 
-/// `--ca-cert`: the PEM certificates to trust as well.
+/// The most of a `--ca-cert` file read: a whole public CA bundle is under 300 KiB.
+const MAX_CA_FILE: u64 = 4 << 20;
+
+/// `--ca-cert`: the PEM certificates to trust as well, read with a cap (`/dev/zero` or any
+/// endless file is refused, not read until memory runs out).
 fn ca_certs(path: Option<&Path>) -> Result<Vec<reqwest::Certificate>> {
+    use std::io::Read;
     let Some(path) = path else {
         return Ok(Vec::new());
     };
-    let pem = std::fs::read(path).with_context(|| format!("--ca-cert {}", path.display()))?;
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CA_FILE + 1).read_to_end(&mut pem))
+        .with_context(|| format!("--ca-cert {}", path.display()))?;
+    if pem.len() as u64 > MAX_CA_FILE {
+        bail!(
+            "--ca-cert {} is larger than {} MiB: not a PEM certificate file",
+            path.display(),
+            MAX_CA_FILE >> 20
+        );
+    }
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .with_context(|| format!("--ca-cert {}: not a PEM certificate", path.display()))?;
     if certs.is_empty() {
