@@ -353,8 +353,9 @@ pub struct RunArgs {
     )]
     pub max_requests: Option<u64>,
 
-    /// Stop sending at this time: 06:30 (the next such local time), an RFC 3339 time, or a
-    /// duration from now such as 8h. Requests in flight finish; the rest is pending.
+    /// Stop sending at this time: 06:30 (the next time the local clock reads it; in a night
+    /// the clock jumps past it, at the jump), an RFC 3339 time, or a duration from now such as
+    /// 8h. Requests in flight finish; the rest is pending.
     #[arg(
         long,
         env = "CHECKUSER_DEADLINE",
