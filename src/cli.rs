@@ -256,12 +256,13 @@ pub struct TargetArgs {
 
     /// Also trust the CA certificate(s) in this PEM file (a corporate TLS-inspecting proxy's
     /// CA, say). The platform's certificate store is trusted as well. Proxies come from
-    /// HTTPS_PROXY / NO_PROXY.
+    /// HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY, as curl reads them; an endpoint on
+    /// this machine (localhost, 127.0.0.0/8, ::1) never goes through one.
     #[arg(long, value_name = "PATH", help_heading = "API")]
     pub ca_cert: Option<PathBuf>,
 
-    /// Allow a plain http:// endpoint that is not on this machine: credentials and lead data
-    /// would cross the network unencrypted.
+    /// Allow a plain http:// endpoint that is not on this machine, and a proxy for it:
+    /// credentials and lead data would cross the network unencrypted, readable by the proxy.
     #[arg(long, help_heading = "API")]
     pub insecure_http: bool,
 

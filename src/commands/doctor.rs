@@ -100,7 +100,19 @@ pub async fn doctor(cfg: &DoctorConfig) -> Result<ExitCode> {
         }
     };
     match &url {
-        Ok(u) => endpoint_and_clock(&mut r, u, roots).await,
+        Ok(u) => {
+            match crate::api::proxy::choose(u, &|k| std::env::var(k).ok(), cfg.insecure_http) {
+                Ok(proxy) => {
+                    let how = match &proxy {
+                        Some(p) => format!("{} (from {})", p.shown(), p.from),
+                        None => "none (direct)".into(),
+                    };
+                    r.line(Level::Ok, "proxy", how);
+                    endpoint_and_clock(&mut r, u, roots, proxy.as_ref()).await
+                }
+                Err(e) => r.line(Level::Fail, "proxy", format!("{e:#}")),
+            }
+        }
         Err(e) => r.line(Level::Fail, "endpoint", e),
     }
     match (&cfg.state, url, creds) {
@@ -151,8 +163,13 @@ fn file_permissions(r: &mut Report, home: Option<&Path>) {
     }
 }
 
-async fn endpoint_and_clock(r: &mut Report, url: &reqwest::Url, roots: &[reqwest::Certificate]) {
-    let client = match crate::api::client::http_client(roots, Duration::from_secs(10)) {
+async fn endpoint_and_clock(
+    r: &mut Report,
+    url: &reqwest::Url,
+    roots: &[reqwest::Certificate],
+    proxy: Option<&crate::api::proxy::Choice>,
+) {
+    let client = match crate::api::client::http_client(roots, Duration::from_secs(10), proxy) {
         Ok(c) => c,
         Err(e) => return r.line(Level::Fail, "endpoint", e.to_string()),
     };

@@ -94,6 +94,8 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
                 timeout: cfg.timeout,
                 credentials: id.credentials(),
                 ca_certs: Vec::new(),
+                // On this machine: never through a proxy.
+                proxy: None,
             };
             let scope = sandbox_scope(cfg.api);
             Ok((Some(sandbox), client, scope))
@@ -114,6 +116,7 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
                 timeout: cfg.timeout,
                 credentials: credentials.clone(),
                 ca_certs: cfg.ca_certs.clone(),
+                proxy: cfg.proxy.clone(),
             };
             Ok((None, client, scope))
         }

@@ -362,6 +362,8 @@ pub struct RunConfig {
     pub max_throttle_wait: std::time::Duration,
     /// `--ca-cert`: extra trusted roots.
     pub ca_certs: Vec<reqwest::Certificate>,
+    /// The proxy requests to a remote endpoint go through (`None`: direct, or `plan`).
+    pub proxy: Option<crate::api::proxy::Choice>,
     /// `--max-requests`: HTTP requests this run may send at most.
     pub max_requests: Option<u64>,
     /// `--deadline`: when sending stops.
@@ -429,12 +431,16 @@ impl RunConfig {
         )?;
         check_writable(&[("--changes", a.changes.as_deref().filter(|_| sends))])?;
         let t = &a.target;
+        let mut proxy = None;
         let target = if t.sandbox {
             Target::Sandbox(faults(&a.faults)?)
         } else {
             let endpoint = remote_endpoint(t)?;
             let home = std::env::var_os("HOME").map(PathBuf::from);
             let env = |k: &str| std::env::var(k).ok();
+            if sends {
+                proxy = crate::api::proxy::choose(&endpoint, &env, t.insecure_http)?;
+            }
             let (credentials, partner_id) = if sends {
                 let c =
                     crate::api::credentials::load(t.token_file.as_deref(), &env, home.as_deref())?;
@@ -474,6 +480,7 @@ impl RunConfig {
             max_throttle_wait: a.max_throttle_wait,
             max_requests: a.max_requests,
             // `plan` sends nothing: no certificate to read.
+            proxy,
             ca_certs: match sends {
                 true => ca_certs(a.target.ca_cert.as_deref())?,
                 false => Vec::new(),
@@ -574,16 +581,6 @@ fn first_reading<Tz: chrono::TimeZone>(
     })
 }
 
-/// True for an endpoint on this machine (127.0.0.0/8, ::1, localhost).
-fn is_loopback(u: &reqwest::Url) -> bool {
-    let host = u.host_str().unwrap_or("");
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// `--endpoint`, refused when it is not http(s) or when it is plain http to another machine
 /// without `--insecure-http`.
 fn remote_endpoint(t: &crate::cli::TargetArgs) -> Result<reqwest::Url> {
@@ -591,7 +588,8 @@ fn remote_endpoint(t: &crate::cli::TargetArgs) -> Result<reqwest::Url> {
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
         .ok_or_else(|| anyhow::anyhow!("--endpoint {} is not an http(s) URL", t.endpoint))?;
-    if endpoint.scheme() == "http" && !is_loopback(&endpoint) && !t.insecure_http {
+    if endpoint.scheme() == "http" && !crate::api::proxy::is_loopback(&endpoint) && !t.insecure_http
+    {
         bail!(
             "--endpoint {} is plain http on another machine: the credentials and the leads \
              would travel unencrypted. Use https, or pass --insecure-http if you really mean it",

@@ -19,6 +19,8 @@ pub struct DoctorConfig {
     pub endpoint: Result<reqwest::Url, String>,
     pub token_file: Option<PathBuf>,
     pub partner_id: Option<String>,
+    /// `--insecure-http`: a proxy may carry a plain-http endpoint's requests.
+    pub insecure_http: bool,
     pub api: ApiVersion,
     /// `--ca-cert` as `run` would load it, or why it cannot be.
     pub ca_certs: Result<Vec<reqwest::Certificate>, String>,
@@ -34,6 +36,7 @@ impl DoctorConfig {
             endpoint: super::remote_endpoint(t).map_err(|e| format!("{e:#}")),
             token_file: t.token_file.clone(),
             partner_id: t.partner_id.clone(),
+            insecure_http: t.insecure_http,
             api: t.api,
             ca_certs: super::ca_certs(t.ca_cert.as_deref()).map_err(|e| format!("{e:#}")),
             state: super::state_path(a.state.as_deref(), t.sandbox),
