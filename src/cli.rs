@@ -81,7 +81,8 @@ pub struct DoctorArgs {
     pub target: TargetArgs,
 
     /// The state store to check: a file or postgres://USER@HOST[:PORT]/DB [default:
-    /// $XDG_STATE_HOME/checkuser/state.sqlite].
+    /// $XDG_STATE_HOME/checkuser/state.sqlite; with --sandbox, sandbox.sqlite beside it].
+    /// Doctor never creates it.
     #[arg(long, env = "CHECKUSER_STATE", value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
 
@@ -92,9 +93,14 @@ pub struct DoctorArgs {
 #[derive(Debug, Clone, Args)]
 pub struct StateArgs {
     /// The state store: a file, or postgres://USER@HOST[:PORT]/DB for a team's database
-    /// [default: $XDG_STATE_HOME/checkuser/state.sqlite].
+    /// [default: $XDG_STATE_HOME/checkuser/state.sqlite; with --sandbox, sandbox.sqlite beside
+    /// it].
     #[arg(long, env = "CHECKUSER_STATE", value_name = "PATH|URL", global = true)]
     pub state: Option<PathBuf>,
+
+    /// Look at the store of the simulated answers that run --sandbox keeps.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
 
     #[command(subcommand)]
     pub action: StateAction,
@@ -171,8 +177,9 @@ pub struct InputArgs {
     #[arg(long, value_parser = crate::input::sniff::delimiter_from_arg)]
     pub delimiter: Option<u8>,
 
-    /// Input encoding, e.g. utf-8, windows-1252, gbk [default: UTF-8, or Windows-1252 for input
-    /// that is not UTF-8].
+    /// Input encoding, e.g. utf-8, gbk, big5, shift_jis, windows-1252 [default: detected: UTF-8
+    /// (or UTF-16 with a byte-order mark), else the legacy encoding the bytes read as, such as
+    /// GBK, Big5, Shift_JIS, EUC-KR or Windows-1252; the one used is logged and in the summary].
     #[arg(long)]
     pub encoding: Option<String>,
 
@@ -188,7 +195,9 @@ pub struct InputArgs {
     pub mobile_types: MobileTypes,
 
     /// Output file; - for standard output; a name ending in .xlsx writes a workbook [default:
-    /// INPUT's name with .checked.csv, or .checked.xlsx for a workbook input, beside it].
+    /// INPUT's name with .checked.csv, or .checked.xlsx for a workbook input, beside it; refused
+    /// when another list beside it would get the same name, as a.xlsx and a.ods would: then
+    /// name it with -o].
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 
@@ -196,9 +205,15 @@ pub struct InputArgs {
     #[arg(long, value_enum)]
     pub format: Option<crate::output::Format>,
 
-    /// Start the output with a UTF-8 byte-order mark, so Excel on Windows reads accents right.
-    #[arg(long)]
+    /// Start a CSV output with a UTF-8 byte-order mark, so that Excel and LibreOffice open its
+    /// accents and Chinese names right on a double-click [default: yes for a file, no for
+    /// standard output or a pipe].
+    #[arg(long, overrides_with = "no_bom")]
     pub bom: bool,
+
+    /// Leave the byte-order mark out of a CSV written to a file.
+    #[arg(long, overrides_with = "bom")]
+    pub no_bom: bool,
 
     /// Do not prefix cells starting with = + - @ TAB or CR with ' (formula escaping is on by
     /// default so that spreadsheets show them as text).
@@ -254,12 +269,13 @@ pub struct TargetArgs {
 
     /// Also trust the CA certificate(s) in this PEM file (a corporate TLS-inspecting proxy's
     /// CA, say). The platform's certificate store is trusted as well. Proxies come from
-    /// HTTPS_PROXY / NO_PROXY.
+    /// HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY, as curl reads them; an endpoint on
+    /// this machine (localhost, 127.0.0.0/8, ::1) never goes through one.
     #[arg(long, value_name = "PATH", help_heading = "API")]
     pub ca_cert: Option<PathBuf>,
 
-    /// Allow a plain http:// endpoint that is not on this machine: credentials and lead data
-    /// would cross the network unencrypted.
+    /// Allow a plain http:// endpoint that is not on this machine, and a proxy for it:
+    /// credentials and lead data would cross the network unencrypted, readable by the proxy.
     #[arg(long, help_heading = "API")]
     pub insecure_http: bool,
 
@@ -353,8 +369,9 @@ pub struct RunArgs {
     )]
     pub max_requests: Option<u64>,
 
-    /// Stop sending at this time: 06:30 (the next such local time), an RFC 3339 time, or a
-    /// duration from now such as 8h. Requests in flight finish; the rest is pending.
+    /// Stop sending at this time: 06:30 (the next time the local clock reads it; in a night
+    /// the clock jumps past it, at the jump), an RFC 3339 time, or a duration from now such as
+    /// 8h. Requests in flight finish; the rest is pending.
     #[arg(
         long,
         env = "CHECKUSER_DEADLINE",

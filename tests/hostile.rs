@@ -339,6 +339,11 @@ type Headers = [(String, String)];
 /// A server on 127.0.0.1 that answers every request with `respond(request headers)`:
 /// (extra response headers, JSON body), HTTP 400. Returns its port.
 fn echo_server(respond: fn(&Headers) -> (String, String)) -> u16 {
+    echo_server_with("400 Bad Request", respond)
+}
+
+/// `echo_server` answering with another status line (`302 Found`).
+fn echo_server_with(status: &'static str, respond: fn(&Headers) -> (String, String)) -> u16 {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -366,7 +371,7 @@ fn echo_server(respond: fn(&Headers) -> (String, String)) -> u16 {
             let mut conn = conn;
             let _ = write!(
                 conn,
-                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{answer}",
                 answer.len()
             );
         }
@@ -434,6 +439,86 @@ fn a_server_echoing_the_token_gets_it_redacted_everywhere() {
             !text.contains("MIIsecret") && !text.contains("vAlUe/123vAlUe"),
             "{text}"
         );
+    }
+}
+
+/// The token's disguises a server may send back: base64 (standard, in a longer text, at an
+/// odd alignment) and base64url, full-width letters, zero-width characters between letters.
+fn disguises(token: &str) -> [String; 4] {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    [
+        b64.encode(format!("token={token};")),
+        b64url.encode(format!("Bearer {token}")),
+        token
+            .chars()
+            .map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap())
+            .collect(),
+        token.chars().flat_map(|c| [c, '\u{200B}']).collect(),
+    ]
+}
+
+/// The token is nowhere in `text`, however it is read: plainly, with compatibility forms
+/// folded and invisible characters (or the spaces they became) dropped, or base64-decoded at
+/// any offset.
+fn assert_token_absent(text: &str, token: &str) {
+    use base64::Engine;
+    let folded: String = icu_normalizer::ComposingNormalizerBorrowed::new_nfkc()
+        .normalize(text)
+        .chars()
+        .filter(|c| *c != '\u{200B}')
+        .collect();
+    assert!(!folded.contains(token), "{text}");
+    let squeezed: String = folded.split_whitespace().collect();
+    assert!(!squeezed.contains(token), "spaced out in {text}");
+    let letter = |c: char| c.is_ascii_alphanumeric() || "+/-_".contains(c);
+    for run in text.split(|c: char| !letter(c)) {
+        let run = run.replace('-', "+").replace('_', "/");
+        for skip in 0..4.min(run.len()) {
+            let part = &run[skip..];
+            let part = &part[..part.len() / 4 * 4];
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(part) {
+                let bytes = String::from_utf8_lossy(&bytes);
+                assert!(!bytes.contains(token), "base64 in {text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_server_echoing_the_token_in_disguise_gets_it_redacted() {
+    let port = echo_server(|h| {
+        let [b64, b64url, wide, zero_width] = disguises(header(h, "x-auth-token"));
+        (
+            format!("x-request-id: req-{b64}\r\n"),
+            format!(
+                r#"{{"error_code":"CBC.9999","error_msg":"bad {b64url} / {wide} / {zero_width} end"}}"#
+            ),
+        )
+    });
+    let token = "MIItokenXyZ0123456789abcdefDISGUISED";
+    let texts = run_against_echo(port, &[("HUAWEICLOUD_AUTH_TOKEN", token)]);
+    assert!(
+        texts[0].contains("req-") && texts[0].contains(" end"),
+        "{}",
+        texts[0]
+    );
+    for text in &texts {
+        assert_token_absent(text, token);
+    }
+    // A redirect's Location, base64url in its query.
+    let port = echo_server_with("302 Found", |h| {
+        let [_, b64url, _, _] = disguises(header(h, "x-auth-token"));
+        (
+            format!("location: https://elsewhere.example/cb?t={b64url}&x=1\r\n"),
+            "{}".into(),
+        )
+    });
+    let texts = run_against_echo(port, &[("HUAWEICLOUD_AUTH_TOKEN", token)]);
+    assert!(texts[0].contains("elsewhere.example/cb?t="), "{}", texts[0]);
+    for text in &texts {
+        assert_token_absent(text, token);
     }
 }
 

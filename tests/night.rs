@@ -356,3 +356,58 @@ fn a_change_received_by_a_run_that_died_is_reported_by_the_next_run_once() {
     sim.run_expect(&fx, &input, &args, 0);
     assert_eq!(fx.summary()["changed"], 0, "reported once per store");
 }
+
+#[test]
+fn plan_needs_no_credentials_only_what_keys_the_store() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let keys = emails(6);
+    let input = fx.file("in.csv", email_csv(&keys));
+    {
+        let mut store = Store::open(&fx.state(), sim.scope(), reuse()).unwrap();
+        for k in keys.iter().take(2) {
+            seed(&mut store, k, 60);
+        }
+        store.commit().unwrap();
+    }
+    let partner = sim.sandbox.identity.partner_id.clone();
+    let plan = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut c = bin(fx.dir.path());
+        c.envs(env.iter().copied())
+            .args(["plan", input.to_str().unwrap()])
+            .args(["--endpoint", &sim.sandbox.endpoint()])
+            .args(["--summary-json", "-", "--state"])
+            .arg(fx.state())
+            .args(extra);
+        c.output().unwrap()
+    };
+    for (env, extra) in [
+        (vec![], vec!["--partner-id", partner.as_str()]),
+        (vec![("HUAWEICLOUD_PARTNER_ID", partner.as_str())], vec![]),
+        (
+            vec![("HUAWEICLOUD_SDK_DOMAIN_ID", partner.as_str())],
+            vec![],
+        ),
+    ] {
+        let out = plan(&env, &extra);
+        assert_eq!(out.status.code(), Some(0), "{env:?}: {}", stderr(&out));
+        let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(p["plan"]["fresh"], 2, "{env:?}: keyed like the run");
+        assert_eq!(p["plan"]["never_asked"], 4);
+    }
+    // A --ca-cert is not read either: nothing is sent.
+    let out = plan(
+        &[],
+        &["--partner-id", &partner, "--ca-cert", "/nonexistent.pem"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // With no account at all, the error says what keys the store, not "no credentials".
+    let out = plan(&[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--partner-id") && !err.contains("no credentials"),
+        "{err}"
+    );
+    assert_eq!(sim.requests(), 0);
+}

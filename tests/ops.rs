@@ -104,3 +104,68 @@ fn completions_and_man_page_come_from_the_cli_definition() {
         "{page}"
     );
 }
+
+#[test]
+fn state_and_doctor_look_at_the_sandbox_store_with_sandbox() {
+    let fx = Fixture::new();
+    let home = fx.dir.path();
+    let stores = home.join(".local/state/checkuser");
+    let (real, sandbox) = (stores.join("state.sqlite"), stores.join("sandbox.sqlite"));
+    let input = fx.file("in.csv", email_csv(&emails(3)));
+    let out = run(
+        home,
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--sandbox",
+            "--throttle",
+            "0",
+            "-q",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(sandbox.exists() && !real.exists());
+
+    let out = run(home, &["state", "stats", "--sandbox"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("3 answers"), "{text}");
+    let out = run(home, &["state", "--sandbox", "export"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1 + 3);
+    let out = run(home, &["state", "prune", "--sandbox", "--older-than", "1d"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(home, &["state", "stats"]);
+    assert_eq!(out.status.code(), Some(2), "the real store does not exist");
+
+    let out = run(home, &["doctor", "--sandbox"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.lines().any(|l| l.starts_with("ok")
+            && l.contains("state store")
+            && l.contains("sandbox.sqlite")),
+        "{text}"
+    );
+    assert!(
+        !real.exists(),
+        "doctor --sandbox leaves the real store alone"
+    );
+}
+
+#[test]
+fn doctor_creates_no_store() {
+    let fx = Fixture::new();
+    let out = run(fx.dir.path(), &["doctor", "--sandbox"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ok") && l.contains("state store")),
+        "{text}"
+    );
+    let stores = fx.dir.path().join(".local/state/checkuser");
+    for name in ["state.sqlite", "sandbox.sqlite"] {
+        assert!(!stores.join(name).exists(), "{name} created by doctor");
+    }
+}

@@ -1,6 +1,7 @@
 //! Networks of real companies: the simulator served over TLS with a certificate from a CA made
 //! at test time, reachable only with `--ca-cert`, and through a local CONNECT proxy named by
-//! HTTPS_PROXY.
+//! HTTPS_PROXY (as `api.checkuser.example`, a name only the proxy knows: an endpoint on this
+//! machine never goes through a proxy).
 
 mod common;
 
@@ -14,7 +15,12 @@ use common::*;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 
-/// A CA and a certificate for 127.0.0.1 / localhost signed by it: (CA PEM, leaf DER, key DER).
+/// A name for the simulator that only the test proxies resolve (to 127.0.0.1): an endpoint
+/// that is not on this machine as far as checkuser can tell.
+const REMOTE: &str = "api.checkuser.example";
+
+/// A CA and a certificate for 127.0.0.1 / localhost / REMOTE signed by it: (CA PEM, leaf DER,
+/// key DER).
 fn test_pki() -> (String, Vec<u8>, Vec<u8>) {
     let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -22,11 +28,14 @@ fn test_pki() -> (String, Vec<u8>, Vec<u8>) {
         .push(rcgen::DnType::CommonName, "checkuser test CA");
     let ca = rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
     let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap()
-            .signed_by(&leaf_key, &ca)
-            .unwrap();
+    let leaf = rcgen::CertificateParams::new(vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        REMOTE.to_string(),
+    ])
+    .unwrap()
+    .signed_by(&leaf_key, &ca)
+    .unwrap();
     (ca.pem(), leaf.der().to_vec(), leaf_key.serialize_der())
 }
 
@@ -89,7 +98,8 @@ fn connect_proxy() -> (u16, Arc<AtomicUsize>) {
                 let mut reader = BufReader::new(client.try_clone().unwrap());
                 let mut line = String::new();
                 reader.read_line(&mut line).unwrap();
-                let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                let target = line.split_whitespace().nth(1).unwrap_or("");
+                let target = target.replace(REMOTE, "127.0.0.1");
                 loop {
                     let mut h = String::new();
                     if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
@@ -119,6 +129,18 @@ fn connect_proxy() -> (u16, Arc<AtomicUsize>) {
 }
 
 fn run_tls(fx: &Fixture, port: u16, extra: &[&str], proxy: Option<u16>) -> std::process::Output {
+    run_tls_at(fx, "localhost", port, extra, proxy, None)
+}
+
+/// `run_tls` against `https://HOST:PORT`, with `NO_PROXY` if given.
+fn run_tls_at(
+    fx: &Fixture,
+    host: &str,
+    port: u16,
+    extra: &[&str],
+    proxy: Option<u16>,
+    no_proxy: Option<&str>,
+) -> std::process::Output {
     let id = Identity::builtin();
     let input = fx.file("in.csv", email_csv(&emails(3)));
     let mut c = bin(fx.dir.path());
@@ -130,7 +152,7 @@ fn run_tls(fx: &Fixture, port: u16, extra: &[&str], proxy: Option<u16>) -> std::
         .env_remove("no_proxy")
         .arg("run")
         .arg(&input)
-        .args(["--endpoint", &format!("https://localhost:{port}")])
+        .args(["--endpoint", &format!("https://{host}:{port}")])
         .args([
             "--partner-id",
             &id.partner_id,
@@ -144,6 +166,9 @@ fn run_tls(fx: &Fixture, port: u16, extra: &[&str], proxy: Option<u16>) -> std::
         .args(extra);
     if let Some(p) = proxy {
         c.env("HTTPS_PROXY", format!("http://127.0.0.1:{p}"));
+    }
+    if let Some(n) = no_proxy {
+        c.env("NO_PROXY", n);
     }
     c.output().unwrap()
 }
@@ -221,13 +246,38 @@ fn requests_go_through_the_https_proxy() {
     let (proxy, tunnels) = connect_proxy();
     let fx = Fixture::new();
     let ca = fx.file("ca.pem", &ca_pem);
-    let out = run_tls(&fx, port, &["--ca-cert", ca.to_str().unwrap()], Some(proxy));
+    let ca = ["--ca-cert", ca.to_str().unwrap()];
+    let out = run_tls_at(&fx, REMOTE, port, &ca, Some(proxy), None);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         tunnels.load(Ordering::SeqCst) >= 1,
         "the proxy carried the requests"
     );
+    assert!(
+        stderr(&out).contains("through the proxy http://127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(stats.entries().len(), 3);
+    // NO_PROXY as curl reads it: a leading dot, a subdomain, case; then the name is looked up
+    // directly (and is unknown); an entry that does not match leaves the proxy in use.
+    let ca = [ca[0], ca[1], "--refresh"];
+    let before = tunnels.load(Ordering::SeqCst);
+    for no_proxy in [".checkuser.example", "CHECKUSER.example", "*"] {
+        let out = run_tls_at(&fx, REMOTE, port, &ca, Some(proxy), Some(no_proxy));
+        assert_eq!(out.status.code(), Some(1), "{no_proxy}: {}", stderr(&out));
+    }
+    assert_eq!(tunnels.load(Ordering::SeqCst), before, "NO_PROXY honoured");
+    let out = run_tls_at(
+        &fx,
+        REMOTE,
+        port,
+        &ca,
+        Some(proxy),
+        Some("notcheckuser.example, 127.0.0.1"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(tunnels.load(Ordering::SeqCst) > before);
 }
 
 #[test]
@@ -249,4 +299,198 @@ fn plain_http_elsewhere_needs_insecure_http() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--insecure-http"), "{}", stderr(&out));
+}
+
+/// Runs `cmd` with at most 2 GiB of address space and 60 seconds: a command reading an endless
+/// file without bound fails fast instead of taking the machine down.
+fn bounded(mut cmd: std::process::Command) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe and touches only the child about to exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 2 << 30,
+                rlim_max: 2 << 30,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn an_endless_ca_cert_is_read_with_a_cap() {
+    let fx = Fixture::new();
+    let id = Identity::builtin();
+    let input = fx.file("in.csv", email_csv(&emails(1)));
+    let mut run = bin(fx.dir.path());
+    run.env("HUAWEICLOUD_SDK_AK", &id.ak)
+        .env("HUAWEICLOUD_SDK_SK", &id.sk)
+        .arg("run")
+        .arg(&input)
+        .args(["--partner-id", &id.partner_id, "--ca-cert", "/dev/zero"])
+        .arg("--state")
+        .arg(fx.state());
+    let out = bounded(run);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--ca-cert /dev/zero") && stderr(&out).contains("MiB"),
+        "{}",
+        stderr(&out)
+    );
+    let mut doctor = bin(fx.dir.path());
+    doctor.args(["doctor", "--sandbox", "--ca-cert", "/dev/zero"]);
+    let out = bounded(doctor);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("/dev/zero")),
+        "{text}"
+    );
+}
+
+/// A proxy on 127.0.0.1 that answers every request itself with a made-up "free" (what a
+/// hostile proxy would do) and counts the connections it got.
+fn lying_proxy() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let used = Arc::new(AtomicUsize::new(0));
+    let count = used.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().unwrap());
+                let mut w = client;
+                loop {
+                    let mut length = 0usize;
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if h == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+                        return;
+                    }
+                    let free =
+                        r#"{"error_code":"CBC.0000","error_msg":"success","status":0,"uplimit":0}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{free}",
+                        free.len()
+                    );
+                    if w.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, used)
+}
+
+/// Every proxy variable curl reads, pointing at `proxy`.
+fn all_proxies(c: &mut std::process::Command, proxy: &str) {
+    for v in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
+        c.env(v, proxy);
+    }
+    c.env_remove("no_proxy").env_remove("NO_PROXY");
+}
+
+#[test]
+fn a_loopback_endpoint_never_goes_through_a_proxy() {
+    let (proxy, used) = lying_proxy();
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let keys = vec!["taken@example.com".to_string(), "lead1@example.com".into()];
+    let input = fx.file("in.csv", email_csv(&keys));
+    let port = sim.sandbox.addr.port();
+    for (endpoint, no_proxy) in [
+        (format!("http://127.0.0.1:{port}"), None),
+        (format!("http://localhost:{port}"), Some("127.0.0.1")),
+        (format!("http://LocalHost:{port}"), Some("")),
+    ] {
+        let id = &sim.sandbox.identity;
+        let mut c = bin(fx.dir.path());
+        c.env("HUAWEICLOUD_SDK_AK", &id.ak)
+            .env("HUAWEICLOUD_SDK_SK", &id.sk)
+            .arg("run")
+            .arg(&input)
+            .args(["--endpoint", &endpoint, "--partner-id", &id.partner_id])
+            .args(["--refresh", "--progress", "never", "--state"])
+            .arg(fx.state());
+        all_proxies(&mut c, &proxy);
+        if let Some(n) = no_proxy {
+            c.env("NO_PROXY", n);
+        }
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{endpoint}: {}", stderr(&out));
+        assert_true_answers(&fx.path("in.checked.csv"), "email", &keys);
+    }
+    let mut c = bin(fx.dir.path());
+    c.arg("run")
+        .arg(&input)
+        .args(["--sandbox", "--throttle", "0", "-q"]);
+    all_proxies(&mut c, &proxy);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "--sandbox: {}", stderr(&out));
+    assert_true_answers(&fx.path("in.checked.csv"), "email", &keys);
+    let mut c = bin(fx.dir.path());
+    c.args(["doctor", "--sandbox"]);
+    all_proxies(&mut c, &proxy);
+    let out = c.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "doctor: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A plain-http endpoint elsewhere would show the proxy everything: refused up front.
+    let mut c = bin(fx.dir.path());
+    c.env("HUAWEICLOUD_SDK_AK", "AK")
+        .env("HUAWEICLOUD_SDK_SK", "SK")
+        .arg("run")
+        .arg(&input)
+        .args([
+            "--endpoint",
+            &format!("http://{REMOTE}:{port}"),
+            "--partner-id",
+            "p",
+        ]);
+    all_proxies(&mut c, &proxy);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--insecure-http"), "{}", stderr(&out));
+    assert_eq!(used.load(Ordering::SeqCst), 0, "the proxy was never asked");
 }

@@ -269,7 +269,7 @@ fn an_existing_output_is_replaced_whole_and_the_input_is_never_overwritten() {
     assert_eq!(out.status.code(), Some(0));
     assert!(std::fs::read_to_string(&out_path)
         .unwrap()
-        .starts_with("searchType,searchKey,checked_key"));
+        .starts_with("\u{feff}searchType,searchKey,checked_key"));
     let out = run(
         fx.dir.path(),
         &[
@@ -313,4 +313,126 @@ fn help_teaches_both_input_shapes_and_the_sandbox() {
     ] {
         assert!(text.contains(flag), "run --help lacks {flag}");
     }
+}
+
+/// A CSV opened the way Excel and LibreOffice open one on a double-click on Chinese Windows:
+/// UTF-8 only when it starts with a byte-order mark, else the ANSI code page (GBK); the mark
+/// itself is not part of the first cell.
+fn open_like_a_spreadsheet(bytes: &[u8], delimiter: u8) -> Vec<Vec<String>> {
+    let text = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => String::from_utf8(rest.to_vec()).unwrap(),
+        None => encoding_rs::GBK.decode(bytes).0.into_owned(),
+    };
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn a_csv_file_opens_right_in_a_spreadsheet_and_pipes_get_no_bom() {
+    let fx = Fixture::new();
+    let (gbk, _, _) =
+        encoding_rs::GBK.encode("姓名;邮箱\r\n王丽;wangli@example.com\r\n张伟;bad\r\n");
+    let input = fx.file("crm.csv", gbk);
+    let args = ["validate", input.to_str().unwrap(), "--check", "email=邮箱"];
+    let out = run(fx.dir.path(), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let bytes = std::fs::read(fx.path("crm.checked.csv")).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "a file gets a BOM");
+    let sheet = open_like_a_spreadsheet(&bytes, b';');
+    assert_eq!(
+        &sheet[0][..4],
+        ["姓名", "邮箱", "email_checked_key", "email_result"]
+    );
+    assert_eq!(
+        &sheet[1][..4],
+        ["王丽", "wangli@example.com", "wangli@example.com", "valid"]
+    );
+    assert_eq!(&sheet[2][..2], ["张伟", "bad"]);
+    assert_eq!(sheet[2][3], "invalid");
+    assert!(sheet.iter().all(|r| r.len() == 2 + 13), "columns line up");
+
+    // --no-bom leaves it out of a file; standard output (a pipe here) gets one only with --bom.
+    let plain = fx.path("plain.csv");
+    let out = run(
+        fx.dir.path(),
+        &[&args[..], &["--no-bom", "-o", plain.to_str().unwrap()]].concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plain = std::fs::read(plain).unwrap();
+    assert!(plain.starts_with("姓名".as_bytes()), "no BOM with --no-bom");
+    let out = run(fx.dir.path(), &[&args[..], &["-o", "-"]].concat());
+    assert!(
+        out.stdout.starts_with("姓名".as_bytes()),
+        "no BOM on a pipe"
+    );
+    let out = run(fx.dir.path(), &[&args[..], &["-o", "-", "--bom"]].concat());
+    assert!(out.stdout.starts_with(b"\xEF\xBB\xBF"), "--bom on a pipe");
+    let last = fx.path("last.csv");
+    let out = run(
+        fx.dir.path(),
+        &[
+            &args[..],
+            &["--bom", "--no-bom", "-o", last.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the last of --bom/--no-bom wins"
+    );
+    assert!(!std::fs::read(last).unwrap().starts_with(b"\xEF"));
+}
+
+#[test]
+fn encoding_help_says_the_encoding_is_detected() {
+    let fx = Fixture::new();
+    for cmd in ["run", "validate", "plan"] {
+        let out = run(fx.dir.path(), &[cmd, "--help"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let para: String = text
+            .split("\n\n")
+            .find(|p| p.trim_start().starts_with("--encoding"))
+            .unwrap_or_else(|| panic!("{cmd}: no --encoding in {text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(para.contains("detected"), "{cmd}: {para}");
+        assert!(para.contains("GBK"), "{cmd}: {para}");
+        assert!(!para.contains("Windows-1252 for input"), "{cmd}: {para}");
+    }
+}
+
+#[test]
+fn the_check_suggestion_follows_the_values_not_only_the_header_names() {
+    let fx = Fixture::new();
+    let input = fx.file(
+        "crm.csv",
+        "ID,客户,联系方式,手机,Notes\n\
+         1001,王丽,wangli@example.com,138 0013 8000,call back\n\
+         1002,张伟,zhangwei@example.cn,+86 139 0013 9000,\n\
+         1003,李娜,,13700137000,vip\n",
+    );
+    let out = run(fx.dir.path(), &["validate", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--check email='联系方式' --check mobile='手机'"),
+        "{err}"
+    );
+    assert!(!err.contains("email=ID"), "{err}");
+    // Header names still help when the values say nothing.
+    let input = fx.file("plain.csv", "Id,Mail\n1,x\n");
+    let out = run(fx.dir.path(), &["validate", input.to_str().unwrap()]);
+    assert!(
+        stderr(&out).contains("--check email=Mail"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -168,3 +168,90 @@ fn a_workbook_the_tool_wrote_is_checked_again_with_one_set_of_results() {
         assert_eq!(column(&h3, &rows3, c), column(&h, &rows, c), "{c}");
     }
 }
+
+#[test]
+fn two_lists_that_would_share_a_default_output_are_refused_before_any_request() {
+    let fx = Fixture::new();
+    let xlsx = fx.path("a.xlsx");
+    leads_workbook(&xlsx);
+    // An .ods beside it (its content does not matter: only its name and kind are looked at).
+    std::fs::copy(&xlsx, fx.path("a.ods")).unwrap();
+    let args = |input: &std::path::Path| {
+        vec![
+            "validate".to_string(),
+            input.to_str().unwrap().to_string(),
+            "--check".into(),
+            "email=Email".into(),
+        ]
+    };
+    for input in [fx.path("a.xlsx"), fx.path("a.ods")] {
+        let out = bin(fx.dir.path()).args(args(&input)).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("a.checked.xlsx") && err.contains("-o"),
+            "{err}"
+        );
+        assert!(
+            err.contains(if input.ends_with("a.xlsx") {
+                "a.ods"
+            } else {
+                "a.xlsx"
+            }),
+            "{err}"
+        );
+    }
+    let out = bin(fx.dir.path())
+        .current_dir(fx.dir.path())
+        .args(["validate", "a.ods", "--check", "email=Email"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "relative: {}", stderr(&out));
+    assert!(!fx.path("a.checked.xlsx").exists(), "nothing written");
+    // Before any request: a run against the simulator sends nothing.
+    let sim = Sim::start(no_faults());
+    let out = sim
+        .run_cmd(&fx, &xlsx, &["--check", "email=Email"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(sim.requests(), 0);
+    // Named outputs are the way out; a CSV beside a workbook makes a different file anyway.
+    let named = fx.path("a-ods.checked.xlsx");
+    let mut with_o = args(&fx.path("a.ods"));
+    with_o.extend(["-o".to_string(), named.to_str().unwrap().to_string()]);
+    let out = bin(fx.dir.path()).args(&with_o).output().unwrap();
+    assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
+    let csv = fx.file("b.csv", "Email\nb@example.com\n");
+    leads_workbook(&fx.path("b.xlsx"));
+    let out = bin(fx.dir.path()).args(args(&csv)).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(fx.path("b.checked.csv").exists());
+}
+
+#[test]
+fn a_workbook_input_is_logged_as_a_workbook_by_every_command() {
+    let fx = Fixture::new();
+    let book = fx.path("leads.xlsx");
+    leads_workbook(&book);
+    let state = fx.state();
+    for cmd in ["validate", "run", "plan"] {
+        let mut args = vec![cmd, book.to_str().unwrap(), "--check", "email=Email"];
+        if cmd != "validate" {
+            args.extend(["--sandbox", "--state", state.to_str().unwrap()]);
+        }
+        let out = run(fx.dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{cmd}: {}", stderr(&out));
+        let err = stderr(&out);
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains("reading ")).collect();
+        assert_eq!(lines.len(), 1, "{cmd} logs its input once: {err}");
+        assert!(
+            lines[0].contains("as a workbook, sheet 'Leads'"),
+            "{cmd}: {err}"
+        );
+        assert!(
+            !err.contains("delimiter") && !err.contains("UTF-8"),
+            "{cmd}: {err}"
+        );
+    }
+}

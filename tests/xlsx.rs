@@ -117,6 +117,67 @@ fn the_workbook_matches_the_csv_cell_for_cell_and_keeps_text_as_text() {
 }
 
 #[test]
+fn the_summary_figures_are_numbers_a_spreadsheet_can_add_up() {
+    let fx = Fixture::new();
+    let out = fx.path("r.xlsx");
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/leads.csv");
+    let o = run(
+        fx.dir.path(),
+        &[
+            "run",
+            sample.to_str().unwrap(),
+            "--sandbox",
+            "--throttle",
+            "0",
+            "--rate",
+            "200",
+            "-q",
+            "--state",
+            fx.state().to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut book: Xlsx<_> = open_workbook(&out).unwrap();
+    let summary = book.worksheet_range("Summary").unwrap();
+    let value = |name: &str| {
+        summary
+            .rows()
+            .find(|r| r[0] == Data::String(name.into()))
+            .map(|r| r[1].clone())
+            .unwrap_or_else(|| panic!("no {name} row"))
+    };
+    let number = |name: &str| match value(name) {
+        Data::Float(f) => f,
+        Data::Int(i) => i as f64,
+        other => panic!("{name} is {other:?}, not a number cell"),
+    };
+    assert_eq!(number("rows"), 30.0);
+    assert_eq!(number("checks"), 30.0);
+    assert_eq!(number("checks per row"), 1.0);
+    assert!(number("api requests") >= 1.0);
+    for name in [
+        "retries",
+        "throttled",
+        "cache hits",
+        "duplicates",
+        "changed",
+        "elapsed seconds",
+        "requests per second",
+        "free",
+        "taken",
+    ] {
+        number(name);
+    }
+    assert!(
+        matches!(value("stopped"), Data::String(_)),
+        "text stays text"
+    );
+    assert!(matches!(value("input"), Data::String(_)));
+}
+
+#[test]
 fn a_sandbox_run_writes_a_workbook_that_says_it_is_simulated() {
     let fx = Fixture::new();
     let out = fx.path("r.xlsx");

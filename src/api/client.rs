@@ -27,6 +27,8 @@ pub struct ClientConfig {
     pub credentials: Credentials,
     /// Extra trusted roots (`--ca-cert`), beside the platform's store and the webpki roots.
     pub ca_certs: Vec<reqwest::Certificate>,
+    /// The proxy requests go through ([`super::proxy::choose`]); `None` is direct.
+    pub proxy: Option<super::proxy::Choice>,
 }
 
 pub struct Client {
@@ -38,15 +40,24 @@ pub struct Client {
 }
 
 /// The HTTP client every request to an endpoint goes through (`doctor`'s too): the platform's
-/// roots and `--ca-cert`, proxies from the environment, no redirects.
+/// roots and `--ca-cert`, the one proxy chosen for the endpoint (never reqwest's own reading
+/// of the environment), no redirects.
 pub fn http_client(
     ca_certs: &[reqwest::Certificate],
     timeout: Duration,
+    proxy: Option<&super::proxy::Choice>,
 ) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder();
     for cert in ca_certs {
         builder = builder.add_root_certificate(cert.clone());
     }
+    builder = match proxy {
+        Some(p) => builder.proxy(
+            reqwest::Proxy::all(p.url.clone())
+                .with_context(|| format!("the proxy {} (from {})", p.shown(), p.from))?,
+        ),
+        None => builder.no_proxy(),
+    };
     builder
         .user_agent(concat!("checkuser/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -61,7 +72,14 @@ pub fn http_client(
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client> {
         super::redact::register(cfg.credentials.secrets());
-        let http = http_client(&cfg.ca_certs, cfg.timeout)?;
+        let http = http_client(&cfg.ca_certs, cfg.timeout, cfg.proxy.as_ref())?;
+        if let Some(p) = &cfg.proxy {
+            tracing::info!(
+                "requests go through the proxy {} (from {})",
+                p.shown(),
+                p.from
+            );
+        }
         let base = cfg.endpoint.as_str().trim_end_matches('/');
         let path = wire::path(cfg.api, &cfg.partner_id);
         let url = reqwest::Url::parse(&format!("{base}{path}")).context("--endpoint")?;

@@ -87,6 +87,24 @@ pub fn load(
     sendable(find(token_file, env, home)?)
 }
 
+/// The account the credentials name (their domain id), for what sends nothing (`plan`): found
+/// as `run` finds it, but credentials that are missing or unusable are no error, since no
+/// secret is needed.
+pub fn domain_id(
+    token_file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+) -> Option<String> {
+    find(token_file, env, home)
+        .ok()
+        .and_then(|c| c.domain_id)
+        .or_else(|| {
+            env("HUAWEICLOUD_SDK_DOMAIN_ID")
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty())
+        })
+}
+
 /// Every credential travels in an HTTP header (the SK in the signature made with it): a line
 /// break, a space or a control character pasted with it would make the header impossible to
 /// send, or the signature wrong for a gateway that locks the AK after a few. Refused here,

@@ -3,13 +3,15 @@
 //! fake. Each API version owns its path, body and answer reading ([`v1`], [`v2`]); [`wire`]
 //! holds what they share. Also signing ([`sign`]), credentials ([`credentials`]), answer
 //! classes ([`classify`]), retry timing ([`backoff`]), redaction of echoed secrets
-//! ([`redact`]) and advice for fatal answers ([`fatal`]).
+//! ([`redact`]), the proxy an endpoint is reached through ([`proxy`]) and advice for fatal
+//! answers ([`fatal`]).
 
 pub mod backoff;
 pub mod classify;
 pub mod client;
 pub mod credentials;
 pub mod fatal;
+pub mod proxy;
 pub mod redact;
 pub mod sign;
 pub mod v1;

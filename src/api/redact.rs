@@ -2,9 +2,13 @@
 //! the request's `Authorization` header with its signature. The credentials are registered
 //! here once; every text that comes from a server is passed through [`text`] (by
 //! `api::sanitize`, before anything is cut to length) and every body through [`bytes`].
-//! Secrets are looked for in any letter case and through percent-encoding (`%41`) and JSON
-//! escapes (`\u0041`, `\/`); only the stretch that spells a secret is replaced by
-//! `[redacted]`, so the rest of the text (a request id, a URL) reaches the user unchanged.
+//! Secrets are looked for as a reader would see them: in any letter case, through
+//! percent-encoding (`%41`) and JSON escapes (`\u0041`, `\/`), in compatibility forms such as
+//! full-width letters (folded by NFKC), with invisible characters (zero-width spaces, joiners,
+//! soft hyphens) between their letters, and base64- or base64url-encoded, alone or inside a
+//! longer encoded text (at each of the three byte alignments). Only the stretch that spells a
+//! secret is replaced by `[redacted]`, so the rest of the text (a request id, a URL) reaches
+//! the user unchanged.
 
 use std::sync::RwLock;
 
@@ -14,20 +18,75 @@ pub const REDACTED: &str = "[redacted]";
 /// The marker of a signature in an `Authorization` header: the value after it is a secret.
 const SIGNATURE: &[u8] = b"signature=";
 
-/// The registered secrets, lower-cased.
-static SECRETS: RwLock<Vec<Vec<u8>>> = RwLock::new(Vec::new());
+/// Base64 letters shorter than this are not looked for: they would match ordinary text.
+const MIN_ENCODED: usize = 6;
+
+/// A registered secret and how it looks encoded.
+struct Secret {
+    /// The secret as given (to tell secrets apart).
+    raw: Vec<u8>,
+    /// Lower-cased, for matching in any letter case.
+    lower: Vec<u8>,
+    /// The base64 and base64url letters that spell the secret alone, whatever comes before
+    /// or after it in the encoded text: one run for each byte alignment.
+    encoded: Vec<Vec<u8>>,
+}
+
+/// The registered secrets.
+static SECRETS: RwLock<Vec<Secret>> = RwLock::new(Vec::new());
 
 /// Adds secrets to look for from now on; shorter than 4 bytes they would match ordinary text
 /// and are left out.
 pub fn register<'a>(secrets: impl IntoIterator<Item = &'a [u8]>) {
     if let Ok(mut all) = SECRETS.write() {
         for s in secrets.into_iter().filter(|s| s.len() >= 4) {
-            let lower = s.to_ascii_lowercase();
-            if !all.contains(&lower) {
-                all.push(lower);
+            if !all.iter().any(|known| known.raw == s) {
+                all.push(Secret {
+                    raw: s.to_vec(),
+                    lower: s.to_ascii_lowercase(),
+                    encoded: encodings(s),
+                });
             }
         }
     }
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// The letters of `secret` in base64 and base64url when it starts 0, 1 or 2 bytes into a
+/// 3-byte group: only the letters made of the secret's bits alone (the ones at its edges
+/// also hold bits of its neighbours, which can be anything).
+fn encodings(secret: &[u8]) -> Vec<Vec<u8>> {
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    for offset in 0..3 {
+        let bytes: Vec<u8> = std::iter::repeat_n(0, offset)
+            .chain(secret.iter().copied())
+            .collect();
+        let bits = |i: usize| (bytes[i / 8] >> (7 - i % 8)) & 1;
+        let (first, end) = (8 * offset, 8 * bytes.len());
+        // Letter k holds bits 6k..6k+6: wholly the secret's from the first letter starting
+        // at or after its first bit, up to the last letter ending by its last bit.
+        let letters: Vec<u8> = (first.div_ceil(6)..end / 6)
+            .map(|k| BASE64[(0..6).fold(0, |v, b| v << 1 | bits(6 * k + b)) as usize])
+            .collect();
+        if letters.len() < MIN_ENCODED {
+            continue;
+        }
+        let url: Vec<u8> = letters
+            .iter()
+            .map(|&c| match c {
+                b'+' => b'-',
+                b'/' => b'_',
+                c => c,
+            })
+            .collect();
+        for form in [letters, url] {
+            if !found.contains(&form) {
+                found.push(form);
+            }
+        }
+    }
+    found
 }
 
 /// The text as a reader of escapes sees it, each decoded byte with the raw range it came
@@ -63,20 +122,78 @@ fn decoded(raw: &[u8]) -> (Vec<u8>, Vec<(usize, usize)>) {
     (out, from)
 }
 
+/// Characters that take no room on screen and may be slipped between a secret's letters:
+/// format characters (zero-width spaces and joiners, bidi marks, the BOM, the soft hyphen),
+/// variation selectors, fillers and tags.
+fn hidden(c: char) -> bool {
+    crate::normalize::is_invisible(c)
+        || matches!(c,
+            '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}'
+            | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FFA0}' | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// The decoded text as a reader sees it, with the raw range of each byte: each character in
+/// its NFKC form (`Ａ` is `A`), invisible ones left out; bytes that are not UTF-8 as they are.
+fn normalized(text: &[u8], from: &[(usize, usize)]) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let nfkc = icu_normalizer::ComposingNormalizerBorrowed::new_nfkc();
+    let (mut out, mut to) = (
+        Vec::with_capacity(text.len()),
+        Vec::with_capacity(text.len()),
+    );
+    let mut i = 0;
+    while i < text.len() {
+        if text[i].is_ascii() {
+            out.push(text[i]);
+            to.push(from[i]);
+            i += 1;
+            continue;
+        }
+        let ch = (i + 2..=(i + 4).min(text.len()))
+            .find_map(|end| std::str::from_utf8(&text[i..end]).ok().map(|c| (c, end)));
+        let Some((ch, end)) = ch else {
+            out.push(text[i]);
+            to.push(from[i]);
+            i += 1;
+            continue;
+        };
+        let range = (from[i].0, from[end - 1].1);
+        if !ch.chars().any(hidden) {
+            let folded = nfkc.normalize(ch);
+            out.extend_from_slice(folded.as_bytes());
+            to.extend(std::iter::repeat_n(range, folded.len()));
+        }
+        i = end;
+    }
+    (out, to)
+}
+
 /// The bytes with every registered secret and every `Signature=` value replaced.
 pub fn bytes(raw: &[u8]) -> Vec<u8> {
     let guard = SECRETS.read();
-    let secrets: &[Vec<u8>] = guard.as_deref().map_or(&[], |s| s.as_slice());
-    let (text, from) = decoded(raw);
-    // Stretches of the decoded text to hide.
+    let secrets: &[Secret] = guard.as_deref().map_or(&[], |s| s.as_slice());
+    let (plain, from) = decoded(raw);
+    let (text, from) = normalized(&plain, &from);
+    // Stretches of the normalized text to hide.
     let mut hide: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < text.len() {
         let rest = &text[i..];
         let starts = |s: &[u8]| rest.len() >= s.len() && rest[..s.len()].eq_ignore_ascii_case(s);
-        if let Some(s) = secrets.iter().find(|s| starts(s)) {
-            hide.push((i, i + s.len()));
-            i += s.len();
+        let spelled = secrets
+            .iter()
+            .find(|s| starts(&s.lower))
+            .map(|s| s.lower.len());
+        let encoded = || {
+            secrets
+                .iter()
+                .flat_map(|s| s.encoded.iter())
+                .find(|e| rest.starts_with(e))
+                .map(|e| e.len())
+        };
+        if let Some(len) = spelled.or_else(encoded) {
+            hide.push((i, i + len));
+            i += len;
         } else if starts(SIGNATURE) {
             let start = i + SIGNATURE.len();
             let value = text[start..]
@@ -91,17 +208,22 @@ pub fn bytes(raw: &[u8]) -> Vec<u8> {
             i += 1;
         }
     }
-    // The same stretches in the raw text, each replaced once.
+    // The same stretches in the raw text, overlapping ones merged (a character folded into
+    // several letters may hold the end of one and the start of the next), each replaced once.
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(hide.len());
+    for (start, end) in hide {
+        let (s, e) = (from[start].0, from[end - 1].1);
+        match spans.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => spans.push((s, e)),
+        }
+    }
     let mut out = Vec::with_capacity(raw.len());
     let mut at = 0;
-    for (start, end) in hide {
-        let (raw_start, raw_end) = (from[start].0, from[end - 1].1);
-        if raw_start < at {
-            continue;
-        }
-        out.extend_from_slice(&raw[at..raw_start]);
+    for (start, end) in spans {
+        out.extend_from_slice(&raw[at..start]);
         out.extend_from_slice(REDACTED.as_bytes());
-        at = raw_end;
+        at = end;
     }
     out.extend_from_slice(&raw[at..]);
     out
@@ -152,6 +274,141 @@ mod tests {
             prop_assume!(!s.to_lowercase().contains("signature="));
             prop_assert_eq!(text(&s), s);
         }
+    }
+
+    /// Invisible characters a server may put between a secret's letters.
+    const INVISIBLE: [char; 8] = [
+        '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{00AD}', '\u{180E}',
+        '\u{FE0F}',
+    ];
+
+    /// What a reader sees: escapes decoded, compatibility forms folded (NFKC), invisible
+    /// characters gone, lower case.
+    fn as_read(out: &str) -> String {
+        let (seen, _) = decoded(out.as_bytes());
+        let seen = String::from_utf8_lossy(&seen).into_owned();
+        icu_normalizer::ComposingNormalizerBorrowed::new_nfkc()
+            .normalize(&seen)
+            .chars()
+            .filter(|c| !INVISIBLE.contains(c))
+            .collect::<String>()
+            .to_lowercase()
+    }
+
+    /// Every byte string a base64 (or base64url) decoder finds in `out`, from every run of
+    /// base64 letters at each of its 4 offsets.
+    fn base64_readings(out: &str) -> Vec<Vec<u8>> {
+        use base64::Engine;
+        let letter = |c: char| c.is_ascii_alphanumeric() || "+/-_".contains(c);
+        let mut found = Vec::new();
+        for run in out.split(|c: char| !letter(c)).filter(|r| r.len() >= 4) {
+            let std_run: String = run
+                .chars()
+                .map(|c| match c {
+                    '-' => '+',
+                    '_' => '/',
+                    c => c,
+                })
+                .collect();
+            for skip in 0..4 {
+                let part = &std_run[skip.min(std_run.len())..];
+                let part = &part[..part.len() / 4 * 4];
+                if let Ok(bytes) = base64::engine::general_purpose::STANDARD_NO_PAD
+                    .decode(part.trim_end_matches('='))
+                    .or_else(|_| base64::engine::general_purpose::STANDARD.decode(part))
+                {
+                    found.push(bytes);
+                }
+            }
+        }
+        found
+    }
+
+    fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    proptest! {
+        #[test]
+        fn a_secret_in_base64_never_survives_at_any_alignment(
+            pre in proptest::collection::vec(any::<u8>(), 0..7),
+            post in proptest::collection::vec(any::<u8>(), 0..7),
+            url_safe in any::<bool>(),
+            padded in any::<bool>(),
+        ) {
+            use base64::Engine;
+            use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+            register([PROP_SECRET.as_bytes()]);
+            let plain = [pre.as_slice(), PROP_SECRET.as_bytes(), post.as_slice()].concat();
+            let engine = match (url_safe, padded) {
+                (false, true) => &STANDARD,
+                (false, false) => &STANDARD_NO_PAD,
+                (true, true) => &URL_SAFE,
+                (true, false) => &URL_SAFE_NO_PAD,
+            };
+            let encoded = engine.encode(&plain);
+            let out = text(&format!("request {encoded} failed"));
+            for reading in base64_readings(&out) {
+                prop_assert!(!holds(&reading, PROP_SECRET.as_bytes()), "{out}");
+            }
+            prop_assert!(out.contains(REDACTED), "{out}");
+            prop_assert!(out.starts_with("request ") && out.ends_with(" failed"), "{out}");
+        }
+
+        #[test]
+        fn a_secret_in_full_width_letters_or_with_invisible_characters_never_survives(
+            forms in proptest::collection::vec(0u8..4, PROP_SECRET.len()),
+            invisible in proptest::collection::vec(0usize..INVISIBLE.len(), PROP_SECRET.len()),
+            pre in "[a-z ]{0,8}",
+        ) {
+            register([PROP_SECRET.as_bytes()]);
+            let disguised: String = PROP_SECRET
+                .chars()
+                .zip(forms.iter().zip(&invisible))
+                .map(|(c, (form, inv))| match form {
+                    // The full-width form (U+FF01..U+FF5E) of an ASCII character.
+                    0 => char::from_u32(c as u32 + 0xFEE0).unwrap().to_string(),
+                    1 => format!("{c}{}", INVISIBLE[*inv]),
+                    2 => format!("{}{}", char::from_u32(c as u32 + 0xFEE0).unwrap(), INVISIBLE[*inv]),
+                    _ => c.to_string(),
+                })
+                .collect();
+            let out = text(&format!("{pre}{disguised} rest"));
+            prop_assert!(!as_read(&out).contains(&PROP_SECRET.to_lowercase()), "{out}");
+            prop_assert!(out.contains(REDACTED) && out.ends_with(" rest"), "{out}");
+        }
+    }
+
+    #[test]
+    fn disguised_secrets_go_and_the_rest_stays_as_written() {
+        register([b"AKFAKE0001".as_slice()]);
+        // base64 of "ak=AKFAKE0001;" and full-width / zero-width spellings.
+        assert_eq!(
+            text("id YWs9QUtGQUtFMDAwMTs= end")
+                .matches(REDACTED)
+                .count(),
+            1
+        );
+        assert_eq!(
+            text("ｋｅｙ ＡＫＦＡＫＥ０００１ ｏｋ"),
+            "ｋｅｙ [redacted] ｏｋ"
+        );
+        assert_eq!(text("A\u{200B}KFAKE\u{200D}0001!"), "[redacted]!");
+        assert_eq!(
+            text("ａ\u{200B}ｂ ｃ"),
+            "ａ\u{200B}ｂ ｃ",
+            "no secret: unchanged"
+        );
+        // Inside a longer base64 text (a Location's query): only the secret's letters go.
+        let out = text("https://x.example/cb?s=eyJhayI6IkFLRkFLRTAwMDEiLCJvayI6dHJ1ZX0&n=1");
+        assert!(
+            out.starts_with("https://x.example/cb?s=eyJhayI6I") && out.ends_with("&n=1"),
+            "{out}"
+        );
+        assert_eq!(
+            out,
+            "https://x.example/cb?s=eyJhayI6Ik[redacted]EiLCJvayI6dHJ1ZX0&n=1"
+        );
     }
 
     #[test]

@@ -100,7 +100,19 @@ pub async fn doctor(cfg: &DoctorConfig) -> Result<ExitCode> {
         }
     };
     match &url {
-        Ok(u) => endpoint_and_clock(&mut r, u, roots).await,
+        Ok(u) => {
+            match crate::api::proxy::choose(u, &|k| std::env::var(k).ok(), cfg.insecure_http) {
+                Ok(proxy) => {
+                    let how = match &proxy {
+                        Some(p) => format!("{} (from {})", p.shown(), p.from),
+                        None => "none (direct)".into(),
+                    };
+                    r.line(Level::Ok, "proxy", how);
+                    endpoint_and_clock(&mut r, u, roots, proxy.as_ref()).await
+                }
+                Err(e) => r.line(Level::Fail, "proxy", format!("{e:#}")),
+            }
+        }
         Err(e) => r.line(Level::Fail, "endpoint", e),
     }
     match (&cfg.state, url, creds) {
@@ -151,8 +163,13 @@ fn file_permissions(r: &mut Report, home: Option<&Path>) {
     }
 }
 
-async fn endpoint_and_clock(r: &mut Report, url: &reqwest::Url, roots: &[reqwest::Certificate]) {
-    let client = match crate::api::client::http_client(roots, Duration::from_secs(10)) {
+async fn endpoint_and_clock(
+    r: &mut Report,
+    url: &reqwest::Url,
+    roots: &[reqwest::Certificate],
+    proxy: Option<&crate::api::proxy::Choice>,
+) {
+    let client = match crate::api::client::http_client(roots, Duration::from_secs(10), proxy) {
         Ok(c) => c,
         Err(e) => return r.line(Level::Fail, "endpoint", e.to_string()),
     };
@@ -227,16 +244,22 @@ fn state_store(r: &mut Report, location: &store::Location, scope: &crate::store:
         store::Location::File(path) => path,
         store::Location::Postgres(target) => return team_database(r, target, scope),
     };
-    match store::open_admin(location) {
-        Ok(_) => r.line(Level::Ok, "state store", path.display().to_string()),
-        Err(e) => return r.line(Level::Fail, "state store", format!("{e:#}")),
+    // Doctor changes nothing: a store and its lock file not there yet are the first run's
+    // to make.
+    if path.exists() {
+        match store::open_admin(location) {
+            Ok(_) => r.line(Level::Ok, "state store", path.display().to_string()),
+            Err(e) => return r.line(Level::Fail, "state store", format!("{e:#}")),
+        }
+    } else {
+        new_store(r, path);
+    }
+    let free = format!("free for {} / {}", scope.host, scope.partner);
+    if !store::lock::path(path, scope).exists() {
+        return r.line(Level::Ok, "run lock", free);
     }
     match RunLock::acquire(path, scope, false) {
-        Ok(_) => r.line(
-            Level::Ok,
-            "run lock",
-            format!("free for {} / {}", scope.host, scope.partner),
-        ),
+        Ok(_) => r.line(Level::Ok, "run lock", free),
         Err(e @ store::LockError::Held { .. }) => r.line(Level::Warn, "run lock", e.to_string()),
         Err(e) => r.line(Level::Fail, "run lock", format!("{e:#}")),
     }
@@ -293,5 +316,42 @@ fn team_database(r: &mut Report, target: &store::postgres::Target, scope: &store
             ),
         ),
         Err(e) => r.line(Level::Fail, "database clock", format!("{e:#}")),
+    }
+}
+
+/// A store not made yet: fine if the first run can make it (the nearest folder that exists
+/// takes files).
+fn new_store(r: &mut Report, path: &Path) {
+    let folder = path
+        .ancestors()
+        .skip(1)
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        })
+        .find(|d| d.is_dir());
+    match folder {
+        Some(d) if crate::output::atomic::folder_takes_files(d) => r.line(
+            Level::Ok,
+            "state store",
+            format!("{} (none yet: the first run creates it)", path.display()),
+        ),
+        Some(d) => r.line(
+            Level::Fail,
+            "state store",
+            format!(
+                "{}: the folder {} does not take new files (pass --state PATH)",
+                path.display(),
+                d.display()
+            ),
+        ),
+        None => r.line(
+            Level::Fail,
+            "state store",
+            format!("{}: no folder to create it in", path.display()),
+        ),
     }
 }

@@ -36,6 +36,8 @@ pub struct Snapshot {
     /// The encoding the first reading found: later ones read with it (the same text for the
     /// same bytes, no second guess or warning).
     known: Mutex<Option<TextEncoding>>,
+    /// Whether the first reading said how it reads the input (once per run, workbooks too).
+    told: std::sync::atomic::AtomicBool,
 }
 
 impl Snapshot {
@@ -53,6 +55,7 @@ impl Snapshot {
                 label: format!("{} (sheet '{sheet}')", path.display()),
                 sheet: Some(sheet),
                 known: Mutex::new(Some(TextEncoding::Utf8 { strict: true })),
+                told: Default::default(),
             });
         }
         let mut original =
@@ -71,6 +74,7 @@ impl Snapshot {
             label: path.display().to_string(),
             sheet: None,
             known: Mutex::new(None),
+            told: Default::default(),
         })
     }
 
@@ -91,13 +95,14 @@ impl Snapshot {
         let mut reader = RecordReader::from_reader(Box::new(at), self.label.clone(), &opts)?;
         reader.sheet = self.sheet.clone();
         let input = resolve(cfg, reader)?;
-        let mut k = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        match *k {
-            None if self.sheet.is_none() => {
-                tracing::info!("{}", input.described(cfg));
-                *k = Some(input.reader.encoding);
-            }
-            _ => tracing::debug!("again: {}", input.described(cfg)),
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(input.reader.encoding);
+        if self.told.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::debug!("again: {}", input.described(cfg));
+        } else {
+            tracing::info!("{}", input.described(cfg));
         }
         Ok(input)
     }
@@ -140,8 +145,15 @@ impl Input {
     }
 }
 
-fn resolve(cfg: &JobConfig, reader: RecordReader) -> Result<Input> {
-    let layout = Layout::resolve(&reader.header, &cfg.specs, cfg.rules)?;
+fn resolve(cfg: &JobConfig, mut reader: RecordReader) -> Result<Input> {
+    let layout = match Layout::resolve(&reader.header, &cfg.specs, cfg.rules) {
+        Ok(layout) => layout,
+        // No --check and no per-row columns: show flags for the columns that look right.
+        Err(e) if cfg.specs.is_empty() => {
+            return Err(super::suggest::no_columns(e, &mut reader, cfg.rules))
+        }
+        Err(e) => return Err(e),
+    };
     let layout = match reader.sheet {
         Some(_) => layout.from_workbook(),
         None => layout,
@@ -212,9 +224,9 @@ fn sink_at(
     changes_sheet: bool,
 ) -> Result<Sink> {
     let opts = SinkOptions {
+        bom: crate::output::csv::wants_bom(cfg.bom, path.as_deref()),
         path,
         delimiter: input.reader.delimiter,
-        bom: cfg.bom,
         escape_formulas: cfg.escape_formulas,
         format,
         changes_sheet,

@@ -12,6 +12,7 @@ pub mod run;
 pub mod sandbox;
 pub mod signals;
 pub mod state;
+pub mod suggest;
 pub mod validate;
 
 use crate::cli::{Cli, Command};

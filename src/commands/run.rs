@@ -100,6 +100,8 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
                 timeout: cfg.timeout,
                 credentials: id.credentials(),
                 ca_certs: Vec::new(),
+                // On this machine: never through a proxy.
+                proxy: None,
             };
             let scope = sandbox_scope(cfg.api);
             Ok((Some(sandbox), client, scope))
@@ -109,6 +111,9 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
             credentials,
             partner_id,
         } => {
+            let credentials = credentials
+                .as_ref()
+                .context("internal error: no credentials")?;
             let scope = Scope::for_endpoint(endpoint, partner_id, cfg.api)?;
             let client = ClientConfig {
                 endpoint: endpoint.clone(),
@@ -117,6 +122,7 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
                 timeout: cfg.timeout,
                 credentials: credentials.clone(),
                 ca_certs: cfg.ca_certs.clone(),
+                proxy: cfg.proxy.clone(),
             };
             Ok((None, client, scope))
         }

@@ -16,7 +16,10 @@ use crate::output::Display;
 use crate::output::Format;
 use crate::sandbox::Faults;
 
+pub mod deadline;
 pub mod tools;
+
+pub use deadline::parse_deadline;
 
 /// Everything the reading and writing half of a job needs (shared by `run` and `validate`).
 #[derive(Debug, Clone)]
@@ -27,7 +30,9 @@ pub struct JobConfig {
     /// `None` writes to standard output.
     pub output: Option<PathBuf>,
     pub format: Format,
-    pub bom: bool,
+    /// `--bom` (`Some(true)`) or `--no-bom` (`Some(false)`); `None` decides by where a CSV goes
+    /// ([`crate::output::csv::wants_bom`]).
+    pub bom: Option<bool>,
     pub escape_formulas: bool,
     pub summary_json: Option<PathBuf>,
     pub display: Display,
@@ -79,6 +84,9 @@ impl JobConfig {
             None if stdin => None,
             None => Some(default_output(&a.input, format)),
         };
+        if a.output.is_none() && !stdin && writes_output {
+            shared_default_output(&a.input, format)?;
+        }
         if output.is_none() && format == Format::Xlsx {
             bail!("a workbook cannot go to standard output: pass -o NAME.xlsx");
         }
@@ -111,7 +119,11 @@ impl JobConfig {
             },
             output,
             format,
-            bom: a.bom,
+            bom: match (a.bom, a.no_bom) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
             escape_formulas: !a.no_escape_formulas,
             summary_json: a.summary_json.clone(),
             display: log.into(),
@@ -152,6 +164,67 @@ pub fn default_output(input: &Path, format: Format) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".into());
     input.with_file_name(format!("{stem}.checked.{}", format.extension()))
+}
+
+/// Extensions of the lead lists a folder may hold side by side.
+const LIST_EXTENSIONS: [&str; 7] = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods"];
+
+/// Refuses a default output that another lead list beside the input would also get: `a.xlsx`
+/// and `a.ods` both make `a.checked.xlsx` (as `a.csv` and `a.tsv` make `a.checked.csv`), and
+/// the second run would silently replace the first one's results. Checked before anything is
+/// read or sent; `-o` names the output and ends the ambiguity.
+fn shared_default_output(input: &Path, format: Format) -> Result<()> {
+    let (Some(name), Some(stem)) = (input.file_name(), input.file_stem()) else {
+        return Ok(());
+    };
+    let dir = match input.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let is_list = |p: &Path| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| LIST_EXTENSIONS.iter().any(|l| l.eq_ignore_ascii_case(e)))
+    };
+    let mine = default_output(input, format);
+    for other in entries.flatten().map(|e| e.path()) {
+        if other.file_name() == Some(name)
+            || other.file_stem() != Some(stem)
+            || !is_list(&other)
+            || !other.is_file()
+        {
+            continue;
+        }
+        let theirs = match crate::input::workbook::is_workbook(&other) {
+            true => Format::Xlsx,
+            false => Format::Csv,
+        };
+        if default_output(&other, theirs).file_name() == mine.file_name() {
+            let ext = input
+                .extension()
+                .map(|e| e.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let instead = input.with_file_name(format!(
+                "{}-{ext}.checked.{}",
+                stem.to_string_lossy(),
+                format.extension()
+            ));
+            bail!(
+                "{} and {} in the same folder would both be written to {}, one replacing the \
+                 other's results: name this one's output with -o (e.g. -o {})",
+                input.display(),
+                input
+                    .with_file_name(other.file_name().unwrap_or_default())
+                    .display(),
+                mine.display(),
+                instead.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// What a path leads to: the file itself (device and inode) when it exists, so that symlinks,
@@ -273,7 +346,8 @@ pub enum Target {
     /// The real API (or any endpoint the user names).
     Remote {
         endpoint: reqwest::Url,
-        credentials: crate::api::credentials::Credentials,
+        /// `None` for `plan`, which sends nothing: the endpoint and the partner key the store.
+        credentials: Option<crate::api::credentials::Credentials>,
         partner_id: String,
     },
 }
@@ -291,6 +365,8 @@ pub struct RunConfig {
     pub max_throttle_wait: std::time::Duration,
     /// `--ca-cert`: extra trusted roots.
     pub ca_certs: Vec<reqwest::Certificate>,
+    /// The proxy requests to a remote endpoint go through (`None`: direct, or `plan`).
+    pub proxy: Option<crate::api::proxy::Choice>,
     /// `--max-requests`: HTTP requests this run may send at most.
     pub max_requests: Option<u64>,
     /// `--deadline`: when sending stops.
@@ -309,13 +385,15 @@ impl RunConfig {
         RunConfig::build(a, log, true)
     }
 
-    /// For `plan`: the same settings, but nothing is written but the summary.
+    /// For `plan`: the same settings, but nothing is sent (no credentials are loaded, no
+    /// certificate read) and nothing is written but the summary.
     pub fn for_plan(a: &crate::cli::RunArgs, log: &LogArgs) -> Result<RunConfig> {
         RunConfig::build(a, log, false)
     }
 
-    fn build(a: &crate::cli::RunArgs, log: &LogArgs, writes_output: bool) -> Result<RunConfig> {
-        let job = JobConfig::from_args(&a.input, log, writes_output)?;
+    /// `sends` is false for `plan`, which neither sends nor writes an output.
+    fn build(a: &crate::cli::RunArgs, log: &LogArgs, sends: bool) -> Result<RunConfig> {
+        let job = JobConfig::from_args(&a.input, log, sends)?;
         let (min_rate, max_rate) = (crate::engine::pace::MIN_RATE, crate::engine::pace::MAX_RATE);
         in_range("--rate", a.rate, min_rate, max_rate)?;
         in_range("--concurrency", a.concurrency as f64, 1.0, 1000.0)?;
@@ -361,20 +439,33 @@ impl RunConfig {
                 ("--state (its shared memory)", shm.as_deref()),
             ],
         )?;
-        check_writable(&[("--changes", a.changes.as_deref().filter(|_| writes_output))])?;
+        check_writable(&[("--changes", a.changes.as_deref().filter(|_| sends))])?;
         let t = &a.target;
+        let mut proxy = None;
         let target = if t.sandbox {
             Target::Sandbox(faults(&a.faults)?)
         } else {
             let endpoint = remote_endpoint(t)?;
             let home = std::env::var_os("HOME").map(PathBuf::from);
-            let credentials = crate::api::credentials::load(
-                t.token_file.as_deref(),
-                &|k| std::env::var(k).ok(),
-                home.as_deref(),
-            )?;
-            let partner_id =
-                crate::api::credentials::partner_id(t.partner_id.as_deref(), Some(&credentials));
+            let env = |k: &str| std::env::var(k).ok();
+            if sends {
+                proxy = crate::api::proxy::choose(&endpoint, &env, t.insecure_http)?;
+            }
+            let (credentials, partner_id) = if sends {
+                let c =
+                    crate::api::credentials::load(t.token_file.as_deref(), &env, home.as_deref())?;
+                let partner =
+                    crate::api::credentials::partner_id(t.partner_id.as_deref(), Some(&c));
+                (Some(c), partner)
+            } else {
+                let domain = crate::api::credentials::domain_id(
+                    t.token_file.as_deref(),
+                    &env,
+                    home.as_deref(),
+                );
+                let partner = crate::api::credentials::partner_id(t.partner_id.as_deref(), None);
+                (None, partner.or(domain))
+            };
             let partner_id = crate::api::credentials::account(partner_id, t.api)?;
             Target::Remote {
                 endpoint,
@@ -382,14 +473,9 @@ impl RunConfig {
                 partner_id,
             }
         };
-        let default_state = if t.sandbox {
-            crate::store::sandbox_path()
-        } else {
-            crate::store::default_path()
-        };
         let state = match location {
             Some(l) => l,
-            None => crate::store::Location::File(default_state.ok_or_else(|| {
+            None => crate::store::Location::File(state_path(None, t.sandbox).ok_or_else(|| {
                 anyhow::anyhow!(
                     "cannot find a place for the state store: set HOME or pass --state PATH"
                 )
@@ -406,7 +492,12 @@ impl RunConfig {
             backoff_base: a.backoff_base,
             max_throttle_wait: a.max_throttle_wait,
             max_requests: a.max_requests,
-            ca_certs: ca_certs(a.target.ca_cert.as_deref())?,
+            // `plan` sends nothing: no certificate to read.
+            proxy,
+            ca_certs: match sends {
+                true => ca_certs(a.target.ca_cert.as_deref())?,
+                false => Vec::new(),
+            },
             deadline,
             changes: a.changes.clone(),
             state,
@@ -420,54 +511,15 @@ impl RunConfig {
     }
 }
 
-/// `--deadline`: `06:30` (the next such local time), an RFC 3339 time, or a duration from now.
-pub fn parse_deadline(
-    s: &str,
-    now: chrono::DateTime<chrono::Local>,
-) -> Result<chrono::DateTime<chrono::Utc>> {
-    use chrono::{Local, NaiveTime, TimeZone, Utc};
-    let t = s.trim();
-    if let Ok(when) = chrono::DateTime::parse_from_rfc3339(t) {
-        let when = when.with_timezone(&Utc);
-        if when <= now.with_timezone(&Utc) {
-            bail!("{t} is in the past");
-        }
-        return Ok(when);
+/// The state store of `run`, `plan`, `state` and `doctor`: `--state` (or `CHECKUSER_STATE`),
+/// else the default store, or with `--sandbox` the simulator's own beside it, so that
+/// simulated answers never mix with real ones. `None` when there is no home to put it in.
+pub fn state_path(given: Option<&Path>, sandbox: bool) -> Option<PathBuf> {
+    match given {
+        Some(p) => Some(p.to_path_buf()),
+        None if sandbox => crate::store::sandbox_path(),
+        None => crate::store::default_path(),
     }
-    for fmt in ["%H:%M", "%H:%M:%S"] {
-        if let Ok(time) = NaiveTime::parse_from_str(t, fmt) {
-            let mut day = now.date_naive();
-            for _ in 0..3 {
-                if let Some(when) = Local
-                    .from_local_datetime(&day.and_time(time))
-                    .earliest()
-                    .filter(|w| *w > now)
-                {
-                    return Ok(when.with_timezone(&Utc));
-                }
-                day = day.succ_opt().unwrap_or(day);
-            }
-            bail!("{t} does not occur in the next days here (a clock change?)");
-        }
-    }
-    match crate::cli::parse_duration(t) {
-        Ok(d) => Ok(now.with_timezone(&Utc)
-            + chrono::TimeDelta::from_std(d).map_err(|e| anyhow::anyhow!("{t}: {e}"))?),
-        Err(_) => bail!(
-            "'{t}' is not a time: give 06:30 (local time), 2026-12-01T06:30:00+08:00, or a \
-             duration such as 8h"
-        ),
-    }
-}
-
-/// True for an endpoint on this machine (127.0.0.0/8, ::1, localhost).
-fn is_loopback(u: &reqwest::Url) -> bool {
-    let host = u.host_str().unwrap_or("");
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `--endpoint`, refused when it is not http(s) or when it is plain http to another machine
@@ -477,7 +529,8 @@ fn remote_endpoint(t: &crate::cli::TargetArgs) -> Result<reqwest::Url> {
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
         .ok_or_else(|| anyhow::anyhow!("--endpoint {} is not an http(s) URL", t.endpoint))?;
-    if endpoint.scheme() == "http" && !is_loopback(&endpoint) && !t.insecure_http {
+    if endpoint.scheme() == "http" && !crate::api::proxy::is_loopback(&endpoint) && !t.insecure_http
+    {
         bail!(
             "--endpoint {} is plain http on another machine: the credentials and the leads \
              would travel unencrypted. Use https, or pass --insecure-http if you really mean it",
@@ -487,12 +540,27 @@ fn remote_endpoint(t: &crate::cli::TargetArgs) -> Result<reqwest::Url> {
     Ok(endpoint)
 }
 
-/// `--ca-cert`: the PEM certificates to trust as well.
+/// The most of a `--ca-cert` file read: a whole public CA bundle is under 300 KiB.
+const MAX_CA_FILE: u64 = 4 << 20;
+
+/// `--ca-cert`: the PEM certificates to trust as well, read with a cap (`/dev/zero` or any
+/// endless file is refused, not read until memory runs out).
 fn ca_certs(path: Option<&Path>) -> Result<Vec<reqwest::Certificate>> {
+    use std::io::Read;
     let Some(path) = path else {
         return Ok(Vec::new());
     };
-    let pem = std::fs::read(path).with_context(|| format!("--ca-cert {}", path.display()))?;
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CA_FILE + 1).read_to_end(&mut pem))
+        .with_context(|| format!("--ca-cert {}", path.display()))?;
+    if pem.len() as u64 > MAX_CA_FILE {
+        bail!(
+            "--ca-cert {} is larger than {} MiB: not a PEM certificate file",
+            path.display(),
+            MAX_CA_FILE >> 20
+        );
+    }
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .with_context(|| format!("--ca-cert {}: not a PEM certificate", path.display()))?;
     if certs.is_empty() {
@@ -594,29 +662,6 @@ mod tests {
         let null = Path::new("/dev/null");
         assert!(check(&[("-o", Some(null)), ("--summary-json", Some(null))]).is_ok());
         assert!(check(&[("-o", Some(&out)), ("--summary-json", None)]).is_ok());
-    }
-
-    #[test]
-    fn deadlines_take_three_forms() {
-        use chrono::TimeZone;
-        let now = chrono::Local
-            .with_ymd_and_hms(2026, 11, 29, 22, 0, 0)
-            .unwrap();
-        let next = parse_deadline("06:30", now).unwrap();
-        assert_eq!(
-            next.with_timezone(&chrono::Local).naive_local().to_string(),
-            "2026-11-30 06:30:00"
-        );
-        let later = parse_deadline("23:15", now).unwrap();
-        assert_eq!((later - now.with_timezone(&chrono::Utc)).num_minutes(), 75);
-        assert_eq!(
-            (parse_deadline("8h", now).unwrap() - now.with_timezone(&chrono::Utc)).num_hours(),
-            8
-        );
-        assert!(parse_deadline("2030-01-01T06:30:00+08:00", now).is_ok());
-        assert!(parse_deadline("2020-01-01T06:30:00Z", now).is_err());
-        assert!(parse_deadline("soon", now).is_err());
-        assert!(parse_deadline("25:00", now).is_err());
     }
 
     #[test]

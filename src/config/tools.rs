@@ -19,6 +19,8 @@ pub struct DoctorConfig {
     pub endpoint: Result<reqwest::Url, String>,
     pub token_file: Option<PathBuf>,
     pub partner_id: Option<String>,
+    /// `--insecure-http`: a proxy may carry a plain-http endpoint's requests.
+    pub insecure_http: bool,
     pub api: ApiVersion,
     /// `--ca-cert` as `run` would load it, or why it cannot be.
     pub ca_certs: Result<Vec<reqwest::Certificate>, String>,
@@ -34,11 +36,12 @@ impl DoctorConfig {
             endpoint: super::remote_endpoint(t).map_err(|e| format!("{e:#}")),
             token_file: t.token_file.clone(),
             partner_id: t.partner_id.clone(),
+            insecure_http: t.insecure_http,
             api: t.api,
             ca_certs: super::ca_certs(t.ca_cert.as_deref()).map_err(|e| format!("{e:#}")),
             state: match &a.state {
                 Some(s) => Some(crate::store::Location::parse(s.as_os_str())?),
-                None => crate::store::default_path().map(crate::store::Location::File),
+                None => super::state_path(None, t.sandbox).map(crate::store::Location::File),
             },
         })
     }
@@ -85,7 +88,7 @@ impl StateConfig {
         let location = match &a.state {
             Some(p) => Location::parse(p.as_os_str())?,
             None => Location::File(
-                crate::store::default_path()
+                super::state_path(None, a.sandbox)
                     .context("cannot find the state store: pass --state PATH")?,
             ),
         };
@@ -106,8 +109,9 @@ impl StateConfig {
         };
         if !path.exists() {
             bail!(
-                "there is no state store at {} yet (a run creates it)",
-                path.display()
+                "there is no state store at {} yet (a run{} creates it)",
+                path.display(),
+                if a.sandbox { " --sandbox" } else { "" }
             );
         }
         let job = match &a.action {

@@ -343,7 +343,10 @@ mod mangled {
     }
 
     fn significant(digits: &str) -> String {
-        digits.trim_start_matches('0').trim_end_matches('0').to_string()
+        digits
+            .trim_start_matches('0')
+            .trim_end_matches('0')
+            .to_string()
     }
 
     /// Whether `now` is what a spreadsheet makes of the mangled value `old`: the same value
@@ -366,7 +369,10 @@ mod mangled {
         if let Some(is) = scientific(&now) {
             return was.starts_with(&is);
         }
-        if !now.chars().all(|c| c.is_ascii_digit() || " .,\u{a0}".contains(c)) {
+        if !now
+            .chars()
+            .all(|c| c.is_ascii_digit() || " .,\u{a0}".contains(c))
+        {
             return false;
         }
         let digits: String = now.chars().filter(char::is_ascii_digit).collect();
@@ -380,7 +386,14 @@ mod mangled {
 
         #[test]
         fn what_a_spreadsheet_makes_of_a_mangled_number() {
-            for now in ["13536300000", "1.35363E+10", "1.35E+10", "13,536,300,000", "13536300000.0", "'13536300000"] {
+            for now in [
+                "13536300000",
+                "1.35363E+10",
+                "1.35E+10",
+                "13,536,300,000",
+                "13536300000.0",
+                "'13536300000",
+            ] {
                 assert!(made_of("1.35363E+10", now), "{now}");
             }
             for now in ["13536312345", "+86 139 0013 9000", "1.35364E+10", "abc"] {

@@ -66,7 +66,11 @@ impl<R: Read> Utf16Watch<R> {
         let delimited = self.run.iter().any(|b| b",;\t|@".contains(b));
         if utf8 && feeds >= 2 && !nul && delimited {
             self.judged = true;
-            let from = if self.big_endian { "UTF-16BE" } else { "UTF-16LE" };
+            let from = if self.big_endian {
+                "UTF-16BE"
+            } else {
+                "UTF-16LE"
+            };
             return Err(io::Error::other(format!(
                 "{} switches from {from} to UTF-8 at byte {} (line {}): two exports joined into \
                  one file? Its rest would be read as garbage: save it as one file in one \
@@ -132,7 +136,13 @@ mod tests {
 
     fn utf16(s: &str, big_endian: bool) -> Vec<u8> {
         s.encode_utf16()
-            .flat_map(|u| if big_endian { u.to_be_bytes() } else { u.to_le_bytes() })
+            .flat_map(|u| {
+                if big_endian {
+                    u.to_be_bytes()
+                } else {
+                    u.to_le_bytes()
+                }
+            })
             .collect()
     }
 
@@ -143,7 +153,10 @@ mod tests {
             let at = bytes.len();
             bytes.extend("name,email\nAnn,a@example.com\n李娜,ln@example.cn\n".as_bytes());
             let err = read(&bytes, be).unwrap_err().to_string();
-            assert!(err.contains(&format!("byte {at}")) && err.contains("line 3"), "{err}");
+            assert!(
+                err.contains(&format!("byte {at}")) && err.contains("line 3"),
+                "{err}"
+            );
         }
     }
 

@@ -10,6 +10,15 @@ use super::escape;
 use super::SinkOptions;
 use crate::model::Outcome;
 
+/// Whether a CSV starts with a UTF-8 byte-order mark: as asked (`--bom`, `--no-bom`), else
+/// only when it goes to a file (`None` is standard output). Excel and LibreOffice read a CSV
+/// opened by double-click as UTF-8 only when it has the mark, and in the system's legacy code
+/// page (GBK on Chinese Windows) otherwise; a program reading a pipe expects plain UTF-8, and
+/// standard output, a FIFO or a device are pipes or terminals.
+pub fn wants_bom(asked: Option<bool>, path: Option<&std::path::Path>) -> bool {
+    asked.unwrap_or_else(|| path.is_some_and(|p| !super::atomic::is_special(p)))
+}
+
 /// Writes result rows; `finish` makes the file appear under its name.
 pub struct CsvSink {
     csv: ::csv::Writer<Out>,

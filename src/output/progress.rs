@@ -22,9 +22,18 @@ const LOG_EVERY: Duration = Duration::from_secs(60);
 /// How often the bar's counts are refreshed.
 const BAR_EVERY: Duration = Duration::from_millis(100);
 
+/// What one progress step is: a row written, or (a planned run's sending pass) a value
+/// asked, of a known number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Rows,
+    Values(u64),
+}
+
 pub struct Progress {
     bar: Option<ProgressBar>,
     log: bool,
+    unit: Unit,
     last: Instant,
     started: Instant,
     /// `--deadline` and the number of checks to send, to say whether the rest will fit.
@@ -56,10 +65,18 @@ impl Progress {
         Progress {
             bar,
             log: !show_bar && !d.quiet && d.progress != ProgressMode::Never,
+            unit: Unit::Rows,
             last: Instant::now(),
             started: Instant::now(),
             deadline: None,
         }
+    }
+
+    /// Counts values asked, `total` of them, instead of rows written (the sending pass of a
+    /// planned run, where each step is one distinct value).
+    pub fn of_values(mut self, total: u64) -> Progress {
+        self.unit = Unit::Values(total);
+        self
     }
 
     /// Shows whether the `total` checks to send fit before `deadline` at the pace so far.
@@ -113,19 +130,25 @@ impl Progress {
             }
         } else if self.log && now.duration_since(self.last) >= LOG_EVERY {
             self.last = now;
-            let secs = now.duration_since(self.started).as_secs_f64().max(1e-9);
-            let rate = match s.valid {
-                Some(_) => format!("{:.0} rows/s", s.rows as f64 / secs),
-                None => format!("{:.2} requests/s", s.api_requests as f64 / secs),
-            };
-            tracing::info!(
-                "progress: {} rows, {} checks ({rate}) {}{}",
-                s.rows,
-                s.checks,
-                counts(s),
-                self.fit(s, now)
-            );
+            let secs = now.duration_since(self.started).as_secs_f64();
+            tracing::info!("{}{}", self.log_line(s, secs), self.fit(s, now));
         }
+    }
+
+    /// The line logged off a terminal: what is done, then every result's count (they add up
+    /// to the checks done), then the pace.
+    fn log_line(&self, s: &Summary, secs: f64) -> String {
+        let secs = secs.max(1e-9);
+        let rate = match s.valid {
+            Some(_) => format!("{:.0} rows/s", s.rows as f64 / secs),
+            None => format!("{:.2} requests/s", s.api_requests as f64 / secs),
+        };
+        let done = match self.unit {
+            Unit::Rows if s.checks == s.rows => format!("{} rows done", s.rows),
+            Unit::Rows => format!("{} rows done, {} checks", s.rows, s.checks),
+            Unit::Values(total) => format!("{} of {total} values asked", s.checks),
+        };
+        format!("progress: {done}: {} ({rate})", counts(s))
     }
 
     pub fn finish(&self) {
@@ -135,12 +158,89 @@ impl Progress {
     }
 }
 
+/// Every result's count, the ones not seen yet left out (they add up to the checks done).
 fn counts(s: &Summary) -> String {
-    match s.valid {
-        Some(valid) => format!("valid {valid} invalid {} skipped {}", s.invalid, s.skipped),
-        None => format!(
-            "free {} taken {} uplimit {} invalid {} error {}",
-            s.free, s.taken, s.uplimit, s.invalid, s.error
-        ),
+    let all = [
+        ("valid", s.valid.unwrap_or(0)),
+        ("free", s.free),
+        ("taken", s.taken),
+        ("uplimit", s.uplimit),
+        ("invalid", s.invalid),
+        ("error", s.error),
+        ("pending", s.pending),
+        ("skipped", s.skipped),
+    ];
+    let seen: Vec<String> = all
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    match seen.is_empty() {
+        true => "none yet".into(),
+        false => seen.join(" · "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Outcome, ResultKind, Source};
+
+    /// The numbers of a progress text after its first `:`, added up.
+    fn added_up(text: &str) -> u64 {
+        let after = text.split_once(':').map_or(text, |(_, rest)| rest);
+        after
+            .split(|c: char| !c.is_ascii_digit() && c != '.')
+            .filter_map(|w| w.parse::<u64>().ok())
+            .sum()
+    }
+
+    #[test]
+    fn the_counts_add_up_to_the_checks_done() {
+        let mut s = Summary::default();
+        for (kind, n) in [
+            (ResultKind::Free, 3),
+            (ResultKind::Taken, 2),
+            (ResultKind::Uplimit, 1),
+            (ResultKind::Invalid, 4),
+            (ResultKind::Error, 1),
+            (ResultKind::Pending, 5),
+            (ResultKind::Skipped, 6),
+        ] {
+            for i in 0..n {
+                s.count(&Outcome::new(format!("{kind}{i}"), kind, Source::None));
+            }
+            s.rows += n;
+        }
+        assert_eq!(added_up(&counts(&s)), s.checks, "{}", counts(&s));
+        let quiet = Display {
+            quiet: false,
+            verbose: 0,
+            progress: ProgressMode::Never,
+            log_pii: false,
+        };
+        let rows = Progress::new(&quiet, None);
+        let line = rows.log_line(&s, 60.0);
+        assert!(line.starts_with("progress: 22 rows done: "), "{line}");
+        let listed = line
+            .split(" done: ")
+            .nth(1)
+            .unwrap()
+            .split(" (")
+            .next()
+            .unwrap();
+        assert_eq!(added_up(&format!(":{listed}")), 22, "{line}");
+        s.rows = 11;
+        let line = rows.log_line(&s, 60.0);
+        assert!(
+            line.starts_with("progress: 11 rows done, 22 checks: "),
+            "{line}"
+        );
+        let values = Progress::new(&quiet, Some(40)).of_values(40);
+        let line = values.log_line(&s, 60.0);
+        assert!(
+            line.starts_with("progress: 22 of 40 values asked: "),
+            "{line}"
+        );
     }
 }

@@ -73,6 +73,13 @@ fn write_kind(
     Ok(())
 }
 
+/// A figure of the Summary sheet: counts and rates are number cells (a spreadsheet sums and
+/// right-aligns them), with a number format for the fractional ones; the rest is text.
+enum Figure<'a> {
+    Number(f64, Option<&'a Format>),
+    Text(String),
+}
+
 const LEGEND: [(ResultKind, &str); 7] = [
     (ResultKind::Free, "can still be registered"),
     (ResultKind::Taken, "already registered"),
@@ -376,43 +383,59 @@ impl XlsxSink {
             sheet.write_number(row, 1, *n as f64).map_err(xlsx)?;
         }
         let mut row = counts.len() as u32 + 2;
-        let figures: Vec<(&str, String)> = vec![
-            ("rows", s.rows.to_string()),
-            ("checks", s.checks.to_string()),
-            ("checks per row", checks.to_string()),
-            ("api requests", s.api_requests.to_string()),
-            ("retries", s.retries.to_string()),
-            ("throttled", s.throttled.to_string()),
-            ("cache hits", s.cache_hits.to_string()),
-            ("duplicates", s.duplicates.to_string()),
-            ("changed", s.changed.to_string()),
-            ("elapsed seconds", format!("{:.1}", s.elapsed_seconds)),
+        let (one, two) = (
+            Format::new().set_num_format("0.0"),
+            Format::new().set_num_format("0.00"),
+        );
+        let count = |n: u64| Figure::Number(n as f64, None);
+        let figures: Vec<(&str, Figure)> = vec![
+            ("rows", count(s.rows)),
+            ("checks", count(s.checks)),
+            ("checks per row", count(checks as u64)),
+            ("api requests", count(s.api_requests)),
+            ("retries", count(s.retries)),
+            ("throttled", count(s.throttled)),
+            ("cache hits", count(s.cache_hits)),
+            ("duplicates", count(s.duplicates)),
+            ("changed", count(s.changed)),
+            (
+                "elapsed seconds",
+                Figure::Number(s.elapsed_seconds, Some(&one)),
+            ),
             (
                 "requests per second",
-                format!("{:.2}", s.requests_per_second),
+                Figure::Number(s.requests_per_second, Some(&two)),
             ),
             (
                 "stopped",
-                s.stop_message.clone().unwrap_or_else(|| "no".into()),
+                Figure::Text(s.stop_message.clone().unwrap_or_else(|| "no".into())),
             ),
             (
                 "simulated",
-                if s.simulated {
+                Figure::Text(if s.simulated {
                     "yes: answers from the built-in sandbox, not Huawei Cloud".into()
                 } else {
                     "no".into()
-                },
+                }),
             ),
-            ("input", s.input.clone()),
-            ("output", s.output.clone()),
-            ("results sheets", sheets),
-            ("written at", crate::model::rfc3339(chrono::Utc::now())),
+            ("input", Figure::Text(s.input.clone())),
+            ("output", Figure::Text(s.output.clone())),
+            ("results sheets", Figure::Text(sheets)),
+            (
+                "written at",
+                Figure::Text(crate::model::rfc3339(chrono::Utc::now())),
+            ),
         ];
         for (name, value) in figures {
             sheet
                 .write_string_with_format(row, 0, name, &bold)
                 .map_err(xlsx)?;
-            sheet.write_string(row, 1, value).map_err(xlsx)?;
+            match value {
+                Figure::Number(n, Some(f)) => sheet.write_number_with_format(row, 1, n, f),
+                Figure::Number(n, None) => sheet.write_number(row, 1, n),
+                Figure::Text(t) => sheet.write_string(row, 1, t),
+            }
+            .map_err(xlsx)?;
             row += 1;
         }
         row += 1;

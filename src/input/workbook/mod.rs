@@ -151,7 +151,12 @@ fn convert_inner(path: &Path, want: Option<&str>) -> Result<Converted> {
     })
 }
 
-fn read_xls<W: Write>(path: &Path, file_len: u64, want: Option<&str>, out: &mut Out<W>) -> Result<String> {
+fn read_xls<W: Write>(
+    path: &Path,
+    file_len: u64,
+    want: Option<&str>,
+    out: &mut Out<W>,
+) -> Result<String> {
     let ole::Ole::Xls(stream) = ole::open(path, limits::MEMORY / 2)?;
     biff::check(&stream, file_len)?;
     drop(stream);
@@ -273,7 +278,9 @@ fn choose(meta: &[calamine::Sheet], names: &[String], want: Option<&str>) -> Res
     let passed: Vec<String> = meta[..at]
         .iter()
         .map(|s| match (s.typ, s.visible) {
-            (SheetType::WorkSheet, SheetVisible::VeryHidden) => format!("'{}' (very hidden)", s.name),
+            (SheetType::WorkSheet, SheetVisible::VeryHidden) => {
+                format!("'{}' (very hidden)", s.name)
+            }
             (SheetType::WorkSheet, _) => format!("'{}' (hidden)", s.name),
             _ => format!("'{}' (not a worksheet)", s.name),
         })

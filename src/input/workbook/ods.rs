@@ -156,7 +156,8 @@ pub fn inspect(z: &mut Zipped) -> Result<OdsFacts> {
             Event::End(e) => match e.name().as_ref() {
                 "office:annotation" => annotation = annotation.saturating_sub(1),
                 "table:table-cell" | "table:covered-table-cell" => {
-                    if let (Some(c), Some(r), Some(t)) = (cell.take(), row.as_mut(), table.as_ref()) {
+                    if let (Some(c), Some(r), Some(t)) = (cell.take(), row.as_mut(), table.as_ref())
+                    {
                         check_cell(t, c.at, c.text)?;
                         if c.text > 0 {
                             r.text = r.text.saturating_add(c.copies.saturating_mul(c.text + 32));
@@ -296,7 +297,9 @@ fn end_row(t: &mut Table, r: Row) -> Result<()> {
     }
     t.raw_cells += r.pushed;
     t.raw_text = t.raw_text.saturating_add(r.text);
-    t.dense_text = t.dense_text.saturating_add(r.text.saturating_mul(r.repeats));
+    t.dense_text = t
+        .dense_text
+        .saturating_add(r.text.saturating_mul(r.repeats));
     t.rows += r.repeats;
     Ok(())
 }

@@ -10,7 +10,9 @@ use std::io::BufReader;
 use anyhow::{bail, Result};
 use quick_xml::events::Event;
 
-use super::limits::{self, MAX_CELL, MAX_COLUMNS, MAX_PART, MAX_ROWS, MAX_SHARED_STRINGS_PART, MEMORY};
+use super::limits::{
+    self, MAX_CELL, MAX_COLUMNS, MAX_PART, MAX_ROWS, MAX_SHARED_STRINGS_PART, MEMORY,
+};
 use super::zipped::{attr, xml, Zipped};
 
 /// What the scan learnt: where each sheet's part is, and each shared string's length.
@@ -178,7 +180,8 @@ pub fn scan_sheet(z: &mut Zipped, facts: &XlsxFacts, name: &str) -> Result<()> {
     let (mut row, mut col) = (0u64, 0u64);
     let mut cell: Option<CellScan> = None;
     let mut buf = Vec::new();
-    let here = |row: u64, col: u64| format!("cell {} of sheet '{name}'", limits::cell_ref(row, col));
+    let here =
+        |row: u64, col: u64| format!("cell {} of sheet '{name}'", limits::cell_ref(row, col));
     loop {
         let ev = match x.read_event_into(&mut buf) {
             Ok(ev) => ev,
@@ -205,7 +208,9 @@ pub fn scan_sheet(z: &mut Zipped, facts: &XlsxFacts, name: &str) -> Result<()> {
                 "c" => {
                     if let Some(r) = attr(&e, "r", false)? {
                         (row, col) = position(&r).ok_or_else(|| {
-                            anyhow::anyhow!("sheet '{name}' has a cell named '{r}', which is no cell")
+                            anyhow::anyhow!(
+                                "sheet '{name}' has a cell named '{r}', which is no cell"
+                            )
                         })?;
                     }
                     check_grid(name, row, col)?;
@@ -231,9 +236,8 @@ pub fn scan_sheet(z: &mut Zipped, facts: &XlsxFacts, name: &str) -> Result<()> {
                 "c" => {
                     if let Some(c) = cell.take() {
                         let text = if c.shared {
-                            shared_text(&c, &facts.strings).map_err(|why| {
-                                anyhow::anyhow!("{} {why}", here(c.row, c.col))
-                            })?
+                            shared_text(&c, &facts.strings)
+                                .map_err(|why| anyhow::anyhow!("{} {why}", here(c.row, c.col)))?
                         } else {
                             c.text
                         };
@@ -321,13 +325,17 @@ fn position(r: &str) -> Option<(u64, u64)> {
     let r = r.trim();
     let split = r.find(|c: char| c.is_ascii_digit())?;
     let (letters, digits) = r.split_at(split);
-    if letters.is_empty() || letters.len() > 7 || !letters.bytes().all(|b| b.is_ascii_alphabetic()) {
+    if letters.is_empty() || letters.len() > 7 || !letters.bytes().all(|b| b.is_ascii_alphabetic())
+    {
         return None;
     }
-    let col = letters
-        .bytes()
-        .fold(0u64, |c, b| c * 26 + u64::from(b.to_ascii_uppercase() - b'A') + 1);
-    let row: u64 = digits.parse().ok().filter(|r| *r > 0 && digits.len() <= 12)?;
+    let col = letters.bytes().fold(0u64, |c, b| {
+        c * 26 + u64::from(b.to_ascii_uppercase() - b'A') + 1
+    });
+    let row: u64 = digits
+        .parse()
+        .ok()
+        .filter(|r| *r > 0 && digits.len() <= 12)?;
     Some((row - 1, col - 1))
 }
 

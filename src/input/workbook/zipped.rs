@@ -94,7 +94,11 @@ impl Zipped {
     }
 
     /// A part, inflated through [`Capped`] (`max` bytes at most).
-    pub fn part(&mut self, path: &str, max: u64) -> Result<Option<Capped<zip::read::ZipFile<'_, BufReader<File>>>>> {
+    pub fn part(
+        &mut self,
+        path: &str,
+        max: u64,
+    ) -> Result<Option<Capped<zip::read::ZipFile<'_, BufReader<File>>>>> {
         let Some(name) = self.names.get(&path.to_ascii_lowercase()).cloned() else {
             return Ok(None);
         };
