@@ -9,6 +9,8 @@ pub mod email;
 mod forms_tests;
 mod idna2008;
 pub mod mobile;
+#[cfg(test)]
+mod peer_tests;
 mod phone_text;
 
 pub use email::email;
