@@ -257,6 +257,33 @@ proptest! {
         }
     }
 
+    /// The same, on text shaped like numbers: digits of several scripts, pluses, separators,
+    /// letters, `tel:`-URI parameters, extensions and invisible characters.
+    #[test]
+    fn number_shaped_text_gives_a_verdict(
+        s in "(tel:|Tel: |手机：)?[0-9０-９٠-٩۰-۹+＋ ()\\-.;,=:#xXeEa-z\u{AD}\u{200B}\u{3000}ー/]{0,30}",
+        region in prop::sample::select(vec!["", "CN", "AU", "SG", "US", "JP"]),
+    ) {
+        let default = (!region.is_empty()).then(|| region.parse().unwrap());
+        if let Ok(key) = mobile(&s, default, MobileTypes::Any) {
+            prop_assert!(key.len() <= MAX_KEY_LEN && key.starts_with("00") && &key[4..5] == "-");
+            prop_assert_eq!(mobile(&key, None, MobileTypes::Any), Ok(key.clone()));
+        }
+    }
+
+    /// No text makes the email rule panic, and an accepted key is NFC and reads back as itself.
+    #[test]
+    fn any_address_shaped_text_gives_a_verdict(
+        local in "[a-z.<:\\-]{0,6}\\PC{0,8}",
+        at in prop::sample::select(vec!["@", "＠", "@@", ""]),
+        domain in "\\PC{0,8}[.。]?[a-z\\-]{0,6}[.．]?[a-z>]{0,4}",
+    ) {
+        if let Ok(key) = email(&format!("{local}{at}{domain}")) {
+            prop_assert!(icu_normalizer::ComposingNormalizerBorrowed::new_nfc().is_normalized(&key), "{key}");
+            prop_assert_eq!(email(&key), Ok(key.clone()));
+        }
+    }
+
     /// The email key is NFC whatever form the local part was typed in, and keys are fixed points.
     #[test]
     fn email_keys_are_nfc_and_idempotent(
