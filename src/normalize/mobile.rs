@@ -147,7 +147,11 @@ fn own_international_prefix(s: &str, region: Region) -> Option<PhoneNumber> {
 
 /// Why libphonenumber read no number, in the words a user can act on.
 fn parse_failure(e: &ParseError, s: &str, region: Option<Region>) -> String {
+    // (in the number, not in a tel: URI's parameters such as `;phone-context=+86`)
     let plus_after_digit = s
+        .split(';')
+        .next()
+        .unwrap_or_default()
         .chars()
         .skip_while(|&c| decimal_value(c).is_none())
         .any(is_plus);
