@@ -436,3 +436,79 @@ fn the_check_suggestion_follows_the_values_not_only_the_header_names() {
         stderr(&out)
     );
 }
+
+/// Issue 20: what input methods, `tel:` links and pastes make of numbers is read as
+/// libphonenumber reads it, and the emails the peers' suites hold are judged as they judge them;
+/// the same person typed two ways is one key (counted once as a duplicate).
+#[test]
+fn typed_and_pasted_forms_are_read_as_libphonenumber_and_the_peers_read_them() {
+    let fx = Fixture::new();
+    let input = fx.file(
+        "typed.csv",
+        "phone,email\n\
+         １３８００１３８０００,e\u{301}mile@example.com\n\
+         ＋86 138 0013 8000,\u{e9}mile@example.com\n\
+         tel:+86-138-0013-8001;ext=12,li.wei＠qq.com\n\
+         手机：13800138002,<<a@b.com>>\n\
+         13800138000/13900139000,a@e\u{1F600}.com\n\
+         8.6138E+12,€@example.com\n\
+         +86 138\u{AD}0013\u{AD}8003,me@yy--0.tld\n",
+    );
+    let summary = fx.path("summary.json");
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "--check",
+            "mobile=phone",
+            "--check",
+            "email=email",
+            "--default-country",
+            "CN",
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (header, rows) = read_csv(&fx.path("typed.checked.csv"), b',');
+    let keys = column(&header, &rows, "mobile_checked_key");
+    let results = column(&header, &rows, "mobile_result");
+    assert_eq!(
+        results,
+        ["valid", "valid", "valid", "valid", "invalid", "invalid", "valid"]
+    );
+    assert_eq!(
+        [&keys[..4], &keys[6..]].concat(),
+        [
+            "0086-13800138000",
+            "0086-13800138000",
+            "0086-13800138001",
+            "0086-13800138002",
+            "0086-13800138003"
+        ]
+    );
+    let reasons = column(&header, &rows, "mobile_error_msg");
+    assert!(
+        reasons[4].contains("two numbers in one cell?"),
+        "{}",
+        reasons[4]
+    );
+    assert!(reasons[5].contains("scientific notation"), "{}", reasons[5]);
+    assert_eq!(
+        column(&header, &rows, "email_result"),
+        ["valid", "valid", "valid", "valid", "invalid", "invalid", "invalid"]
+    );
+    let emails = column(&header, &rows, "email_checked_key");
+    assert_eq!(emails[0], "\u{e9}mile@example.com", "NFC");
+    assert_eq!(emails[1], emails[0]);
+    assert_eq!(&emails[2..4], ["li.wei@qq.com", "a@b.com"]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(json["valid"], 9);
+    assert_eq!(json["invalid"], 5);
+    assert_eq!(
+        json["duplicates"], 2,
+        "one mobile and one email typed twice"
+    );
+}

@@ -55,7 +55,14 @@ def read_tsv(path):
             continue
         parts = l.split("\t")
         rows.append(dict(zip(header, parts)))
+    if "input-escaped" in comment:  # \\ \t \n \r in the input column (peer_emails.tsv)
+        for r in rows:
+            r["input"] = unescape(r["input"])
     return comment, rows
+
+
+def unescape(s):
+    return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), s)
 
 
 def unescape_variants(cell):
@@ -90,7 +97,8 @@ def run_one(binary, workdir, name, kind, values, default, flags):
     inp = os.path.join(workdir, f"{name}.csv")
     out = os.path.join(workdir, f"{name}.out.csv")
     with open(inp, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
+        # CRLF records: the csv module then quotes a field holding a lone CR too
+        w = csv.writer(f, lineterminator="\r\n")
         w.writerow(["id", kind])
         for i, v in values:
             w.writerow([i, v])

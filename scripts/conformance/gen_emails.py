@@ -18,19 +18,23 @@ Columns (tab-separated, no quoting; no field contains a tab, CR or LF):
   case         which generator produced the row (for grouping disagreements)
 
 Reference verdict (mirrors CONTRACT.md "Normalization and validation", email):
-  * trim; strip one 'mailto:' prefix (any case) and one surrounding <...> (shapes accepted: X,
-    mailto:X, <X>, mailto:<X>, <mailto:X>); anything else ('<X', '<<X>>', 'Name <X>') is passed on
-    unchanged, so email-validator rejects it;
+  * trim; strip 'mailto:' prefixes (any case) and surrounding <...> pairs, repeatedly and in any
+    order (X, mailto:X, <X>, mailto:<X>, <mailto:X>, <<X>>, mailto:mailto:X); anything else
+    ('<X', 'Name <X>') is passed on unchanged, so email-validator rejects it;
+  * a full-width at-sign U+FF20 is an '@';
   * email_validator.validate_email(addr, check_deliverability=False, allow_smtputf8=True,
     allow_quoted_local=False, allow_domain_literal=False, allow_display_name=False);
-  * then the contract: TLD (ascii form) at least 2 characters and not all digits; not a special-use
-    TLD (test invalid localhost local onion arpa); the normalized address at most 64 characters,
-    measured in the form the contract keeps (the Unicode key if the given domain has non-ASCII
-    characters, else the ASCII key).
+  * then the contract: the local part's non-ASCII characters are letters, marks or decimal
+    digits (general category L*, M*, Nd), as given and after NFC; TLD (ascii form) at least 2
+    characters and not all digits; not a special-use TLD (test invalid localhost local onion
+    arpa); the normalized address at most 64 characters, measured in the form the contract keeps
+    (the Unicode key if the given domain has non-ASCII characters, else the ASCII key).
+  * key = the NFC-normalized local part (case kept) + '@' + the normalized domain.
 """
 import os
 import random
 import sys
+import unicodedata
 
 import email_validator as ev
 from email_validator import EmailNotValidError, validate_email
@@ -46,31 +50,42 @@ SPECIAL_TLDS = {"test", "invalid", "localhost", "local", "onion", "arpa"}
 
 
 def strip_wrappers(s):
-    """One mailto: (any case: URI schemes are case-insensitive) and one pair of <>."""
+    """mailto: prefixes (any case: URI schemes are case-insensitive) and pairs of <>, repeated."""
     s = s.strip()
-    if s[:7].lower() == "mailto:":
-        s = s[7:].strip()
-    if s.startswith("<") and s.endswith(">"):
-        s = s[1:-1].strip()
-        if s[:7].lower() == "mailto:":
-            s = s[7:].strip()
-    return s
+    while True:
+        t = s
+        if t[:7].lower() == "mailto:":
+            t = t[7:].strip()
+        if t.startswith("<") and t.endswith(">"):
+            t = t[1:-1].strip()
+        if t == s:
+            return s
+        s = t
+
+
+def local_allowed(c):
+    return c.isascii() or unicodedata.category(c)[0] in "LM" or unicodedata.category(c) == "Nd"
 
 
 def ref_verdict(inp):
     """(valid, key_unicode, key_ascii, reason)."""
-    addr = strip_wrappers(inp)
+    addr = strip_wrappers(inp).replace("\uff20", "@")
     try:
         r = validate_email(addr, check_deliverability=False, allow_smtputf8=True,
                            allow_quoted_local=False, allow_domain_literal=False,
                            allow_display_name=False)
     except EmailNotValidError as e:
         return 0, "", "", str(e)
-    local = addr.rsplit("@", 1)[0]
+    given_local = addr.rsplit("@", 1)[0]
+    local = unicodedata.normalize("NFC", given_local)
     given_domain = addr.rsplit("@", 1)[1]
     ku = f"{local}@{r.domain}"
     ka = f"{local}@{r.ascii_domain}"
     tld = r.ascii_domain.rsplit(".", 1)[-1].lower()
+    bad = sorted({c for c in given_local + local if not local_allowed(c)})
+    if bad:
+        return 0, ku, ka, ("contract: non-ASCII character that is not a letter, mark or digit "
+                           "before the @-sign: " + " ".join(f"U+{ord(c):04X}" for c in bad))
     if len(tld) < 2:
         return 0, ku, ka, "contract: TLD shorter than 2 characters"
     if tld.isdigit():
@@ -293,6 +308,17 @@ def handcrafted(c):
         "a@" + "b" * 58 + ".cn", "a@" + "b" * 59 + ".cn", "john@[127.0.0.1]", "John Doe <john@example.com>",
         "john@example", "john@-example.com", "john@exa_mple.com", "john@example.com\u200b",
         "\ufeffjohn@example.com", "john@ex\u00a0ample.com", "mailto:", "<>", "mailto:<>", "@", "",
+        # issue 20
+        "e\u0301mile@example.com", "\u00e9mile@example.com", "me.\u037e@example.com", "\u037e@example.com",
+        "\uff20@fullwidth.at", "li.wei\uff20qq.com", "\u674e\u5a1c\uff20qq.com", "a\uff20b@example.com",
+        "\u1fef@example.com", "a\u1fefb@example.com", "\u20ac@example.com", "pay\u20ac@example.com",
+        "\U0001F600@example.com", "smile\U0001F600@example.com", "a\uff1bb@example.com", "a\uff02b@example.com",
+        "\uff02@example.com", "a\u3002b@example.com", "\u00b7@example.com", "a\u00b2@example.com",
+        "\u0661\u0662\u0663@example.com", "\u0939\u093f\u0902\u0926\u0940@example.com",
+        "\u0301abc@example.com", "me@yy--0.tld", "me@yy\uff0d\uff0d0.tld", "me@ab--cd.com", "me@xn--bcher-kva.de",
+        "a@e\U0001F600.com", "a@\U0001F600.com", "a@xn--ls8h.la", "a@\u2603.com", "a@xn--n3h.com",
+        "a@b\u00e9\u20ac.com", "<<a@b.com>>", "mailto:mailto:a@b.com", "<mailto:<a@b.com>>",
+        "mailto:<<a@b.com>>", "<<<a@b.com>>>", "<<a@b.com>", "mailto:MAILTO:a@b.com",
     ]
     for a in H:
         if a:

@@ -1,10 +1,15 @@
-//! Email addresses: an unquoted dot-atom local part (RFC 5321) and a domain that passes
-//! IDNA/UTS-46 (the `idna` crate), has a real-looking top-level domain, and is not a
+//! Email addresses: an unquoted dot-atom local part (RFC 5321; beyond ASCII, letters, marks
+//! and digits only, NFC-normalized for the key) and a domain that passes IDNA/UTS-46 (the
+//! `idna` crate) and IDNA2008's code points, has a real-looking top-level domain, and is not a
 //! special-use name that can never be registered.
 
+use std::borrow::Cow;
+
+use icu_normalizer::ComposingNormalizerBorrowed;
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 
-use super::{check_len, is_invisible};
+use super::chars::{is_letter_mark_or_digit, is_mark};
+use super::{check_len, idna2008, is_invisible};
 
 /// Top-level names reserved for special use (RFC 6761, 6762, 7686, 3172): no address under
 /// them can be a real customer's.
@@ -13,8 +18,8 @@ const SPECIAL_USE: [&str; 6] = ["test", "invalid", "localhost", "local", "onion"
 /// Characters allowed in a dot-atom besides letters and digits (RFC 5322 `atext`).
 const ATEXT: &str = "!#$%&'*+-/=?^_`{|}~";
 
-/// `mailto:` and `<>` stripped, the domain in its UTS-46 form (lower case, full-width dots
-/// mapped), `local@domain.tld`, at most 64 characters.
+/// `mailto:` and `<>` stripped, the local part NFC-normalized, the domain in its UTS-46 form
+/// (lower case, full-width dots mapped), `local@domain.tld`, at most 64 characters.
 pub fn email(raw: &str) -> Result<String, String> {
     let s = unwrap(raw.trim());
     if let Some(c) = s
@@ -25,6 +30,11 @@ pub fn email(raw: &str) -> Result<String, String> {
             "email contains a space, control or invisible character ({c:?})"
         ));
     }
+    // What a Chinese or Japanese input method types for '@'.
+    let s = match s.contains('\u{FF20}') {
+        true => Cow::Owned(s.replace('\u{FF20}', "@")),
+        false => Cow::Borrowed(s),
+    };
     let (local, domain) = s
         .rsplit_once('@')
         .ok_or_else(|| "email has no '@'".to_string())?;
@@ -35,33 +45,53 @@ pub fn email(raw: &str) -> Result<String, String> {
         return Err("email has more than one '@'".into());
     }
     check_local(local)?;
+    let local = nfc(local);
+    if let Cow::Owned(normalized) = &local {
+        check_local(normalized).map_err(|e| format!("after Unicode normalization (NFC), {e}"))?;
+    }
     let domain = check_domain(domain)?;
     let mut key = String::with_capacity(local.len() + 1 + domain.len());
-    key.push_str(local);
+    key.push_str(&local);
     key.push('@');
     key.push_str(&domain);
     check_len(&key)?;
     Ok(key)
 }
 
-/// Strips a `mailto:` prefix and one pair of surrounding `<>` (in either order); anything
-/// more is not an address.
-fn unwrap(s: &str) -> &str {
+/// Strips `mailto:` prefixes and pairs of surrounding `<>`, in any order and as often as
+/// they were put around the address (`<<a@b.com>>`, `mailto:mailto:a@b.com`); an unbalanced
+/// bracket stays and makes the address invalid.
+fn unwrap(mut s: &str) -> &str {
     fn mailto(s: &str) -> Option<&str> {
         (s.len() >= 7 && s.is_char_boundary(7) && s[..7].eq_ignore_ascii_case("mailto:"))
             .then(|| s[7..].trim())
     }
-    let s = mailto(s).unwrap_or(s);
-    let s = s
-        .strip_prefix('<')
-        .and_then(|x| x.strip_suffix('>'))
-        .map(str::trim)
-        .unwrap_or(s);
-    mailto(s).unwrap_or(s)
+    loop {
+        let t = mailto(s).unwrap_or(s);
+        let t = t
+            .strip_prefix('<')
+            .and_then(|x| x.strip_suffix('>'))
+            .map(str::trim)
+            .unwrap_or(t);
+        if t.len() == s.len() {
+            return s;
+        }
+        s = t;
+    }
 }
 
-/// A dot-atom: atoms of `atext` (or non-ASCII characters, for internationalized addresses;
-/// spaces, controls and invisible ones were refused before) joined by single dots.
+/// The local part in Unicode normalization form C (RFC 6532 3.1): `é` typed as `e` + U+0301
+/// and as U+00E9 is one key. ASCII is its own NFC form.
+fn nfc(local: &str) -> Cow<'_, str> {
+    if local.is_ascii() {
+        return Cow::Borrowed(local);
+    }
+    ComposingNormalizerBorrowed::new_nfc().normalize(local)
+}
+
+/// A dot-atom: atoms of `atext` (or non-ASCII letters, marks and digits, for internationalized
+/// addresses; spaces, controls and invisible characters were refused before) joined by single
+/// dots.
 fn check_local(local: &str) -> Result<(), String> {
     if local.starts_with('"') {
         return Err("email's local part is quoted; quoted addresses cannot be checked".into());
@@ -73,14 +103,32 @@ fn check_local(local: &str) -> Result<(), String> {
         return Err("email's local part has a misplaced dot".into());
     }
     let bad = local.chars().find(|c| {
-        !(c.is_ascii_alphanumeric()
-            || *c == '.'
-            || (c.is_ascii() && ATEXT.as_bytes().contains(&(*c as u8)))
-            || !c.is_ascii())
+        c.is_ascii()
+            && !(c.is_ascii_alphanumeric() || *c == '.' || ATEXT.as_bytes().contains(&(*c as u8)))
     });
     match bad {
         Some(c) => Err(format!(
             "email's local part contains '{c}', which an address cannot hold unquoted"
+        )),
+        None if local.is_ascii() => Ok(()),
+        None => check_local_unicode(local),
+    }
+}
+
+/// Beyond ASCII, letters, marks and digits (general categories L, M, Nd), and no combining mark
+/// first (it would combine with whatever precedes the address).
+fn check_local_unicode(local: &str) -> Result<(), String> {
+    if local.chars().next().is_some_and(is_mark) {
+        return Err("email's local part starts with a combining mark".into());
+    }
+    match local
+        .chars()
+        .find(|&c| !c.is_ascii() && !is_letter_mark_or_digit(c))
+    {
+        Some(c) => Err(format!(
+            "email's local part contains '{c}' (U+{:04X}); beyond ASCII an address may hold only \
+             letters, marks and digits",
+            c as u32
         )),
         None => Ok(()),
     }
@@ -99,7 +147,8 @@ fn check_domain(domain: &str) -> Result<String, String> {
         .to_ascii(
             lowered.as_bytes(),
             AsciiDenyList::STD3,
-            Hyphens::CheckFirstLast,
+            // IDNA2008: no hyphen first or last, and no `--` in positions 3-4 but in `xn--`
+            Hyphens::Check,
             DnsLength::Verify,
         )
         .map_err(|_| format!("email domain '{domain}' is not a valid domain name"))?;
@@ -121,10 +170,20 @@ fn check_domain(domain: &str) -> Result<String, String> {
              registered under"
         ));
     }
-    if domain.is_ascii() {
-        return Ok(ascii.into_owned());
+    if !ascii.split('.').any(|label| label.starts_with("xn--")) {
+        return Ok(ascii.into_owned()); // letters, digits and hyphens only
     }
-    let (unicode, result) = uts46.to_unicode(ascii.as_bytes(), AsciiDenyList::STD3, Hyphens::Allow);
+    let (unicode, result) = uts46.to_unicode(ascii.as_bytes(), AsciiDenyList::STD3, Hyphens::Check);
     result.map_err(|_| format!("email domain '{domain}' is not a valid domain name"))?;
-    Ok(unicode.into_owned())
+    if let Some(c) = unicode.split('.').find_map(idna2008::forbidden_char) {
+        return Err(format!(
+            "email domain '{domain}' holds '{c}' (U+{:04X}), which IDNA2008 does not permit in a \
+             domain name (no symbols or emoji)",
+            c as u32
+        ));
+    }
+    match domain.is_ascii() {
+        true => Ok(ascii.into_owned()),
+        false => Ok(unicode.into_owned()),
+    }
 }

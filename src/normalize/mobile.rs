@@ -1,13 +1,18 @@
 //! Mobile numbers, as libphonenumber sees them (the `rlibphonenumber` port, metadata
-//! [`METADATA_VERSION`]): parsed with the default region, fully validated (the whole number,
-//! its length and its assigned ranges), and of a type that can receive an SMS.
+//! [`METADATA_VERSION`]): read as its parser reads them (any digits, `tel:` URIs, labels,
+//! extensions), parsed with the default region, fully validated (the whole number, its length
+//! and its assigned ranges), and of a type that can receive an SMS.
 
 use std::str::FromStr;
 
 use rlibphonenumber::enums::Region;
-use rlibphonenumber::{PhoneNumber, PhoneNumberType, PHONE_NUMBER_UTIL};
+use rlibphonenumber::{
+    CountryCodeSource, ParseError, PhoneNumber, PhoneNumberType, PHONE_NUMBER_UTIL,
+};
 
+use super::chars::decimal_value;
 use super::check_len;
+use super::phone_text::{is_plus, leading_zeros, looks_like_two_numbers};
 
 /// The libphonenumber metadata compiled into this build (rlibphonenumber is pinned to 2.2.15
 /// in Cargo.toml, so this text stays true); a macro so that `--version` can include it.
@@ -60,7 +65,7 @@ pub enum MobileTypes {
 }
 
 /// To `CCCC-NATIONAL`: the calling code zero-padded to 4 digits, `-`, the national
-/// significant number.
+/// significant number (an extension is not part of it).
 pub fn mobile(
     raw: &str,
     default_country: Option<DefaultCountry>,
@@ -73,48 +78,116 @@ pub fn mobile(
              re-export the column formatted as text"
         ));
     }
-    if let Some(c) = s.chars().find(|c| {
-        !(c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')' | '+' | '/' | '\u{a0}'))
-    }) {
-        return Err(format!(
-            "mobile contains '{c}', which is not part of a phone number"
-        ));
-    }
-    // The digits behind a `+`, in one buffer: `+` and digits are all libphonenumber needs.
+    let region = default_country.map(|DefaultCountry(r)| r);
+    let number = read_plain(s, region)
+        .unwrap_or_else(|| read_text(s, region))
+        .map_err(|e| parse_failure(&e, s, region))?;
+    judge(&number, s, types)
+}
+
+/// The fast path, for a cell of ASCII digits, spaces, `- . ( ) /`, NBSP and a leading `+`:
+/// the digits behind a `+` in one buffer are all libphonenumber needs, and read the same.
+/// `None` for any other cell (libphonenumber then reads the text itself).
+fn read_plain(s: &str, region: Option<Region>) -> Option<Result<PhoneNumber, ParseError>> {
     let mut plus = String::with_capacity(s.len() + 1);
     plus.push('+');
     let mut leading_plus = false;
     for c in s.chars() {
         match c {
+            '0'..='9' => plus.push(c),
             // libphonenumber takes `++86…` as `+86…`.
             '+' if plus.len() == 1 => leading_plus = true,
-            '+' => return Err("mobile has a '+' that is not at the start".into()),
-            d if d.is_ascii_digit() => plus.push(d),
-            _ => {}
+            ' ' | '-' | '.' | '(' | ')' | '/' | '\u{a0}' => {}
+            _ => return None,
         }
     }
-    // `00CC…`, or our own key `00CC-…` (whose padding adds zeros).
-    if !leading_plus && plus[1..].starts_with("00") {
-        let zeros = plus[1..].bytes().take_while(|&b| b == b'0').count();
-        plus.replace_range(1..1 + zeros, "");
-        leading_plus = true;
+    let digits = &plus[1..];
+    // `+0…` (libphonenumber retries it with the default region's prefix) and a cell with no
+    // digits take the general path.
+    if digits.is_empty() || (leading_plus && digits.starts_with('0')) {
+        return None;
     }
-    let parsed =
-        match default_country {
-            _ if leading_plus => PhoneNumber::parse(&plus, None),
-            Some(DefaultCountry(region)) => PhoneNumber::parse(&plus[1..], Some(region)),
-            None => return Err(
-                "mobile has no country code: write it as +CC… or 00CC…, or pass --default-country"
-                    .into(),
-            ),
-        };
-    let number = parsed.map_err(|e| format!("not a phone number: {e}"))?;
+    Some(match region {
+        _ if leading_plus => PhoneNumber::parse(&plus, None),
+        _ if digits.starts_with("00") => {
+            if let Some(n) = region.and_then(|r| own_international_prefix(digits, r)) {
+                return Some(Ok(n));
+            }
+            // `00CC…`, or our own key `00CC-…` (whose padding adds zeros).
+            let zeros = digits.bytes().take_while(|&b| b == b'0').count();
+            plus.replace_range(1..1 + zeros, "");
+            PhoneNumber::parse(&plus, None)
+        }
+        Some(r) => PhoneNumber::parse(digits, Some(r)),
+        None => Err(ParseError::InvalidCountryCode),
+    })
+}
+
+/// The general path: libphonenumber reads the text (digits of any script, `＋`, `tel:` URIs,
+/// labels, invisible characters, vanity letters, extensions), with the contract's `00` rule.
+fn read_text(s: &str, region: Option<Region>) -> Result<PhoneNumber, ParseError> {
+    let Some((start, end)) = leading_zeros(s) else {
+        return PhoneNumber::parse(s, region);
+    };
+    if let Some(n) = region.and_then(|r| own_international_prefix(s, r)) {
+        return Ok(n);
+    }
+    PhoneNumber::parse(format!("{}+{}", &s[..start], &s[end..]), region)
+}
+
+/// The reading of a cell that starts with `00…` through the default region's own international
+/// prefix (Australia's `0011`, Singapore's `001`), when that reading is a valid number: then it
+/// wins over `00` = `+`.
+fn own_international_prefix(s: &str, region: Region) -> Option<PhoneNumber> {
+    PHONE_NUMBER_UTIL
+        .parse_and_keep_raw_input(s, Some(region))
+        .ok()
+        .filter(|n| n.country_code_source() == CountryCodeSource::FromNumberWithIdd && n.is_valid())
+}
+
+/// Why libphonenumber read no number, in the words a user can act on.
+fn parse_failure(e: &ParseError, s: &str, region: Option<Region>) -> String {
+    // (in the number, not in a tel: URI's parameters such as `;phone-context=+86`)
+    let plus_after_digit = s
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .skip_while(|&c| decimal_value(c).is_none())
+        .any(is_plus);
+    match e {
+        ParseError::InvalidCountryCode if region.is_none() && !s.chars().any(is_plus) => {
+            "mobile has no country code: write it as +CC… or 00CC…, or pass --default-country"
+                .into()
+        }
+        ParseError::TooLongNsn | ParseError::NotANumber(_) if looks_like_two_numbers(s) => {
+            two_numbers(e)
+        }
+        ParseError::NotANumber(_) if plus_after_digit => {
+            "mobile has a '+' that is not at the start".into()
+        }
+        _ => format!("not a phone number: {e}"),
+    }
+}
+
+fn two_numbers(why: impl std::fmt::Display) -> String {
+    format!("two numbers in one cell? Give one number per cell (libphonenumber: {why})")
+}
+
+/// The verdict on a parsed number: fully valid, of a type that can receive an SMS (unless
+/// `--mobile-types any`), with a calling code the key can hold.
+fn judge(number: &PhoneNumber, s: &str, types: MobileTypes) -> Result<String, String> {
     let code = number.country_code;
     let national = number.get_national_significant_number();
     // libphonenumber's full validation is "its type is not UNKNOWN" (is_valid() computes the
     // same type again): one call gives both answers.
     let kind = number.get_type();
     if kind == PhoneNumberType::Unknown {
+        if looks_like_two_numbers(s) {
+            return Err(two_numbers(format!(
+                "+{code} {national} is not a valid number"
+            )));
+        }
         return Err(format!(
             "+{code} {national} is not a valid number (wrong length, or a range not assigned)"
         ));

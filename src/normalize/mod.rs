@@ -3,8 +3,15 @@
 //! these rules mirror the API's own documented input rules and are stricter where the API would only
 //! waste a request.
 
+mod chars;
 pub mod email;
+#[cfg(test)]
+mod forms_tests;
+mod idna2008;
 pub mod mobile;
+#[cfg(test)]
+mod peer_tests;
+mod phone_text;
 
 pub use email::email;
 pub use mobile::{mobile, DefaultCountry, MobileTypes, METADATA_VERSION};
@@ -209,11 +216,15 @@ mod tests {
             ("13800138000", None, "no country code"),
             ("8.6138E+12", None, "scientific notation"),
             ("8,6138E+12", cn, "scientific notation"),
-            ("+86 138 0013 800x", None, "'x'"),
+            ("+86 138 0013 800x", None, "not a valid number"),
             ("+353 85 123 4567", None, "3 digits"),
             ("+86 12", None, "not"),
             ("+86 138+0013", None, "not at the start"),
-            ("+86 13800138000/13900139000", None, "not a"),
+            (
+                "+86 13800138000/13900139000",
+                None,
+                "two numbers in one cell?",
+            ),
             ("+8613800138000.0", None, "not a"),
             ("+1 415 555 0100 0100", None, "not a"),
             ("+86 1380013", None, "not a"),
@@ -396,7 +407,8 @@ mod tests {
             &|s| name(s).is_ok(),
             &mut runner,
         );
-        assert!(emails > 0.3, "{emails}");
+        // (IDNA2008 refuses the random labels with `--` in positions 3-4: about 1 in 60)
+        assert!(emails > 0.25, "{emails}");
         assert!(mobiles > 0.5, "{mobiles}");
         assert!(names > 0.2, "{names}");
     }
