@@ -163,7 +163,9 @@ fn xlsx_frame(names: &[&str], states: &[&str]) -> Vec<Entry> {
     let mut sheets = String::new();
     let mut rels = String::new();
     for (i, n) in names.iter().enumerate() {
-        let state = states.get(i).map_or(String::new(), |s| format!(r#" state="{s}""#));
+        let state = states
+            .get(i)
+            .map_or(String::new(), |s| format!(r#" state="{s}""#));
         sheets.push_str(&format!(
             r#"<sheet name="{n}" sheetId="{}"{state} r:id="rId{}"/>"#,
             i + 1,
@@ -238,11 +240,16 @@ const ODS_HEAD: &str = r#"<?xml version="1.0"?><office:document-content xmlns:of
 const ODS_TAIL: &str = "</office:spreadsheet></office:body></office:document-content>";
 
 fn ods(tables: &str) -> Vec<u8> {
-    ods_with(stored("content.xml", format!("{ODS_HEAD}{tables}{ODS_TAIL}")))
+    ods_with(stored(
+        "content.xml",
+        format!("{ODS_HEAD}{tables}{ODS_TAIL}"),
+    ))
 }
 
 fn ods_cell(text: &str) -> String {
-    format!(r#"<table:table-cell office:value-type="string"><text:p>{text}</text:p></table:table-cell>"#)
+    format!(
+        r#"<table:table-cell office:value-type="string"><text:p>{text}</text:p></table:table-cell>"#
+    )
 }
 
 fn ods_leads(rows: &[[&str; 2]]) -> String {
@@ -277,7 +284,7 @@ fn validate(fx: &Fixture, file: &Path, extra: &[&str]) -> Output {
     ];
     let summary = fx.path("summary.json");
     args.push(summary.to_str().unwrap());
-    if !extra.iter().any(|a| *a == "--check") {
+    if !extra.contains(&"--check") {
         args.extend(["--check", "email=Email"]);
     }
     args.extend(extra);
@@ -395,10 +402,15 @@ fn a_declared_shared_string_count_is_not_trusted() {
     let fx = Fixture::new();
     let sst = stored(
         "xl/sharedStrings.xml",
-        format!(r#"<?xml version="1.0"?><sst {NS} count="1" uniqueCount="4000000000"><si><t>Ann</t></si></sst>"#),
+        format!(
+            r#"<?xml version="1.0"?><sst {NS} count="1" uniqueCount="4000000000"><si><t>Ann</t></si></sst>"#
+        ),
     );
     let book = fx.file("count.xlsx", xlsx(HEADER_ROW, Some(sst)));
-    refused(&validate(&fx, &book, &[]), &["4000000000", "shared strings"]);
+    refused(
+        &validate(&fx, &book, &[]),
+        &["4000000000", "shared strings"],
+    );
 }
 
 #[test]
@@ -415,13 +427,15 @@ fn a_huge_cell_is_refused_naming_the_cell_not_a_quote() {
     assert!(!err.contains("quote"), "{err}");
     // One cell of a million small runs of rich text is as big.
     let runs = "<r><t>xx</t></r>".repeat(1 << 20);
-    let rows = format!(
-        r#"{HEADER_ROW}<row r="2"><c r="B2" t="inlineStr"><is>{runs}</is></c></row>"#
-    );
+    let rows =
+        format!(r#"{HEADER_ROW}<row r="2"><c r="B2" t="inlineStr"><is>{runs}</is></c></row>"#);
     let out = validate(&fx, &fx.file("runs.xlsx", xlsx(&rows, None)), &[]);
     refused(&out, &["B2", "KiB"]);
     // A CSV field of 2 MB with its quotes closed is a big field, not an unclosed quote.
-    let csv = fx.file("big.csv", format!("Name,Email\nAnn,\"{big}\"\nBob,b@example.com\n"));
+    let csv = fx.file(
+        "big.csv",
+        format!("Name,Email\nAnn,\"{big}\"\nBob,b@example.com\n"),
+    );
     let err = refused(&validate(&fx, &csv, &[]), &["record 1", "KiB"]);
     assert!(!err.contains("never closed"), "{err}");
 }
@@ -493,7 +507,10 @@ fn cells_outside_a_worksheet_and_too_many_entries_are_refused() {
     let rows = format!(r#"{HEADER_ROW}<row r="2">{}</row>"#, is("XFE2", "x"));
     let out = validate(&fx, &fx.file("wide.xlsx", xlsx(&rows, None)), &[]);
     refused(&out, &["XFE2", "16,384"]);
-    let rows = format!(r#"{HEADER_ROW}<row r="2000000">{}</row>"#, is("A2000000", "x"));
+    let rows = format!(
+        r#"{HEADER_ROW}<row r="2000000">{}</row>"#,
+        is("A2000000", "x")
+    );
     let out = validate(&fx, &fx.file("tall.xlsx", xlsx(&rows, None)), &[]);
     refused(&out, &["2000000", "1,048,576"]);
     let mut parts = xlsx_frame(&["Leads"], &[]);
@@ -507,8 +524,14 @@ fn cells_outside_a_worksheet_and_too_many_entries_are_refused() {
 fn the_first_visible_sheet_is_read_and_the_hidden_one_named() {
     let fx = Fixture::new();
     let mut parts = xlsx_frame(&["Old", "Leads"], &["hidden"]);
-    let old = format!(r#"{HEADER_ROW}<row r="2">{}</row>"#, is("B2", "old@example.com"));
-    let new = format!(r#"{HEADER_ROW}<row r="2">{}</row>"#, is("B2", "new@example.com"));
+    let old = format!(
+        r#"{HEADER_ROW}<row r="2">{}</row>"#,
+        is("B2", "old@example.com")
+    );
+    let new = format!(
+        r#"{HEADER_ROW}<row r="2">{}</row>"#,
+        is("B2", "new@example.com")
+    );
     parts.push(stored("xl/worksheets/sheet1.xml", sheet_xml(&old)));
     parts.push(stored("xl/worksheets/sheet2.xml", sheet_xml(&new)));
     let book = fx.file("hidden.xlsx", zip(&parts));
@@ -534,9 +557,15 @@ fn a_continuation_sheet_is_joined_only_if_its_header_matches() {
         is("A2", "x"),
         is("B2", "+86 138 0013 8000")
     );
-    parts.push(stored("xl/worksheets/sheet1.xml", sheet_xml(&same("a@example.com"))));
+    parts.push(stored(
+        "xl/worksheets/sheet1.xml",
+        sheet_xml(&same("a@example.com")),
+    ));
     parts.push(stored("xl/worksheets/sheet2.xml", sheet_xml(&other)));
-    parts.push(stored("xl/worksheets/sheet3.xml", sheet_xml(&same("c@example.com"))));
+    parts.push(stored(
+        "xl/worksheets/sheet3.xml",
+        sheet_xml(&same("c@example.com")),
+    ));
     let book = fx.file("split.xlsx", zip(&parts));
     let err = read_ok(&validate(&fx, &book, &[]));
     let (h, rows) = out_rows(&fx);
@@ -544,7 +573,10 @@ fn a_continuation_sheet_is_joined_only_if_its_header_matches() {
         column(&h, &rows, "Email"),
         ["a@example.com", "c@example.com"]
     );
-    assert!(err.contains("'Results 2'") && err.contains("header"), "{err}");
+    assert!(
+        err.contains("'Results 2'") && err.contains("header"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -586,14 +618,14 @@ fn errors_name_the_right_cause() {
     // An ods whose content is broken is an ods error, not an xlsx one.
     let book = fx.file(
         "broken.ods",
-        ods_with(stored("content.xml", format!("{ODS_HEAD}<table:table table:name=\"L\">"))),
+        ods_with(stored(
+            "content.xml",
+            format!("{ODS_HEAD}<table:table table:name=\"L\">"),
+        )),
     );
     let err = refused(&validate(&fx, &book, &[]), &["content.xml"]);
     assert!(!err.contains("_rels"), "{err}");
-    let book = fx.file(
-        "nocontent.ods",
-        zip(&[stored("mimetype", ODS_MIME)]),
-    );
+    let book = fx.file("nocontent.ods", zip(&[stored("mimetype", ODS_MIME)]));
     let err = refused(&validate(&fx, &book, &[]), &["OpenDocument"]);
     assert!(!err.contains("_rels"), "{err}");
     // A good ods is read.
@@ -603,7 +635,10 @@ fn errors_name_the_right_cause() {
         &[],
     ));
     // Password-protected.
-    refused(&validate(&fx, &fixture("encrypted.xlsx"), &[]), &["password"]);
+    refused(
+        &validate(&fx, &fixture("encrypted.xlsx"), &[]),
+        &["password"],
+    );
     // A shared-string index of -1 is no string.
     let sst = stored(
         "xl/sharedStrings.xml",

@@ -270,7 +270,8 @@ fn sheet(stream: &[u8], name: String, strings: &[u64], per_formula_byte: u64) ->
             }
             continue;
         }
-        let at = || -> Option<(u64, u64)> { Some((u64::from(u16_at(d, 0)?), u64::from(u16_at(d, 2)?))) };
+        let at =
+            || -> Option<(u64, u64)> { Some((u64::from(u16_at(d, 0)?), u64::from(u16_at(d, 2)?))) };
         match r.typ {
             0x0809 if seen_bof => depth += 1,
             0x0809 => seen_bof = true,
@@ -308,7 +309,11 @@ fn sheet(stream: &[u8], name: String, strings: &[u64], per_formula_byte: u64) ->
                 let (row, col) = at().ok_or_else(|| bad("cell"))?;
                 s.cell(row, col, u64::from(u16_at(d, 6).unwrap_or(0)) * 3);
             }
-            0x0207 => s.cell(formula_at.0, formula_at.1, u64::from(u16_at(d, 0).unwrap_or(0)) * 3),
+            0x0207 => s.cell(
+                formula_at.0,
+                formula_at.1,
+                u64::from(u16_at(d, 0).unwrap_or(0)) * 3,
+            ),
             0x00FD => {
                 let (row, col) = at().ok_or_else(|| bad("cell"))?;
                 let i = u32_at(d, 6).ok_or_else(|| bad("cell"))? as usize;
@@ -376,12 +381,18 @@ mod tests {
         // A sheet with cells at A1 and IV65536.
         let mut globals = rec(0x0809, &[0, 6, 5, 0]);
         let sheet_at = globals.len() + 4 + 12 + 4;
-        globals.extend(rec(0x0085, &[&(sheet_at as u32).to_le_bytes()[..], &[0, 0, 4, 0], b"Wide"].concat()));
+        globals.extend(rec(
+            0x0085,
+            &[&(sheet_at as u32).to_le_bytes()[..], &[0, 0, 4, 0], b"Wide"].concat(),
+        ));
         globals.extend(rec(0x000A, &[]));
         assert_eq!(globals.len(), sheet_at);
         let mut sheet = rec(0x0809, &[0, 6, 16, 0]);
         sheet.extend(rec(0x0203, &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
-        sheet.extend(rec(0x0203, &[0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+        sheet.extend(rec(
+            0x0203,
+            &[0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ));
         sheet.extend(rec(0x000A, &[]));
         let stream = [globals, sheet].concat();
         let err = check(&stream, 0).unwrap_err().to_string();

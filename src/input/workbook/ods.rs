@@ -156,7 +156,8 @@ pub fn inspect(z: &mut Zipped) -> Result<OdsFacts> {
             Event::End(e) => match e.name().as_ref() {
                 "office:annotation" => annotation = annotation.saturating_sub(1),
                 "table:table-cell" | "table:covered-table-cell" => {
-                    if let (Some(c), Some(r), Some(t)) = (cell.take(), row.as_mut(), table.as_ref()) {
+                    if let (Some(c), Some(r), Some(t)) = (cell.take(), row.as_mut(), table.as_ref())
+                    {
                         check_cell(t, c.at, c.text)?;
                         if c.text > 0 {
                             r.text = r.text.saturating_add(c.copies.saturating_mul(c.text + 32));
@@ -168,15 +169,17 @@ pub fn inspect(z: &mut Zipped) -> Result<OdsFacts> {
                         end_row(t, r)?;
                         let need = held + t.reading() + most.max(t.held()) + extra;
                         if need > MEMORY {
+                            let rows = t.content_rows_end - t.first_content_row.unwrap_or(0);
+                            let cols = (t.col_max + 1).saturating_sub(t.col_min.min(t.col_max));
                             bail!(
-                                "sheet '{}' would take more than {} of memory once its repeated \
-                                 rows and cells are expanded ({} rows × {} columns so far, more \
-                                 than the {} allowed): remove the repeated cells far from the data, \
+                                "sheet '{}' expands its repeated rows and cells to {} rows × {} \
+                                 columns ({} cells so far), which would take more than the {} \
+                                 of memory allowed: remove the repeated cells far from the data, \
                                  or save the sheet as CSV",
                                 t.name,
-                                limits::size(need),
-                                limits::thousands(t.content_rows_end - t.first_content_row.unwrap_or(0)),
-                                limits::thousands(t.col_max.saturating_add(1).saturating_sub(t.col_min.min(t.col_max))),
+                                limits::thousands(rows),
+                                limits::thousands(cols),
+                                limits::thousands(rows.saturating_mul(cols)),
                                 limits::size(MEMORY)
                             );
                         }
@@ -296,7 +299,9 @@ fn end_row(t: &mut Table, r: Row) -> Result<()> {
     }
     t.raw_cells += r.pushed;
     t.raw_text = t.raw_text.saturating_add(r.text);
-    t.dense_text = t.dense_text.saturating_add(r.text.saturating_mul(r.repeats));
+    t.dense_text = t
+        .dense_text
+        .saturating_add(r.text.saturating_mul(r.repeats));
     t.rows += r.repeats;
     Ok(())
 }

@@ -131,7 +131,11 @@ impl Cfb {
                 bail!("it is an OLE file whose sector table loops: the file is damaged");
             }
             let s = cfb.sector(next)?;
-            fat_sectors.extend((0..per - 1).map(|i| u32_at(&s, 4 * i)).take_while(|&x| x != FREE));
+            fat_sectors.extend(
+                (0..per - 1)
+                    .map(|i| u32_at(&s, 4 * i))
+                    .take_while(|&x| x != FREE),
+            );
             next = u32_at(&s, 4 * (per - 1));
         }
         fat_sectors.truncate(fat_count as usize);

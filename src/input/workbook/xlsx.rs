@@ -10,7 +10,9 @@ use std::io::BufReader;
 use anyhow::{bail, Result};
 use quick_xml::events::Event;
 
-use super::limits::{self, MAX_CELL, MAX_COLUMNS, MAX_PART, MAX_ROWS, MAX_SHARED_STRINGS_PART, MEMORY};
+use super::limits::{
+    self, MAX_CELL, MAX_COLUMNS, MAX_PART, MAX_ROWS, MAX_SHARED_STRINGS_PART, MEMORY,
+};
 use super::zipped::{attr, xml, Zipped};
 
 /// What the scan learnt: where each sheet's part is, and each shared string's length.
@@ -178,7 +180,8 @@ pub fn scan_sheet(z: &mut Zipped, facts: &XlsxFacts, name: &str) -> Result<()> {
     let (mut row, mut col) = (0u64, 0u64);
     let mut cell: Option<CellScan> = None;
     let mut buf = Vec::new();
-    let here = |row: u64, col: u64| format!("cell {} of sheet '{name}'", limits::cell_ref(row, col));
+    let here =
+        |row: u64, col: u64| format!("cell {} of sheet '{name}'", limits::cell_ref(row, col));
     loop {
         let ev = match x.read_event_into(&mut buf) {
             Ok(ev) => ev,
@@ -190,7 +193,7 @@ pub fn scan_sheet(z: &mut Zipped, facts: &XlsxFacts, name: &str) -> Result<()> {
         match ev {
             Event::Start(e) => match e.local_name().as_ref() {
                 "row" => {
-                    if let Some(r) = attr(&e, "r", false)? {
+                    if let Some(r) = raw_attr(&e, "r")? {
                         let r: u64 = r.trim().parse().unwrap_or(0);
                         if r == 0 || r > MAX_ROWS {
                             bail!(
@@ -203,13 +206,25 @@ pub fn scan_sheet(z: &mut Zipped, facts: &XlsxFacts, name: &str) -> Result<()> {
                     }
                 }
                 "c" => {
-                    if let Some(r) = attr(&e, "r", false)? {
-                        (row, col) = position(&r).ok_or_else(|| {
-                            anyhow::anyhow!("sheet '{name}' has a cell named '{r}', which is no cell")
-                        })?;
+                    // One pass over the attributes, their raw text (no copies: this is the
+                    // loop over every cell).
+                    let mut shared = false;
+                    for a in e.attributes().with_checks(false) {
+                        let a = a?;
+                        match a.key.as_ref() {
+                            "r" => {
+                                (row, col) = position(&a.value).ok_or_else(|| {
+                                    anyhow::anyhow!(
+                                        "sheet '{name}' has a cell named '{}', which is no cell",
+                                        a.value
+                                    )
+                                })?
+                            }
+                            "t" => shared = a.value == "s",
+                            _ => {}
+                        }
                     }
                     check_grid(name, row, col)?;
-                    let shared = attr(&e, "t", false)?.as_deref() == Some("s");
                     cell = Some(CellScan {
                         row,
                         col,
@@ -231,9 +246,8 @@ pub fn scan_sheet(z: &mut Zipped, facts: &XlsxFacts, name: &str) -> Result<()> {
                 "c" => {
                     if let Some(c) = cell.take() {
                         let text = if c.shared {
-                            shared_text(&c, &facts.strings).map_err(|why| {
-                                anyhow::anyhow!("{} {why}", here(c.row, c.col))
-                            })?
+                            shared_text(&c, &facts.strings)
+                                .map_err(|why| anyhow::anyhow!("{} {why}", here(c.row, c.col)))?
                         } else {
                             c.text
                         };
@@ -275,6 +289,20 @@ pub fn scan_sheet(z: &mut Zipped, facts: &XlsxFacts, name: &str) -> Result<()> {
         }
         buf.clear();
     }
+}
+
+/// An attribute's raw text (cell names and counts hold no entities).
+fn raw_attr<'a>(
+    e: &'a quick_xml::events::BytesStart<'_>,
+    key: &str,
+) -> Result<Option<std::borrow::Cow<'a, str>>> {
+    for a in e.attributes().with_checks(false) {
+        let a = a?;
+        if a.key.as_ref() == key {
+            return Ok(Some(a.value));
+        }
+    }
+    Ok(None)
 }
 
 /// The length of the shared string a cell names, or why it names none.
@@ -321,13 +349,17 @@ fn position(r: &str) -> Option<(u64, u64)> {
     let r = r.trim();
     let split = r.find(|c: char| c.is_ascii_digit())?;
     let (letters, digits) = r.split_at(split);
-    if letters.is_empty() || letters.len() > 7 || !letters.bytes().all(|b| b.is_ascii_alphabetic()) {
+    if letters.is_empty() || letters.len() > 7 || !letters.bytes().all(|b| b.is_ascii_alphabetic())
+    {
         return None;
     }
-    let col = letters
-        .bytes()
-        .fold(0u64, |c, b| c * 26 + u64::from(b.to_ascii_uppercase() - b'A') + 1);
-    let row: u64 = digits.parse().ok().filter(|r| *r > 0 && digits.len() <= 12)?;
+    let col = letters.bytes().fold(0u64, |c, b| {
+        c * 26 + u64::from(b.to_ascii_uppercase() - b'A') + 1
+    });
+    let row: u64 = digits
+        .parse()
+        .ok()
+        .filter(|r| *r > 0 && digits.len() <= 12)?;
     Some((row - 1, col - 1))
 }
 

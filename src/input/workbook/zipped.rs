@@ -73,6 +73,14 @@ impl Zipped {
                 mime.escape_debug()
             );
         }
+        for (part, what) in [
+            ("word/document.xml", "a Word document"),
+            ("ppt/presentation.xml", "a PowerPoint presentation"),
+        ] {
+            if self.has(part) {
+                bail!("it is {what}, not a workbook");
+            }
+        }
         if self.has("xl/workbook.bin") {
             bail!("it is a binary workbook (.xlsb), which is not read: save it as .xlsx");
         }
@@ -94,7 +102,11 @@ impl Zipped {
     }
 
     /// A part, inflated through [`Capped`] (`max` bytes at most).
-    pub fn part(&mut self, path: &str, max: u64) -> Result<Option<Capped<zip::read::ZipFile<'_, BufReader<File>>>>> {
+    pub fn part(
+        &mut self,
+        path: &str,
+        max: u64,
+    ) -> Result<Option<Capped<zip::read::ZipFile<'_, BufReader<File>>>>> {
         let Some(name) = self.names.get(&path.to_ascii_lowercase()).cloned() else {
             return Ok(None);
         };
