@@ -144,9 +144,14 @@ fn shared_strings(z: &mut Zipped, path: &str) -> Result<Vec<u32>> {
         buf.clear();
         let est = estimate(lens.len() as u64, text, declared);
         if est > MEMORY {
+            let declared = match declared > lens.len() as u64 {
+                true => format!(" of {} it declares", limits::thousands(declared)),
+                false => String::new(),
+            };
             bail!(
-                "the shared strings ({path}: {} strings, {} of text so far) would take more than \
-                 the {} of memory allowed for them: save the workbook as CSV and check that",
+                "the shared strings ({path}: {} strings{declared}, {} of text so far) would take \
+                 more than the {} of memory allowed for them: save the workbook as CSV and check \
+                 that",
                 limits::thousands(lens.len() as u64),
                 limits::size(text),
                 limits::size(MEMORY)
