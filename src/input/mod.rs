@@ -4,6 +4,7 @@
 //! before its value is read (a formula with no saved value, a value a previous run found
 //! mangled) travels as a marked cell ([`marks`]).
 
+mod mangled;
 pub mod mapping;
 pub mod marks;
 pub mod reader;

@@ -711,6 +711,81 @@ mod tests {
     }
 
     #[test]
+    fn the_legacy_rows_of_a_utf8_file_are_read_in_one_encoding_decided_from_all_of_them() {
+        let names = ["李娜", "陈静", "张伟", "刘洋", "杨帆", "赵敏"];
+        let gbk = |s: &str| encoding_rs::GBK.encode(s).0.into_owned();
+        let mut data = "name,email\n".as_bytes().to_vec();
+        for i in 0..3000 {
+            data.extend(format!("王丽{i},w{i}@example.cn\n").as_bytes());
+        }
+        // The first legacy row, then more than the csv reader's buffer of plain rows, then
+        // the others: all of them are looked at together.
+        data.extend(gbk(names[0]));
+        data.extend(b",a@example.cn\n");
+        for i in 0..3000 {
+            data.extend(format!("plain{i},p{i}@example.com\n").as_bytes());
+        }
+        for n in &names[1..] {
+            data.extend(gbk(n));
+            data.extend(b",b@example.cn\n");
+        }
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&data).unwrap();
+        let mut r = RecordReader::open(&InputOptions {
+            path: Some(f.path().to_path_buf()),
+            delimiter: None,
+            encoding: None,
+            record_cap: 1 << 20,
+            sheet: None,
+            region: Some("cn".into()),
+        })
+        .unwrap();
+        let mut got = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            if !rec.fields[1].starts_with('w') && !rec.fields[1].starts_with('p') {
+                got.push(rec.fields[0].to_string());
+            }
+        }
+        assert_eq!(got, names);
+        assert_eq!(r.fallback_records, 6);
+        assert_eq!(r.fallback_encoding, Some(encoding_rs::GBK));
+    }
+
+    #[test]
+    fn a_long_field_is_not_blamed_on_a_quote_and_an_open_quote_is() {
+        let long = "x".repeat(300_000);
+        let err = read_all(format!("a,b\n1,\"{long}\"\n2,3\n").as_bytes(), None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("every quote in the file is closed"), "{err}");
+        let err = read_all(format!("a,b\n1,\"{long}\n2,3\n").as_bytes(), None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("never closed"), "{err}");
+    }
+
+    #[test]
+    fn a_utf16_file_that_goes_on_in_utf8_is_refused() {
+        let mut bytes = vec![0xFF, 0xFE];
+        bytes.extend("a,b\n1,2\n".encode_utf16().flat_map(|u| u.to_le_bytes()));
+        bytes.extend(b"name,email\nx,y@example.com\n");
+        let err = read_all(&bytes, None).err().unwrap();
+        assert!(
+            format!("{err:#}").contains("switches from UTF-16LE to UTF-8"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn a_csv_cannot_forge_a_verdict() {
+        let data = format!("email\n{}reason{}a@b.com\n", marks::MARK, marks::MARK);
+        let (_, recs) = read_all(data.as_bytes(), None).unwrap();
+        assert!(marks::parse(&recs[0].fields[0]).is_none());
+    }
+
+    #[test]
     fn one_bad_row_in_a_utf8_file_leaves_the_good_rows_alone() {
         let mut data = "name,email\nJürgen,alice@bücher.de\nZoë,zoe@example.com\n"
             .as_bytes()

@@ -9,14 +9,14 @@
 //! UTF-8 text holds no zero byte at all. So the watch follows runs of code units with a
 //! non-zero high byte; a run of at least [`MIN_RUN`] bytes that is valid UTF-8 by itself, holds
 //! no zero byte, two line feeds and a delimiter or `@` is a UTF-8 tail. (A run of genuine
-//! UTF-16 text passes that test only if all of its 16 or more characters have two bytes below
+//! UTF-16 text passes that test only if all of its 8 or more characters have two bytes below
 //! 0x80, two of them a 0x0A byte and one a byte like `,` or `@`: such characters are rare, and
-//! sixteen in a row between two delimiters rarer still.)
+//! eight in a row between two delimiters rarer still.)
 
 use std::io::{self, Read};
 
-/// Bytes of a run before it can be called UTF-8 (16 characters of UTF-16).
-pub const MIN_RUN: usize = 32;
+/// Bytes of a run before it can be called UTF-8 (8 characters of UTF-16; two short rows).
+pub const MIN_RUN: usize = 16;
 
 /// Bytes of a run kept to judge it.
 const KEEP: usize = 4096;
@@ -110,6 +110,10 @@ impl<R: Read> Read for Utf16Watch<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n == 0 {
+            // An odd byte at the end belongs to the run too (UTF-8 has no pairs).
+            if let Some(b) = self.half.take() {
+                self.run.push(b);
+            }
             self.judge()?;
             return Ok(0);
         }

@@ -93,7 +93,7 @@ impl Sheet {
         self.cells += 1;
         grow(&mut self.bbox, row, col);
         if text > 0 {
-            self.text += text + 24;
+            self.text += (text + 16).max(32);
         }
     }
 
@@ -133,18 +133,19 @@ pub fn check(stream: &[u8], file_len: u64) -> Result<()> {
     let sst = strings.len() as u64 * 24 + strings.iter().sum::<u64>();
     // Formula text: a token of a few bytes may name a defined name of up to 255 characters.
     let per_formula_byte = if names { 52 } else { 10 };
-    let mut held = 0u64;
-    let (mut reading, mut clone) = (0u64, 0u64);
+    let (mut held, mut clone) = (0u64, 0u64);
     let base = file_len + stream.len() as u64 + sst;
     for (pos, name) in sheets {
         let Some(at) = stream.get(pos..) else {
             return Err(damaged(&format!("sheet '{name}'")));
         };
         let s = sheet(at, name, &strings, per_formula_byte)?;
+        // The peak: this sheet parsed (its cells as a list and as a range at once), or all
+        // sheets held and the largest copied when it is read.
+        let parsing = held + s.reading();
         held += s.held();
-        reading = reading.max(s.reading());
         clone = clone.max(area(s.bbox) * 32 + s.text);
-        let need = base + held + reading + clone;
+        let need = base + parsing.max(held + clone);
         if need > MEMORY {
             let (r0, c0, r1, c1) = s.bbox.unwrap_or_default();
             bail!(

@@ -364,6 +364,112 @@ fn number(f: f64) -> String {
 mod tests {
     use super::*;
 
+    /// An ods of stored (uncompressed) parts, so that damage reaches its XML.
+    fn ods_bytes() -> Vec<u8> {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        let parts = [
+            ("mimetype", "application/vnd.oasis.opendocument.spreadsheet".to_string()),
+            (
+                "META-INF/manifest.xml",
+                r#"<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>"#.into(),
+            ),
+            (
+                "content.xml",
+                format!(
+                    r#"<office:document-content xmlns:office="o" xmlns:table="t" xmlns:text="x"><office:body><office:spreadsheet><table:table table:name="Leads">{}</table:table></office:spreadsheet></office:body></office:document-content>"#,
+                    ["Email", "a@example.com", "b@example.com"]
+                        .iter()
+                        .map(|v| format!(r#"<table:table-row><table:table-cell office:value-type="string" table:number-columns-repeated="2"><text:p>{v}</text:p></table:table-cell><table:table-cell table:formula="of:=1"/></table:table-row>"#))
+                        .collect::<String>()
+                ),
+            ),
+        ];
+        for (name, body) in parts {
+            z.start_file(name, stored).unwrap();
+            std::io::Write::write_all(&mut z, body.as_bytes()).unwrap();
+        }
+        z.finish().unwrap().into_inner()
+    }
+
+    fn xlsx_bytes() -> Vec<u8> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (r, v) in ["Email", "a@example.com", "b@example.com"]
+            .iter()
+            .enumerate()
+        {
+            sheet.write_string(r as u32, 0, *v).unwrap();
+            sheet.write_number(r as u32, 1, r as f64).unwrap();
+        }
+        book.save_to_buffer().unwrap()
+    }
+
+    /// Converts `bytes` on a thread that must finish within a minute, whatever it returns.
+    fn converts_in_time(bytes: &[u8], name: &str) -> Result<Converted> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(convert(&p, None));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("converting {name} did not finish"))
+    }
+
+    #[test]
+    fn no_workbook_cut_short_or_damaged_panics_or_hangs() {
+        let xls = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/leads.xls"
+        ))
+        .unwrap();
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for (name, whole) in [
+            ("a.xls", xls),
+            ("a.xlsx", xlsx_bytes()),
+            ("a.ods", ods_bytes()),
+        ] {
+            assert!(converts_in_time(&whole, name).is_ok(), "{name} whole");
+            let step = (whole.len() / 40).max(1);
+            for cut in (0..whole.len()).step_by(step) {
+                if let Ok(c) = converts_in_time(&whole[..cut], name) {
+                    drop(c);
+                }
+            }
+            for _ in 0..150 {
+                let mut bytes = whole.clone();
+                for _ in 0..1 + next() % 8 {
+                    let at = (next() % bytes.len() as u64) as usize;
+                    bytes[at] = next() as u8;
+                }
+                let _ = converts_in_time(&bytes, name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_truncated_xls_says_it_is_cut_off() {
+        let xls = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/leads.xls"
+        ))
+        .unwrap();
+        let err = converts_in_time(&xls[..xls.len() - 600], "cut.xls")
+            .err()
+            .unwrap();
+        assert!(format!("{err:#}").contains("cut off"), "{err:#}");
+    }
+
     #[test]
     fn an_output_split_at_the_row_limit_is_read_as_one_table() {
         let dir = tempfile::tempdir().unwrap();

@@ -160,24 +160,33 @@ pub fn inspect(z: &mut Zipped) -> Result<OdsFacts> {
                     {
                         check_cell(t, c.at, c.text)?;
                         if c.text > 0 {
-                            r.text = r.text.saturating_add(c.copies.saturating_mul(c.text + 32));
+                            // A string's allocation: its bytes and the allocator's
+                            // header, rounded, 32 bytes at least.
+                            let heap = (c.text + 16).max(32);
+                            r.text = r.text.saturating_add(c.copies.saturating_mul(heap));
                         }
                     }
                 }
                 "table:table-row" => {
                     if let (Some(r), Some(t)) = (row.take(), table.as_mut()) {
                         end_row(t, r)?;
-                        let need = held + t.reading() + most.max(t.held()) + extra;
+                        // The peak: this table read and expanded (its cells as a list and
+                        // as a range at once), or all tables held and the largest copied.
+                        let need =
+                            extra + (held + t.reading()).max(held + t.held() + most.max(t.held()));
                         if need > MEMORY {
+                            let rows = t.content_rows_end - t.first_content_row.unwrap_or(0);
+                            let cols = (t.col_max + 1).saturating_sub(t.col_min.min(t.col_max));
                             bail!(
-                                "sheet '{}' would take more than {} of memory once its repeated \
-                                 rows and cells are expanded ({} rows × {} columns so far, more \
-                                 than the {} allowed): remove the repeated cells far from the data, \
-                                 or save the sheet as CSV",
+                                "sheet '{}' expands its repeated rows and cells to {} rows × {} \
+                                 columns ({} cells so far), which would take more than the {} \
+                                 of memory allowed (an ods is read whole): remove repeated cells \
+                                 far from the data, or save it as .xlsx (read as a stream) or \
+                                 CSV",
                                 t.name,
-                                limits::size(need),
-                                limits::thousands(t.content_rows_end - t.first_content_row.unwrap_or(0)),
-                                limits::thousands(t.col_max.saturating_add(1).saturating_sub(t.col_min.min(t.col_max))),
+                                limits::thousands(rows),
+                                limits::thousands(cols),
+                                limits::thousands(rows.saturating_mul(cols)),
                                 limits::size(MEMORY)
                             );
                         }

@@ -144,9 +144,14 @@ fn shared_strings(z: &mut Zipped, path: &str) -> Result<Vec<u32>> {
         buf.clear();
         let est = estimate(lens.len() as u64, text, declared);
         if est > MEMORY {
+            let declared = match declared > lens.len() as u64 {
+                true => format!(" of {} it declares", limits::thousands(declared)),
+                false => String::new(),
+            };
             bail!(
-                "the shared strings ({path}: {} strings, {} of text so far) would take more than \
-                 the {} of memory allowed for them: save the workbook as CSV and check that",
+                "the shared strings ({path}: {} strings{declared}, {} of text so far) would take \
+                 more than the {} of memory allowed for them: save the workbook as CSV and check \
+                 that",
                 limits::thousands(lens.len() as u64),
                 limits::size(text),
                 limits::size(MEMORY)
@@ -193,7 +198,7 @@ pub fn scan_sheet(z: &mut Zipped, facts: &XlsxFacts, name: &str) -> Result<()> {
         match ev {
             Event::Start(e) => match e.local_name().as_ref() {
                 "row" => {
-                    if let Some(r) = attr(&e, "r", false)? {
+                    if let Some(r) = raw_attr(&e, "r")? {
                         let r: u64 = r.trim().parse().unwrap_or(0);
                         if r == 0 || r > MAX_ROWS {
                             bail!(
@@ -206,15 +211,25 @@ pub fn scan_sheet(z: &mut Zipped, facts: &XlsxFacts, name: &str) -> Result<()> {
                     }
                 }
                 "c" => {
-                    if let Some(r) = attr(&e, "r", false)? {
-                        (row, col) = position(&r).ok_or_else(|| {
-                            anyhow::anyhow!(
-                                "sheet '{name}' has a cell named '{r}', which is no cell"
-                            )
-                        })?;
+                    // One pass over the attributes, their raw text (no copies: this is the
+                    // loop over every cell).
+                    let mut shared = false;
+                    for a in e.attributes().with_checks(false) {
+                        let a = a?;
+                        match a.key.as_ref() {
+                            "r" => {
+                                (row, col) = position(&a.value).ok_or_else(|| {
+                                    anyhow::anyhow!(
+                                        "sheet '{name}' has a cell named '{}', which is no cell",
+                                        a.value
+                                    )
+                                })?
+                            }
+                            "t" => shared = a.value == "s",
+                            _ => {}
+                        }
                     }
                     check_grid(name, row, col)?;
-                    let shared = attr(&e, "t", false)?.as_deref() == Some("s");
                     cell = Some(CellScan {
                         row,
                         col,
@@ -279,6 +294,20 @@ pub fn scan_sheet(z: &mut Zipped, facts: &XlsxFacts, name: &str) -> Result<()> {
         }
         buf.clear();
     }
+}
+
+/// An attribute's raw text (cell names and counts hold no entities).
+fn raw_attr<'a>(
+    e: &'a quick_xml::events::BytesStart<'_>,
+    key: &str,
+) -> Result<Option<std::borrow::Cow<'a, str>>> {
+    for a in e.attributes().with_checks(false) {
+        let a = a?;
+        if a.key.as_ref() == key {
+            return Ok(Some(a.value));
+        }
+    }
+    Ok(None)
 }
 
 /// The length of the shared string a cell names, or why it names none.

@@ -73,6 +73,14 @@ impl Zipped {
                 mime.escape_debug()
             );
         }
+        for (part, what) in [
+            ("word/document.xml", "a Word document"),
+            ("ppt/presentation.xml", "a PowerPoint presentation"),
+        ] {
+            if self.has(part) {
+                bail!("it is {what}, not a workbook");
+            }
+        }
         if self.has("xl/workbook.bin") {
             bail!("it is a binary workbook (.xlsb), which is not read: save it as .xlsx");
         }
