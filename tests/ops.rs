@@ -169,3 +169,30 @@ fn doctor_creates_no_store() {
         assert!(!stores.join(name).exists(), "{name} created by doctor");
     }
 }
+
+/// Commands that only print end quietly when their reader goes away (`| head -1`), instead of
+/// panicking (exit 101) in the middle of a line.
+#[test]
+fn a_closed_standard_output_ends_printing_commands_quietly() {
+    let fx = Fixture::new();
+    let store = fx.state();
+    drop(checkuser::store::open_admin(&checkuser::store::Location::File(store.clone())).unwrap());
+    let store = store.to_str().unwrap();
+    let stats = ["state", "--state", store, "stats"];
+    for args in [&stats[..], &["completions", "bash"][..], &["man"][..]] {
+        let mut child = bin(fx.dir.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

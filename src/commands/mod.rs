@@ -24,6 +24,12 @@ use report::{plain, Reports};
 /// Runs the command the flags name and says how it ended.
 pub fn execute(cli: &Cli) -> ExitCode {
     let quiet = cli.log.quiet;
+    if matches!(
+        cli.command,
+        Command::State(_) | Command::Doctor(_) | Command::Completions { .. } | Command::Man { .. }
+    ) {
+        quiet_on_a_closed_pipe();
+    }
     match &cli.command {
         Command::Validate(a) => {
             let reports = Reports::new("validate", &a.input, None, quiet);
@@ -57,6 +63,15 @@ pub fn execute(cli: &Cli) -> ExitCode {
         ),
         Command::Completions { shell } => plain(docs::completions(*shell)),
         Command::Man { command } => plain(docs::man(command.as_deref())),
+    }
+}
+
+/// Commands that only print (no output file, no reports) end as other tools do when their
+/// reader goes away (`| head -1`): by SIGPIPE, quietly, instead of a panic in `println!`.
+fn quiet_on_a_closed_pipe() {
+    // SAFETY: signal() changes only this process's disposition of SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

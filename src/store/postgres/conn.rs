@@ -192,7 +192,17 @@ type Job = Box<dyn FnOnce(&mut Session) + Send>;
 pub struct Pg {
     jobs: mpsc::Sender<Job>,
     pub label: String,
+    /// Set when a call got no answer in [`ANSWER_WAIT`] (a frozen server, a black hole:
+    /// TCP still acknowledges, so no socket timeout fires); cleared when the stuck call ends.
+    /// Calls made meanwhile fail at once instead of queueing behind it.
+    stuck: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// How long a caller waits for the database thread's answer, restarts included.
+pub const ANSWER_WAIT: Duration = Duration::from_secs(9);
+
+/// How long a lost connection is tried again (a restart takes a few seconds).
+const RECONNECT_FOR: Duration = Duration::from_secs(8);
 
 /// What the connection's thread owns.
 pub struct Session {
@@ -232,13 +242,21 @@ impl Session {
         &mut self,
         f: &mut dyn FnMut(&mut postgres::Client) -> Result<R, postgres::Error>,
     ) -> Result<R> {
-        let mut attempt = 0;
+        let started = std::time::Instant::now();
         loop {
-            attempt += 1;
-            let (result, closed) = {
-                let client = self.connect()?;
+            let connected = self.connect().map(|client| {
                 let r = f(client);
                 (r, client.is_closed())
+            });
+            let (result, closed) = match connected {
+                Ok(done) => done,
+                // Not reachable now: a restart is under way, or it is gone; try for a while.
+                Err(e) if started.elapsed() < RECONNECT_FOR => {
+                    tracing::debug!("{e:#}: trying again");
+                    std::thread::sleep(Duration::from_millis(400));
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             let e = match result {
                 Ok(r) => return Ok(r),
@@ -248,7 +266,7 @@ impl Session {
             if lost {
                 self.client = None;
             }
-            if lost && attempt == 1 {
+            if lost && started.elapsed() < RECONNECT_FOR {
                 tracing::warn!(
                     "the state database connection was lost ({}): reconnecting",
                     chain(&e)
@@ -294,6 +312,8 @@ impl Pg {
     pub fn connect(target: Target) -> Result<Pg> {
         let label = target.label.clone();
         let (jobs, rx) = mpsc::channel::<Job>();
+        let stuck = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread_stuck = stuck.clone();
         std::thread::Builder::new()
             .name("checkuser-postgres".into())
             .spawn(move || {
@@ -303,10 +323,11 @@ impl Pg {
                 };
                 for job in rx {
                     job(&mut session);
+                    thread_stuck.store(false, std::sync::atomic::Ordering::SeqCst);
                 }
             })
             .context("cannot start the database thread")?;
-        let pg = Pg { jobs, label };
+        let pg = Pg { jobs, label, stuck };
         pg.call(|_| Ok(()))?;
         Ok(pg)
     }
@@ -316,6 +337,7 @@ impl Pg {
         &self,
         mut f: impl FnMut(&mut postgres::Client) -> Result<R, postgres::Error> + Send + 'static,
     ) -> Result<R> {
+        self.not_stuck()?;
         let (tx, rx) = mpsc::channel();
         let job: Job = Box::new(move |s: &mut Session| {
             let _ = tx.send(s.run(&mut f));
@@ -323,8 +345,13 @@ impl Pg {
         self.jobs
             .send(job)
             .map_err(|_| anyhow!("the database thread stopped"))?;
-        rx.recv()
-            .map_err(|_| anyhow!("the database thread stopped"))?
+        match rx.recv_timeout(ANSWER_WAIT) {
+            Ok(r) => r,
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(self.timed_out()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(anyhow!("the database thread stopped"))
+            }
+        }
     }
 
     /// The same, awaited without blocking an async task's thread.
@@ -332,6 +359,7 @@ impl Pg {
         &self,
         mut f: impl FnMut(&mut postgres::Client) -> Result<R, postgres::Error> + Send + 'static,
     ) -> Result<R> {
+        self.not_stuck()?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |s: &mut Session| {
             let _ = tx.send(s.run(&mut f));
@@ -339,8 +367,29 @@ impl Pg {
         self.jobs
             .send(job)
             .map_err(|_| anyhow!("the database thread stopped"))?;
-        rx.await
-            .map_err(|_| anyhow!("the database thread stopped"))?
+        match tokio::time::timeout(ANSWER_WAIT, rx).await {
+            Ok(r) => r.map_err(|_| anyhow!("the database thread stopped"))?,
+            Err(_) => Err(self.timed_out()),
+        }
+    }
+
+    fn not_stuck(&self) -> Result<()> {
+        if self.stuck.load(std::sync::atomic::Ordering::SeqCst) {
+            bail!(
+                "the state database {} has not answered for a while",
+                self.label
+            );
+        }
+        Ok(())
+    }
+
+    fn timed_out(&self) -> anyhow::Error {
+        self.stuck.store(true, std::sync::atomic::Ordering::SeqCst);
+        anyhow!(
+            "the state database {} did not answer within {} s",
+            self.label,
+            ANSWER_WAIT.as_secs()
+        )
     }
 }
 
