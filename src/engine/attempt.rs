@@ -243,7 +243,13 @@ async fn claim(
     loop {
         match team.claim(kind, key).await {
             Ok(Claim::Mine) => return Ok(None),
-            Ok(Claim::Answered(answer)) => return Ok(Some(answer)),
+            // The teammate that asked reports its change; this run only uses the answer.
+            Ok(Claim::Answered(answer)) => {
+                return Ok(Some(Outcome {
+                    change: false,
+                    ..answer
+                }))
+            }
             Ok(Claim::Busy) => {}
             Err(e) => return Err(store_away(ctx, format!("{e:#}"))),
         }
@@ -252,7 +258,12 @@ async fn claim(
             return Ok(Some(Outcome::new(key, ResultKind::Pending, Source::None)));
         }
         match team.answered(kind, key, since).await {
-            Ok(Some(answer)) => return Ok(Some(answer)),
+            Ok(Some(answer)) => {
+                return Ok(Some(Outcome {
+                    change: false,
+                    ..answer
+                }))
+            }
             Ok(None) => {}
             Err(e) => return Err(store_away(ctx, format!("{e:#}"))),
         }

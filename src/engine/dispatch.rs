@@ -357,6 +357,9 @@ impl Dispatcher {
         self.counters.throttled += u64::from(f.throttled);
         let mut outcome = f.outcome;
         let mut recorded = None;
+        if outcome.source == crate::model::Source::Cache {
+            self.counters.cache_hits += 1;
+        }
         // An answer another run of the team recorded (source cache) is not recorded again.
         if outcome.result != ResultKind::Pending && outcome.source == crate::model::Source::Api {
             recorded = self.record(f.kind, &outcome)?;

@@ -187,13 +187,18 @@ impl PgStore {
         let text = std::fs::read_to_string(&path)?;
         let mut n = 0;
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: serde_json::Value = serde_json::from_str(line)
-                .with_context(|| format!("a broken line in {}", path.display()))?;
-            let kind: CheckType = v["kind"]
-                .as_str()
-                .unwrap_or("")
-                .parse()
-                .map_err(anyhow::Error::msg)?;
+            // A line cut by a crash while it was written is skipped, not a reason to stop.
+            let v: serde_json::Value = match serde_json::from_str(line) {
+                Ok(v) => v,
+                Err(_) => {
+                    tracing::warn!("skipped a broken line in {}", path.display());
+                    continue;
+                }
+            };
+            let Ok(kind) = v["kind"].as_str().unwrap_or("").parse::<CheckType>() else {
+                tracing::warn!("skipped a line with no type in {}", path.display());
+                continue;
+            };
             let text = |k: &str| v[k].as_str().map(String::from);
             let mut o = Outcome::new(
                 text("key").unwrap_or_default(),
@@ -209,6 +214,11 @@ impl PgStore {
                 .and_then(|h| u16::try_from(h).ok());
             o.request_id = text("request_id");
             o.checked_at = v["checked_at"].as_i64().map(ts);
+            // Kept only if newer than what a teammate recorded meanwhile (as `state copy`).
+            let held = self.lookup(kind, &o.checked_key, Utc::now())?;
+            if held.is_some_and(|h| h.outcome.checked_at >= o.checked_at) {
+                continue;
+            }
             self.record(kind, &o)?;
             n += 1;
         }
