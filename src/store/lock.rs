@@ -38,9 +38,30 @@ pub enum LockError {
 /// The lock file of one scope of the store at `store`: `STORE.HOST-PARTNER.lock`, beside it.
 pub fn path(store: &Path, scope: &Scope) -> PathBuf {
     let name = super::location::file_name_part(&format!("{}-{}", scope.host, scope.partner));
-    let mut p = store.as_os_str().to_owned();
+    let mut p = real(store).into_os_string();
     p.push(format!(".{name}.lock"));
     PathBuf::from(p)
+}
+
+/// The store's real path: a store reached through a symlink, or through a linked folder, is
+/// locked where the file really is, so every path to one store finds one lock.
+fn real(store: &Path) -> PathBuf {
+    if let Ok(p) = std::fs::canonicalize(store) {
+        return p;
+    }
+    match (store.parent(), store.file_name()) {
+        (Some(dir), Some(name)) => {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            std::fs::canonicalize(dir)
+                .map(|d| d.join(name))
+                .unwrap_or_else(|_| store.to_path_buf())
+        }
+        _ => store.to_path_buf(),
+    }
 }
 
 impl RunLock {
@@ -130,6 +151,17 @@ mod tests {
         );
         drop(held);
         assert!(RunLock::acquire(&state, &scope(), false).is_ok());
+    }
+
+    #[test]
+    fn a_store_reached_through_a_symlink_has_one_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("shared.sqlite");
+        std::fs::write(&state, b"").unwrap();
+        let link = dir.path().join("link.sqlite");
+        std::os::unix::fs::symlink(&state, &link).unwrap();
+        let _held = RunLock::acquire(&state, &scope(), false).unwrap();
+        assert!(RunLock::acquire(&link, &scope(), false).is_err());
     }
 
     #[test]
