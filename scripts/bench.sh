@@ -153,7 +153,7 @@ if [ "$only" = all ] || [ "$only" = team ]; then
   PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
   PGDIR="$TMP/pg"; mkdir -p "$PGDIR"
   as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-  [ "$(id -u)" = 0 ] && chown postgres: "$PGDIR"
+  [ "$(id -u)" = 0 ] && chmod 711 "$TMP" && chown postgres: "$PGDIR"
   PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   as_pg "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres --no-sync > /dev/null
   as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w \
@@ -166,7 +166,8 @@ if [ "$only" = all ] || [ "$only" = team ]; then
     db="bench$P"; psql_ -c "CREATE DATABASE $db"
     URL="postgres://postgres@127.0.0.1:$PGPORT/$db?sslmode=disable"
     start_sandbox --throttle 5
-    # 40 distinct keys in all; each process's list overlaps its neighbours' by half.
+    rm -f "$TMP"/team[0-9]*.csv
+    # About 40 distinct keys in all; each process's list overlaps its neighbours' by half.
     D=40; per=$(( P == 1 ? D : D * 2 / (P + 1) ))
     for i in $(seq 0 $((P - 1))); do
       python3 -c "
@@ -178,6 +179,7 @@ with open(sys.argv[5], 'w') as f:
     for j in range(per): f.write(f'email,team{(start + j) % d}@example.com\n')
 " "$D" "$per" "$P" "$i" "$TMP/team$i.csv"
     done
+    D=$(cat "$TMP"/team[0-9]*.csv | grep -v '^searchType' | sort -u | wc -l)
     x0=$(psql_ -d "$db" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'")
     t0=$(date +%s.%N)
     for i in $(seq 0 $((P - 1))); do

@@ -196,13 +196,44 @@ fn settle(
     let mut outcomes = Vec::new();
     for mut batch in rx {
         let store = crate::store::lock(store);
+        // The batch's values not sent in this run, asked of the store together.
+        let asking: Vec<(CheckType, &str)> = batch
+            .iter()
+            .flat_map(|row| row.checks.iter())
+            .filter_map(|(kind, local)| match local {
+                Local::Ready(key) => Some((*kind, key.as_str())),
+                _ => None,
+            })
+            .filter(|(kind, key)| {
+                let fp = this.key(*kind, key);
+                this.sent
+                    .get(&fp)
+                    .is_none_or(|o| o.result == ResultKind::Pending)
+            })
+            .collect();
+        let found = match store.lookup_many(&asking, now) {
+            Ok(found) => found,
+            Err(e) => {
+                if !this.store_away {
+                    tracing::error!("{e:#}: values the state store answers are written as pending");
+                    this.store_away = true;
+                }
+                vec![None; asking.len()]
+            }
+        };
+        let mut prefetched: HashMap<(CheckType, String), Option<crate::store::Stored>> = asking
+            .iter()
+            .map(|(k, v)| (*k, v.to_string()))
+            .zip(found)
+            .collect();
+        drop(asking);
         for row in batch.iter_mut() {
             outcomes.clear();
             for (kind, local) in row.checks.drain(..) {
                 outcomes.push(outcome(
                     kind,
                     local,
-                    &**store,
+                    &mut prefetched,
                     &mut this,
                     &mut summary,
                     now,
@@ -226,7 +257,7 @@ fn settle(
 fn outcome(
     kind: CheckType,
     local: Local,
-    store: &dyn crate::store::AnswerStore,
+    prefetched: &mut HashMap<(CheckType, String), Option<crate::store::Stored>>,
     this: &mut Decided,
     summary: &mut Summary,
     now: chrono::DateTime<Utc>,
@@ -250,15 +281,7 @@ fn outcome(
     // Pending (the run stopped first): as it ended, with its previous answer from the store.
     let attempts = this.attempts.get_mut(&fp).map(std::mem::take).unwrap_or(0);
     let pending = this.sent.get(&fp).cloned();
-    let stored = match store.lookup(kind, &key, now) {
-        Ok(s) => s,
-        Err(e) if !this.store_away => {
-            tracing::error!("{e:#}: values the state store answers are written as pending");
-            this.store_away = true;
-            None
-        }
-        Err(_) => None,
-    };
+    let stored = prefetched.get(&(kind, key.clone())).cloned().flatten();
     // The plan's verdict, not the clock's: answered from the store when planned.
     let planned_fresh = this.fresh.contains(&fp);
     Ok(match stored {

@@ -130,6 +130,15 @@ pub trait AnswerStore: Send {
         }))
     }
 
+    /// [`AnswerStore::lookup`] for many values at once (one round trip for a server).
+    fn lookup_many(
+        &self,
+        items: &[(CheckType, &str)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<Stored>>> {
+        items.iter().map(|(k, v)| self.lookup(*k, v, now)).collect()
+    }
+
     /// [`AnswerStore::age`] for many values at once (one round trip for a server).
     fn age_many(
         &self,

@@ -255,6 +255,41 @@ impl AnswerStore for PgStore {
         }))
     }
 
+    fn lookup_many(
+        &self,
+        items: &[(CheckType, &str)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<Stored>>> {
+        let (h, p, a) = self.key();
+        let kinds: Vec<String> = items.iter().map(|(k, _)| k.as_str().to_string()).collect();
+        let keys: Vec<String> = items.iter().map(|(_, v)| v.to_string()).collect();
+        let columns: Vec<String> = ANSWER
+            .split(',')
+            .map(|c| format!("a.{}", c.trim()))
+            .collect();
+        let sql = format!(
+            "SELECT {}, q.i FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS q(kind, key, i)
+             JOIN answers a ON a.host=$1 AND a.partner=$2 AND a.api=$3
+                            AND a.kind=q.kind AND a.key=q.key",
+            columns.join(", ")
+        );
+        let rows = self
+            .pg
+            .call(move |c| c.query(&sql, &[&h, &p, &a, &kinds, &keys]))?;
+        let mut out = vec![None; items.len()];
+        for r in rows {
+            let i: i64 = r.get(12);
+            let outcome = outcome(&r);
+            let fresh = outcome
+                .checked_at
+                .is_some_and(|at| self.reuse.is_fresh(outcome.result, at, now));
+            if let Some(slot) = out.get_mut(i as usize - 1) {
+                *slot = Some(Stored { outcome, fresh });
+            }
+        }
+        Ok(out)
+    }
+
     fn age_many(
         &self,
         items: &[(CheckType, &str)],
