@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use checkuser::model::{CheckType, Outcome, ResultKind, Source};
-use checkuser::store::sqlite::SqliteStore as Store;
-use checkuser::store::{AnswerStore, Reuse, Scope};
+use checkuser::store::sqlite;
+use checkuser::store::{Reuse, Scope};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -33,7 +33,7 @@ fn main() -> anyhow::Result<()> {
         taken_max_age: Duration::from_secs(30 * 86400),
         refresh: false,
     };
-    let mut store = Store::open(path.as_ref(), scope, reuse)?;
+    let mut store = sqlite::store(path.as_ref(), scope, reuse)?;
     let now = chrono::Utc::now();
     let key = |i: usize| format!("lead.{i}@example{}.com", i % 100);
     let t = Instant::now();

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use checkuser::model::{CheckType, Outcome, Source};
 use checkuser::sandbox::{truth, Faults, Truth};
-use checkuser::store::sqlite::SqliteStore as Store;
-use checkuser::store::{AnswerStore, Reuse};
+use checkuser::store::Reuse;
+use checkuser::store::{sqlite, Store};
 use common::*;
 
 /// Stores an answer for `key` given `age_secs` ago, as an earlier night would have.
@@ -38,7 +38,7 @@ fn a_small_budget_goes_to_new_values_then_the_oldest_answers() {
         .map(|i| format!("brand.new{i}@example.com"))
         .collect();
     {
-        let mut store = Store::open(&fx.state(), sim.scope(), reuse()).unwrap();
+        let mut store = sqlite::store(&fx.state(), sim.scope(), reuse()).unwrap();
         // Stale (older than 20h / 30d), with ages out of input order; one fresh.
         let ages = [
             40 * 86400,
@@ -170,7 +170,7 @@ fn plan_figures_match_what_the_run_then_does() {
     keys.push("not-an-email".into());
     let input = fx.file("in.csv", email_csv(&keys));
     {
-        let mut store = Store::open(&fx.state(), sim.scope(), reuse()).unwrap();
+        let mut store = sqlite::store(&fx.state(), sim.scope(), reuse()).unwrap();
         for (i, k) in keys.iter().take(8).enumerate() {
             seed(&mut store, k, if i < 4 { 60 } else { 90 * 86400 });
         }
@@ -326,7 +326,7 @@ fn a_change_received_by_a_run_that_died_is_reported_by_the_next_run_once() {
     let keys = emails(3);
     let key = &keys[0];
     {
-        let mut store = Store::open(&fx.state(), sim.scope(), reuse()).unwrap();
+        let mut store = sqlite::store(&fx.state(), sim.scope(), reuse()).unwrap();
         let mut was = Outcome::new(
             key.as_str(),
             checkuser::model::ResultKind::Free,
@@ -364,7 +364,7 @@ fn plan_needs_no_credentials_only_what_keys_the_store() {
     let keys = emails(6);
     let input = fx.file("in.csv", email_csv(&keys));
     {
-        let mut store = Store::open(&fx.state(), sim.scope(), reuse()).unwrap();
+        let mut store = sqlite::store(&fx.state(), sim.scope(), reuse()).unwrap();
         for k in keys.iter().take(2) {
             seed(&mut store, k, 60);
         }

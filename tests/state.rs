@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use checkuser::model::{CheckType, Outcome, ResultKind, Source};
 use checkuser::sandbox::{truth, Faults};
-use checkuser::store::sqlite::SqliteStore as Store;
-use checkuser::store::{AnswerStore, Reuse, RunLock};
+use checkuser::store::sqlite;
+use checkuser::store::{Reuse, RunLock};
 use common::*;
 
 #[test]
@@ -90,7 +90,7 @@ fn changed_answers_are_shown_and_counted() {
         taken_max_age: Duration::from_secs(1),
         refresh: false,
     };
-    let mut store = Store::open(&fx.state(), scope, reuse).unwrap();
+    let mut store = sqlite::store(&fx.state(), scope, reuse).unwrap();
     let then = chrono::Utc::now() - chrono::TimeDelta::days(3);
     let old = Outcome {
         checked_at: Some(then),
@@ -300,7 +300,7 @@ fn a_store_at_the_old_cache_path_is_moved_to_the_state_folder() {
             taken_max_age: Duration::from_secs(3600),
             refresh: false,
         };
-        let mut store = Store::open(&old, sim.scope(), reuse).unwrap();
+        let mut store = sqlite::store(&old, sim.scope(), reuse).unwrap();
         for k in emails(3) {
             let mut o = checkuser::model::Outcome::new(
                 k.clone(),

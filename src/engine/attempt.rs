@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use super::claimed::{self, Claimed, Member, Ready};
 use super::pace::Pace;
 use super::retry::{self, Decision, End, Policy, Tally};
 use crate::api::backoff::full_jitter;
@@ -19,7 +20,7 @@ use crate::api::{fatal, Checker};
 use crate::logging::mask;
 use crate::model::{CheckType, Outcome, ResultKind, Source};
 use crate::output::summary::StopReason;
-use crate::store::{Claim, Team};
+use crate::store::{Recorded, Team};
 
 /// What every request task shares.
 pub struct Ctx {
@@ -61,24 +62,16 @@ impl Ctx {
         }
     }
 
-    /// Team mode: this run's next slot in the shared bucket, unless the run stops first.
-    /// `Err` says why the run must stop (the database is away).
-    async fn team_slot(&self) -> Result<bool, String> {
-        let Some(team) = &self.team else {
-            return Ok(true);
-        };
+    /// Sleeps until `at` unless the run stops first; false if it stopped.
+    pub(super) async fn pause_until(&self, at: tokio::time::Instant) -> bool {
         tokio::select! {
-            biased;
-            _ = self.stop.cancelled() => Ok(false),
-            slot = team.slot() => match slot {
-                Ok(()) => Ok(!self.stop.is_cancelled()),
-                Err(e) => Err(format!("{e:#}")),
-            },
+            _ = self.stop.cancelled() => false,
+            _ = tokio::time::sleep_until(at) => true,
         }
     }
 
     /// Sleeps unless the run stops first; false if it stopped.
-    async fn pause(&self, d: Duration) -> bool {
+    pub(super) async fn pause(&self, d: Duration) -> bool {
         tokio::select! {
             _ = self.stop.cancelled() => false,
             _ = tokio::time::sleep(d) => true,
@@ -100,37 +93,85 @@ pub struct Finished {
     /// The slot of the last request, given back only once the dispatcher has taken this in,
     /// so that no request starts before a stop rule has seen this answer.
     pub slot: Option<OwnedSemaphorePermit>,
+    /// Team mode: the answer was recorded under the key's claim (what the store kept), or
+    /// could not be (why: the dispatcher keeps it for later and stops). `None`: the
+    /// dispatcher records it.
+    pub recorded: Option<Result<Recorded, String>>,
+    /// Team mode: the claim was lost before sending; the key is claimed again.
+    lost: bool,
 }
 
-/// Runs one check to its end. `first` is the slot the dispatcher already took for it.
+impl Finished {
+    fn lost(kind: CheckType, key: String) -> Finished {
+        Finished {
+            lost: true,
+            ..stopped(kind, key, None, Tally::default(), None)
+        }
+    }
+}
+
+/// Runs one check to its end. `first` is the slot the dispatcher already took for it (none in
+/// team mode: a key is claimed before a slot is taken, so waiting for a teammate's answer
+/// holds no slot).
 pub async fn check(
     ctx: Arc<Ctx>,
     kind: CheckType,
     key: String,
-    first: OwnedSemaphorePermit,
+    first: Option<OwnedSemaphorePermit>,
+) -> Finished {
+    let Some(team) = ctx.team.clone() else {
+        return send(&ctx, kind, key, first, None).await;
+    };
+    loop {
+        let mut grant = match claimed::claim(&ctx, team.as_ref(), kind, &key).await {
+            Ok(Claimed::Mine(g)) => g,
+            Ok(Claimed::Done(o)) => return finished(kind, o, None, Tally::default(), None),
+            Err(stop) => return stopped(kind, key, Some(stop), Tally::default(), None),
+        };
+        let member = Member {
+            team: team.as_ref(),
+            grant: &mut grant,
+        };
+        match send(&ctx, kind, key.clone(), None, Some(member)).await {
+            // The claim was lost while this run was stalled: another run may be asking it, so
+            // this one waits for that answer instead of sending.
+            f if f.lost => continue,
+            f => return f,
+        }
+    }
+}
+
+/// Sends a check until it ends (answer, give-up, stop), under a team claim if `member`.
+async fn send(
+    ctx: &Ctx,
+    kind: CheckType,
+    key: String,
+    first: Option<OwnedSemaphorePermit>,
+    mut member: Option<Member<'_>>,
 ) -> Finished {
     let mut rng = rand::rngs::StdRng::from_os_rng();
     let mut jitter = |base: Duration, n: u32| full_jitter(base, n, &mut rng);
-    let mut permit = Some(first);
+    let mut permit = first;
     let mut tally = Tally::default();
     let shown = mask(kind, &key, ctx.log_pii);
-    if let Some(team) = &ctx.team {
-        match claim(&ctx, team.as_ref(), kind, &key).await {
-            Ok(None) => {}
-            Ok(Some(answered)) => return finished(kind, answered, None, tally, permit),
-            Err(stop) => return stopped(kind, key, Some(stop), tally, permit),
-        }
-    }
     let mut end = loop {
+        if let Some(m) = member.as_mut() {
+            match m.ready(ctx).await {
+                Ready::Go => {}
+                Ready::Stop => break None,
+                Ready::Lost => return Finished::lost(kind, key),
+                Ready::Away(why) => break Some(store_away(ctx, why)),
+            }
+        }
         let slot = match permit.take() {
             Some(p) => Some(p),
             None => ctx.slot().await,
         };
         let Some(slot) = slot else { break None };
-        match ctx.team_slot().await {
-            Ok(true) => {}
-            Ok(false) => break None,
-            Err(why) => break Some(store_away(&ctx, why)),
+        // Waiting for the local slot may have outlived the team slot or the lease.
+        if member.as_ref().is_some_and(|m| !m.still_ready()) {
+            drop(slot);
+            continue;
         }
         if !ctx.take_request() {
             ctx.stop.cancel();
@@ -142,34 +183,32 @@ pub async fn check(
                 attempts: tally.requests,
                 ..Outcome::new(key.clone(), ResultKind::Pending, Source::None)
             };
-            let stop = Some((StopReason::MaxRequests, why));
-            if let Some(team) = &ctx.team {
-                team.release(kind, &key).await;
+            if let Some(m) = &member {
+                m.release(kind, &key);
             }
+            let stop = Some((StopReason::MaxRequests, why));
             return finished(kind, o, stop, tally, Some(slot));
         }
         tally.requests += 1;
         let (class, reply) = ctx.checker.check(kind, &key, Utc::now()).await;
-        if let (Class::Throttled(_), Some(team)) = (&class, &ctx.team) {
-            // Every run of the scope holds back, not only this one.
-            let wait = reply.as_ref().and_then(|r| r.retry_after);
-            team.throttled(
-                wait.unwrap_or(Duration::from_secs(1))
-                    .min(retry::MAX_RETRY_AFTER),
-            )
-            .await;
-        }
         tracing::trace!(
             "{kind} {shown}: attempt {} -> {}",
             tally.requests,
             describe(&class, reply.as_ref())
         );
+        let retry_after = reply.as_ref().and_then(|r| r.retry_after);
         match &class {
             Class::Answer { .. } => ctx.pace.succeeded(),
-            Class::Throttled(_) => ctx.pace.throttled(),
+            Class::Throttled(_) => {
+                ctx.pace.throttled();
+                if let Some(m) = &member {
+                    // Every run of the scope holds back, not only this one.
+                    let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                    m.team.throttled(wait.min(retry::MAX_RETRY_AFTER));
+                }
+            }
             _ => {}
         }
-        let retry_after = reply.as_ref().and_then(|r| r.retry_after);
         let throttled_for = ctx.pace.throttled_for();
         let decision = retry::next(
             &ctx.policy,
@@ -182,20 +221,26 @@ pub async fn check(
         let wait = match decision {
             Decision::Retry(wait) => wait,
             Decision::Done(end) => {
-                let (o, stop) = ending(&ctx, end, &key, tally, reply.as_ref());
-                if let (Some(team), false) = (&ctx.team, recorded(o.result)) {
-                    team.release(kind, &key).await;
+                let (o, stop) = ending(ctx, end, &key, tally, reply.as_ref());
+                let mut f = finished(kind, o, stop, tally, Some(slot));
+                if let Some(m) = &member {
+                    f.recorded = Some(m.record(kind, &f.outcome).await);
                 }
-                return finished(kind, o, stop, tally, Some(slot));
+                return f;
             }
         };
         drop(slot);
+        if let Some(m) = member.as_mut() {
+            if let Err(why) = m.next_slot().await {
+                break Some(store_away(ctx, why));
+            }
+        }
         if !ctx.pause(wait).await {
             break None;
         }
     };
-    if let Some(team) = &ctx.team {
-        team.release(kind, &key).await;
+    if let Some(m) = &member {
+        m.release(kind, &key);
     }
     // The run stopped before this check got an answer.
     stopped(kind, key, end.take(), tally, None)
@@ -217,7 +262,7 @@ fn stopped(
 }
 
 /// The database is away: stop sending (every check in flight ends `pending`).
-fn store_away(ctx: &Ctx, why: String) -> (StopReason, String) {
+pub(super) fn store_away(ctx: &Ctx, why: String) -> (StopReason, String) {
     ctx.stop.cancel();
     (
         StopReason::StoreUnreachable,
@@ -226,48 +271,6 @@ fn store_away(ctx: &Ctx, why: String) -> (StopReason, String) {
              are in the output, the rest is pending"
         ),
     )
-}
-
-/// How often a run waiting for another run's answer looks for it.
-const CLAIM_POLL: Duration = Duration::from_millis(250);
-
-/// Team mode: claims the key, or waits while another live run asks it. `Ok(None)`: this run
-/// asks it now; `Ok(Some(answer))`: another run answered it meanwhile.
-async fn claim(
-    ctx: &Ctx,
-    team: &dyn Team,
-    kind: CheckType,
-    key: &str,
-) -> Result<Option<Outcome>, (StopReason, String)> {
-    let since = Utc::now() - chrono::TimeDelta::seconds(1);
-    loop {
-        match team.claim(kind, key).await {
-            Ok(Claim::Mine) => return Ok(None),
-            // The teammate that asked reports its change; this run only uses the answer.
-            Ok(Claim::Answered(answer)) => {
-                return Ok(Some(Outcome {
-                    change: false,
-                    ..answer
-                }))
-            }
-            Ok(Claim::Busy) => {}
-            Err(e) => return Err(store_away(ctx, format!("{e:#}"))),
-        }
-        if !ctx.pause(CLAIM_POLL).await {
-            // The run stopped while this waited: the check is pending.
-            return Ok(Some(Outcome::new(key, ResultKind::Pending, Source::None)));
-        }
-        match team.answered(kind, key, since).await {
-            Ok(Some(answer)) => {
-                return Ok(Some(Outcome {
-                    change: false,
-                    ..answer
-                }))
-            }
-            Ok(None) => {}
-            Err(e) => return Err(store_away(ctx, format!("{e:#}"))),
-        }
-    }
 }
 
 /// The outcome of a check that ended, and why the run must stop if it must.
@@ -338,14 +341,6 @@ fn ending(
     }
 }
 
-/// Results the store records (and so gives the key's claim back with).
-fn recorded(r: ResultKind) -> bool {
-    matches!(
-        r,
-        ResultKind::Free | ResultKind::Taken | ResultKind::Uplimit | ResultKind::Invalid
-    )
-}
-
 fn finished(
     kind: CheckType,
     outcome: Outcome,
@@ -362,6 +357,8 @@ fn finished(
         retries: tally.requests.saturating_sub(1),
         throttled: tally.throttled,
         slot,
+        recorded: None,
+        lost: false,
     }
 }
 

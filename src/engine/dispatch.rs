@@ -91,6 +91,8 @@ pub struct Dispatcher {
     /// Whether admitted values are looked up in the store (a planned run's values were, by
     /// the plan: they all need a request).
     lookups: bool,
+    /// Stored answers looked up for rows read but not yet admitted.
+    prefetched: HashMap<Key, Option<crate::store::Stored>>,
     counters: Counters,
 }
 
@@ -119,6 +121,7 @@ impl Dispatcher {
             grace,
             stop_at: None,
             lookups: true,
+            prefetched: HashMap::new(),
             counters: Counters::default(),
         }
     }
@@ -150,6 +153,7 @@ impl Dispatcher {
         let mut reading = true;
         let mut inbox: VecDeque<Row> = VecDeque::new();
         let mut deadline: Option<tokio::time::Instant> = None;
+        let team = self.ctx.team.is_some();
         loop {
             while self.queue.len() < max_queue && !inbox.is_empty() {
                 let Ok(permit) = self.window.clone().try_acquire_owned() else {
@@ -209,26 +213,30 @@ impl Dispatcher {
                         }
                     }
                 }
-                slot = self.ctx.slot(), if can_send => {
+                slot = self.ctx.slot(), if can_send && !team => {
                     // No slot means the run stopped: the queued keys are settled as pending.
-                    if let Some((permit, key)) = slot.and_then(|p| Some((p, self.queue.pop_front()?))) {
-                        let ctx = self.ctx.clone();
-                        let handle = self.tasks.spawn(attempt::check(ctx, key.0, key.1.clone(), permit));
-                        self.running.insert(handle.id(), key);
+                    if let Some(permit) = slot {
+                        self.spawn(Some(permit));
                     }
                 }
+                // Team mode: the key is claimed first, the slot taken after.
+                _ = std::future::ready(()), if can_send && team => self.spawn(None),
                 permit = self.window.clone().acquire_owned(), if need_window => {
                     let row = inbox.pop_front().expect("checked non-empty");
                     self.admit(row, permit.map_err(|_| anyhow!("the reorder window closed"))?)?;
                 }
                 batch = rows.recv(), if can_read => match batch {
-                    Some(batch) => inbox.extend(batch),
+                    Some(batch) => {
+                        self.prefetch(&batch).await;
+                        inbox.extend(batch);
+                    }
                     None => reading = false,
                 },
             }
         }
         self.flush().await?;
-        crate::store::lock(&self.store).commit()?;
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || crate::store::lock(&store).commit()).await??;
         if !self.open.is_empty() || !inbox.is_empty() || !self.queue.is_empty() {
             return Err(anyhow!(
                 "internal error: {} rows were left unfinished; the output would be incomplete",
@@ -236,6 +244,60 @@ impl Dispatcher {
             ));
         }
         Ok(self.counters)
+    }
+
+    /// Starts asking the next queued key.
+    fn spawn(&mut self, permit: Option<OwnedSemaphorePermit>) {
+        if let Some(key) = self.queue.pop_front() {
+            let ctx = self.ctx.clone();
+            let handle = self
+                .tasks
+                .spawn(attempt::check(ctx, key.0, key.1.clone(), permit));
+            self.running.insert(handle.id(), key);
+        }
+    }
+
+    /// Looks up a batch's new values in the store at once, on a blocking thread (a server's
+    /// round trip or a disk read never runs on an async worker); [`Dispatcher::admit`] takes
+    /// the answers from there. A store that cannot answer stops the run.
+    async fn prefetch(&mut self, batch: &[Row]) {
+        if !self.lookups || self.counters.stop.is_some() {
+            return;
+        }
+        let mut items: Vec<Key> = Vec::new();
+        for row in batch {
+            for (kind, local) in &row.checks {
+                if let Local::Ready(key) = local {
+                    let k = (*kind, key.clone());
+                    if !self.keys.contains_key(&k) && !self.prefetched.contains_key(&k) {
+                        items.push(k);
+                    }
+                }
+            }
+        }
+        items.sort();
+        items.dedup();
+        if items.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let asked = items.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let refs: Vec<(CheckType, &str)> =
+                asked.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            crate::store::lock(&store).lookup_many(&refs, Utc::now())
+        })
+        .await
+        .map_err(|e| anyhow!("{e}"))
+        .and_then(|r| r);
+        match found {
+            Ok(found) => self.prefetched.extend(items.into_iter().zip(found)),
+            Err(e) => {
+                // The database is away: nothing more is sent; these values stay pending.
+                let why = format!("{e:#}: stopped sending; the rest is pending");
+                self.halt(StopReason::StoreUnreachable, why);
+            }
+        }
     }
 
     /// Hands the finished rows to the writer, in one message.
@@ -297,19 +359,7 @@ impl Dispatcher {
                 }
                 None => {}
             }
-            let looked = match self.lookups {
-                true => crate::store::lock(&self.store).lookup(kind, key, now),
-                false => Ok(None),
-            };
-            let stored = match looked {
-                Ok(s) => s,
-                Err(e) => {
-                    // The database is away: nothing more is sent; this value stays pending.
-                    let why = format!("{e:#}: stopped sending; the rest is pending");
-                    self.halt(StopReason::StoreUnreachable, why);
-                    None
-                }
-            };
+            let stored = self.prefetched.remove(&k).flatten();
             if let Some(s) = stored.as_ref().filter(|s| s.fresh) {
                 self.counters.cache_hits += 1;
                 outcomes.push(Some(s.outcome.clone()));
@@ -362,7 +412,11 @@ impl Dispatcher {
         }
         // An answer another run of the team recorded (source cache) is not recorded again.
         if outcome.result != ResultKind::Pending && outcome.source == crate::model::Source::Api {
-            recorded = self.record(f.kind, &outcome)?;
+            recorded = match f.recorded.take() {
+                Some(Ok(r)) => Some(r),
+                Some(Err(why)) => self.keep(f.kind, &outcome, anyhow!(why))?,
+                None => self.record(f.kind, &outcome)?,
+            };
             if outcome.result == ResultKind::Error {
                 self.errors_in_a_row += 1;
             } else {
@@ -406,15 +460,28 @@ impl Dispatcher {
     /// Records an answer. If the store cannot (its database is away), the answer is kept for the
     /// next run and stays in this run's output, and the run stops sending.
     fn record(&mut self, kind: CheckType, o: &Outcome) -> Result<Option<crate::store::Recorded>> {
-        let mut store = crate::store::lock(&self.store);
-        let failed = match store.record(kind, o) {
+        let failed = match crate::store::lock(&self.store).record(kind, o) {
             Ok(r) => return Ok(Some(r)),
             Err(e) => e,
         };
-        if store.keep_for_later(kind, o).is_err() {
+        self.keep(kind, o, failed)
+    }
+
+    /// An answer the store could not record: kept for the next run if the store has a place
+    /// for that (else the run fails), and the run stops sending.
+    fn keep(
+        &mut self,
+        kind: CheckType,
+        o: &Outcome,
+        failed: anyhow::Error,
+    ) -> Result<Option<crate::store::Recorded>> {
+        let kept = match crate::store::lock(&self.store).spool() {
+            Some(spool) => spool.keep(kind, o).is_ok(),
+            None => false,
+        };
+        if !kept {
             return Err(failed);
         }
-        drop(store);
         self.halt(
             StopReason::StoreUnreachable,
             format!(

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod attempt;
+pub mod claimed;
 pub mod dispatch;
 pub mod pace;
 pub mod plan;
@@ -113,7 +114,11 @@ pub async fn run(
     checker: Arc<dyn Checker>,
     stop: CancellationToken,
 ) -> Result<Done> {
-    let team = crate::store::lock(&store).team(cfg.rate)?;
+    let joining = crate::store::lock(&store).join_team(cfg.rate);
+    let team = match joining {
+        Some(join) => Some(join.await?),
+        None => None,
+    };
     let ctx = Arc::new(attempt::Ctx {
         checker,
         pace: pace::Pace::new(cfg.rate),
@@ -129,17 +134,21 @@ pub async fn run(
     let flushing = CancellationToken::new();
     let flusher = tokio::spawn(flush(store.clone(), flushing.clone()));
     let done = if source.rereadable() {
-        planned::run(cfg, source, store.clone(), ctx, stop.clone()).await
+        planned::run(cfg, source, store.clone(), ctx.clone(), stop.clone()).await
     } else {
         tracing::info!(
             "the input is not a regular file and cannot be read twice: checks are sent in \
              input order (new values are not put first)"
         );
-        streaming::run(cfg, source, store.clone(), ctx, stop.clone()).await
+        streaming::run(cfg, source, store.clone(), ctx.clone(), stop.clone()).await
     };
     flushing.cancel();
     let _ = flusher.await;
-    crate::store::lock(&store).commit()?;
+    if let Some(team) = &ctx.team {
+        team.leave().await;
+    }
+    let committing = store.clone();
+    tokio::task::spawn_blocking(move || crate::store::lock(&committing).commit()).await??;
     let mut done = done?;
     let s = &mut done.summary;
     if s.stopped_reason.is_none() && stop.is_cancelled() {
@@ -150,20 +159,24 @@ pub async fn run(
 }
 
 /// Commits recorded answers on time (at most [`crate::store::COMMIT_WINDOW`] after the first
-/// one), whatever the dispatcher is doing, until `done`.
+/// one), whatever the dispatcher is doing, until `done`. A commit syncs to disk: it runs on a
+/// blocking thread, never on an async worker.
 async fn flush(store: Shared, done: CancellationToken) {
     loop {
         tokio::select! {
             _ = done.cancelled() => return,
             _ = tokio::time::sleep(crate::store::COMMIT_WINDOW / 2) => {}
         }
-        let mut s = crate::store::lock(&store);
-        if s.commit_due()
-            .is_some_and(|due| due <= std::time::Instant::now())
-        {
-            if let Err(e) = s.commit() {
-                tracing::error!("{e:#}");
-            }
+        let due = crate::store::lock(&store)
+            .commit_due()
+            .is_some_and(|due| due <= std::time::Instant::now());
+        if !due {
+            continue;
+        }
+        let store = store.clone();
+        let committed = tokio::task::spawn_blocking(move || crate::store::lock(&store).commit());
+        if let Ok(Err(e)) = committed.await {
+            tracing::error!("{e:#}");
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::output::progress::ProgressMode;
 use crate::output::summary::StopReason;
 use crate::output::{ChangeFeed, Display, Format, Sink, SinkOptions, Summary};
 use crate::store::memory::MemoryStore;
-use crate::store::{AnswerStore, Reuse};
+use crate::store::{Reuse, Store};
 
 /// What the fake API answers: by key, the n-th call's class and `Retry-After`.
 type Script = dyn Fn(&str, u32) -> (Class, Option<Duration>) + Send + Sync;
@@ -216,10 +216,10 @@ fn reuse() -> Reuse {
 async fn run_with(
     cfg: EngineConfig,
     source: &Arc<MemSource>,
-    store: MemoryStore,
+    store: Store,
     fake: &Arc<Fake>,
 ) -> (Summary, crate::store::Shared) {
-    let store = crate::store::shared(Box::new(store));
+    let store = crate::store::shared(store);
     let done = super::run(
         &cfg,
         source.clone(),
@@ -249,7 +249,7 @@ async fn retries_cbc_0999_with_growing_backoff_then_answers() {
         _ => (answer(false), None),
     }));
     let src = Arc::new(MemSource::new(&["a@example.com"], true));
-    let (summary, _) = run_with(config(), &src, MemoryStore::new(reuse()), &fake).await;
+    let (summary, _) = run_with(config(), &src, MemoryStore::new().store(reuse()), &fake).await;
     assert_eq!(src.results(), [("a@example.com".into(), "free".into())]);
     assert_eq!(summary.api_requests, 3);
     assert_eq!(fake.count("a@example.com"), 3);
@@ -269,7 +269,7 @@ async fn a_429_waits_as_retry_after_says_without_using_up_attempts() {
         _ => (answer(true), None),
     }));
     let src = Arc::new(MemSource::new(&["a@example.com"], true));
-    let (summary, _) = run_with(config(), &src, MemoryStore::new(reuse()), &fake).await;
+    let (summary, _) = run_with(config(), &src, MemoryStore::new().store(reuse()), &fake).await;
     assert_eq!(
         src.results()[0].1,
         "taken",
@@ -288,7 +288,7 @@ async fn transient_failures_end_in_error_after_max_attempts() {
         (Class::Transient(problem("CBC.0999")), None)
     }));
     let src = Arc::new(MemSource::new(&["a@example.com"], true));
-    let (summary, _) = run_with(config(), &src, MemoryStore::new(reuse()), &fake).await;
+    let (summary, _) = run_with(config(), &src, MemoryStore::new().store(reuse()), &fake).await;
     assert_eq!(src.results()[0].1, "error");
     assert_eq!(fake.count("a@example.com"), 4);
     assert_eq!(summary.error, 1);
@@ -299,7 +299,7 @@ async fn stops_on_the_first_fatal_answer_and_leaves_the_rest_pending() {
     let fake = Arc::new(Fake::new(|_, _| (Class::Fatal(problem("APIG.0301")), None)));
     let list = emails(50);
     let src = Arc::new(MemSource::new(&refs(&list), true));
-    let (summary, _) = run_with(config(), &src, MemoryStore::new(reuse()), &fake).await;
+    let (summary, _) = run_with(config(), &src, MemoryStore::new().store(reuse()), &fake).await;
     assert_eq!(summary.stopped_reason, Some(StopReason::Fatal));
     assert!(fake.calls().len() <= 4, "at most the requests in flight");
     let results = src.results();
@@ -318,7 +318,7 @@ async fn ten_errors_in_a_row_open_the_circuit() {
         concurrency: 1,
         ..config()
     };
-    let (summary, _) = run_with(cfg, &src, MemoryStore::new(reuse()), &fake).await;
+    let (summary, _) = run_with(cfg, &src, MemoryStore::new().store(reuse()), &fake).await;
     assert_eq!(summary.stopped_reason, Some(StopReason::CircuitOpen));
     assert_eq!(
         fake.calls().len(),
@@ -336,7 +336,7 @@ async fn max_requests_sends_exactly_that_many() {
         max_requests: Some(3),
         ..config()
     };
-    let (summary, _) = run_with(cfg, &src, MemoryStore::new(reuse()), &fake).await;
+    let (summary, _) = run_with(cfg, &src, MemoryStore::new().store(reuse()), &fake).await;
     assert_eq!(fake.calls().len(), 3);
     assert_eq!(summary.stopped_reason, Some(StopReason::MaxRequests));
     assert_eq!((summary.free, summary.pending), (3, 17));
@@ -354,7 +354,7 @@ async fn a_deadline_stops_sending() {
         deadline: Some(Utc::now() + chrono::TimeDelta::milliseconds(2500)),
         ..config()
     };
-    let (summary, _) = run_with(cfg, &src, MemoryStore::new(reuse()), &fake).await;
+    let (summary, _) = run_with(cfg, &src, MemoryStore::new().store(reuse()), &fake).await;
     assert_eq!(summary.stopped_reason, Some(StopReason::Deadline));
     assert!(fake.calls().len() < 20);
     assert_eq!(summary.free + summary.pending, 20);
@@ -371,7 +371,7 @@ async fn duplicates_are_asked_once_and_rows_keep_input_order() {
             "f2@example.com",
         ];
         let src = Arc::new(MemSource::new(&rows, rereadable));
-        let (summary, _) = run_with(config(), &src, MemoryStore::new(reuse()), &fake).await;
+        let (summary, _) = run_with(config(), &src, MemoryStore::new().store(reuse()), &fake).await;
         let got: Vec<String> = src
             .results()
             .into_iter()
@@ -394,8 +394,9 @@ async fn duplicates_are_asked_once_and_rows_keep_input_order() {
 #[tokio::test(start_paused = true)]
 async fn fresh_answers_in_the_store_are_not_asked_again() {
     let fake = Arc::new(Fake::new(|_, _| (answer(false), None)));
-    let mut store = MemoryStore::new(reuse());
-    store.seed(
+    let mem = MemoryStore::new();
+    let store = mem.clone().store(reuse());
+    mem.seed(
         CheckType::Email,
         Outcome {
             checked_at: Some(Utc::now() - chrono::TimeDelta::minutes(5)),
@@ -426,8 +427,9 @@ async fn an_answer_fresh_at_plan_time_is_written_even_if_it_ages_during_the_run(
         std::thread::sleep(Duration::from_millis(1500));
         (answer(false), None)
     }));
-    let mut store = MemoryStore::new(reuse);
-    store.seed(
+    let mem = MemoryStore::new();
+    let store = mem.clone().store(reuse);
+    mem.seed(
         CheckType::Email,
         Outcome {
             checked_at: Some(Utc::now() - chrono::TimeDelta::milliseconds(1000)),
@@ -454,7 +456,7 @@ async fn an_answer_fresh_at_plan_time_is_written_even_if_it_ages_during_the_run(
 #[tokio::test(start_paused = true)]
 async fn an_unreported_change_is_reported_by_the_next_run_once() {
     let fake = Arc::new(Fake::new(|_, _| (answer(true), None)));
-    let mut store = MemoryStore::new(reuse());
+    let mut store = MemoryStore::new().store(reuse());
     let t0 = Utc::now() - chrono::TimeDelta::minutes(30);
     // The earlier run: free, then taken (a change), then it died.
     let mut first = Outcome::new("a@example.com", ResultKind::Free, From::Api);
@@ -479,8 +481,9 @@ async fn an_unreported_change_is_reported_by_the_next_run_once() {
         .unwrap()
         .unwrap();
     assert!(!store.outcome.change);
-    let mut again = MemoryStore::new(reuse());
+    let again = MemoryStore::new();
     again.seed(CheckType::Email, store.outcome);
+    let again = again.store(reuse());
     let (summary, _) = run_with(config(), &src, again, &fake).await;
     assert_eq!(summary.changed, 0);
 }
@@ -488,8 +491,9 @@ async fn an_unreported_change_is_reported_by_the_next_run_once() {
 #[tokio::test(start_paused = true)]
 async fn a_change_received_now_is_recorded_with_its_answer() {
     let fake = Arc::new(Fake::new(|_, _| (answer(true), None)));
-    let mut store = MemoryStore::new(reuse());
-    store.seed(
+    let mem = MemoryStore::new();
+    let store = mem.clone().store(reuse());
+    mem.seed(
         CheckType::Email,
         Outcome {
             checked_at: Some(Utc::now() - chrono::TimeDelta::days(2)),

@@ -1,82 +1,71 @@
-//! An in-memory store with the SQLite store's rules (reuse, previous answers, durable changes),
-//! for engine tests: nothing touches the disk, and a test can look at what was recorded.
+//! An in-memory backend for engine tests: it persists what [`super::Store`] decides, like the
+//! SQLite file, and nothing touches the disk; a test can count what reached it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Result;
-use chrono::{DateTime, Utc};
 
-use super::{AnswerStore, Recorded, Reuse, Stored};
-use crate::model::{CheckType, Outcome, ResultKind, Source};
+use super::{Backend, Reuse, Store};
+use crate::model::{CheckType, Outcome, Source};
 
-/// Answers of one scope, in memory.
+type Rows = HashMap<(CheckType, String), Outcome>;
+
+/// Rows of one scope, in memory; a clone is the same store (as a file opened again).
+#[derive(Default, Clone)]
 pub struct MemoryStore {
-    reuse: Reuse,
-    answers: HashMap<(CheckType, String), Outcome>,
-    /// How many answers were recorded (a test counts what reached the store).
-    pub recorded: usize,
+    answers: Arc<Mutex<Rows>>,
+    /// How many rows were written (shared, so a test can read it after the store moved).
+    pub written: Arc<AtomicUsize>,
 }
 
 impl MemoryStore {
-    pub fn new(reuse: Reuse) -> MemoryStore {
-        MemoryStore {
-            reuse,
-            answers: HashMap::new(),
-            recorded: 0,
-        }
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
     }
 
     /// Puts an answer in as if an earlier run had recorded it.
-    pub fn seed(&mut self, kind: CheckType, o: Outcome) {
-        self.answers.insert((kind, o.checked_key.clone()), o);
+    pub fn seed(&self, kind: CheckType, o: Outcome) {
+        self.rows().insert((kind, o.checked_key.clone()), o);
+    }
+
+    fn rows(&self) -> std::sync::MutexGuard<'_, Rows> {
+        self.answers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The store over this backend.
+    pub fn store(self, reuse: Reuse) -> Store {
+        Store::new(Box::new(self), reuse)
+    }
+
+    /// How many rows were written.
+    pub fn writes(&self) -> usize {
+        self.written.load(Ordering::SeqCst)
     }
 }
 
-impl AnswerStore for MemoryStore {
-    fn lookup(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Option<Stored>> {
-        Ok(self.answers.get(&(kind, key.to_string())).map(|o| {
-            let fresh = o
-                .checked_at
-                .is_some_and(|at| self.reuse.is_fresh(o.result, at, now));
-            Stored {
-                outcome: Outcome {
+impl Backend for MemoryStore {
+    fn fetch(&self, items: &[(CheckType, &str)]) -> Result<Vec<Option<Outcome>>> {
+        let rows = self.rows();
+        Ok(items
+            .iter()
+            .map(|(kind, key)| {
+                rows.get(&(*kind, key.to_string())).map(|o| Outcome {
                     source: Source::Cache,
                     attempts: 0,
                     ..o.clone()
-                },
-                fresh,
-            }
-        }))
+                })
+            })
+            .collect())
     }
 
-    fn record(&mut self, kind: CheckType, o: &Outcome) -> Result<Recorded> {
-        if !matches!(
-            o.result,
-            ResultKind::Free | ResultKind::Taken | ResultKind::Uplimit | ResultKind::Invalid
-        ) {
-            return Ok(Recorded::default());
-        }
-        self.recorded += 1;
-        let key = (kind, o.checked_key.clone());
-        let before = self.answers.get(&key);
-        // The answer a change is measured from: the last reported one.
-        let base = before.and_then(|b| match b.change {
-            true => b.previous,
-            false => b.checked_at.map(|at| (b.result, at)),
-        });
-        let change =
-            base.is_some_and(|(r, _)| r.is_answer() && o.result.is_answer() && r != o.result);
-        let recorded = Recorded {
-            previous: base,
-            change,
-        };
-        let mut stored = o.clone();
-        stored.previous = base;
-        stored.change = change;
-        stored.checked_at = Some(o.checked_at.unwrap_or_else(Utc::now));
-        self.answers.insert(key, stored);
-        Ok(recorded)
+    fn write(&mut self, kind: CheckType, row: &Outcome) -> Result<()> {
+        self.written.fetch_add(1, Ordering::SeqCst);
+        self.rows()
+            .insert((kind, row.checked_key.clone()), row.clone());
+        Ok(())
     }
 
     fn commit_due(&self) -> Option<Instant> {
@@ -88,11 +77,27 @@ impl AnswerStore for MemoryStore {
     }
 
     fn mark_reported(&mut self, keys: &[String]) -> Result<()> {
-        for o in self.answers.values_mut() {
+        for o in self.rows().values_mut() {
             if keys.contains(&o.checked_key) {
                 o.change = false;
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_store_passes_the_conformance_suite() {
+        let mut last = MemoryStore::new();
+        crate::store::conformance::run_all(&mut |fresh: bool, reuse| {
+            if fresh {
+                last = MemoryStore::new();
+            }
+            last.clone().store(reuse)
+        });
     }
 }

@@ -5,9 +5,12 @@
 //! [`sqlite`] (the default file) and [`memory`] (engine tests). A new backend is one module and
 //! one arm in [`open`] / [`open_admin`], where a [`Location`] is matched.
 
+#[doc(hidden)]
+pub mod conformance;
 pub mod location;
 pub mod lock;
 pub mod memory;
+pub mod policy;
 pub mod postgres;
 pub mod sqlite;
 
@@ -23,30 +26,7 @@ use crate::model::{CheckType, Outcome, ResultKind};
 pub use location::{default_path, sandbox_path, Location};
 pub use lock::{LockError, RunLock};
 
-/// Which answers may be reused.
-#[derive(Debug, Clone, Copy)]
-pub struct Reuse {
-    pub max_age: Duration,
-    pub taken_max_age: Duration,
-    /// `--refresh`: reuse nothing (answers are still recorded).
-    pub refresh: bool,
-}
-
-impl Reuse {
-    /// Whether an answer given at `at` may be reused at `now`. An answer dated in the future
-    /// (the clock jumped back since) is never fresh: its age is unknown.
-    pub fn is_fresh(&self, result: ResultKind, at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        if self.refresh || at > now {
-            return false;
-        }
-        let age = (now - at).to_std().unwrap_or(Duration::ZERO);
-        match result {
-            ResultKind::Taken | ResultKind::Uplimit => age < self.taken_max_age.max(self.max_age),
-            ResultKind::Free | ResultKind::Invalid => age < self.max_age,
-            _ => false,
-        }
-    }
-}
+pub use policy::{Recorded, Reuse};
 
 /// The part of the key that is the same for every check of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -104,130 +84,236 @@ pub struct Stored {
     pub fresh: bool,
 }
 
-/// What recording an answer left in the store: the previous answer it keeps, and whether the
-/// value's answer is now a change no run has reported.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Recorded {
-    pub previous: Option<(ResultKind, DateTime<Utc>)>,
-    pub change: bool,
-}
-
 /// Answers are committed in groups: at most this long after the first uncommitted one, so a
 /// kill loses at most the answers of the last fraction of a second (they are asked again).
 pub const COMMIT_WINDOW: Duration = Duration::from_millis(50);
 
-/// The answers of one scope, as the engine uses them.
-pub trait AnswerStore: Send {
-    /// The stored answer for a key, if any, with whether it may be reused at `now`.
-    fn lookup(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Option<Stored>>;
+/// What a backend does: persist rows and read them back. It decides nothing: what is recorded,
+/// what a change is and what is fresh are [`policy`]'s, applied by [`Store`].
+pub trait Backend: Send {
+    /// The stored rows for these values (`source=cache`, `attempts=0`), in order.
+    fn fetch(&self, items: &[(CheckType, &str)]) -> Result<Vec<Option<Outcome>>>;
+    /// Writes a row as it is (previous answer and change flag already decided).
+    fn write(&mut self, kind: CheckType, row: &Outcome) -> Result<()>;
+    /// When the rows written so far must be committed, if any wait.
+    fn commit_due(&self) -> Option<Instant>;
+    /// Makes every written row durable against a crash of this process.
+    fn commit(&mut self) -> Result<()>;
+    /// Clears these values' change flags (their run's outputs are written), and commits.
+    fn mark_reported(&mut self, keys: &[String]) -> Result<()>;
+}
 
-    /// What the planner needs of a stored answer: its result, its time, and whether it may be
-    /// reused at `now`.
-    fn age(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Option<Age>> {
-        Ok(self.lookup(kind, key, now)?.map(|s| {
-            let at = s.outcome.checked_at.unwrap_or_default();
-            (s.outcome.result, at, s.fresh)
-        }))
+/// An ability of some stores: keeping an answer that could not be recorded (the database is
+/// away) where the next run records it.
+pub trait Spool: Send {
+    fn keep(&mut self, kind: CheckType, o: &Outcome) -> Result<()>;
+}
+
+/// An ability of some stores: joining the other runs of the scope (team mode).
+pub trait Joinable: Send {
+    /// Registers this run with its `--rate` and the reuse rules it plans with.
+    fn join(&self, rate: f64, reuse: Reuse) -> BoxFuture<'static, Result<Arc<dyn Team>>>;
+}
+
+/// The answers of one scope, as the engine uses them: the rules of [`policy`] over a
+/// [`Backend`], with the abilities the backend has.
+pub struct Store {
+    backend: Box<dyn Backend>,
+    reuse: Reuse,
+    spool: Option<Box<dyn Spool>>,
+    team: Option<Box<dyn Joinable>>,
+}
+
+impl Store {
+    pub fn new(backend: Box<dyn Backend>, reuse: Reuse) -> Store {
+        Store {
+            backend,
+            reuse,
+            spool: None,
+            team: None,
+        }
     }
 
-    /// [`AnswerStore::lookup`] for many values at once (one round trip for a server).
-    fn lookup_many(
+    /// Gives the store the ability to keep answers for later.
+    pub fn with_spool(mut self, spool: Box<dyn Spool>) -> Store {
+        self.spool = Some(spool);
+        self
+    }
+
+    /// Gives the store the ability to join a team.
+    pub fn with_team(mut self, team: Box<dyn Joinable>) -> Store {
+        self.team = Some(team);
+        self
+    }
+
+    pub fn reuse(&self) -> Reuse {
+        self.reuse
+    }
+
+    /// The stored answer for a key, if any, with whether it may be reused at `now`.
+    pub fn lookup(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Option<Stored>> {
+        Ok(self.lookup_many(&[(kind, key)], now)?.pop().flatten())
+    }
+
+    /// [`Store::lookup`] for many values at once (one round trip for a server).
+    pub fn lookup_many(
         &self,
         items: &[(CheckType, &str)],
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<Stored>>> {
-        items.iter().map(|(k, v)| self.lookup(*k, v, now)).collect()
+        let rows = self.backend.fetch(items)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                row.map(|outcome| Stored {
+                    fresh: self.reuse.fresh(&outcome, now),
+                    outcome,
+                })
+            })
+            .collect())
     }
 
-    /// [`AnswerStore::age`] for many values at once (one round trip for a server).
-    fn age_many(
+    /// What the planner needs of many stored answers: result, time, fresh at `now`.
+    pub fn age_many(
         &self,
         items: &[(CheckType, &str)],
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<Age>>> {
-        items.iter().map(|(k, v)| self.age(*k, v, now)).collect()
+        Ok(self
+            .lookup_many(items, now)?
+            .into_iter()
+            .map(|s| {
+                s.map(|s| {
+                    let at = s.outcome.checked_at.unwrap_or_default();
+                    (s.outcome.result, at, s.fresh)
+                })
+            })
+            .collect())
     }
 
-    /// Records an API answer (errors and pending checks are not answers and are not kept),
-    /// keeping the answer it replaces as the previous one; a change is recorded with it, in the
-    /// same transaction.
-    fn record(&mut self, kind: CheckType, o: &Outcome) -> Result<Recorded>;
+    /// Records an outcome as [`policy::decide`] says (errors and pending checks are not kept),
+    /// keeping the answer it replaces as the previous one.
+    pub fn record(&mut self, kind: CheckType, o: &Outcome) -> Result<Recorded> {
+        if !policy::recordable(o.result) {
+            return Ok(Recorded::default());
+        }
+        let before = self
+            .backend
+            .fetch(&[(kind, &o.checked_key)])?
+            .pop()
+            .flatten();
+        let Some((row, recorded)) = policy::decide(before.as_ref(), o) else {
+            return Ok(Recorded::default());
+        };
+        self.backend.write(kind, &row)?;
+        if self.commit_due().is_some_and(|due| due <= Instant::now()) {
+            self.commit()?;
+        }
+        Ok(recorded)
+    }
 
     /// When the answers recorded so far must be committed, if any wait.
-    fn commit_due(&self) -> Option<Instant>;
-
-    /// Makes every recorded answer durable against a crash of this process.
-    fn commit(&mut self) -> Result<()>;
-
-    /// Marks these values' changes as reported (their run's outputs are written), and commits.
-    fn mark_reported(&mut self, keys: &[String]) -> Result<()>;
-
-    /// Keeps an answer the store could not record (its database is away) where the next run
-    /// finds and records it. A store that cannot do that says so (the run then stops).
-    fn keep_for_later(&mut self, _kind: CheckType, _o: &Outcome) -> Result<()> {
-        anyhow::bail!("this state store cannot keep answers for later")
+    pub fn commit_due(&self) -> Option<Instant> {
+        self.backend.commit_due()
     }
 
-    /// Joins the runs sharing this store's scope (team mode), pacing at most `rate`: their
-    /// shared quota and claims. `None` for a store of one machine (the run paces alone).
-    fn team(&mut self, _rate: f64) -> Result<Option<Arc<dyn Team>>> {
-        Ok(None)
+    /// Makes every recorded answer durable against a crash of this process.
+    pub fn commit(&mut self) -> Result<()> {
+        self.backend.commit()
+    }
+
+    /// Marks these values' changes as reported (their run's outputs are written), and commits.
+    pub fn mark_reported(&mut self, keys: &[String]) -> Result<()> {
+        self.backend.mark_reported(keys)
+    }
+
+    /// Where answers that could not be recorded are kept, if this store has such a place.
+    pub fn spool(&mut self) -> Option<&mut (dyn Spool + 'static)> {
+        self.spool.as_deref_mut()
+    }
+
+    /// Joins the runs sharing this store's scope (team mode), pacing at most `rate`. `None`
+    /// for a store of one machine (the run paces alone).
+    pub fn join_team(&self, rate: f64) -> Option<BoxFuture<'static, Result<Arc<dyn Team>>>> {
+        self.team.as_ref().map(|t| t.join(rate, self.reuse))
     }
 }
 
+/// A key this run holds in team mode: its fencing token, the row the store held when it was
+/// claimed (the answer a new one is measured against), and the request slot granted with it.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub token: i64,
+    pub before: Option<Outcome>,
+    /// When this run may send (tokio's clock): the database granted the slot on its own clock.
+    pub slot: tokio::time::Instant,
+}
+
 /// What claiming a key came to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Claim {
     /// This run asks it now.
-    Mine,
-    /// Another live run is asking it: wait for its answer ([`Team::answered`]).
-    Busy,
-    /// A run of the team answered it since this run started: nothing to ask.
+    Mine(Grant),
+    /// A run of the team answered it since this run joined: nothing to ask.
     Answered(Outcome),
 }
 
 /// What runs sharing one database and scope share besides the answers: one quota (a GCRA
 /// bucket in the database, on the database's clock; the smallest `--rate` of the runs now
-/// active; a 429 seen by one slows all) and the keys being asked (a claim is a lease: a run
-/// that dies frees its keys when the lease ends).
+/// active; a 429 seen by one slows all) and the keys being asked (a claim is a lease with a
+/// fencing token: a run that dies frees its keys when the lease ends, and a run that could not
+/// renew its lease in time does not send).
 pub trait Team: Send + Sync {
-    /// Waits for this run's next request slot. `Err`: the database is away.
-    fn slot(&self) -> BoxFuture<'_, Result<()>>;
-    /// A 429 arrived: no run of the scope sends for `wait`.
-    fn throttled(&self, wait: Duration) -> BoxFuture<'_, ()>;
-    /// Claims a key, unless a run of the team answered it since this run joined.
+    /// Claims a key, waiting while another live run asks it; resolves with this run's grant or
+    /// the answer another run recorded since this run joined. `Err`: the database is away.
     fn claim<'a>(&'a self, kind: CheckType, key: &'a str) -> BoxFuture<'a, Result<Claim>>;
-    /// The answer recorded for a key at or after `since` (by any run), if any.
-    fn answered<'a>(
+    /// Whether this run may still send under `token` now: the claim was not lost and its
+    /// lease was renewed recently enough that it cannot have expired.
+    fn holds(&self, token: i64) -> bool;
+    /// Waits until the lease was renewed once more (after a freeze); `Ok(false)`: the claim
+    /// was lost meanwhile (another run may have asked the key).
+    fn renew(&self, token: i64) -> BoxFuture<'_, Result<bool>>;
+    /// A new request slot (a retry, or a slot that passed while this run was stalled).
+    fn slot(&self) -> BoxFuture<'_, Result<tokio::time::Instant>>;
+    /// A 429 arrived: no run of the scope sends for `wait`.
+    fn throttled(&self, wait: Duration);
+    /// Records an answer under the claim's token, as [`policy::decide`] says over the row
+    /// held at claim time. A claim lost meanwhile records nothing (the run that holds it now
+    /// records its own answer).
+    fn record<'a>(
         &'a self,
         kind: CheckType,
-        key: &'a str,
-        since: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Option<Outcome>>>;
+        grant: &'a Grant,
+        o: &'a Outcome,
+    ) -> BoxFuture<'a, Result<Recorded>>;
     /// Gives a claim back without an answer (an error, a stop).
-    fn release<'a>(&'a self, kind: CheckType, key: &'a str) -> BoxFuture<'a, ()>;
+    fn release(&self, kind: CheckType, key: &str, token: i64);
+    /// Database round trips made so far (for the summary and `bench.sh team`).
+    fn round_trips(&self) -> u64;
+    /// Records what is still waiting, gives back this run's open claims and leaves the team.
+    fn leave(&self) -> BoxFuture<'_, ()>;
 }
 
 /// The store as the engine's tasks share it: the dispatcher records, a flusher commits on
 /// time, the settle pass reads; one at a time.
-pub type Shared = Arc<Mutex<Box<dyn AnswerStore>>>;
+pub type Shared = Arc<Mutex<Store>>;
 
 /// Wraps a store for sharing.
-pub fn shared(store: Box<dyn AnswerStore>) -> Shared {
+pub fn shared(store: Store) -> Shared {
     Arc::new(Mutex::new(store))
 }
 
 /// Locks a shared store; a task that panicked while holding it left nothing half-written
 /// that SQLite would not roll back, so the lock is taken over.
-pub fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Box<dyn AnswerStore>> {
+pub fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Store> {
     s.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Opens the store at `location` for one scope.
-pub fn open(location: &Location, scope: Scope, reuse: Reuse) -> Result<Box<dyn AnswerStore>> {
+pub fn open(location: &Location, scope: Scope, reuse: Reuse) -> Result<Store> {
     match location {
-        Location::File(path) => Ok(Box::new(sqlite::SqliteStore::open(path, scope, reuse)?)),
-        Location::Postgres(target) => Ok(Box::new(postgres::PgStore::open(target, scope, reuse)?)),
+        Location::File(path) => sqlite::store(path, scope, reuse),
+        Location::Postgres(target) => postgres::open(target, scope, reuse),
     }
 }
 
@@ -326,26 +412,5 @@ pub fn open_admin(location: &Location) -> Result<Box<dyn Admin>> {
     match location {
         Location::File(path) => Ok(Box::new(sqlite::SqliteAdmin::open(path)?)),
         Location::Postgres(target) => Ok(Box::new(postgres::PgAdmin::open(target)?)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_answer_dated_in_the_future_is_never_fresh() {
-        let reuse = Reuse {
-            max_age: Duration::from_secs(3600),
-            taken_max_age: Duration::from_secs(86400),
-            refresh: false,
-        };
-        let now = Utc::now();
-        let ahead = now + chrono::TimeDelta::seconds(5);
-        let behind = now - chrono::TimeDelta::seconds(5);
-        for r in [ResultKind::Free, ResultKind::Taken] {
-            assert!(!reuse.is_fresh(r, ahead, now), "{r} from the future");
-            assert!(reuse.is_fresh(r, behind, now));
-        }
     }
 }

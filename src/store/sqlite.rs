@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{AnswerStore, Count, RawAnswer, Recorded, Reuse, Scope, Stored, COMMIT_WINDOW};
+use super::{Backend, Count, RawAnswer, Scope, COMMIT_WINDOW};
 
 /// Every column of an answer, as `state copy` moves it.
 const RAW: &str = "host, partner, api, kind, key, result, status, uplimit, error_code, error_msg,
@@ -142,7 +142,6 @@ fn ts(secs: i64) -> DateTime<Utc> {
 pub struct SqliteStore {
     conn: Connection,
     scope: Scope,
-    reuse: Reuse,
     /// When the open transaction took its first answer, if one is open.
     open_since: Option<Instant>,
 }
@@ -175,12 +174,19 @@ fn outcome_from_row(key: &str, r: &rusqlite::Row) -> rusqlite::Result<Outcome> {
     })
 }
 
+/// An SQLite file's answers of one scope, as the engine uses them.
+pub fn store(path: &Path, scope: Scope, reuse: super::Reuse) -> Result<super::Store> {
+    Ok(super::Store::new(
+        Box::new(SqliteStore::open(path, scope)?),
+        reuse,
+    ))
+}
+
 impl SqliteStore {
-    pub fn open(path: &Path, scope: Scope, reuse: Reuse) -> Result<SqliteStore> {
+    pub fn open(path: &Path, scope: Scope) -> Result<SqliteStore> {
         Ok(SqliteStore {
             conn: open_db(path)?,
             scope,
-            reuse,
             open_since: None,
         })
     }
@@ -196,80 +202,28 @@ impl SqliteStore {
     }
 }
 
-impl AnswerStore for SqliteStore {
-    fn lookup(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Option<Stored>> {
+impl Backend for SqliteStore {
+    fn fetch(&self, items: &[(CheckType, &str)]) -> Result<Vec<Option<Outcome>>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {ANSWER} FROM answers
              WHERE host=?1 AND partner=?2 AND api=?3 AND kind=?4 AND key=?5"
         ))?;
         let s = &self.scope;
-        let row = stmt
-            .query_row(params![s.host, s.partner, s.api, kind.as_str(), key], |r| {
-                outcome_from_row(key, r)
+        items
+            .iter()
+            .map(|(kind, key)| {
+                stmt.query_row(params![s.host, s.partner, s.api, kind.as_str(), key], |r| {
+                    outcome_from_row(key, r)
+                })
+                .optional()
+                .context("cannot read the state store")
             })
-            .optional()
-            .context("cannot read the state store")?;
-        Ok(row.map(|outcome| {
-            let fresh = outcome
-                .checked_at
-                .is_some_and(|at| self.reuse.is_fresh(outcome.result, at, now));
-            Stored { outcome, fresh }
-        }))
+            .collect()
     }
 
-    fn age(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Option<super::Age>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT result, checked_at FROM answers
-             WHERE host=?1 AND partner=?2 AND api=?3 AND kind=?4 AND key=?5",
-        )?;
-        let s = &self.scope;
-        let row = stmt
-            .query_row(params![s.host, s.partner, s.api, kind.as_str(), key], |r| {
-                let result: String = r.get(0)?;
-                Ok((
-                    ResultKind::parse(&result).unwrap_or(ResultKind::Error),
-                    ts(r.get(1)?),
-                ))
-            })
-            .optional()
-            .context("cannot read the state store")?;
-        Ok(row.map(|(result, at)| (result, at, self.reuse.is_fresh(result, at, now))))
-    }
-
-    fn record(&mut self, kind: CheckType, o: &Outcome) -> Result<Recorded> {
-        if !matches!(
-            o.result,
-            ResultKind::Free | ResultKind::Taken | ResultKind::Uplimit | ResultKind::Invalid
-        ) {
-            return Ok(Recorded::default());
-        }
+    fn write(&mut self, kind: CheckType, o: &Outcome) -> Result<()> {
         self.begin()?;
-        let s = self.scope.clone();
-        let kind = kind.as_str();
-        // What the value held: the answer a change is measured from is the last reported one
-        // (while a change is unreported, prev_* keep it, so free->taken->free is no change).
-        let before = {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT result, checked_at, prev_result, prev_checked_at, change_unreported
-                 FROM answers WHERE host=?1 AND partner=?2 AND api=?3 AND kind=?4 AND key=?5",
-            )?;
-            stmt.query_row(
-                params![s.host, s.partner, s.api, kind, o.checked_key],
-                |r| {
-                    let change: i64 = r.get(4)?;
-                    Ok(if change != 0 {
-                        (r.get::<_, Option<String>>(2)?, r.get::<_, Option<i64>>(3)?)
-                    } else {
-                        (Some(r.get::<_, String>(0)?), Some(r.get::<_, i64>(1)?))
-                    })
-                },
-            )
-            .optional()
-            .context("cannot read the state store")?
-        };
-        let (prev, prev_at) = before.unwrap_or((None, None));
-        let base = prev.as_deref().and_then(ResultKind::parse);
-        let change = base.is_some_and(|b| b.is_answer() && o.result.is_answer() && b != o.result);
+        let s = &self.scope;
         let mut stmt = self.conn.prepare_cached(
             "INSERT OR REPLACE INTO answers (host, partner, api, kind, key, result, status,
                  uplimit, error_code, error_msg, http_status, request_id, checked_at,
@@ -280,7 +234,7 @@ impl AnswerStore for SqliteStore {
             s.host,
             s.partner,
             s.api,
-            kind,
+            kind.as_str(),
             o.checked_key,
             o.result.as_str(),
             o.status,
@@ -290,20 +244,12 @@ impl AnswerStore for SqliteStore {
             o.http_status,
             o.request_id,
             o.checked_at.unwrap_or_else(Utc::now).timestamp(),
-            prev,
-            prev_at,
-            change as i64,
+            o.previous.map(|p| p.0.as_str()),
+            o.previous.map(|p| p.1.timestamp()),
+            o.change as i64,
         ])
         .context("cannot record an answer in the state store (is the disk full?)")?;
-        let recorded = Recorded {
-            previous: base.zip(prev_at.map(ts)),
-            change,
-        };
-        drop(stmt);
-        if self.commit_due().is_some_and(|due| due <= Instant::now()) {
-            self.commit()?;
-        }
-        Ok(recorded)
+        Ok(())
     }
 
     fn commit_due(&self) -> Option<Instant> {
@@ -489,7 +435,6 @@ impl super::Admin for SqliteAdmin {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::store::AnswerStore;
 
     pub(crate) fn scope() -> Scope {
         Scope {
@@ -499,164 +444,18 @@ pub(crate) mod tests {
         }
     }
 
-    fn answer(key: &str, result: ResultKind, at: DateTime<Utc>) -> Outcome {
-        Outcome {
-            checked_at: Some(at),
-            ..Outcome::new(key, result, Source::Api)
-        }
-    }
-
-    const HOUR: i64 = 3600;
-
-    /// Answers reused for an hour, whatever their result.
-    fn hour() -> Reuse {
-        Reuse {
-            max_age: Duration::from_secs(3600),
-            taken_max_age: Duration::from_secs(3600),
-            refresh: false,
-        }
-    }
-
     #[test]
-    fn reuse_follows_max_age_and_taken_max_age() {
+    fn the_file_store_passes_the_conformance_suite() {
         let dir = tempfile::tempdir().unwrap();
-        let reuse = Reuse {
-            max_age: Duration::from_secs(20 * 3600),
-            taken_max_age: Duration::from_secs(30 * 86400),
-            refresh: false,
-        };
-        let mut store = SqliteStore::open(&dir.path().join("s.sqlite"), scope(), reuse).unwrap();
-        let t0 = ts(1_700_000_000);
-        store
-            .record(CheckType::Email, &answer("free@x.yz", ResultKind::Free, t0))
-            .unwrap();
-        store
-            .record(
-                CheckType::Email,
-                &answer("taken@x.yz", ResultKind::Taken, t0),
-            )
-            .unwrap();
-        store
-            .record(CheckType::Email, &answer("err@x.yz", ResultKind::Error, t0))
-            .unwrap();
-        let fresh = |key: &str, secs: i64| {
-            store
-                .lookup(CheckType::Email, key, ts(1_700_000_000 + secs))
-                .unwrap()
-                .map(|s| s.fresh)
-        };
-        assert_eq!(fresh("free@x.yz", 20 * HOUR - 1), Some(true));
-        assert_eq!(fresh("free@x.yz", 20 * HOUR), Some(false));
-        assert_eq!(fresh("taken@x.yz", 20 * HOUR), Some(true));
-        assert_eq!(fresh("taken@x.yz", 30 * 24 * HOUR - 1), Some(true));
-        assert_eq!(fresh("taken@x.yz", 30 * 24 * HOUR), Some(false));
-        assert_eq!(fresh("err@x.yz", 0), None, "errors are never recorded");
-        assert_eq!(
-            store.lookup(CheckType::Name, "free@x.yz", t0).unwrap(),
-            None,
-            "type is part of the key"
-        );
-    }
-
-    #[test]
-    fn a_new_answer_keeps_the_previous_one_and_refresh_reuses_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.sqlite");
-        let reuse = hour();
-        let mut store = SqliteStore::open(&path, scope(), reuse).unwrap();
-        let t0 = ts(1_700_000_000);
-        store
-            .record(CheckType::Email, &answer("a@x.yz", ResultKind::Free, t0))
-            .unwrap();
-        store
-            .record(
-                CheckType::Email,
-                &answer("a@x.yz", ResultKind::Taken, ts(1_700_000_100)),
-            )
-            .unwrap();
-        let got = store
-            .lookup(CheckType::Email, "a@x.yz", ts(1_700_000_200))
-            .unwrap()
-            .unwrap();
-        assert_eq!(got.outcome.result, ResultKind::Taken);
-        assert_eq!(got.outcome.source, Source::Cache);
-        assert_eq!(got.outcome.previous, Some((ResultKind::Free, t0)));
-        drop(store);
-        let refresh = SqliteStore::open(
-            &path,
-            scope(),
-            Reuse {
-                refresh: true,
-                ..reuse
-            },
-        )
-        .unwrap();
-        assert!(
-            !refresh
-                .lookup(CheckType::Email, "a@x.yz", ts(1_700_000_200))
-                .unwrap()
-                .unwrap()
-                .fresh
-        );
-    }
-
-    #[test]
-    fn a_change_is_kept_with_its_answer_until_a_run_reports_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.sqlite");
-        let reuse = hour();
-        let t = |s: i64| ts(1_700_000_000 + s);
-        let mut store = SqliteStore::open(&path, scope(), reuse).unwrap();
-        let first = store
-            .record(CheckType::Email, &answer("a@x.yz", ResultKind::Free, t(0)))
-            .unwrap();
-        assert!(!first.change, "a first answer is no change");
-        let r = store
-            .record(
-                CheckType::Email,
-                &answer("a@x.yz", ResultKind::Taken, t(10)),
-            )
-            .unwrap();
-        assert!(r.change);
-        assert_eq!(r.previous, Some((ResultKind::Free, t(0))));
-        // The run dies here: the change is in the file, committed with its answer.
-        store.commit().unwrap();
-        drop(store);
-        let mut store = SqliteStore::open(&path, scope(), reuse).unwrap();
-        let got = store
-            .lookup(CheckType::Email, "a@x.yz", t(20))
-            .unwrap()
-            .unwrap();
-        assert!(got.outcome.change && got.fresh);
-        assert_eq!(got.outcome.previous, Some((ResultKind::Free, t(0))));
-        // A second answer before any report is measured from the last reported one.
-        let r = store
-            .record(
-                CheckType::Email,
-                &answer("a@x.yz", ResultKind::Uplimit, t(30)),
-            )
-            .unwrap();
-        assert_eq!(
-            (r.change, r.previous.map(|p| p.0)),
-            (true, Some(ResultKind::Free))
-        );
-        store.mark_reported(&["a@x.yz".to_string()]).unwrap();
-        let got = store
-            .lookup(CheckType::Email, "a@x.yz", t(40))
-            .unwrap()
-            .unwrap();
-        assert!(!got.outcome.change, "reported once per store");
-        // free -> taken -> free with no report between is no change at all.
-        store
-            .record(CheckType::Email, &answer("b@x.yz", ResultKind::Free, t(0)))
-            .unwrap();
-        store
-            .record(CheckType::Email, &answer("b@x.yz", ResultKind::Taken, t(1)))
-            .unwrap();
-        let back = store
-            .record(CheckType::Email, &answer("b@x.yz", ResultKind::Free, t(2)))
-            .unwrap();
-        assert!(!back.change);
+        let n = std::cell::Cell::new(0);
+        // Each test of the suite gets a file of its own; `reopen` reopens the same file.
+        crate::store::conformance::run_all(&mut |fresh: bool, reuse| {
+            if fresh {
+                n.set(n.get() + 1);
+            }
+            let path = dir.path().join(format!("s{}.sqlite", n.get()));
+            crate::store::Store::new(Box::new(SqliteStore::open(&path, scope()).unwrap()), reuse)
+        });
     }
 
     #[test]
@@ -673,13 +472,11 @@ pub(crate) mod tests {
             )
             .unwrap();
         }
-        let reuse = hour();
-        let store = SqliteStore::open(&path, scope(), reuse).unwrap();
-        let got = store
-            .lookup(CheckType::Email, "a@x.yz", ts(1_700_000_100))
-            .unwrap()
+        let store = SqliteStore::open(&path, scope()).unwrap();
+        let got = store.fetch(&[(CheckType::Email, "a@x.yz")]).unwrap()[0]
+            .clone()
             .unwrap();
-        assert_eq!(got.outcome.result, ResultKind::Taken);
-        assert!(!got.outcome.change);
+        assert_eq!(got.result, ResultKind::Taken);
+        assert!(!got.change);
     }
 }

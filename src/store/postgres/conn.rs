@@ -121,6 +121,31 @@ impl Target {
         });
         Ok(cfg)
     }
+
+    /// The same configuration for the async client team mode uses. No statement or lock
+    /// timeout there: a maintenance lock is waited out, and a database that stopped answering
+    /// is told from a locked one by a cancel request (see `team.rs`).
+    pub(super) fn tokio_config(&self) -> Result<tokio_postgres::Config> {
+        let mut cfg: tokio_postgres::Config = self.url.parse()?;
+        cfg.connect_timeout(TIMEOUT)
+            .keepalives_idle(Duration::from_secs(10))
+            .application_name("checkuser");
+        if cfg.get_user().is_none() {
+            if let Some(u) = std::env::var_os("PGUSER").or_else(|| std::env::var_os("USER")) {
+                cfg.user(u.to_string_lossy().as_ref());
+            }
+        }
+        let sync = self.config()?;
+        if let Some(p) = sync.get_password() {
+            cfg.password(p);
+        }
+        cfg.ssl_mode(match self.ssl {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
+        Ok(cfg)
+    }
 }
 
 const PASSWORD_IN_URL: &str = "--state: a password in the URL would be seen by every user of \
@@ -351,25 +376,6 @@ impl Pg {
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 Err(anyhow!("the database thread stopped"))
             }
-        }
-    }
-
-    /// The same, awaited without blocking an async task's thread.
-    pub async fn call_async<R: Send + 'static>(
-        &self,
-        mut f: impl FnMut(&mut postgres::Client) -> Result<R, postgres::Error> + Send + 'static,
-    ) -> Result<R> {
-        self.not_stuck()?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |s: &mut Session| {
-            let _ = tx.send(s.run(&mut f));
-        });
-        self.jobs
-            .send(job)
-            .map_err(|_| anyhow!("the database thread stopped"))?;
-        match tokio::time::timeout(ANSWER_WAIT, rx).await {
-            Ok(r) => r.map_err(|_| anyhow!("the database thread stopped"))?,
-            Err(_) => Err(self.timed_out()),
         }
     }
 

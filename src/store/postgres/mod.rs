@@ -7,10 +7,10 @@
 
 mod conn;
 mod team;
+mod tick;
 mod tls;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -19,11 +19,14 @@ use chrono::{DateTime, TimeZone, Utc};
 use conn::Pg;
 pub use conn::Target;
 
-use super::{AnswerStore, Count, RawAnswer, Recorded, Reuse, Scope, Stored};
+use super::{Backend, Count, RawAnswer, Reuse, Scope, Spool, Store};
 use crate::model::{CheckType, Outcome, ResultKind, Source};
 
 /// The schema's steps; the database records how many it has taken.
-const MIGRATIONS: [&str; 1] = [include_str!("0001_init.sql")];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("0001_init.sql"),
+    include_str!("0002_fence.sql"),
+];
 
 /// An arbitrary, fixed advisory-lock key: "checkuser schema".
 const MIGRATION_LOCK: i64 = 0x6368_6b75_7365_7201;
@@ -146,14 +149,30 @@ fn outcome(r: &postgres::Row) -> Outcome {
     }
 }
 
-/// Answers of one scope in PostgreSQL.
+/// Answers of one scope in PostgreSQL: rows fetched and written as [`super::Store`] decides.
 pub struct PgStore {
     pg: Pg,
     scope: Scope,
-    reuse: Reuse,
-    /// Answers received while the database was away, for the next run to record.
-    spool: Option<PathBuf>,
-    team: Option<Arc<team::PgTeam>>,
+}
+
+/// Opens the scope's answers in the database: the store, its spool (answers received while
+/// the database was away, recorded now), and team mode.
+pub fn open(target: &Target, scope: Scope, reuse: Reuse) -> Result<Store> {
+    let pg = Pg::connect(target.clone())?;
+    migrate(&pg)?;
+    let backend = PgStore {
+        pg,
+        scope: scope.clone(),
+    };
+    let mut store = Store::new(Box::new(backend), reuse).with_team(Box::new(team::Joiner {
+        target: target.clone(),
+        scope: scope.clone(),
+    }));
+    if let Some(path) = spool_path(&scope) {
+        replay_spool(&mut store, &path)?;
+        store = store.with_spool(Box::new(FileSpool { path }));
+    }
+    Ok(store)
 }
 
 /// Where answers wait when the database is away: beside the default SQLite store, per scope.
@@ -164,103 +183,89 @@ fn spool_path(scope: &Scope) -> Option<PathBuf> {
     Some(dir.join(format!("unrecorded-{name}.jsonl")))
 }
 
-impl PgStore {
-    pub fn open(target: &Target, scope: Scope, reuse: Reuse) -> Result<PgStore> {
-        let pg = Pg::connect(target.clone())?;
-        migrate(&pg)?;
-        let mut store = PgStore {
-            pg,
-            scope: scope.clone(),
-            reuse,
-            spool: spool_path(&scope),
-            team: None,
-        };
-        store.replay_spool()?;
-        Ok(store)
-    }
+/// Answers kept on this machine, one JSON line each, until the database is back.
+struct FileSpool {
+    path: PathBuf,
+}
 
-    /// Records the answers an earlier run kept for later, then forgets them.
-    fn replay_spool(&mut self) -> Result<()> {
-        let Some(path) = self.spool.clone().filter(|p| p.is_file()) else {
-            return Ok(());
-        };
-        let text = std::fs::read_to_string(&path)?;
-        let mut n = 0;
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            // A line cut by a crash while it was written is skipped, not a reason to stop.
-            let v: serde_json::Value = match serde_json::from_str(line) {
-                Ok(v) => v,
-                Err(_) => {
-                    tracing::warn!("skipped a broken line in {}", path.display());
-                    continue;
-                }
-            };
-            let Ok(kind) = v["kind"].as_str().unwrap_or("").parse::<CheckType>() else {
-                tracing::warn!("skipped a line with no type in {}", path.display());
-                continue;
-            };
-            let text = |k: &str| v[k].as_str().map(String::from);
-            let mut o = Outcome::new(
-                text("key").unwrap_or_default(),
-                ResultKind::parse(v["result"].as_str().unwrap_or("")).unwrap_or(ResultKind::Error),
-                Source::Api,
-            );
-            o.status = text("status");
-            o.uplimit = text("uplimit");
-            o.error_code = text("error_code");
-            o.error_msg = text("error_msg");
-            o.http_status = v["http_status"]
-                .as_u64()
-                .and_then(|h| u16::try_from(h).ok());
-            o.request_id = text("request_id");
-            o.checked_at = v["checked_at"].as_i64().map(ts);
-            // Kept only if newer than what a teammate recorded meanwhile (as `state copy`).
-            let held = self.lookup(kind, &o.checked_key, Utc::now())?;
-            if held.is_some_and(|h| h.outcome.checked_at >= o.checked_at) {
-                continue;
-            }
-            self.record(kind, &o)?;
-            n += 1;
+impl Spool for FileSpool {
+    fn keep(&mut self, kind: CheckType, o: &Outcome) -> Result<()> {
+        use std::io::Write;
+        if let Some(dir) = self.path.parent() {
+            super::location::private_dir(dir)?;
         }
-        std::fs::remove_file(&path)?;
-        tracing::info!("recorded {n} answers a run received while the state database was away");
+        let line = serde_json::json!({
+            "kind": kind.as_str(), "key": o.checked_key, "result": o.result.as_str(),
+            "status": o.status, "uplimit": o.uplimit, "error_code": o.error_code,
+            "error_msg": o.error_msg, "http_status": o.http_status, "request_id": o.request_id,
+            "checked_at": o.checked_at.map(|t| t.timestamp()),
+        });
+        let mut f = std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::OpenOptions::new().create(true).append(true),
+            0o600,
+        )
+        .open(&self.path)
+        .with_context(|| format!("cannot keep an answer in {}", self.path.display()))?;
+        writeln!(f, "{line}")?;
+        f.sync_data()?;
         Ok(())
-    }
-
-    fn key(&self) -> (String, String, String) {
-        let s = &self.scope;
-        (s.host.clone(), s.partner.clone(), s.api.clone())
     }
 }
 
-impl AnswerStore for PgStore {
-    fn lookup(&self, kind: CheckType, key: &str, now: DateTime<Utc>) -> Result<Option<Stored>> {
-        let (h, p, a) = self.key();
-        let (k, v) = (kind.as_str().to_string(), key.to_string());
-        let row = self.pg.call(move |c| {
-            c.query_opt(
-                &format!(
-                    "SELECT {ANSWER} FROM answers
-                     WHERE host=$1 AND partner=$2 AND api=$3 AND kind=$4 AND key=$5"
-                ),
-                &[&h, &p, &a, &k, &v],
-            )
-            .map(|r| r.map(|r| outcome(&r)))
-        })?;
-        Ok(row.map(|outcome| {
-            let fresh = outcome
-                .checked_at
-                .is_some_and(|at| self.reuse.is_fresh(outcome.result, at, now));
-            Stored { outcome, fresh }
-        }))
-    }
+/// One spooled line back as the answer it was.
+fn spooled(line: &str) -> Option<(CheckType, Outcome)> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let kind = v["kind"].as_str()?.parse::<CheckType>().ok()?;
+    let text = |k: &str| v[k].as_str().map(String::from);
+    let mut o = Outcome::new(
+        text("key").unwrap_or_default(),
+        ResultKind::parse(v["result"].as_str().unwrap_or("")).unwrap_or(ResultKind::Error),
+        Source::Api,
+    );
+    o.status = text("status");
+    o.uplimit = text("uplimit");
+    o.error_code = text("error_code");
+    o.error_msg = text("error_msg");
+    o.http_status = v["http_status"]
+        .as_u64()
+        .and_then(|h| u16::try_from(h).ok());
+    o.request_id = text("request_id");
+    o.checked_at = v["checked_at"].as_i64().map(ts);
+    Some((kind, o))
+}
 
-    fn lookup_many(
-        &self,
-        items: &[(CheckType, &str)],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Option<Stored>>> {
-        let (h, p, a) = self.key();
+/// Records the answers an earlier run kept for later, then forgets them. An answer is kept
+/// only if newer than what a teammate recorded meanwhile (as `state copy`); a line cut by a
+/// crash while it was written is skipped, not a reason to stop.
+fn replay_spool(store: &mut Store, path: &std::path::Path) -> Result<()> {
+    if !path.is_file() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(path)?;
+    let mut n = 0u64;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Some((kind, o)) = spooled(line) else {
+            tracing::warn!("skipped a broken line in {}", path.display());
+            continue;
+        };
+        let held = store.lookup(kind, &o.checked_key, Utc::now())?;
+        if held.is_some_and(|h| h.outcome.checked_at >= o.checked_at) {
+            continue;
+        }
+        store.record(kind, &o)?;
+        n += 1;
+    }
+    std::fs::remove_file(path)?;
+    tracing::info!(
+        "recorded {} a run received while the state database was away",
+        crate::output::summary::count(n, "answer")
+    );
+    Ok(())
+}
+
+impl Backend for PgStore {
+    fn fetch(&self, items: &[(CheckType, &str)]) -> Result<Vec<Option<Outcome>>> {
+        let s = self.scope.clone();
         let kinds: Vec<String> = items.iter().map(|(k, _)| k.as_str().to_string()).collect();
         let keys: Vec<String> = items.iter().map(|(_, v)| v.to_string()).collect();
         let columns: Vec<String> = ANSWER
@@ -275,93 +280,32 @@ impl AnswerStore for PgStore {
         );
         let rows = self
             .pg
-            .call(move |c| c.query(&sql, &[&h, &p, &a, &kinds, &keys]))?;
+            .call(move |c| c.query(&sql, &[&s.host, &s.partner, &s.api, &kinds, &keys]))?;
         let mut out = vec![None; items.len()];
         for r in rows {
             let i: i64 = r.get(12);
-            let outcome = outcome(&r);
-            let fresh = outcome
-                .checked_at
-                .is_some_and(|at| self.reuse.is_fresh(outcome.result, at, now));
             if let Some(slot) = out.get_mut(i as usize - 1) {
-                *slot = Some(Stored { outcome, fresh });
+                *slot = Some(outcome(&r));
             }
         }
         Ok(out)
     }
 
-    fn age_many(
-        &self,
-        items: &[(CheckType, &str)],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Option<super::Age>>> {
-        let (h, p, a) = self.key();
-        let kinds: Vec<String> = items.iter().map(|(k, _)| k.as_str().to_string()).collect();
-        let keys: Vec<String> = items.iter().map(|(_, v)| v.to_string()).collect();
-        let rows = self.pg.call(move |c| {
-            c.query(
-                "SELECT q.i, a.result, a.checked_at
-                 FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS q(kind, key, i)
-                 JOIN answers a ON a.host=$1 AND a.partner=$2 AND a.api=$3
-                                AND a.kind=q.kind AND a.key=q.key",
-                &[&h, &p, &a, &kinds, &keys],
-            )
-        })?;
-        let mut out = vec![None; items.len()];
-        for r in rows {
-            let i: i64 = r.get(0);
-            let result: String = r.get(1);
-            let result = ResultKind::parse(&result).unwrap_or(ResultKind::Error);
-            let at = ts(r.get(2));
-            if let Some(slot) = out.get_mut(i as usize - 1) {
-                *slot = Some((result, at, self.reuse.is_fresh(result, at, now)));
-            }
-        }
-        Ok(out)
-    }
-
-    fn record(&mut self, kind: CheckType, o: &Outcome) -> Result<Recorded> {
-        if !matches!(
-            o.result,
-            ResultKind::Free | ResultKind::Taken | ResultKind::Uplimit | ResultKind::Invalid
-        ) {
-            return Ok(Recorded::default());
-        }
-        let (h, p, a) = self.key();
+    fn write(&mut self, kind: CheckType, o: &Outcome) -> Result<()> {
+        let s = self.scope.clone();
         let k = kind.as_str().to_string();
         let o = o.clone();
-        let http = o.http_status.map(i32::from);
-        let at = o.checked_at.unwrap_or_else(Utc::now).timestamp();
-        // The answer and its change in one statement, and the key's claim given back with it.
         self.pg.call(move |c| {
-            let r = c.query_one(
-                "WITH up AS (
-                   INSERT INTO answers (host, partner, api, kind, key, result, status, uplimit,
-                       error_code, error_msg, http_status, request_id, checked_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                   ON CONFLICT (host, partner, api, kind, key) DO UPDATE SET
-                     prev_result = CASE WHEN answers.change_unreported
-                         THEN answers.prev_result ELSE answers.result END,
-                     prev_checked_at = CASE WHEN answers.change_unreported
-                         THEN answers.prev_checked_at ELSE answers.checked_at END,
-                     change_unreported = excluded.result IN ('free', 'taken', 'uplimit')
-                         AND (CASE WHEN answers.change_unreported
-                              THEN answers.prev_result ELSE answers.result END)
-                             IN ('free', 'taken', 'uplimit')
-                         AND excluded.result IS DISTINCT FROM (CASE WHEN answers.change_unreported
-                              THEN answers.prev_result ELSE answers.result END),
-                     result = excluded.result, status = excluded.status,
-                     uplimit = excluded.uplimit, error_code = excluded.error_code,
-                     error_msg = excluded.error_msg, http_status = excluded.http_status,
-                     request_id = excluded.request_id, checked_at = excluded.checked_at
-                   RETURNING prev_result, prev_checked_at, change_unreported),
-                 gone AS (DELETE FROM claims
-                   WHERE host=$1 AND partner=$2 AND api=$3 AND kind=$4 AND key=$5)
-                 SELECT * FROM up",
+            c.execute(
+                &format!(
+                    "INSERT INTO answers (host, partner, api, kind, key, {WRITTEN})
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                     ON CONFLICT (host, partner, api, kind, key) DO UPDATE SET {UPDATED}"
+                ),
                 &[
-                    &h,
-                    &p,
-                    &a,
+                    &s.host,
+                    &s.partner,
+                    &s.api,
                     &k,
                     &o.checked_key,
                     &o.result.as_str(),
@@ -369,20 +313,16 @@ impl AnswerStore for PgStore {
                     &o.uplimit,
                     &o.error_code,
                     &o.error_msg,
-                    &http,
+                    &o.http_status.map(i32::from),
                     &o.request_id,
-                    &at,
+                    &o.checked_at.unwrap_or_else(Utc::now).timestamp(),
+                    &o.previous.map(|p| p.0.as_str()),
+                    &o.previous.map(|p| p.1.timestamp()),
+                    &o.change,
                 ],
-            )?;
-            let prev: Option<String> = r.get(0);
-            let prev_at: Option<i64> = r.get(1);
-            Ok(Recorded {
-                previous: prev
-                    .and_then(|p| ResultKind::parse(&p))
-                    .zip(prev_at.map(ts)),
-                change: r.get(2),
-            })
-        })
+            )
+        })?;
+        Ok(())
     }
 
     fn commit_due(&self) -> Option<Instant> {
@@ -397,54 +337,30 @@ impl AnswerStore for PgStore {
         if keys.is_empty() {
             return Ok(());
         }
-        let (h, p, a) = self.key();
+        let s = self.scope.clone();
         let keys = keys.to_vec();
         self.pg.call(move |c| {
             c.execute(
                 "UPDATE answers SET change_unreported = FALSE
                  WHERE host=$1 AND partner=$2 AND api=$3 AND key = ANY($4)",
-                &[&h, &p, &a, &keys],
+                &[&s.host, &s.partner, &s.api, &keys],
             )
         })?;
         Ok(())
     }
-
-    fn keep_for_later(&mut self, kind: CheckType, o: &Outcome) -> Result<()> {
-        use std::io::Write;
-        let path = self
-            .spool
-            .clone()
-            .context("no place to keep answers for later (no HOME)")?;
-        if let Some(dir) = path.parent() {
-            super::location::private_dir(dir)?;
-        }
-        let line = serde_json::json!({
-            "kind": kind.as_str(), "key": o.checked_key, "result": o.result.as_str(),
-            "status": o.status, "uplimit": o.uplimit, "error_code": o.error_code,
-            "error_msg": o.error_msg, "http_status": o.http_status, "request_id": o.request_id,
-            "checked_at": o.checked_at.map(|t| t.timestamp()),
-        });
-        let mut f = std::os::unix::fs::OpenOptionsExt::mode(
-            std::fs::OpenOptions::new().create(true).append(true),
-            0o600,
-        )
-        .open(&path)
-        .with_context(|| format!("cannot keep an answer in {}", path.display()))?;
-        writeln!(f, "{line}")?;
-        f.sync_data()?;
-        Ok(())
-    }
-
-    fn team(&mut self, rate: f64) -> Result<Option<Arc<dyn super::Team>>> {
-        let team = Arc::new(team::PgTeam::join(
-            self.pg.clone(),
-            self.scope.clone(),
-            rate,
-        )?);
-        self.team = Some(team.clone());
-        Ok(Some(team))
-    }
 }
+
+/// The columns a written row sets, after the key (in [`PgStore::write`]'s parameter order).
+const WRITTEN: &str = "result, status, uplimit, error_code, error_msg, http_status, request_id,
+    checked_at, prev_result, prev_checked_at, change_unreported";
+
+/// Every written column taken from the row being inserted.
+const UPDATED: &str = "result = excluded.result, status = excluded.status,
+    uplimit = excluded.uplimit, error_code = excluded.error_code,
+    error_msg = excluded.error_msg, http_status = excluded.http_status,
+    request_id = excluded.request_id, checked_at = excluded.checked_at,
+    prev_result = excluded.prev_result, prev_checked_at = excluded.prev_checked_at,
+    change_unreported = excluded.change_unreported";
 
 /// The whole database, for `checkuser state`.
 pub struct PgAdmin {
@@ -548,14 +464,7 @@ impl super::Admin for PgAdmin {
                     let stmt = tx.prepare(&format!(
                         "INSERT INTO answers ({RAW})
                          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
-                         ON CONFLICT (host, partner, api, kind, key) DO UPDATE SET
-                           result = excluded.result, status = excluded.status,
-                           uplimit = excluded.uplimit, error_code = excluded.error_code,
-                           error_msg = excluded.error_msg, http_status = excluded.http_status,
-                           request_id = excluded.request_id, checked_at = excluded.checked_at,
-                           prev_result = excluded.prev_result,
-                           prev_checked_at = excluded.prev_checked_at,
-                           change_unreported = excluded.change_unreported
+                         ON CONFLICT (host, partner, api, kind, key) DO UPDATE SET {UPDATED}
                          WHERE excluded.checked_at > answers.checked_at"
                     ))?;
                     let mut n = 0;

@@ -1,43 +1,108 @@
-//! What the runs of one scope share in the database: the quota, as a GCRA bucket advanced by
-//! one atomic statement per slot on the database's clock (the smallest `--rate` of the runs
-//! whose heartbeat is recent), and claims on the keys being asked, as leases renewed by a
-//! heartbeat. No coordinator and no lock between runs: each run reserves its own slots as it
-//! needs them, so a run holds at most `--concurrency` future slots and a small run's requests
-//! interleave with a big one's instead of waiting behind it.
+//! What the runs of one scope share in the database, as one actor per run: a task that owns
+//! an async connection (tokio-postgres, one runtime) and turns the engine's asks (claim this
+//! key, record this answer, a slot for a retry, a 429 seen) into one statement per tick
+//! ([`super::tick`]), at most every [`TICK`]. Other runs' answers arrive by `LISTEN/NOTIFY`
+//! with the answer in the payload, so a run waiting for a key another run asks makes no
+//! round trip for it. Claims are leases with fencing tokens: a run sends only while its last
+//! renewal is younger than the lease less a margin ([`Team::holds`]), and an answer is
+//! recorded only under a token still held.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Result;
-use chrono::{DateTime, Utc};
+use anyhow::{anyhow, Result};
 use futures::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
-use super::conn::Pg;
-use super::{outcome, ANSWER, LEASE};
+use super::conn::Target;
+use super::tick::{self, Record, Reply};
+use super::LEASE;
 use crate::model::{CheckType, Outcome};
-use crate::store::{Claim, Scope};
+use crate::store::{policy, Claim, Grant, Joinable, Recorded, Reuse, Scope, Team};
 
+/// The shortest time between two statements of a run: what accumulates meanwhile (claims,
+/// answers, slots) goes in the next one.
+const TICK: Duration = Duration::from_millis(400);
+/// How long the first ask waits for others to join it in a statement.
+const GATHER: Duration = Duration::from_millis(20);
+/// How often a run holding claims renews them when it has nothing else to say.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How often an idle run says it is alive (its `--rate` counts while it does).
+const ALIVE: Duration = Duration::from_secs(30);
+/// A run sends under a claim only while its last renewal is younger than the lease less this.
+const FENCE_MARGIN: Duration = Duration::from_secs(5);
 /// The share of the rate the bucket grants: network jitter between machines must not put one
 /// request too many into a gateway's second.
 const MARGIN: f64 = 0.98;
+/// How long one statement may go unanswered before the database is probed (a cancel request
+/// answered means it is alive and waiting on a lock; none means it is gone).
+const STATEMENT_WAIT: Duration = Duration::from_secs(6);
+/// How long a lost connection is tried again (a restart takes a few seconds).
+const RECONNECT_FOR: Duration = Duration::from_secs(8);
 
-/// How often a run says it is alive and renews its claims.
-const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Opens team mode for a store's scope.
+pub struct Joiner {
+    pub target: Target,
+    pub scope: Scope,
+}
 
+impl Joinable for Joiner {
+    fn join(&self, rate: f64, _reuse: Reuse) -> BoxFuture<'static, Result<Arc<dyn Team>>> {
+        let (target, scope) = (self.target.clone(), self.scope.clone());
+        Box::pin(async move {
+            let team: Arc<dyn Team> = Arc::new(PgTeam::join(target, scope, rate).await?);
+            Ok(team)
+        })
+    }
+}
+
+type Key = (CheckType, String);
+type Reply1<T> = oneshot::Sender<Result<T>>;
+
+enum Ask {
+    Claim(Key, Reply1<Claim>),
+    Record(Record, Recorded, Reply1<Recorded>),
+    Release(i64),
+    Slot(Reply1<Instant>),
+    Renew(i64, Reply1<bool>),
+    Throttled(f64),
+    Leave(oneshot::Sender<()>),
+}
+
+enum Event {
+    Ask(Option<Ask>),
+    Note(Option<String>),
+    Due,
+}
+
+/// At most this many announced answers are kept (a run hears the whole team's).
+const HEARD_MAX: usize = 500_000;
+
+/// What the handle and the actor both see.
+#[derive(Default)]
+struct Seen {
+    /// When the last statement that renewed this run's leases was sent (tokio's clock).
+    renewed: Mutex<Option<Instant>>,
+    /// Tokens this run lost (its lease ran out and another run claimed the key).
+    lost: Mutex<HashSet<i64>>,
+    round_trips: AtomicU64,
+}
+
+/// This run's membership of the team.
 pub struct PgTeam {
-    pg: Pg,
-    scope: Scope,
-    run_id: String,
-    alive: Arc<AtomicBool>,
-    /// When this run joined (unix seconds, with a little slack): an answer recorded since then
-    /// by another run was not known to this run's plan, and is not asked again.
-    joined: i64,
+    asks: mpsc::UnboundedSender<Ask>,
+    seen: Arc<Seen>,
 }
 
 impl PgTeam {
-    /// Registers this run (with its `--rate`) and starts its heartbeat.
-    pub fn join(pg: Pg, scope: Scope, rate: f64) -> Result<PgTeam> {
+    /// Registers this run (with its `--rate`), listens for the team's answers, and starts
+    /// the actor.
+    pub async fn join(target: Target, scope: Scope, rate: f64) -> Result<PgTeam> {
+        let seen = Arc::new(Seen::default());
+        let link = Link::connect(&target, &seen).await?;
         let machine = std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
@@ -46,221 +111,672 @@ impl PgTeam {
             std::process::id(),
             rand::random::<u64>()
         );
-        let (id, s, m) = (run_id.clone(), scope.clone(), machine);
-        pg.call(move |c| {
-            c.execute(
-                "INSERT INTO runs (id, host, partner, api, rate, machine, pid)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &id,
-                    &s.host,
-                    &s.partner,
-                    &s.api,
-                    &rate,
-                    &m,
-                    &(std::process::id() as i32),
-                ],
-            )?;
-            // Runs gone without a word (kill -9) leave rows whose heartbeat stopped.
-            c.execute(
-                "DELETE FROM runs WHERE heartbeat < clock_timestamp() - interval '10 minutes'",
-                &[],
-            )
-        })?;
-        let alive = Arc::new(AtomicBool::new(true));
-        let (beat_pg, beat_id, beat_alive) = (pg.clone(), run_id.clone(), alive.clone());
-        std::thread::Builder::new()
-            .name("checkuser-heartbeat".into())
-            .spawn(move || heartbeat(beat_pg, beat_id, beat_alive))?;
-        Ok(PgTeam {
-            pg,
+        let joined = link.register(&scope, &run_id, rate, &machine).await?;
+        let (asks, rx) = mpsc::unbounded_channel();
+        let actor = Actor {
+            target,
+            tag: tick::scope_tag(&scope),
             scope,
             run_id,
-            alive,
-            joined: Utc::now().timestamp() - 2,
-        })
+            rate,
+            joined,
+            link: Some(link),
+            seen: seen.clone(),
+            pending: Pending::default(),
+            waiting: HashMap::new(),
+            heard: HashMap::new(),
+            held: HashSet::new(),
+            last_tick: Some(Instant::now()),
+            first_ask: None,
+        };
+        tokio::spawn(actor.run(rx));
+        Ok(PgTeam { asks, seen })
     }
-}
 
-fn heartbeat(pg: Pg, run_id: String, alive: Arc<AtomicBool>) {
-    let lease = format!("{} seconds", LEASE.as_secs());
-    while alive.load(Ordering::Relaxed) {
-        let (id, lease) = (run_id.clone(), lease.clone());
-        let beat = pg.call(move |c| {
-            c.execute(
-                "UPDATE runs SET heartbeat = clock_timestamp() WHERE id = $1",
-                &[&id],
-            )?;
-            c.execute(
-                "UPDATE claims SET expires = clock_timestamp() + $2::text::interval
-                 WHERE run_id = $1",
-                &[&id, &lease],
-            )
-        });
-        if let Err(e) = beat {
-            tracing::debug!("heartbeat: {e:#}");
-        }
-        // Sleep in short steps, so that the end of the run is seen at once.
-        for _ in 0..(HEARTBEAT.as_millis() / 100) {
-            if !alive.load(Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for PgTeam {
-    fn drop(&mut self) {
-        self.alive.store(false, Ordering::Relaxed);
-        let id = self.run_id.clone();
-        let _ = self.pg.call(move |c| {
-            c.execute("DELETE FROM claims WHERE run_id = $1", &[&id])?;
-            c.execute("DELETE FROM runs WHERE id = $1", &[&id])
-        });
-    }
-}
-
-impl crate::store::Team for PgTeam {
-    fn slot(&self) -> BoxFuture<'_, Result<()>> {
+    fn ask<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(Reply1<T>) -> Ask,
+    ) -> BoxFuture<'static, Result<T>> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.asks.send(make(tx));
         Box::pin(async move {
-            let s = self.scope.clone();
-            let wait: f64 = self
-                .pg
-                .call_async(move |c| {
-                    let r = c.query_one(
-                        "WITH r AS (
-                           SELECT 1.0 / (COALESCE(MIN(rate), 1.0) * $4) AS gap FROM runs
-                           WHERE host=$1 AND partner=$2 AND api=$3
-                             AND heartbeat > clock_timestamp() - interval '30 seconds')
-                         INSERT INTO quota AS q (host, partner, api, tat)
-                         VALUES ($1, $2, $3, clock_timestamp()
-                                 + (SELECT gap FROM r) * interval '1 second')
-                         ON CONFLICT (host, partner, api) DO UPDATE
-                           SET tat = GREATEST(q.tat, clock_timestamp())
-                                     + (SELECT gap FROM r) * interval '1 second'
-                         RETURNING EXTRACT(EPOCH FROM (q.tat - clock_timestamp()))::float8
-                                   - (SELECT gap FROM r)::float8",
-                        &[&s.host, &s.partner, &s.api, &MARGIN],
-                    )?;
-                    Ok(r.get(0))
-                })
-                .await?;
-            if wait > 0.0 {
-                tokio::time::sleep(Duration::from_secs_f64(wait.min(3600.0))).await;
-            }
-            Ok(())
+            sent.map_err(|_| anyhow!("team mode has ended"))?;
+            rx.await.map_err(|_| anyhow!("team mode has ended"))?
         })
     }
+}
 
-    fn throttled(&self, wait: Duration) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            let s = self.scope.clone();
-            let secs = wait.as_secs_f64();
-            let r = self
-                .pg
-                .call_async(move |c| {
-                    c.execute(
-                        "UPDATE quota SET tat = GREATEST(tat,
-                             clock_timestamp() + $4 * interval '1 second')
-                         WHERE host=$1 AND partner=$2 AND api=$3",
-                        &[&s.host, &s.partner, &s.api, &secs],
-                    )
-                })
-                .await;
-            if let Err(e) = r {
-                tracing::debug!("{e:#}");
-            }
-        })
-    }
-
+impl Team for PgTeam {
     fn claim<'a>(&'a self, kind: CheckType, key: &'a str) -> BoxFuture<'a, Result<Claim>> {
-        Box::pin(async move {
-            let s = self.scope.clone();
-            let (k, v, id) = (
-                kind.as_str().to_string(),
-                key.to_string(),
-                self.run_id.clone(),
-            );
-            let lease = format!("{} seconds", LEASE.as_secs());
-            let joined = self.joined;
-            self.pg
-                .call_async(move |c| {
-                    let done = c.query_opt(
-                        &format!(
-                            "SELECT {ANSWER} FROM answers WHERE host=$1 AND partner=$2
-                             AND api=$3 AND kind=$4 AND key=$5 AND checked_at >= $6"
-                        ),
-                        &[&s.host, &s.partner, &s.api, &k, &v, &joined],
-                    )?;
-                    if let Some(r) = done {
-                        return Ok(Claim::Answered(outcome(&r)));
-                    }
-                    let mine = c.query_opt(
-                        "INSERT INTO claims AS c (host, partner, api, kind, key, run_id, expires)
-                         VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp() + $7::text::interval)
-                         ON CONFLICT (host, partner, api, kind, key) DO UPDATE
-                           SET run_id = excluded.run_id, expires = excluded.expires
-                           WHERE c.expires < clock_timestamp() OR c.run_id = excluded.run_id
-                         RETURNING run_id",
-                        &[&s.host, &s.partner, &s.api, &k, &v, &id, &lease],
-                    )?;
-                    Ok(if mine.is_some() {
-                        Claim::Mine
-                    } else {
-                        Claim::Busy
-                    })
-                })
-                .await
-        })
+        self.ask(|tx| Ask::Claim((kind, key.to_string()), tx))
     }
 
-    fn answered<'a>(
+    fn holds(&self, token: i64) -> bool {
+        let renewed = *self.seen.renewed.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = renewed.is_some_and(|t| t.elapsed() + FENCE_MARGIN < LEASE);
+        fresh
+            && !self
+                .seen
+                .lost
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&token)
+    }
+
+    fn renew(&self, token: i64) -> BoxFuture<'_, Result<bool>> {
+        self.ask(|tx| Ask::Renew(token, tx))
+    }
+
+    fn slot(&self) -> BoxFuture<'_, Result<Instant>> {
+        self.ask(Ask::Slot)
+    }
+
+    fn throttled(&self, wait: Duration) {
+        let _ = self.asks.send(Ask::Throttled(wait.as_secs_f64()));
+    }
+
+    fn record<'a>(
         &'a self,
         kind: CheckType,
-        key: &'a str,
-        since: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Option<Outcome>>> {
+        grant: &'a Grant,
+        o: &'a Outcome,
+    ) -> BoxFuture<'a, Result<Recorded>> {
+        let Some((row, recorded)) = policy::decide(grant.before.as_ref(), o) else {
+            self.release(kind, &o.checked_key, grant.token);
+            return Box::pin(async { Ok(Recorded::default()) });
+        };
+        let rec = Record {
+            kind,
+            token: grant.token,
+            row,
+        };
+        self.ask(move |tx| Ask::Record(rec, recorded, tx))
+    }
+
+    fn release(&self, _kind: CheckType, _key: &str, token: i64) {
+        let _ = self.asks.send(Ask::Release(token));
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.seen.round_trips.load(Ordering::Relaxed)
+    }
+
+    fn leave(&self) -> BoxFuture<'_, ()> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.asks.send(Ask::Leave(tx)).is_ok();
         Box::pin(async move {
-            let s = self.scope.clone();
-            let (k, v) = (kind.as_str().to_string(), key.to_string());
-            let since = since.timestamp();
-            self.pg
-                .call_async(move |c| {
-                    Ok(c.query_opt(
-                        &format!(
-                            "SELECT {ANSWER} FROM answers WHERE host=$1 AND partner=$2
-                             AND api=$3 AND kind=$4 AND key=$5 AND checked_at >= $6"
-                        ),
-                        &[&s.host, &s.partner, &s.api, &k, &v, &since],
-                    )?
-                    .map(|r| outcome(&r)))
-                })
-                .await
+            if sent {
+                let _ = rx.await;
+            }
+        })
+    }
+}
+
+/// The asks gathered for the next statement.
+#[derive(Default)]
+struct Pending {
+    claims: Vec<(Key, Reply1<Claim>)>,
+    records: Vec<(Record, Recorded, Reply1<Recorded>)>,
+    releases: Vec<i64>,
+    slots: Vec<Reply1<Instant>>,
+    renews: Vec<(i64, Reply1<bool>)>,
+    push: f64,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.claims.is_empty()
+            && self.records.is_empty()
+            && self.releases.is_empty()
+            && self.slots.is_empty()
+            && self.renews.is_empty()
+            && self.push <= 0.0
+    }
+
+    /// Every ask fails with `e` (the database is away).
+    fn fail(self, e: &anyhow::Error) {
+        let why = || anyhow!("{e:#}");
+        self.claims
+            .into_iter()
+            .for_each(|(_, t)| drop(t.send(Err(why()))));
+        self.records
+            .into_iter()
+            .for_each(|(_, _, t)| drop(t.send(Err(why()))));
+        self.slots
+            .into_iter()
+            .for_each(|t| drop(t.send(Err(why()))));
+        self.renews
+            .into_iter()
+            .for_each(|(_, t)| drop(t.send(Err(why()))));
+    }
+}
+
+struct Actor {
+    target: Target,
+    scope: Scope,
+    tag: String,
+    run_id: String,
+    rate: f64,
+    /// When this run joined, on the database's clock (epoch seconds): an answer recorded since
+    /// then was not known to this run's plan, and is used, not asked again.
+    joined: f64,
+    link: Option<Link>,
+    seen: Arc<Seen>,
+    pending: Pending,
+    /// Keys another live run is asking: who waits, and when to claim again if no answer came
+    /// (the holder's lease ends then).
+    waiting: HashMap<Key, (Vec<Reply1<Claim>>, Instant)>,
+    /// Answers the team recorded since this run joined, as announced.
+    heard: HashMap<Key, Outcome>,
+    /// Tokens this run holds, not yet answered or given back.
+    held: HashSet<i64>,
+    last_tick: Option<Instant>,
+    first_ask: Option<Instant>,
+}
+
+impl Actor {
+    async fn run(mut self, mut asks: mpsc::UnboundedReceiver<Ask>) {
+        let mut leaving = None;
+        loop {
+            let due = self.due();
+            let notes = self.link.as_mut().map(|l| &mut l.notes);
+            let event = tokio::select! {
+                ask = asks.recv() => Event::Ask(ask),
+                note = recv(notes) => Event::Note(note),
+                _ = tokio::time::sleep_until(due) => Event::Due,
+            };
+            match event {
+                Event::Ask(Some(Ask::Leave(tx))) => {
+                    leaving = Some(tx);
+                    break;
+                }
+                Event::Ask(Some(ask)) => self.take(ask),
+                Event::Ask(None) => break,
+                Event::Note(Some(text)) => self.hear(&text),
+                Event::Note(None) => self.lost_link(),
+                Event::Due => self.tick().await,
+            }
+        }
+        self.leave().await;
+        if let Some(tx) = leaving {
+            let _ = tx.send(());
+        }
+    }
+
+    /// When the next statement is due.
+    fn due(&self) -> Instant {
+        let now = Instant::now();
+        let after_last = |gap: Duration| self.last_tick.map_or(now, |t| t + gap);
+        let mut due = after_last(ALIVE);
+        if !self.held.is_empty() {
+            due = due.min(after_last(HEARTBEAT));
+        }
+        if !self.pending.is_empty() {
+            let gathered = self.first_ask.map_or(now, |t| t + GATHER);
+            due = due.min(after_last(TICK).max(gathered));
+        }
+        if let Some(retry) = self.waiting.values().map(|(_, at)| *at).min() {
+            due = due.min(retry.max(after_last(TICK)));
+        }
+        due
+    }
+
+    fn take(&mut self, ask: Ask) {
+        self.first_ask.get_or_insert_with(Instant::now);
+        let p = &mut self.pending;
+        match ask {
+            Ask::Claim(key, tx) => {
+                if let Some(o) = self.heard.get(&key) {
+                    let _ = tx.send(Ok(Claim::Answered(o.clone())));
+                } else if let Some((waiters, _)) = self.waiting.get_mut(&key) {
+                    waiters.push(tx);
+                } else {
+                    p.claims.push((key, tx));
+                }
+            }
+            Ask::Record(rec, recorded, tx) => p.records.push((rec, recorded, tx)),
+            Ask::Release(token) => p.releases.push(token),
+            Ask::Slot(tx) => p.slots.push(tx),
+            Ask::Renew(token, tx) => p.renews.push((token, tx)),
+            Ask::Throttled(secs) => p.push = p.push.max(secs),
+            Ask::Leave(_) => {}
+        }
+    }
+
+    /// Another run recorded an answer.
+    fn hear(&mut self, payload: &str) {
+        let Some((kind, key, answer)) = tick::heard(&self.tag, payload) else {
+            return;
+        };
+        let key = (kind, key);
+        match answer {
+            Some(o) => {
+                if let Some((waiters, _)) = self.waiting.remove(&key) {
+                    for w in waiters {
+                        let _ = w.send(Ok(Claim::Answered(o.clone())));
+                    }
+                }
+                if self.heard.len() < HEARD_MAX {
+                    self.heard.insert(key, o);
+                }
+            }
+            // Too big to announce: claim again now, which reads it.
+            None => {
+                if let Some((_, at)) = self.waiting.get_mut(&key) {
+                    *at = Instant::now();
+                }
+            }
+        }
+    }
+
+    /// The connection dropped: announcements may have been missed, so every waiting key is
+    /// claimed again at the next statement, which reconnects.
+    fn lost_link(&mut self) {
+        self.link = None;
+        let now = Instant::now();
+        for (_, at) in self.waiting.values_mut() {
+            *at = now;
+        }
+    }
+
+    async fn tick(&mut self) {
+        let now = Instant::now();
+        let mut p = std::mem::take(&mut self.pending);
+        self.first_ask = None;
+        let due: Vec<Key> = self
+            .waiting
+            .iter()
+            .filter(|(_, (_, at))| *at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            if let Some((waiters, _)) = self.waiting.remove(&key) {
+                for w in waiters {
+                    p.claims.push((key.clone(), w));
+                }
+            }
+        }
+        let held_before = self.held.clone();
+        match self.send(&p).await {
+            Ok((reply, sent)) => self.apply(p, reply, sent, held_before),
+            Err(e) => {
+                tracing::warn!("team mode: {e:#}");
+                p.fail(&e);
+            }
+        }
+        self.last_tick = Some(Instant::now());
+    }
+
+    /// Sends one statement, reconnecting for a while if the connection was lost.
+    async fn send(&mut self, p: &Pending) -> Result<(Reply, Instant)> {
+        let mut claims: Vec<Key> = p.claims.iter().map(|(k, _)| k.clone()).collect();
+        claims.sort();
+        claims.dedup();
+        let records: Vec<&Record> = p.records.iter().map(|(r, _, _)| r).collect();
+        let records = tick::records_json(&self.scope, &records);
+        let claims = tick::claims_json(&claims);
+        let released = serde_json::to_string(&p.releases).unwrap_or_else(|_| "[]".into());
+        let started = Instant::now();
+        loop {
+            if self.link.is_none() {
+                self.link = Some(Link::connect(&self.target, &self.seen).await?);
+                self.seen_reconnected();
+            }
+            let link = self.link.as_ref().expect("just connected");
+            let s = &self.scope;
+            let sent = Instant::now();
+            let args: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
+                &s.host,
+                &s.partner,
+                &s.api,
+                &self.run_id,
+                &LEASE.as_secs_f64(),
+                &self.joined,
+                &MARGIN,
+                &records,
+                &claims,
+                &self.rate,
+                &(p.slots.len() as i64),
+                &p.push,
+                &released,
+            ];
+            match link.query(tick::SQL, &args, &self.seen).await {
+                Ok(row) => return Ok((tick::reply(&row)?, sent)),
+                Err(e) if started.elapsed() < RECONNECT_FOR && link.is_closed() => {
+                    tracing::warn!(
+                        "team mode: the database connection was lost ({e:#}): reconnecting"
+                    );
+                    self.link = None;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => {
+                    if link.is_closed() {
+                        self.link = None;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn seen_reconnected(&mut self) {
+        let now = Instant::now();
+        for (_, at) in self.waiting.values_mut() {
+            *at = now;
+        }
+    }
+
+    /// Hands the statement's results to the asks it carried.
+    fn apply(&mut self, p: Pending, reply: Reply, sent: Instant, held_before: HashSet<i64>) {
+        let arrived = Instant::now();
+        *self.seen.renewed.lock().unwrap_or_else(|e| e.into_inner()) = Some(sent);
+        let renewed: HashSet<i64> = reply.renewed.iter().copied().collect();
+        let recorded: HashSet<i64> = reply.recorded.iter().copied().collect();
+        let mut gone: HashSet<i64> = p.releases.iter().copied().collect();
+        gone.extend(p.records.iter().map(|(r, _, _)| r.token));
+        let lost: Vec<i64> = held_before
+            .iter()
+            .filter(|t| !renewed.contains(t) && !gone.contains(t))
+            .copied()
+            .collect();
+        if !lost.is_empty() {
+            tracing::warn!("team mode: {} claims lost (this run was stalled past its lease): their keys are left to the run that holds them now", lost.len());
+            self.seen
+                .lost
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(&lost);
+        }
+        for t in gone.iter().chain(&lost) {
+            self.held.remove(t);
+        }
+        for (rec, decided, tx) in p.records {
+            let fenced = !recorded.contains(&rec.token);
+            let r = if fenced {
+                tracing::debug!("team mode: an answer was not recorded: its claim was lost");
+                Recorded {
+                    previous: decided.previous,
+                    change: false,
+                }
+            } else {
+                decided
+            };
+            let _ = tx.send(Ok(r));
+        }
+        for (token, tx) in p.renews {
+            let _ = tx.send(Ok(!lost.contains(&token) && !self.seen_lost(token)));
+        }
+        self.grant(p.claims, p.slots, &reply, arrived);
+    }
+
+    fn seen_lost(&self, token: i64) -> bool {
+        self.seen
+            .lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&token)
+    }
+
+    /// Claims granted get their slots in order; refused ones wait for the answer.
+    fn grant(
+        &mut self,
+        claims: Vec<(Key, Reply1<Claim>)>,
+        slots: Vec<Reply1<Instant>>,
+        reply: &Reply,
+        arrived: Instant,
+    ) {
+        let first = reply.ahead.unwrap_or(0.0) - reply.slots as f64 * reply.gap;
+        let mut next = (0..).map(|i| arrived + secs(first + i as f64 * reply.gap));
+        let mut waiters: HashMap<Key, Vec<Reply1<Claim>>> = HashMap::new();
+        for (key, tx) in claims {
+            waiters.entry(key).or_default().push(tx);
+        }
+        for (kind, key, token, before) in &reply.granted {
+            let Some(txs) = waiters.remove(&(*kind, key.clone())) else {
+                continue;
+            };
+            self.held.insert(*token);
+            let grant = Grant {
+                token: *token,
+                before: before.clone(),
+                slot: next.next().expect("endless"),
+            };
+            // Two asks for one key in one run do not happen (the dispatcher asks each once);
+            // should they, the first one asks and the others wait for its answer.
+            let mut txs = txs.into_iter();
+            if let Some(tx) = txs.next() {
+                let _ = tx.send(Ok(Claim::Mine(grant)));
+            }
+            let rest: Vec<_> = txs.collect();
+            if !rest.is_empty() {
+                self.waiting
+                    .insert((*kind, key.clone()), (rest, arrived + LEASE));
+            }
+        }
+        for tx in slots {
+            let _ = tx.send(Ok(next.next().expect("endless")));
+        }
+        for (kind, key, answer, expires_in) in &reply.refused {
+            let key = (*kind, key.clone());
+            let Some(txs) = waiters.remove(&key) else {
+                continue;
+            };
+            match answer {
+                Some(o) => {
+                    txs.into_iter()
+                        .for_each(|tx| drop(tx.send(Ok(Claim::Answered(o.clone())))));
+                    self.heard.insert(key, o.clone());
+                }
+                None => {
+                    let retry = arrived + secs(expires_in.max(0.0) + 0.5);
+                    self.waiting
+                        .entry(key)
+                        .or_insert((Vec::new(), retry))
+                        .0
+                        .extend(txs);
+                }
+            }
+        }
+    }
+
+    /// Gives back this run's open claims and leaves the team.
+    async fn leave(&mut self) {
+        if !self.pending.is_empty() {
+            self.tick().await;
+        }
+        if let Some(link) = &self.link {
+            let r = link
+                .client
+                .execute(
+                    "WITH c AS (DELETE FROM claims WHERE run_id = $1 AND answered_at IS NULL)
+                     DELETE FROM runs WHERE id = $1",
+                    &[&self.run_id],
+                )
+                .await;
+            self.seen.round_trips.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = r {
+                tracing::debug!("team mode: leaving: {e}");
+            }
+        }
+        tracing::info!(
+            "team mode: {} database round trips",
+            self.seen.round_trips.load(Ordering::Relaxed)
+        );
+    }
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.clamp(0.0, 3600.0))
+}
+
+async fn recv(notes: Option<&mut mpsc::UnboundedReceiver<String>>) -> Option<String> {
+    match notes {
+        Some(n) => n.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One async connection: the client, the announcements it hears, and how to cancel a
+/// statement (the probe that tells a locked database from a gone one).
+struct Link {
+    client: tokio_postgres::Client,
+    notes: mpsc::UnboundedReceiver<String>,
+    cancel: tokio_postgres::CancelToken,
+    target: Target,
+}
+
+impl Link {
+    async fn connect(target: &Target, seen: &Seen) -> Result<Link> {
+        let cfg = target.tokio_config()?;
+        let (tx, notes) = mpsc::unbounded_channel();
+        let connecting = async {
+            match target.ssl {
+                super::conn::SslMode::Disable => {
+                    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
+                    tokio::spawn(drive(conn, tx));
+                    Ok::<_, anyhow::Error>(client)
+                }
+                mode => {
+                    let tls = super::tls::connector(mode, target.root_cert.as_deref())?;
+                    let (client, conn) = cfg.connect(tls).await?;
+                    tokio::spawn(drive(conn, tx));
+                    Ok(client)
+                }
+            }
+        };
+        let client = tokio::time::timeout(RECONNECT_FOR, connecting)
+            .await
+            .map_err(|_| {
+                anyhow!(
+                    "cannot reach the state database {}: no answer",
+                    target.label
+                )
+            })?
+            .map_err(|e| anyhow!("cannot reach the state database {}: {e:#}", target.label))?;
+        client
+            .batch_execute(&format!("LISTEN {}", tick::CHANNEL))
+            .await?;
+        seen.round_trips.fetch_add(1, Ordering::Relaxed);
+        Ok(Link {
+            cancel: client.cancel_token(),
+            client,
+            notes,
+            target: target.clone(),
         })
     }
 
-    fn release<'a>(&'a self, kind: CheckType, key: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            let s = self.scope.clone();
-            let (k, v, id) = (
-                kind.as_str().to_string(),
-                key.to_string(),
-                self.run_id.clone(),
-            );
-            let r = self
-                .pg
-                .call_async(move |c| {
-                    c.execute(
-                        "DELETE FROM claims WHERE host=$1 AND partner=$2 AND api=$3
-                         AND kind=$4 AND key=$5 AND run_id=$6",
-                        &[&s.host, &s.partner, &s.api, &k, &v, &id],
-                    )
-                })
-                .await;
-            if let Err(e) = r {
-                tracing::debug!("{e:#}");
+    fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Registers the run; returns when it joined on the database's clock. Old rows of runs
+    /// that died without a word, and answered claims no live run needs, are cleared.
+    async fn register(&self, scope: &Scope, run_id: &str, rate: f64, machine: &str) -> Result<f64> {
+        let row = self
+            .client
+            .query_one(
+                "WITH ins AS (INSERT INTO runs (id, host, partner, api, rate, machine, pid)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING started),
+                 old AS (DELETE FROM runs WHERE heartbeat < clock_timestamp() - interval '10 minutes'),
+                 done AS (DELETE FROM claims WHERE host = $2 AND partner = $3 AND api = $4
+                   AND ((answered_at IS NOT NULL AND answered_at < LEAST(
+                          (SELECT min(started) FROM runs WHERE host = $2 AND partner = $3
+                             AND api = $4), clock_timestamp()) - interval '1 minute')
+                     OR (answered_at IS NULL AND expires < clock_timestamp() - interval '10 minutes')))
+                 SELECT EXTRACT(EPOCH FROM started)::float8 FROM ins",
+                &[
+                    &run_id,
+                    &scope.host,
+                    &scope.partner,
+                    &scope.api,
+                    &rate,
+                    &machine,
+                    &(std::process::id() as i32),
+                ],
+            )
+            .await
+            .map_err(|e| anyhow!("state database {}: {}", self.target.label, super::conn::chain(&e)))?;
+        Ok(row.get(0))
+    }
+
+    /// Runs the statement; one that waits long is probed with a cancel request: answered, the
+    /// database is alive (a lock held by maintenance) and the statement is sent again;
+    /// unanswered, the database is gone.
+    async fn query(
+        &self,
+        sql: &str,
+        args: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        seen: &Seen,
+    ) -> Result<tokio_postgres::Row> {
+        loop {
+            seen.round_trips.fetch_add(1, Ordering::Relaxed);
+            let fut = self.client.query_one(sql, args);
+            tokio::pin!(fut);
+            match tokio::time::timeout(STATEMENT_WAIT, &mut fut).await {
+                Ok(Ok(row)) => return Ok(row),
+                Ok(Err(e)) => {
+                    return Err(anyhow!(
+                        "state database {}: {}",
+                        self.target.label,
+                        super::conn::chain(&e)
+                    ))
+                }
+                Err(_) => {}
             }
-        })
+            if !self.probe().await {
+                return Err(anyhow!(
+                    "the state database {} did not answer within {} s",
+                    self.target.label,
+                    STATEMENT_WAIT.as_secs()
+                ));
+            }
+            tracing::warn!("team mode: the state database is busy (a lock?): waiting");
+            // The cancelled statement ends with an error and is sent again, unless it ended
+            // well just before the cancel arrived.
+            if let Ok(Ok(row)) = tokio::time::timeout(STATEMENT_WAIT, fut).await {
+                return Ok(row);
+            }
+        }
+    }
+
+    /// Whether the server takes a cancel request (it is up and only waiting).
+    async fn probe(&self) -> bool {
+        let cancel = async {
+            match self.target.ssl {
+                super::conn::SslMode::Disable => self
+                    .cancel
+                    .cancel_query(tokio_postgres::NoTls)
+                    .await
+                    .is_ok(),
+                mode => match super::tls::connector(mode, self.target.root_cert.as_deref()) {
+                    Ok(tls) => self.cancel.cancel_query(tls).await.is_ok(),
+                    Err(_) => false,
+                },
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(2), cancel)
+            .await
+            .unwrap_or(false)
+    }
+}
+
+/// Drives a connection, passing announcements on; ends when the connection does.
+async fn drive<S, T>(mut conn: tokio_postgres::Connection<S, T>, tx: mpsc::UnboundedSender<String>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
+    while let Some(m) = futures::StreamExt::next(&mut messages).await {
+        match m {
+            Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                let _ = tx.send(n.payload().to_string());
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!("team mode: connection: {e}");
+                break;
+            }
+        }
     }
 }
