@@ -31,7 +31,8 @@ pub fn plan(cfg: &RunConfig) -> Result<Summary> {
         cfg.reuse,
     )?);
     let never = tokio_util::sync::CancellationToken::new();
-    let plan = crate::engine::plan::collect(input, &store, Utc::now(), &never)?;
+    let now = crate::store::lock(&store).now();
+    let plan = crate::engine::plan::collect(input, &store, now, &never)?;
     let f = plan.figures;
     let seconds_left = cfg
         .deadline

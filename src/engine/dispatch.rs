@@ -285,7 +285,8 @@ impl Dispatcher {
         let found = tokio::task::spawn_blocking(move || {
             let refs: Vec<(CheckType, &str)> =
                 asked.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            crate::store::lock(&store).lookup_many(&refs, Utc::now())
+            let store = crate::store::lock(&store);
+            store.lookup_many(&refs, store.now())
         })
         .await
         .map_err(|e| anyhow!("{e}"))

@@ -63,7 +63,8 @@ pub async fn run(
     let summary = source.summary(&input);
     let (plan_stop, plan_store) = (stop.clone(), store.clone());
     let plan = tokio::task::spawn_blocking(move || {
-        super::plan::collect(input, &plan_store, Utc::now(), &plan_stop)
+        let now = crate::store::lock(&plan_store).now();
+        super::plan::collect(input, &plan_store, now, &plan_stop)
     })
     .await??;
     let figures = plan.figures.clone();
@@ -192,7 +193,7 @@ fn settle(
     let (reading, recycle) = spawn_reader(input.reader, input.layout, 512, move |rows| {
         tx.send(rows).is_ok()
     });
-    let now = Utc::now();
+    let now = crate::store::lock(store).now();
     let mut outcomes = Vec::new();
     for mut batch in rx {
         let store = crate::store::lock(store);

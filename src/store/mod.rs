@@ -122,6 +122,9 @@ pub struct Store {
     reuse: Reuse,
     spool: Option<Box<dyn Spool>>,
     team: Option<Box<dyn Joinable>>,
+    /// How far the store's clock is ahead of this machine's: answers shared by machines are
+    /// dated and judged on the store's clock, never on each machine's own.
+    clock: chrono::TimeDelta,
 }
 
 impl Store {
@@ -131,7 +134,19 @@ impl Store {
             reuse,
             spool: None,
             team: None,
+            clock: chrono::TimeDelta::zero(),
         }
+    }
+
+    /// Judges answers on a clock `ahead` of this machine's (the database's).
+    pub fn with_clock(mut self, ahead: chrono::TimeDelta) -> Store {
+        self.clock = ahead;
+        self
+    }
+
+    /// Now, on the store's clock: what answers' ages are measured against.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock
     }
 
     /// Gives the store the ability to keep answers for later.

@@ -79,7 +79,10 @@ pub fn schema_version(target: &Target) -> Result<(i32, i32)> {
 
 /// The database's clock against this machine's, in seconds (positive: the database is ahead).
 pub fn clock_skew(target: &Target) -> Result<f64> {
-    let pg = Pg::connect(target.clone())?;
+    skew(&Pg::connect(target.clone())?)
+}
+
+fn skew(pg: &Pg) -> Result<f64> {
     let before = Utc::now();
     let db: f64 = pg.call(|c| {
         Ok(
@@ -160,11 +163,14 @@ pub struct PgStore {
 pub fn open(target: &Target, scope: Scope, reuse: Reuse) -> Result<Store> {
     let pg = Pg::connect(target.clone())?;
     migrate(&pg)?;
+    let ahead = skew(&pg)?;
     let backend = PgStore {
         pg,
         scope: scope.clone(),
     };
-    let mut store = Store::new(Box::new(backend), reuse).with_team(Box::new(team::Joiner {
+    let mut store = Store::new(Box::new(backend), reuse)
+        .with_clock(chrono::TimeDelta::milliseconds((ahead * 1000.0) as i64))
+        .with_team(Box::new(team::Joiner {
         target: target.clone(),
         scope: scope.clone(),
     }));

@@ -48,7 +48,8 @@ up AS (INSERT INTO answers AS a (host, partner, api, kind, key, result, status, 
         error_code, error_msg, http_status, request_id, checked_at, prev_result,
         prev_checked_at, change_unreported)
     SELECT $1::text, $2::text, $3::text, r.kind, r.key, r.result, r.status, r.uplimit,
-        r.error_code, r.error_msg, r.http_status, r.request_id, r.checked_at, r.prev_result,
+        r.error_code, r.error_msg, r.http_status, r.request_id,
+        EXTRACT(EPOCH FROM (SELECT t FROM now))::bigint, r.prev_result,
         r.prev_checked_at, r.change_unreported
     FROM r JOIN done ON done.kind = r.kind AND done.key = r.key AND done.token = r.token
     ON CONFLICT (host, partner, api, kind, key) DO UPDATE SET
