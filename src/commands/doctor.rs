@@ -269,22 +269,53 @@ fn state_store(r: &mut Report, location: &store::Location, scope: &crate::store:
 /// runs, and the clock against the database's (the shared bucket runs on the database's clock).
 fn team_database(r: &mut Report, target: &store::postgres::Target, scope: &store::Scope) {
     use store::postgres;
-    match postgres::schema_version(target) {
-        Ok((have, want)) => {
-            r.line(
-                Level::Ok,
-                "state database",
-                format!("{} (sslmode {:?})", target.label, target.ssl).to_lowercase(),
-            );
-            r.line(
-                Level::Ok,
-                "schema",
-                format!("version {have} (this checkuser knows {want})"),
-            );
-        }
+    // Read only: a database no run has set up yet stays empty.
+    let (have, want) = match postgres::schema::schema_version(target) {
+        Ok(v) => v,
         Err(e) => return r.line(Level::Fail, "state database", format!("{e:#}")),
+    };
+    r.line(
+        Level::Ok,
+        "state database",
+        format!("{} (sslmode {:?})", target.label, target.ssl).to_lowercase(),
+    );
+    match have {
+        0 => r.line(
+            Level::Ok,
+            "schema",
+            format!(
+                "version 0: not set up yet, the first run will create it (this checkuser \
+                 knows {want}; it needs a role that may create tables)"
+            ),
+        ),
+        h if h < want => r.line(
+            Level::Warn,
+            "schema",
+            format!(
+                "version {h}, this checkuser knows {want}: the next run migrates it (it needs \
+                 a role that may create tables)"
+            ),
+        ),
+        h if h > want => r.line(
+            Level::Fail,
+            "schema",
+            format!(
+                "version {h}, set up by a newer checkuser (this one knows {want}): upgrade \
+                 checkuser on this machine"
+            ),
+        ),
+        h => r.line(
+            Level::Ok,
+            "schema",
+            format!("version {h} (this checkuser knows {want})"),
+        ),
     }
-    match postgres::team_status(target, scope) {
+    let status = if have == 0 {
+        Ok((0, None))
+    } else {
+        postgres::team_status(target, scope)
+    };
+    match status {
         Ok((runs, ahead)) => r.line(
             Level::Ok,
             "quota",

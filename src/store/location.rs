@@ -16,14 +16,24 @@ pub enum Location {
 }
 
 impl Location {
-    /// Reads a `--state` value. A URL names a server; anything else is a file path.
+    /// Reads a `--state` value. A URL or libpq's keyword form (`host=db dbname=checkuser
+    /// user=team`) names a server, and is never taken for a file name (nor echoed: it may hold
+    /// a password); anything else is a file path.
     pub fn parse(raw: &std::ffi::OsStr) -> Result<Location> {
+        use super::postgres::Target;
         let text = raw.to_string_lossy();
-        let lower = text.to_ascii_lowercase();
-        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            return Ok(Location::Postgres(super::postgres::Target::parse(&text)?));
+        if !Target::looks_like_connection(&text) {
+            return Ok(Location::File(PathBuf::from(raw)));
         }
-        Ok(Location::File(PathBuf::from(raw)))
+        if let Some(scheme) = Target::scheme(&text) {
+            if !["postgres", "postgresql"].contains(&scheme.to_ascii_lowercase().as_str()) {
+                anyhow::bail!(
+                    "--state: {scheme}:// is not a PostgreSQL URL; a state store is a file \
+                     name, postgres://USER@HOST[:PORT]/DB or host=… dbname=… user=…"
+                );
+            }
+        }
+        Ok(Location::Postgres(Target::parse(&text)?))
     }
 
     /// The file, for a file store.
@@ -132,4 +142,62 @@ pub fn file_name_part(text: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Location> {
+        Location::parse(std::ffi::OsStr::new(s))
+    }
+
+    #[test]
+    fn keyword_connection_strings_are_databases_never_file_names() {
+        for s in [
+            "host=db port=5432 dbname=checkuser user=team",
+            "dbname=checkuser",
+            "user=team host = db",
+            "host=db dbname=checkuser user=team sslmode=verify-full sslrootcert=/etc/ca.pem \
+             connect_timeout=5",
+            "  host='db one' dbname=checkuser",
+        ] {
+            match parse(s) {
+                Ok(Location::Postgres(t)) => assert!(t.label.starts_with("postgres://"), "{s}"),
+                other => panic!("{s}: {other:?}"),
+            }
+        }
+        let Ok(Location::Postgres(t)) = parse("host=db port=6543 dbname=leads user=team") else {
+            panic!()
+        };
+        assert_eq!(t.label, "postgres://team@db:6543/leads");
+        // Anything with a scheme is a server's address, never a file, even if not PostgreSQL's.
+        assert!(parse("mysql://team@db/leads").is_err());
+        assert!(parse("postgres://team@db/leads").is_ok());
+        // Plain paths stay files, `=` in them included.
+        for s in [
+            "state.sqlite",
+            "/tmp/a b/state.sqlite",
+            "run=1.sqlite",
+            "./x/host",
+        ] {
+            assert_eq!(parse(s).unwrap(), Location::File(PathBuf::from(s)), "{s}");
+        }
+    }
+
+    #[test]
+    fn a_password_in_a_keyword_string_is_refused_and_not_echoed() {
+        for s in [
+            "host=db dbname=checkuser user=team password=hunter2",
+            "password = 'hunter2' host=db",
+            "host=db password='hun ter2' dbname=x",
+        ] {
+            let e = format!("{:#}", parse(s).unwrap_err());
+            assert!(e.contains("PGPASSWORD"), "{e}");
+            assert!(!e.contains("hunter2") && !e.contains("hun ter2"), "{e}");
+        }
+        // A broken one is not echoed either.
+        let e = format!("{:#}", parse("host=db password='hunter2").unwrap_err());
+        assert!(!e.contains("hunter2"), "{e}");
+    }
 }

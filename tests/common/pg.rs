@@ -4,6 +4,8 @@
 //! run as root (the server refuses root). Without either, the tests say how to enable them and
 //! pass, unless `CHECKUSER_REQUIRE_POSTGRES=1` (CI sets it) makes that a failure.
 
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -186,6 +188,24 @@ impl Cluster {
         self.dir.is_some()
     }
 
+    /// Makes `role` log in with a password over TCP (the cluster trusts everyone else), as a
+    /// server set up for a team would; `false` for a server named by the environment.
+    pub fn require_password(&self, role: &str) -> bool {
+        if !self.controllable() {
+            return false;
+        }
+        let hba = self.data().join("pg_hba.conf");
+        let old = std::fs::read_to_string(&hba).unwrap();
+        // The first matching line wins.
+        std::fs::write(
+            &hba,
+            format!("host all {role} 127.0.0.1/32 scram-sha-256\n{old}"),
+        )
+        .unwrap();
+        let data = self.data();
+        self.tool("pg_ctl", &["-D", data.to_str().unwrap(), "reload"])
+    }
+
     /// A new empty database; its URL.
     pub fn database(&self) -> String {
         let name = format!("t{:x}", rand_u64());
@@ -216,4 +236,32 @@ pub fn query(url: &str, sql: &str) -> Vec<postgres::Row> {
     let url = url.replace("?sslmode=disable", "");
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     c.query(sql, &[]).unwrap()
+}
+
+/// Runs SQL (several statements) on the database at `url` as the superuser (roles, grants,
+/// locks the tests set up).
+pub fn execute(url: &str, sql: &str) {
+    let url = url.replace("?sslmode=disable", "");
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute(sql).unwrap();
+}
+
+/// The same database as another role.
+pub fn as_role(url: &str, role: &str) -> String {
+    url.replacen("postgres://postgres@", &format!("postgres://{role}@"), 1)
+}
+
+/// The same database in libpq's keyword form (`host=… port=… dbname=… user=… sslmode=…`).
+pub fn keyword_form(url: &str) -> String {
+    let cfg: postgres::Config = url.parse().unwrap();
+    let host = match &cfg.get_hosts()[0] {
+        postgres::config::Host::Tcp(h) => h.clone(),
+        postgres::config::Host::Unix(p) => p.display().to_string(),
+    };
+    format!(
+        "host={host} port={} dbname={} user={} sslmode=disable",
+        cfg.get_ports()[0],
+        cfg.get_dbname().unwrap(),
+        cfg.get_user().unwrap()
+    )
 }

@@ -6,6 +6,7 @@
 //! in transaction mode is fine), and run on the connection's own thread ([`conn`]).
 
 mod conn;
+pub mod schema;
 mod team;
 mod tick;
 mod tls;
@@ -21,61 +22,6 @@ pub use conn::Target;
 
 use super::{Backend, Count, RawAnswer, Reuse, Scope, Spool, Store};
 use crate::model::{CheckType, Outcome, ResultKind, Source};
-
-/// The schema's steps; the database records how many it has taken.
-const MIGRATIONS: [&str; 2] = [
-    include_str!("0001_init.sql"),
-    include_str!("0002_fence.sql"),
-];
-
-/// An arbitrary, fixed advisory-lock key: "checkuser schema".
-const MIGRATION_LOCK: i64 = 0x6368_6b75_7365_7201;
-
-fn migrate(pg: &Pg) -> Result<()> {
-    pg.call(|c| {
-        let mut tx = c.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS checkuser_schema (version INTEGER NOT NULL);",
-        )?;
-        let version: i32 = tx
-            .query_opt("SELECT version FROM checkuser_schema", &[])?
-            .map(|r| r.get(0))
-            .unwrap_or(0);
-        for (i, step) in MIGRATIONS.iter().enumerate() {
-            if version < i as i32 + 1 {
-                tx.batch_execute(step)?;
-            }
-        }
-        tx.execute("DELETE FROM checkuser_schema", &[])?;
-        tx.execute(
-            "INSERT INTO checkuser_schema VALUES ($1)",
-            &[&(MIGRATIONS.len() as i32).max(version)],
-        )?;
-        tx.commit()?;
-        Ok(version)
-    })
-    .and_then(|version| {
-        if version > MIGRATIONS.len() as i32 {
-            anyhow::bail!(
-                "the state database was set up by a newer checkuser (schema {version}); \
-                 upgrade checkuser on this machine"
-            );
-        }
-        Ok(())
-    })
-}
-
-/// The schema version the database holds (for `doctor`).
-pub fn schema_version(target: &Target) -> Result<(i32, i32)> {
-    let pg = Pg::connect(target.clone())?;
-    migrate(&pg)?;
-    let v = pg.call(|c| {
-        Ok(c.query_one("SELECT version FROM checkuser_schema", &[])?
-            .get(0))
-    })?;
-    Ok((v, MIGRATIONS.len() as i32))
-}
 
 /// The database's clock against this machine's, in seconds (positive: the database is ahead).
 pub fn clock_skew(target: &Target) -> Result<f64> {
@@ -99,7 +45,6 @@ fn skew(pg: &Pg) -> Result<f64> {
 /// first request), for `doctor`.
 pub fn team_status(target: &Target, scope: &Scope) -> Result<(i64, Option<f64>)> {
     let pg = Pg::connect(target.clone())?;
-    migrate(&pg)?;
     let s = scope.clone();
     pg.call(move |c| {
         let runs: i64 = c
@@ -162,7 +107,7 @@ pub struct PgStore {
 /// the database was away, recorded now), and team mode.
 pub fn open(target: &Target, scope: Scope, reuse: Reuse) -> Result<Store> {
     let pg = Pg::connect(target.clone())?;
-    migrate(&pg)?;
+    schema::migrate(&pg)?;
     let ahead = skew(&pg)?;
     let backend = PgStore {
         pg,
@@ -376,7 +321,7 @@ pub struct PgAdmin {
 impl PgAdmin {
     pub fn open(target: &Target) -> Result<PgAdmin> {
         let pg = Pg::connect(target.clone())?;
-        migrate(&pg)?;
+        schema::migrate(&pg)?;
         Ok(PgAdmin { pg })
     }
 }
