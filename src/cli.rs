@@ -111,9 +111,17 @@ pub enum StateAction {
     /// Answers per type and result, the oldest and newest answer, the file size.
     Stats,
     /// Delete answers older than a duration (e.g. 90d); they will be asked again when needed.
+    ///
+    /// A run in progress on the store (same file, whatever its name) keeps the answers of its
+    /// endpoint and partner: prune deletes the others, says which it left and why (naming the
+    /// run's pid), and exits 0; prune again when the run has finished, or pass --wait-lock.
     Prune {
         #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
         older_than: Duration,
+        /// Wait for runs in progress on the store to finish, then prune their answers too
+        /// (runs sharing a PostgreSQL store take no lock).
+        #[arg(long)]
+        wait_lock: bool,
     },
     /// Write every stored answer as CSV.
     Export {

@@ -268,10 +268,19 @@ fn the_state_store_is_private_whatever_the_umask() {
 fn a_symlinked_lock_file_is_not_followed() {
     let fx = Fixture::new();
     let victim = fx.file("victim.txt", "precious");
-    // The lock lives beside the store (the sandbox's own, in the state folder).
+    // The lock file lives beside the store (the sandbox's own, in the state folder), named
+    // after the store file's identity: a store made beforehand lets it be planted.
     let folder = fx.path(".local/state/checkuser");
     std::fs::create_dir_all(&folder).unwrap();
-    let lock = folder.join("sandbox.sqlite.sandbox-sandbox-partner-0001.lock");
+    let store = folder.join("sandbox.sqlite");
+    std::fs::File::create(&store).unwrap();
+    let scope = checkuser::store::Scope {
+        host: "sandbox".into(),
+        partner: "sandbox-partner-0001".into(),
+        api: "v1".into(),
+    };
+    let lock = checkuser::store::lock::path(&store, &scope);
+    assert_eq!(lock.parent(), Some(folder.as_path()));
     std::os::unix::fs::symlink(&victim, lock).unwrap();
     let input = fx.file("in.csv", email_csv(&emails(1)));
     let out = run(

@@ -16,11 +16,21 @@ pub fn run(cfg: &StateConfig) -> Result<ExitCode> {
     if let StateJob::Copy { from, to } = &cfg.job {
         return copy(from, to);
     }
+    if let (
+        StateJob::Prune {
+            older_than,
+            wait_lock,
+        },
+        store::Location::File(path),
+    ) = (&cfg.job, &cfg.location)
+    {
+        return prune_file(path, *older_than, *wait_lock);
+    }
     let conn = store::open_admin(&cfg.location)?;
     let conn = conn.as_ref();
     match &cfg.job {
         StateJob::Stats => stats(conn),
-        StateJob::Prune(older_than) => {
+        StateJob::Prune { older_than, .. } => {
             let cutoff = Utc::now() - chrono::TimeDelta::from_std(*older_than)?;
             let n = conn.prune(cutoff)?;
             println!(
@@ -32,6 +42,43 @@ pub fn run(cfg: &StateConfig) -> Result<ExitCode> {
         StateJob::Export(output) => export(conn, output.as_deref()),
         StateJob::Copy { .. } => unreachable!("copied above"),
     }
+}
+
+/// `state prune` on a file: each (endpoint, partner) is pruned while its run lock is held, so a
+/// run in progress never loses an answer it planned to use. Its answers are left (and said so)
+/// or, with `wait_lock`, pruned once it has finished.
+fn prune_file(path: &Path, older_than: std::time::Duration, wait_lock: bool) -> Result<ExitCode> {
+    let cutoff = Utc::now() - chrono::TimeDelta::from_std(older_than)?;
+    let age = humantime::format_duration(older_than);
+    let admin = store::sqlite::SqliteAdmin::open(path)?;
+    let pruner = store::lock::Pruner::open(path)?;
+    let mut deleted = 0;
+    let mut busy = Vec::new();
+    for (host, partner, n) in admin.old_scopes(cutoff)? {
+        match pruner.try_hold(&host, &partner)? {
+            Some(_held) => deleted += admin.prune_scope(cutoff, &host, &partner)?,
+            None => busy.push((host, partner, n)),
+        }
+    }
+    for (host, partner, n) in busy {
+        let pid = pruner.holder(&host, &partner);
+        if wait_lock {
+            tracing::info!(
+                "waiting for the run with pid {pid} to finish before pruning the answers of \
+                 {host} / {partner} (--wait-lock)"
+            );
+            let _held = pruner.hold(&host, &partner)?;
+            deleted += admin.prune_scope(cutoff, &host, &partner)?;
+        } else {
+            tracing::warn!(
+                "kept {n} answers of {host} / {partner} older than {age}: the run with pid {pid} \
+                 is using this store for them; prune again when it has finished, or pass \
+                 --wait-lock to wait for it"
+            );
+        }
+    }
+    println!("deleted {deleted} answers older than {age}");
+    Ok(ExitCode::Ok)
 }
 
 fn when(secs: Option<i64>) -> String {

@@ -55,8 +55,12 @@ pub struct StateConfig {
 
 pub enum StateJob {
     Stats,
-    /// Delete the answers older than this.
-    Prune(Duration),
+    /// Delete the answers older than this; `wait_lock`: wait for runs in progress instead of
+    /// leaving their answers.
+    Prune {
+        older_than: Duration,
+        wait_lock: bool,
+    },
     /// Write every answer as CSV; `None` is standard output.
     Export(Option<PathBuf>),
     /// Copy every answer into another store (SQLite or PostgreSQL, either way).
@@ -97,7 +101,13 @@ impl StateConfig {
             Location::Postgres(_) => {
                 let job = match &a.action {
                     StateAction::Stats => StateJob::Stats,
-                    StateAction::Prune { older_than } => StateJob::Prune(*older_than),
+                    StateAction::Prune {
+                        older_than,
+                        wait_lock,
+                    } => StateJob::Prune {
+                        older_than: *older_than,
+                        wait_lock: *wait_lock,
+                    },
                     StateAction::Export { output } => {
                         super::check_writable(&[("-o", Some(output.as_path()))])?;
                         StateJob::Export((output.as_os_str() != "-").then(|| output.clone()))
@@ -116,7 +126,13 @@ impl StateConfig {
         }
         let job = match &a.action {
             StateAction::Stats => StateJob::Stats,
-            StateAction::Prune { older_than } => StateJob::Prune(*older_than),
+            StateAction::Prune {
+                older_than,
+                wait_lock,
+            } => StateJob::Prune {
+                older_than: *older_than,
+                wait_lock: *wait_lock,
+            },
             StateAction::Export { output } => {
                 // The export must not replace the store it reads, nor its journal files.
                 let [wal, shm] = crate::store::location::companions(&path);

@@ -75,6 +75,64 @@ fn writable(path: &Path) -> bool {
     unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
+/// Why a store cannot be used: it, or its folder, is read-only.
+pub(crate) fn read_only(path: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the state store {} is read-only (or its folder is): checkuser records every answer \
+         there before it is used; make it writable or pass --state PATH",
+        path.display()
+    )
+}
+
+/// What SQLite keeps beside a store (beside its real path: SQLite resolves symlinks): the
+/// rollback journal, the write-ahead log and its shared memory. One that is there and is not a
+/// regular file (a FIFO, a folder, a device, a socket, a symlink to anything) is refused before
+/// SQLite opens the store: SQLite would wait on a FIFO for ever (deaf to SIGTERM), fail on the
+/// others, or write through a link. It is left as it is.
+fn side_files_are_files(path: &Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    for (suffix, role) in [
+        ("-journal", "rollback journal"),
+        ("-wal", "write-ahead log"),
+        ("-shm", "shared memory"),
+    ] {
+        let mut side = real.clone().into_os_string();
+        side.push(suffix);
+        let side = std::path::PathBuf::from(side);
+        let Ok(meta) = std::fs::symlink_metadata(&side) else {
+            continue;
+        };
+        let t = meta.file_type();
+        let what = if t.is_file() {
+            continue;
+        } else if t.is_symlink() {
+            match std::fs::read_link(&side) {
+                Ok(to) => format!("a symbolic link (to {})", to.display()),
+                Err(_) => "a symbolic link".into(),
+            }
+        } else if t.is_fifo() {
+            "a named pipe (FIFO)".into()
+        } else if t.is_dir() {
+            "a folder".into()
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device".into()
+        } else if t.is_socket() {
+            "a socket".into()
+        } else {
+            "something else".into()
+        };
+        bail!(
+            "{} is {what}, not a regular file: SQLite would use it as the {role} of the state \
+             store {}, and could hang or fail on it. checkuser leaves it as it is: move it out of \
+             the way, then run again (or pass --state another path)",
+            side.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Opens (creating if needed) the database file and brings its schema up to date. The file
 /// holds personal data: it is created 0600 in a 0700 folder, and an older one is tightened.
 pub fn open_db(path: &Path) -> Result<Connection> {
@@ -98,11 +156,7 @@ pub fn open_db(path: &Path) -> Result<Connection> {
         }
     }
     if !writable(path) {
-        bail!(
-            "the state store {} is read-only (or its folder is): checkuser records every \
-             answer there before it is used; make it writable or pass --state PATH",
-            path.display()
-        );
+        return Err(read_only(path));
     }
     std::fs::OpenOptions::new()
         .create(true)
@@ -111,6 +165,7 @@ pub fn open_db(path: &Path) -> Result<Connection> {
         .open(path)
         .with_context(|| format!("cannot open the state store {}", path.display()))?;
     let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    side_files_are_files(path)?;
     let conn = Connection::open(path)
         .with_context(|| format!("cannot open the state store {}", path.display()))?;
     let ctx = || format!("cannot set up the state store {}", path.display());
@@ -307,6 +362,32 @@ impl SqliteAdmin {
     }
 }
 
+impl SqliteAdmin {
+    /// The (host, partner) pairs with answers older than `cutoff`, and how many each has:
+    /// `state prune` holds each pair's run lock while it deletes them.
+    pub fn old_scopes(&self, cutoff: DateTime<Utc>) -> Result<Vec<(String, String, u64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT host, partner, COUNT(*) FROM answers WHERE checked_at < ?1
+             GROUP BY host, partner ORDER BY host, partner",
+        )?;
+        let rows = stmt.query_map([cutoff.timestamp()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("cannot read the state store")
+    }
+
+    /// Deletes the answers of `host` / `partner` older than `cutoff`.
+    pub fn prune_scope(&self, cutoff: DateTime<Utc>, host: &str, partner: &str) -> Result<usize> {
+        self.conn
+            .execute(
+                "DELETE FROM answers WHERE checked_at < ?1 AND host = ?2 AND partner = ?3",
+                params![cutoff.timestamp(), host, partner],
+            )
+            .context("cannot prune the state store")
+    }
+}
+
 impl super::Admin for SqliteAdmin {
     fn counts(&self) -> Result<Vec<Count>> {
         let mut stmt = self.conn.prepare(
@@ -337,13 +418,16 @@ impl super::Admin for SqliteAdmin {
             .context("cannot read the state store")
     }
 
+    /// The answers of a scope whose run is in progress are left (`state prune` says so).
     fn prune(&self, cutoff: DateTime<Utc>) -> Result<usize> {
-        self.conn
-            .execute(
-                "DELETE FROM answers WHERE checked_at < ?1",
-                [cutoff.timestamp()],
-            )
-            .context("cannot prune the state store")
+        let pruner = super::lock::Pruner::open(&self.path)?;
+        let mut n = 0;
+        for (host, partner, _) in self.old_scopes(cutoff)? {
+            if let Some(_held) = pruner.try_hold(&host, &partner)? {
+                n += self.prune_scope(cutoff, &host, &partner)?;
+            }
+        }
+        Ok(n)
     }
 
     fn export(&self, row: &mut dyn FnMut(&[String]) -> Result<()>) -> Result<()> {
