@@ -11,8 +11,8 @@ use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use checkuser::model::{CheckType, Outcome, ResultKind, Source};
-use checkuser::store::sqlite::SqliteStore as Store;
-use checkuser::store::{AnswerStore, Reuse, RunLock, Scope};
+use checkuser::store::sqlite;
+use checkuser::store::{Reuse, RunLock, Scope};
 use common::*;
 
 /// Waits for `child`; kills it (and fails) if it is still there after a minute: a hang must
@@ -56,7 +56,7 @@ fn reuse() -> Reuse {
 
 /// Records `keys` in `store` for `scope`, answered `days` ago.
 fn remember(store: &Path, scope: &Scope, keys: &[&str], days: i64) {
-    let mut s = Store::open(store, scope.clone(), reuse()).unwrap();
+    let mut s = sqlite::store(store, scope.clone(), reuse()).unwrap();
     for k in keys {
         let o = Outcome {
             checked_at: Some(chrono::Utc::now() - chrono::TimeDelta::days(days)),

@@ -116,9 +116,9 @@ pub fn open(target: &Target, scope: Scope, reuse: Reuse) -> Result<Store> {
     let mut store = Store::new(Box::new(backend), reuse)
         .with_clock(chrono::TimeDelta::milliseconds((ahead * 1000.0) as i64))
         .with_team(Box::new(team::Joiner {
-        target: target.clone(),
-        scope: scope.clone(),
-    }));
+            target: target.clone(),
+            scope: scope.clone(),
+        }));
     if let Some(path) = spool_path(&scope) {
         replay_spool(&mut store, &path)?;
         store = store.with_spool(Box::new(FileSpool { path }));

@@ -25,7 +25,7 @@ use crate::store::{policy, Claim, Grant, Joinable, Recorded, Reuse, Scope, Team}
 
 /// The shortest time between two statements of a run: what accumulates meanwhile (claims,
 /// answers, slots) goes in the next one.
-const TICK: Duration = Duration::from_millis(400);
+const TICK: Duration = Duration::from_millis(250);
 /// How long the first ask waits for others to join it in a statement.
 const GATHER: Duration = Duration::from_millis(20);
 /// How often a run holding claims renews them when it has nothing else to say.
@@ -64,7 +64,7 @@ type Reply1<T> = oneshot::Sender<Result<T>>;
 
 enum Ask {
     Claim(Key, Reply1<Claim>),
-    Record(Record, Recorded, Reply1<Recorded>),
+    Record(Box<Record>, Recorded, Reply1<Recorded>),
     Release(i64),
     Slot(Reply1<Instant>),
     Renew(i64, Reply1<bool>),
@@ -128,6 +128,7 @@ impl PgTeam {
             held: HashSet::new(),
             last_tick: Some(Instant::now()),
             first_ask: None,
+            away: false,
         };
         tokio::spawn(actor.run(rx));
         Ok(PgTeam { asks, seen })
@@ -190,7 +191,7 @@ impl Team for PgTeam {
             token: grant.token,
             row,
         };
-        self.ask(move |tx| Ask::Record(rec, recorded, tx))
+        self.ask(move |tx| Ask::Record(Box::new(rec), recorded, tx))
     }
 
     fn release(&self, _kind: CheckType, _key: &str, token: i64) {
@@ -216,7 +217,7 @@ impl Team for PgTeam {
 #[derive(Default)]
 struct Pending {
     claims: Vec<(Key, Reply1<Claim>)>,
-    records: Vec<(Record, Recorded, Reply1<Recorded>)>,
+    records: Vec<(Box<Record>, Recorded, Reply1<Recorded>)>,
     releases: Vec<i64>,
     slots: Vec<Reply1<Instant>>,
     renews: Vec<(i64, Reply1<bool>)>,
@@ -272,6 +273,8 @@ struct Actor {
     held: HashSet<i64>,
     last_tick: Option<Instant>,
     first_ask: Option<Instant>,
+    /// The database was found away: the run is stopping, nothing waits for it again.
+    away: bool,
 }
 
 impl Actor {
@@ -398,9 +401,14 @@ impl Actor {
         }
         let held_before = self.held.clone();
         match self.send(&p).await {
-            Ok((reply, sent)) => self.apply(p, reply, sent, held_before),
+            Ok((reply, sent)) => {
+                self.away = false;
+                self.apply(p, reply, sent, held_before)
+            }
             Err(e) => {
                 tracing::warn!("team mode: {e:#}");
+                // The run stops now; what it still says is tried once, not for seconds more.
+                self.away = true;
                 p.fail(&e);
             }
         }
@@ -412,14 +420,23 @@ impl Actor {
         let mut claims: Vec<Key> = p.claims.iter().map(|(k, _)| k.clone()).collect();
         claims.sort();
         claims.dedup();
-        let records: Vec<&Record> = p.records.iter().map(|(r, _, _)| r).collect();
+        let records: Vec<&Record> = p.records.iter().map(|(r, _, _)| r.as_ref()).collect();
         let records = tick::records_json(&self.scope, &records);
         let claims = tick::claims_json(&claims);
         let released = serde_json::to_string(&p.releases).unwrap_or_else(|_| "[]".into());
         let started = Instant::now();
         loop {
             if self.link.is_none() {
-                self.link = Some(Link::connect(&self.target, &self.seen).await?);
+                match Link::connect(&self.target, &self.seen).await {
+                    Ok(link) => self.link = Some(link),
+                    // A restart is under way, or it is gone: try for a while.
+                    Err(e) if started.elapsed() < RECONNECT_FOR && !self.away => {
+                        tracing::debug!("team mode: {e:#}: trying again");
+                        tokio::time::sleep(Duration::from_millis(400)).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
                 self.seen_reconnected();
             }
             let link = self.link.as_ref().expect("just connected");
@@ -442,7 +459,7 @@ impl Actor {
             ];
             match link.query(tick::SQL, &args, &self.seen).await {
                 Ok(row) => return Ok((tick::reply(&row)?, sent)),
-                Err(e) if started.elapsed() < RECONNECT_FOR && link.is_closed() => {
+                Err(e) if started.elapsed() < RECONNECT_FOR && link.is_closed() && !self.away => {
                     tracing::warn!(
                         "team mode: the database connection was lost ({e:#}): reconnecting"
                     );
