@@ -328,3 +328,25 @@ fn doctor_checks_the_team_database() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("PGPASSWORD") && !stderr(&o).contains("hunter2"));
 }
+
+/// The store's behaviour is the same on PostgreSQL as on the SQLite file and in memory: the
+/// one conformance suite, run against a real server.
+#[test]
+fn the_postgres_store_passes_the_conformance_suite() {
+    let Some(db) = pg::Cluster::start() else {
+        return;
+    };
+    let scope = checkuser::store::Scope {
+        host: "h".into(),
+        partner: "p".into(),
+        api: "v1".into(),
+    };
+    let mut url = db.database();
+    checkuser::store::conformance::run_all(&mut |fresh, reuse| {
+        if fresh {
+            url = db.database();
+        }
+        let location = checkuser::store::Location::parse(std::ffi::OsStr::new(&url)).unwrap();
+        checkuser::store::open(&location, scope.clone(), reuse).unwrap()
+    });
+}

@@ -461,15 +461,17 @@ impl Dispatcher {
     /// Records an answer. If the store cannot (its database is away), the answer is kept for the
     /// next run and stays in this run's output, and the run stops sending.
     fn record(&mut self, kind: CheckType, o: &Outcome) -> Result<Option<crate::store::Recorded>> {
-        let failed = match crate::store::lock(&self.store).record(kind, o) {
+        let store = self.store.clone();
+        let failed = match off_worker(move || crate::store::lock(&store).record(kind, o)) {
             Ok(r) => return Ok(Some(r)),
             Err(e) => e,
         };
         self.keep(kind, o, failed)
     }
 
-    /// An answer the store could not record: kept for the next run if the store has a place
-    /// for that (else the run fails), and the run stops sending.
+    /// An answer the store could not record (its database is away, its disk is full): kept for
+    /// the next run if the store has a place for that, always kept in this run's output, and
+    /// the run stops sending. A paid answer is never dropped by failing the run here.
     fn keep(
         &mut self,
         kind: CheckType,
@@ -480,15 +482,15 @@ impl Dispatcher {
             Some(spool) => spool.keep(kind, o).is_ok(),
             None => false,
         };
-        if !kept {
-            return Err(failed);
-        }
+        let later = match kept {
+            true => "those not recorded are kept on this machine and recorded by the next run",
+            false => "those not recorded will be asked again by the next run",
+        };
         self.halt(
             StopReason::StoreUnreachable,
             format!(
-                "{failed:#}: stopped sending; the answers received are in the output (those not \
-                 recorded are kept on this machine and recorded by the next run), the rest is \
-                 pending"
+                "{failed:#}: stopped sending; the answers received are in the output ({later}), \
+                 the rest is pending"
             ),
         );
         Ok(None)
@@ -540,6 +542,15 @@ impl Dispatcher {
             window: open.window,
         };
         self.outbox.push(done);
+    }
+}
+
+/// Runs a short store call (a local file's write, no sync) so that it blocks no async worker:
+/// on a multi-threaded runtime the worker hands its other tasks over first.
+fn off_worker<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 

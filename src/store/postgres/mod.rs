@@ -376,11 +376,33 @@ impl super::Admin for PgAdmin {
         })
     }
 
+    /// Answers of a scope with a run in progress are left (the run planned with them), and
+    /// said so: a run shares the database with no lock to wait for.
     fn prune(&self, cutoff: DateTime<Utc>) -> Result<usize> {
         let at = cutoff.timestamp();
-        let n = self
-            .pg
-            .call(move |c| c.execute("DELETE FROM answers WHERE checked_at < $1", &[&at]))?;
+        let (n, kept) = self.pg.call(move |c| {
+            let live = "EXISTS (SELECT 1 FROM runs r WHERE r.host = a.host
+                AND r.partner = a.partner AND r.api = a.api
+                AND r.heartbeat > clock_timestamp() - interval '60 seconds')";
+            let n = c.execute(
+                &format!("DELETE FROM answers a WHERE checked_at < $1 AND NOT {live}"),
+                &[&at],
+            )?;
+            let kept: i64 = c
+                .query_one(
+                    &format!("SELECT count(*) FROM answers a WHERE checked_at < $1 AND {live}"),
+                    &[&at],
+                )?
+                .get(0);
+            Ok((n, kept))
+        })?;
+        if kept > 0 {
+            tracing::warn!(
+                "kept {} older than the cutoff: a run in progress is using them; prune again \
+                 when it has finished",
+                crate::output::summary::count(kept as u64, "answer")
+            );
+        }
         Ok(n as usize)
     }
 
@@ -448,6 +470,9 @@ impl super::Admin for PgAdmin {
                 })?;
             }
             if done {
+                // The planner's statistics follow the copy: a first run on it must not plan
+                // its lookups for an empty table.
+                self.pg.call(|c| c.batch_execute("ANALYZE answers"))?;
                 return Ok(n);
             }
         }

@@ -55,6 +55,8 @@ pub(super) fn migrate(pg: &Pg) -> Result<()> {
                     &[&(MIGRATIONS.len() as i32).max(version)],
                 )?;
                 tx.commit()?;
+                // Fresh statistics for the new tables and columns.
+                c.batch_execute("ANALYZE answers, claims")?;
                 Ok(version)
             })
             .with_context(|| {
