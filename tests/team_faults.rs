@@ -212,3 +212,80 @@ fn a_clock_30_s_behind_asks_nothing_a_teammate_answered() {
     finish(vec![(spawn(behind(&c_out)), c_out)], &keys);
     assert_eq!(sim.requests(), before, "nothing asked again");
 }
+
+/// A run with a smaller `--rate` joining slows the whole team while it is active: the scope
+/// sends at the smallest rate of the runs now active.
+#[test]
+fn a_smaller_rate_joining_slows_the_whole_team() {
+    let Some(db) = pg::Cluster::start() else {
+        return;
+    };
+    let url = db.database();
+    let sim = Sim::start(fast_gateway());
+    let fx = Fixture::new();
+    let big: Vec<String> = (0..120).map(|i| format!("big{i}@example.com")).collect();
+    let small: Vec<String> = (0..10).map(|i| format!("small{i}@example.com")).collect();
+    let (big_in, small_in) = (
+        fx.file("big.csv", email_csv(&big)),
+        fx.file("small.csv", email_csv(&small)),
+    );
+    let (big_out, small_out) = (fx.path("big.out.csv"), fx.path("small.out.csv"));
+    let fast = spawn(with_rate(team_cmd(&sim, &fx, &big_in, &url, &big_out), FAST));
+    std::thread::sleep(Duration::from_millis(1500));
+    let joined = sim.sandbox.stats.entries().last().map(|e| e.arrived).unwrap_or_default();
+    let slow = team_cmd(&sim, &fx, &small_in, &url, &small_out)
+        .args(["--rate", "2"])
+        .output()
+        .unwrap();
+    let left = sim.sandbox.stats.entries().last().map(|e| e.arrived).unwrap_or_default();
+    assert_eq!(slow.status.code(), Some(0), "{}", stderr(&slow));
+    signal(&fast, libc::SIGTERM);
+    let _ = fast.wait_with_output();
+    assert_true_answers(&small_out, "email", &small);
+    // Once the slots the fast run held were spent (a second), the team sent at 2/s.
+    let from = joined + Duration::from_secs(1);
+    let during = sim
+        .sandbox
+        .stats
+        .entries()
+        .iter()
+        .filter(|e| e.arrived > from && e.arrived <= left)
+        .count() as f64;
+    let secs = (left - from).as_secs_f64();
+    assert!(secs > 3.0, "the slow run lasted {secs:.1} s");
+    assert!(
+        during / secs <= 2.0 * 1.25 + 0.5,
+        "{during} requests in {secs:.1} s while a --rate 2 run was active"
+    );
+    assert_eq!(throttled(&sim), 0);
+}
+
+/// Two partners on one database share nothing: each its own quota, claims and answers.
+#[test]
+fn two_partners_on_one_database_share_neither_quota_nor_answers() {
+    let Some(db) = pg::Cluster::start() else {
+        return;
+    };
+    let url = db.database();
+    let other = checkuser::sandbox::Identity {
+        partner_id: "sandbox-partner-0002".into(),
+        ..checkuser::sandbox::Identity::builtin()
+    };
+    let (one, two) = (Sim::start(gateway()), Sim::with_identity(other, gateway()));
+    let fx = Fixture::new();
+    let keys = emails(20);
+    let input = fx.file("in.csv", email_csv(&keys));
+    let outs = (fx.path("one.csv"), fx.path("two.csv"));
+    let started = std::time::Instant::now();
+    let runs = vec![
+        (spawn(team_cmd(&one, &fx, &input, &url, &outs.0)), outs.0.clone()),
+        (spawn(team_cmd(&two, &fx, &input, &url, &outs.1)), outs.1.clone()),
+    ];
+    finish(runs, &keys);
+    for sim in [&one, &two] {
+        assert_once(sim, &keys, GATEWAY);
+    }
+    // Two quotas side by side: about 4 s each, not 8 s one after the other.
+    let took = started.elapsed().as_secs_f64();
+    assert!(took < 7.5, "{took:.1} s for two partners' 20 keys each");
+}
