@@ -9,12 +9,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 only="${1:-all}"
 
-cargo build --release --quiet --bins --examples
-BIN="$PWD/target/release/checkuser"
 TMP="$(mktemp -d)"
 SANDBOX_PID=""
 cleanup() { [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
+
+cargo build --release --quiet --bins --examples
+# The binaries are copied out of the target directory (which may be shared, CARGO_TARGET_DIR):
+# another build there must not swap them in the middle of a measurement.
+mkdir "$TMP/bin"
+for b in checkuser examples/store_bench examples/bare_loop; do
+  cp "${CARGO_TARGET_DIR:-target}/release/$b" "$TMP/bin/"
+done
+BIN="$TMP/bin/checkuser"
 
 export HUAWEICLOUD_SDK_AK=SANDBOXAK00000000001
 export HUAWEICLOUD_SDK_SK=sandbox-sk-only-opens-the-simulator
@@ -24,7 +31,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 
 # Starts the simulator as its own process on a free port; sets ENDPOINT.
 start_sandbox() {
-  [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null && wait "$SANDBOX_PID" 2>/dev/null || true
+  if [ -n "$SANDBOX_PID" ]; then kill "$SANDBOX_PID" 2>/dev/null || true; wait "$SANDBOX_PID" 2>/dev/null || true; fi
   "$BIN" sandbox --port 0 "$@" > "$TMP/sandbox.out" 2>&1 &
   SANDBOX_PID=$!
   for _ in $(seq 50); do
@@ -86,22 +93,39 @@ if [ "$only" = all ] || [ "$only" = rate ]; then
 fi
 
 if [ "$only" = all ] || [ "$only" = overhead ]; then
-  echo "== client overhead: simulator in its own process, no throttle, no latency, ${OVERHEAD_N:-50000} checks"
-  start_sandbox --throttle 0
-  emails_csv "${OVERHEAD_N:-50000}" "$TMP/over.csv"
   n="${OVERHEAD_N:-50000}"
-  walls=(); cpus=()
+  echo "== client overhead: simulator in its own process, no throttle, no latency, $n checks, 32 in flight"
+  echo "   each round times checkuser, then a bare loop that signs and sends the same requests with"
+  echo "   reqwest and nothing else (examples/bare_loop.rs), against the same simulator process"
+  start_sandbox --throttle 0
+  emails_csv "$n" "$TMP/over.csv"
+  walls=(); cpus=(); cu_per=(); bare_walls=(); bare_per=()
   for i in 1 2 3; do
+    busy=$(pgrep -x 'rustc|cc1|cc1plus|ld' | wc -l || true)
+    [ "$busy" -gt 0 ] && echo "   (warning: $busy compiler processes running; figures may be disturbed)"
     /usr/bin/time -f "%e %U %S" -o "$TMP/time" "$BIN" run "$TMP/over.csv" --endpoint "$ENDPOINT" \
       --partner-id "$PARTNER" --state "$TMP/over$i.sqlite" --rate 100000 --concurrency 32 -q \
       -o "$TMP/over.out.csv" --summary-json "$TMP/over.json" || true
     read -r w u s < "$TMP/time"
-    walls+=("$w"); cpus+=("$(echo "$u+$s" | bc -l)")
-    echo "run $i: $(echo "$n/$w" | bc -l | cut -c1-8) checks/s, wall ${w}s, CPU user ${u}s sys ${s}s"
+    req=$(json "$TMP/over.json" api_requests)
+    walls+=("$w"); cpus+=("$(echo "$u+$s" | bc -l)"); cu_per+=("$(echo "($u+$s)*1000000/$req" | bc -l)")
+    echo "run $i: checkuser $(echo "$n/$w" | bc -l | cut -c1-8) checks/s, wall ${w}s, CPU user ${u}s sys ${s}s, $req requests"
+    /usr/bin/time -f "%e %U %S" -o "$TMP/time" "$TMP/bin/bare_loop" "$ENDPOINT" "$PARTNER" "$n" 32 \
+      > "$TMP/bare.out"
+    read -r w u s < "$TMP/time"
+    bare_walls+=("$w"); bare_per+=("$(echo "($u+$s)*1000000/$n" | bc -l)")
+    echo "       $(cat "$TMP/bare.out"); CPU user ${u}s sys ${s}s"
   done
   w=$(printf "%s\n" "${walls[@]}" | median); c=$(printf "%s\n" "${cpus[@]}" | median)
+  p=$(printf "%s\n" "${cu_per[@]}" | median); bp=$(printf "%s\n" "${bare_per[@]}" | median)
+  bw=$(printf "%s\n" "${bare_walls[@]}" | median)
   echo "median: $(echo "$n/$w" | bc -l | cut -c1-8) checks/s, client CPU per 10,000 checks $(echo "$c*10000/$n" | bc -l | cut -c1-5)s"
+  ratio=$(echo "$p/$bp" | bc -l)
+  printf "bare signed-request loop: %.1f µs CPU per request; checkuser: %.1f µs; ratio %.2f (goal <= 1.5)\n" \
+    "$bp" "$p" "$ratio"
   row "client overhead ($n checks, no throttle, median of 3)" "$(printf "%.0f checks/s, %.2f s CPU per 10k checks" "$(echo "$n/$w" | bc -l)" "$(echo "$c*10000/$n" | bc -l)")"
+  row "bare signed-request loop, same requests (median of 3)" "$(printf "%.0f requests/s, %.1f us CPU per request" "$(echo "$n/$bw" | bc -l)" "$bp")"
+  row "client CPU per request, checkuser / bare loop" "$(printf "%.1f us / %.1f us = %.2f (goal <= 1.5)" "$p" "$bp" "$ratio")"
   echo
 fi
 
@@ -119,7 +143,7 @@ fi
 
 if [ "$only" = all ] || [ "$only" = store ]; then
   echo "== state store: 1,000,000 answers"
-  ./target/release/examples/store_bench 1000000 "$TMP/store.sqlite" | tee "$TMP/store.txt"
+  "$TMP/bin/store_bench" 1000000 "$TMP/store.sqlite" | tee "$TMP/store.txt"
   row "state store: record / lookup per answer" "$(awk '/record/ {r=$3} /lookup/ {l=$3} END {print r " us / " l " us"}' "$TMP/store.txt")"
   row "state store: size per answer" "$(awk '/file size/ {print $5 " bytes"}' "$TMP/store.txt" | tr -d '(')"
   python3 -c "
@@ -150,7 +174,7 @@ fi
 if [ "$only" = all ] || [ "$only" = team ]; then
   echo
   echo "== team mode: P processes on one PostgreSQL scope, simulator gateway at 5/s"
-  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  PGBIN=$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -1)
   PGDIR="$TMP/pg"; mkdir -p "$PGDIR"
   as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
   [ "$(id -u)" = 0 ] && chmod 711 "$TMP" && chown postgres: "$PGDIR"
@@ -182,11 +206,13 @@ with open(sys.argv[5], 'w') as f:
     D=$(cat "$TMP"/team[0-9]*.csv | grep -v '^searchType' | sort -u | wc -l)
     x0=$(psql_ -d "$db" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'")
     t0=$(date +%s.%N)
+    team_pids=()
     for i in $(seq 0 $((P - 1))); do
       "$BIN" run "$TMP/team$i.csv" --endpoint "$ENDPOINT" --partner-id "$PARTNER" --state "$URL" \
         -q -o "$TMP/team$i.out.csv" --summary-json "$TMP/team$i.json" || true &
+      team_pids+=("$!")
     done
-    wait $(jobs -p | grep -v "^$SANDBOX_PID\$") 2>/dev/null || true
+    wait "${team_pids[@]}" 2>/dev/null || true
     t1=$(date +%s.%N)
     x1=$(psql_ -d "$db" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'")
     req=0; thr=0
