@@ -230,14 +230,29 @@ fn a_smaller_rate_joining_slows_the_whole_team() {
         fx.file("small.csv", email_csv(&small)),
     );
     let (big_out, small_out) = (fx.path("big.out.csv"), fx.path("small.out.csv"));
-    let fast = spawn(with_rate(team_cmd(&sim, &fx, &big_in, &url, &big_out), FAST));
+    let fast = spawn(with_rate(
+        team_cmd(&sim, &fx, &big_in, &url, &big_out),
+        FAST,
+    ));
     std::thread::sleep(Duration::from_millis(1500));
-    let joined = sim.sandbox.stats.entries().last().map(|e| e.arrived).unwrap_or_default();
+    let joined = sim
+        .sandbox
+        .stats
+        .entries()
+        .last()
+        .map(|e| e.arrived)
+        .unwrap_or_default();
     let slow = team_cmd(&sim, &fx, &small_in, &url, &small_out)
         .args(["--rate", "2"])
         .output()
         .unwrap();
-    let left = sim.sandbox.stats.entries().last().map(|e| e.arrived).unwrap_or_default();
+    let left = sim
+        .sandbox
+        .stats
+        .entries()
+        .last()
+        .map(|e| e.arrived)
+        .unwrap_or_default();
     assert_eq!(slow.status.code(), Some(0), "{}", stderr(&slow));
     signal(&fast, libc::SIGTERM);
     let _ = fast.wait_with_output();
@@ -278,8 +293,14 @@ fn two_partners_on_one_database_share_neither_quota_nor_answers() {
     let outs = (fx.path("one.csv"), fx.path("two.csv"));
     let started = std::time::Instant::now();
     let runs = vec![
-        (spawn(team_cmd(&one, &fx, &input, &url, &outs.0)), outs.0.clone()),
-        (spawn(team_cmd(&two, &fx, &input, &url, &outs.1)), outs.1.clone()),
+        (
+            spawn(team_cmd(&one, &fx, &input, &url, &outs.0)),
+            outs.0.clone(),
+        ),
+        (
+            spawn(team_cmd(&two, &fx, &input, &url, &outs.1)),
+            outs.1.clone(),
+        ),
     ];
     finish(runs, &keys);
     for sim in [&one, &two] {

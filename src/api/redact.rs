@@ -172,12 +172,38 @@ fn normalized(text: &[u8], from: &[(usize, usize)]) -> (Vec<u8>, Vec<(usize, usi
 pub fn bytes(raw: &[u8]) -> Vec<u8> {
     let guard = SECRETS.read();
     let secrets: &[Secret] = guard.as_deref().map_or(&[], |s| s.as_slice());
-    let (plain, from) = decoded(raw);
-    let (text, from) = normalized(&plain, &from);
+    // Plain ASCII with no escape character reads as it is sent: no decoding or folding to do.
+    let plain = |b: &u8| b.is_ascii() && !matches!(b, b'%' | b'\\' | b'&' | b'=');
+    let (text, from) = if raw.iter().all(plain) {
+        (raw.to_vec(), (0..raw.len()).map(|i| (i, i + 1)).collect())
+    } else {
+        let (plain, from) = decoded(raw);
+        normalized(&plain, &from)
+    };
+    // The bytes a stretch to hide can start with: any other is passed at once.
+    let mut first = [false; 256];
+    for s in secrets {
+        for &c in s
+            .lower
+            .first()
+            .into_iter()
+            .chain(s.encoded.iter().filter_map(|e| e.first()))
+        {
+            first[usize::from(c)] = true;
+            first[usize::from(c.to_ascii_uppercase())] = true;
+            first[usize::from(c.to_ascii_lowercase())] = true;
+        }
+    }
+    first[usize::from(b's')] = true;
+    first[usize::from(b'S')] = true;
     // Stretches of the normalized text to hide.
     let mut hide: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < text.len() {
+        if !first[text[i] as usize] {
+            i += 1;
+            continue;
+        }
         let rest = &text[i..];
         let starts = |s: &[u8]| rest.len() >= s.len() && rest[..s.len()].eq_ignore_ascii_case(s);
         let spelled = secrets
