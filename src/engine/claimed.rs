@@ -84,6 +84,13 @@ impl Member<'_> {
                     return Ready::Lost;
                 }
             }
+            tracing::trace!(
+                "team mode: token {} waits {:?} for its slot",
+                self.grant.token,
+                self.grant
+                    .slot
+                    .saturating_duration_since(tokio::time::Instant::now())
+            );
             if !ctx.pause_until(self.grant.slot).await {
                 return Ready::Stop;
             }

@@ -9,6 +9,10 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{Outcome, ResultKind};
 
+/// How far ahead of now an answer's time may be and still count as now (see
+/// [`Reuse::is_fresh`]).
+pub const CLOCK_SLACK: Duration = Duration::from_secs(2);
+
 /// Which answers may be reused.
 #[derive(Debug, Clone, Copy)]
 pub struct Reuse {
@@ -20,9 +24,12 @@ pub struct Reuse {
 
 impl Reuse {
     /// Whether an answer given at `at` may be reused at `now`. An answer dated in the future
-    /// (the clock jumped back since) is never fresh: its age is unknown.
+    /// (the clock jumped back since) is never fresh: its age is unknown. Two machines reading
+    /// one database clock differ by the time a round trip takes: an answer up to
+    /// [`CLOCK_SLACK`] ahead is of age zero.
     pub fn is_fresh(&self, result: ResultKind, at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        if self.refresh || at > now {
+        let slack = chrono::TimeDelta::from_std(CLOCK_SLACK).unwrap_or_default();
+        if self.refresh || at > now + slack {
             return false;
         }
         let age = (now - at).to_std().unwrap_or(Duration::ZERO);

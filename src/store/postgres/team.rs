@@ -28,8 +28,12 @@ use crate::store::{policy, Claim, Grant, Joinable, Recorded, Reuse, Scope, Team}
 const TICK: Duration = Duration::from_millis(250);
 /// How long the first ask waits for others to join it in a statement.
 const GATHER: Duration = Duration::from_millis(20);
-/// How often a run holding claims renews them when it has nothing else to say.
-const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How often a run holding claims renews them when it has nothing else to say (well within
+/// the lease less the fence margin).
+const HEARTBEAT: Duration = Duration::from_secs(8);
+/// Keys are claimed only as far as the scope's bucket has slots within this time (at least
+/// one per statement): no run holds claims for slots far ahead.
+const HORIZON: Duration = Duration::from_secs(2);
 /// How often an idle run says it is alive (its `--rate` counts while it does).
 const ALIVE: Duration = Duration::from_secs(30);
 /// A run sends under a claim only while its last renewal is younger than the lease less this.
@@ -129,6 +133,8 @@ impl PgTeam {
             last_tick: Some(Instant::now()),
             first_ask: None,
             away: false,
+            deferred: Vec::new(),
+            deferred_at: Instant::now(),
         };
         tokio::spawn(actor.run(rx));
         Ok(PgTeam { asks, seen })
@@ -275,6 +281,9 @@ struct Actor {
     first_ask: Option<Instant>,
     /// The database was found away: the run is stopping, nothing waits for it again.
     away: bool,
+    /// Claims the bucket had no room for yet, and when it will.
+    deferred: Vec<(Key, Reply1<Claim>)>,
+    deferred_at: Instant,
 }
 
 impl Actor {
@@ -317,6 +326,9 @@ impl Actor {
         if !self.pending.is_empty() {
             let gathered = self.first_ask.map_or(now, |t| t + GATHER);
             due = due.min(after_last(TICK).max(gathered));
+        }
+        if !self.deferred.is_empty() {
+            due = due.min(self.deferred_at.max(after_last(TICK)));
         }
         if let Some(retry) = self.waiting.values().map(|(_, at)| *at).min() {
             due = due.min(retry.max(after_last(TICK)));
@@ -399,11 +411,17 @@ impl Actor {
                 }
             }
         }
+        // Deferred claims ride along every statement.
+        p.claims.append(&mut self.deferred);
+        let mut order: Vec<Key> = p.claims.iter().map(|(k, _)| k.clone()).collect();
+        order.sort();
+        order.dedup();
         let held_before = self.held.clone();
-        match self.send(&p).await {
+        match self.send(&p, &order).await {
             Ok((reply, sent)) => {
                 self.away = false;
-                self.apply(p, reply, sent, held_before)
+                let deferred: HashSet<Key> = order.into_iter().skip(reply.tried).collect();
+                self.apply(p, reply, sent, held_before, deferred)
             }
             Err(e) => {
                 tracing::warn!("team mode: {e:#}");
@@ -416,13 +434,10 @@ impl Actor {
     }
 
     /// Sends one statement, reconnecting for a while if the connection was lost.
-    async fn send(&mut self, p: &Pending) -> Result<(Reply, Instant)> {
-        let mut claims: Vec<Key> = p.claims.iter().map(|(k, _)| k.clone()).collect();
-        claims.sort();
-        claims.dedup();
+    async fn send(&mut self, p: &Pending, claims: &[Key]) -> Result<(Reply, Instant)> {
         let records: Vec<&Record> = p.records.iter().map(|(r, _, _)| r.as_ref()).collect();
         let records = tick::records_json(&self.scope, &records);
-        let claims = tick::claims_json(&claims);
+        let claims = tick::claims_json(claims);
         let released = serde_json::to_string(&p.releases).unwrap_or_else(|_| "[]".into());
         let started = Instant::now();
         loop {
@@ -442,7 +457,7 @@ impl Actor {
             let link = self.link.as_ref().expect("just connected");
             let s = &self.scope;
             let sent = Instant::now();
-            let args: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
+            let args: [&(dyn tokio_postgres::types::ToSql + Sync); 14] = [
                 &s.host,
                 &s.partner,
                 &s.api,
@@ -456,6 +471,7 @@ impl Actor {
                 &(p.slots.len() as i64),
                 &p.push,
                 &released,
+                &HORIZON.as_secs_f64(),
             ];
             match link.query(tick::SQL, &args, &self.seen).await {
                 Ok(row) => return Ok((tick::reply(&row)?, sent)),
@@ -484,7 +500,14 @@ impl Actor {
     }
 
     /// Hands the statement's results to the asks it carried.
-    fn apply(&mut self, p: Pending, reply: Reply, sent: Instant, held_before: HashSet<i64>) {
+    fn apply(
+        &mut self,
+        mut p: Pending,
+        reply: Reply,
+        sent: Instant,
+        held_before: HashSet<i64>,
+        deferred: HashSet<Key>,
+    ) {
         let arrived = Instant::now();
         *self.seen.renewed.lock().unwrap_or_else(|e| e.into_inner()) = Some(sent);
         let renewed: HashSet<i64> = reply.renewed.iter().copied().collect();
@@ -523,7 +546,26 @@ impl Actor {
         for (token, tx) in p.renews {
             let _ = tx.send(Ok(!lost.contains(&token) && !self.seen_lost(token)));
         }
-        self.grant(p.claims, p.slots, &reply, arrived);
+        tracing::debug!(
+            "team mode: tick: {} granted, {} refused, {} deferred, {} recorded, {} waiting, {} slots, ahead {:?}",
+            reply.granted.len(),
+            reply.refused.len(),
+            deferred.len(),
+            reply.recorded.len(),
+            self.waiting.len(),
+            reply.slots,
+            reply.ahead
+        );
+        let (later, now): (Vec<_>, Vec<_>) = std::mem::take(&mut p.claims)
+            .into_iter()
+            .partition(|(k, _)| deferred.contains(k));
+        if !later.is_empty() {
+            // Claimed when the bucket has room again, or with the next statement if sooner.
+            let room = reply.ahead.unwrap_or(0.0) - HORIZON.as_secs_f64();
+            self.deferred_at = arrived + secs(room).max(TICK);
+            self.deferred = later;
+        }
+        self.grant(now, p.slots, &reply, arrived);
     }
 
     fn seen_lost(&self, token: i64) -> bool {

@@ -22,14 +22,19 @@ const PAYLOAD_MAX: usize = 7900;
 
 /// Parameters: $1-$3 scope, $4 run id, $5 lease (s), $6 joined (epoch s, database clock),
 /// $7 rate margin, $8 records (JSON), $9 claims (JSON), $10 this run's rate, $11 extra slots,
-/// $12 throttle push (s), $13 released tokens (JSON).
+/// $12 throttle push (s), $13 released tokens (JSON), $14 horizon (s): keys are claimed only
+/// as far as the bucket has slots within the horizon (at least one per statement), so a run
+/// never holds claims for slots far ahead, and a run that joins late is not queued behind
+/// them; the keys beyond are deferred (the reply says how many were taken).
 pub const SQL: &str = "
 WITH now AS MATERIALIZED (SELECT clock_timestamp() AS t),
 r AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($8::text::jsonb) AS r(kind text, key text,
     token bigint, result text, status text, uplimit text, error_code text, error_msg text,
     http_status int, request_id text, checked_at bigint, prev_result text,
     prev_checked_at bigint, change_unreported bool, payload text)),
-q AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($9::text::jsonb) AS q(kind text, key text)),
+q AS MATERIALIZED (SELECT q.kind, q.key, q.i
+    FROM ROWS FROM (jsonb_to_recordset($9::text::jsonb) AS (kind text, key text))
+    WITH ORDINALITY AS q(kind, key, i)),
 gone AS MATERIALIZED (SELECT jsonb_array_elements_text($13::text::jsonb)::bigint AS token),
 mine AS MATERIALIZED (SELECT token FROM r UNION ALL SELECT token FROM gone),
 beat AS (UPDATE runs SET heartbeat = (SELECT t FROM now) WHERE id = $4::text),
@@ -49,7 +54,7 @@ up AS (INSERT INTO answers AS a (host, partner, api, kind, key, result, status, 
         prev_checked_at, change_unreported)
     SELECT $1::text, $2::text, $3::text, r.kind, r.key, r.result, r.status, r.uplimit,
         r.error_code, r.error_msg, r.http_status, r.request_id,
-        EXTRACT(EPOCH FROM (SELECT t FROM now))::bigint, r.prev_result,
+        floor(EXTRACT(EPOCH FROM (SELECT t FROM now)))::bigint, r.prev_result,
         r.prev_checked_at, r.change_unreported
     FROM r JOIN done ON done.kind = r.kind AND done.key = r.key AND done.token = r.token
     ON CONFLICT (host, partner, api, kind, key) DO UPDATE SET
@@ -61,19 +66,24 @@ up AS (INSERT INTO answers AS a (host, partner, api, kind, key, result, status, 
     RETURNING 1),
 told AS MATERIALIZED (SELECT pg_notify('checkuser_answers', r.payload)
     FROM r JOIN done ON done.kind = r.kind AND done.key = r.key AND done.token = r.token),
+gap AS MATERIALIZED (SELECT 1.0::float8 / (COALESCE(MIN(rate), $10::float8) * $7::float8) AS s
+    FROM runs WHERE host = $1::text AND partner = $2::text AND api = $3::text
+      AND heartbeat > (SELECT t FROM now) - interval '60 seconds'),
+allowed AS MATERIALIZED (SELECT GREATEST(1, floor(($14::float8 - COALESCE((SELECT
+        GREATEST(EXTRACT(EPOCH FROM (b.tat - (SELECT t FROM now)))::float8, 0.0) FROM quota b
+        WHERE b.host = $1::text AND b.partner = $2::text AND b.api = $3::text), 0.0))
+      / (SELECT s FROM gap)))::int8 AS n),
+tried AS MATERIALIZED (SELECT * FROM q WHERE q.i <= (SELECT n FROM allowed)),
 got AS (INSERT INTO claims AS c (host, partner, api, kind, key, run_id, token, expires)
     SELECT $1::text, $2::text, $3::text, q.kind, q.key, $4::text,
         nextval('checkuser_claim_token'), (SELECT t FROM now) + $5::float8 * interval '1 second'
-    FROM q
+    FROM tried q
     ON CONFLICT (host, partner, api, kind, key) DO UPDATE SET run_id = excluded.run_id,
         token = excluded.token, expires = excluded.expires, answered_at = NULL
     WHERE (c.answered_at IS NULL
            AND (c.expires < (SELECT t FROM now) OR c.run_id = excluded.run_id))
        OR (c.answered_at IS NOT NULL AND c.answered_at < to_timestamp($6::float8))
     RETURNING c.kind, c.key, c.token),
-gap AS MATERIALIZED (SELECT 1.0::float8 / (COALESCE(MIN(rate), $10::float8) * $7::float8) AS s
-    FROM runs WHERE host = $1::text AND partner = $2::text AND api = $3::text
-      AND heartbeat > (SELECT t FROM now) - interval '60 seconds'),
 n AS MATERIALIZED (SELECT (SELECT count(*) FROM got) + $11::int8 AS k),
 slots AS (INSERT INTO quota AS b (host, partner, api, tat)
     SELECT $1::text, $2::text, $3::text,
@@ -96,7 +106,7 @@ SELECT
       'expires_in', EXTRACT(EPOCH FROM (c.expires - (SELECT t FROM now)))::float8,
       'answer', CASE WHEN c.answered_at >= to_timestamp($6::float8) THEN to_jsonb(a) END)),
       '[]'::json)
-   FROM q LEFT JOIN claims c ON c.host = $1::text AND c.partner = $2::text
+   FROM tried q LEFT JOIN claims c ON c.host = $1::text AND c.partner = $2::text
        AND c.api = $3::text AND c.kind = q.kind AND c.key = q.key
      LEFT JOIN answers a ON a.host = $1::text AND a.partner = $2::text
        AND a.api = $3::text AND a.kind = q.kind AND a.key = q.key
@@ -105,7 +115,8 @@ SELECT
   (SELECT s FROM gap),
   (SELECT k FROM n),
   (SELECT count(*) FROM told),
-  (SELECT count(*) FROM up)";
+  (SELECT count(*) FROM up),
+  (SELECT n FROM allowed)";
 
 /// An answer to record under a token.
 pub struct Record {
@@ -133,6 +144,8 @@ pub struct Reply {
     pub gap: f64,
     /// Slots reserved.
     pub slots: i64,
+    /// How many of the keys asked for were tried (in the order sent); the rest are deferred.
+    pub tried: usize,
 }
 
 /// The records parameter: each row with its payload for the other runs.
@@ -259,6 +272,9 @@ pub fn reply(row: &tokio_postgres::Row) -> Result<Reply> {
         ahead: row.try_get(4)?,
         gap: row.try_get::<_, Option<f64>>(5)?.unwrap_or(0.2),
         slots: row.try_get::<_, Option<i64>>(6)?.unwrap_or(0),
+        tried: row
+            .try_get::<_, Option<i64>>(9)?
+            .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX)),
     })
 }
 
