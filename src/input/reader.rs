@@ -546,7 +546,13 @@ fn above_header(sample: &[u8], header_row: Option<u64>, label: &str) -> Result<A
                 "--header-row {want}: the rows of {label} above row {want} hold more than {}                  KiB; is the header really on row {want}?",
                 SNIFF_LEN / 1024
             ),
-            None => bail!("--header-row {want}: {label} has only {row} rows"),
+            None => {
+                let last = !sample[bytes..].iter().all(u8::is_ascii_whitespace);
+                bail!(
+                    "--header-row {want}: {label} has only {} rows",
+                    row - 1 + u64::from(last)
+                )
+            }
         }
     }
     if header_row.is_some() && sample[bytes..].iter().all(u8::is_ascii_whitespace) {
@@ -654,6 +660,42 @@ mod tests {
             out.push(rec);
         }
         Ok((r, out))
+    }
+
+    #[test]
+    fn rows_above_the_header_row_are_skipped_as_lines_and_never_parsed() {
+        let bytes = b"sep=,\nExport \"December\n\nName,Mail\nAnn,a@example.com\n".to_vec();
+        let opts = InputOptions {
+            path: None,
+            delimiter: None,
+            encoding: None,
+            record_cap: 1024,
+            sheet: None,
+            region: None,
+        };
+        let read = |row| {
+            RecordReader::from_reader_at(
+                Box::new(Cursor::new(bytes.clone())),
+                "t".into(),
+                &opts,
+                row,
+            )
+        };
+        let mut r = read(Some(3)).unwrap();
+        assert_eq!(r.header, ["Name", "Mail"]);
+        assert!(r.later_rows.is_empty());
+        let rec = r.next_record().unwrap().unwrap();
+        assert_eq!((rec.number, rec.line), (1, 5), "lines count the sep line");
+        assert_eq!(&rec.fields[0], "Ann");
+        // Without --header-row: row 1 is the header, and row 3 is where the names are.
+        let r = read(None).unwrap();
+        assert_eq!(r.header, ["Export \"December"]);
+        assert_eq!(
+            r.later_rows[1],
+            (3, vec!["Name".to_string(), "Mail".to_string()])
+        );
+        let err = read(Some(6)).err().unwrap().to_string();
+        assert!(err.contains("has only 4 rows"), "{err}");
     }
 
     #[test]
