@@ -636,6 +636,18 @@ fn a_header_below_row_1_is_named_in_the_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("--header-row 4"), "{err}");
+    // The title says nothing of the delimiter: each row is read as it looks.
+    let input = fx.file("semi.csv", TITLED.replace(',', ";"));
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "--check",
+            "email=E-Mail",
+        ],
+    );
+    assert!(stderr(&out).contains("--header-row 4"), "{}", stderr(&out));
     // The API's own shape too, with no --check.
     let input = fx.file(
         "per-row.csv",

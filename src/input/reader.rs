@@ -281,7 +281,7 @@ impl RecordReader {
             fallback_encoding: None,
             formula_cells: 0,
             later_rows: match header_row {
-                None => later_rows(from_header, delimiter),
+                None => later_rows(from_header, opts.delimiter.or(above.sep)),
                 Some(_) => Vec::new(),
             },
             marked: false,
@@ -581,14 +581,15 @@ fn delimiter_of(flag: Option<u8>, sep: Option<u8>, header: &[u8], label: &str) -
 }
 
 /// The lines after the header line among the first [`HEADER_SEARCH_ROWS`], each parsed on its
-/// own and numbered as rows (the header is row 1).
-fn later_rows(text: &[u8], delimiter: u8) -> Vec<(u64, Vec<String>)> {
+/// own and numbered as rows (the header is row 1), with the delimiter given, else the one each
+/// line looks delimited by (a title above the header says nothing about it).
+fn later_rows(text: &[u8], delimiter: Option<u8>) -> Vec<(u64, Vec<String>)> {
     let parse = |line: &[u8]| -> Vec<String> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .delimiter(delimiter)
+            .delimiter(delimiter.unwrap_or_else(|| sniff::detect_delimiter(line)))
             .from_reader(line)
             .byte_records()
             .next()
