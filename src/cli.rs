@@ -166,8 +166,8 @@ pub struct LogArgs {
 /// Where rows come from and where results go (shared by `run` and `validate`).
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// The lead list: CSV with a header row, or a workbook (.xlsx, .xlsm, .xls, .ods, first
-    /// row as header); - for standard input.
+    /// The lead list: CSV with a header row, or a workbook (.xlsx, .xlsm, .xls, .ods); the
+    /// header is the first row, or --header-row; - for standard input.
     pub input: PathBuf,
 
     /// Check the column COLUMN as TYPE (email, mobile or name); repeat for several checks per
@@ -181,7 +181,15 @@ pub struct InputArgs {
     #[arg(long, value_name = "NAME|#N")]
     pub sheet: Option<String>,
 
-    /// Input delimiter: , ; | or tab [default: detected from the header line].
+    /// The row that holds the column names (1-based, as a spreadsheet numbers its rows; a CSV's
+    /// `sep=` line is not counted): the rows above it, such as a title or an export date, are
+    /// not read and not written to the output [default: 1; when another of the first 20 rows
+    /// holds the columns asked for, the error names it].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub header_row: Option<u64>,
+
+    /// Input delimiter: , ; | or tab [default: named by an Excel `sep=` first line, else
+    /// detected from the header line].
     #[arg(long, value_parser = crate::input::sniff::delimiter_from_arg)]
     pub delimiter: Option<u8>,
 
@@ -203,11 +211,18 @@ pub struct InputArgs {
     pub mobile_types: MobileTypes,
 
     /// Output file; - for standard output; a name ending in .xlsx writes a workbook [default:
-    /// INPUT's name with .checked.csv, or .checked.xlsx for a workbook input, beside it; refused
+    /// INPUT's name with .checked.csv, or .checked.xlsx for a workbook input, beside it
+    /// (validate: .validated.csv or .validated.xlsx, so that it never replaces a run's); refused
     /// when another list beside it would get the same name, as a.xlsx and a.ods would: then
     /// name it with -o].
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+
+    /// Result columns per check: full (all 13) or brief (checked_key, result, error_msg: the
+    /// ones a person reads). A workbook always holds all 13, its Results sheet showing the key,
+    /// result, reason and previous result, with the other columns grouped one click away.
+    #[arg(long, value_enum, default_value_t = crate::output::Columns::Full, value_name = "SET")]
+    pub columns: crate::output::Columns,
 
     /// Output format [default: xlsx if the output name ends in .xlsx, else csv].
     #[arg(long, value_enum)]

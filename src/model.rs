@@ -262,6 +262,12 @@ pub const RESULT_COLUMNS: [&str; 13] = [
     "previous_checked_at",
 ];
 
+/// Every result column, by index into [`RESULT_COLUMNS`].
+pub const ALL_RESULTS: [usize; 13] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+
+/// The result columns a person reads: `checked_key`, `result`, `error_msg` (`--columns brief`).
+pub const BRIEF_RESULTS: [usize; 3] = [0, 1, 5];
+
 /// A 64-bit fingerprint of (type, key), to count duplicates without keeping the keys.
 pub fn fingerprint(h: &impl std::hash::BuildHasher, kind: CheckType, key: &str) -> u64 {
     use std::hash::{Hash, Hasher};

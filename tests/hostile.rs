@@ -338,7 +338,7 @@ fn a_file_cut_off_mid_row_is_read_whole_and_warned_about() {
         "{}",
         stderr(&out)
     );
-    let (_, rows) = read_csv(&fx.path("in.checked.csv"), b',');
+    let (_, rows) = read_csv(&fx.path("in.validated.csv"), b',');
     assert_eq!(rows.len(), 2, "the cut row is still written");
 }
 
@@ -873,6 +873,6 @@ fn validate_finishes_its_output_on_sigterm_and_exits_130() {
     cmd.args(["validate", input.to_str().unwrap(), "-q"]);
     let out = signalled(cmd, Duration::from_millis(300), libc::SIGTERM);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    let (_, rows) = read_csv(&fx.path("in.checked.csv"), b',');
+    let (_, rows) = read_csv(&fx.path("in.validated.csv"), b',');
     assert_eq!(rows.len(), 300_000, "every row written");
 }

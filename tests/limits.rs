@@ -53,7 +53,7 @@ fn ten_thousand_columns_are_read_and_written() {
     let input = fx.file("wide.csv", text);
     let out = run(fx.dir.path(), &["validate", input.to_str().unwrap(), "-q"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let (header, rows) = read_csv(&fx.path("wide.checked.csv"), b',');
+    let (header, rows) = read_csv(&fx.path("wide.validated.csv"), b',');
     assert_eq!(header.len(), 10_002 + 13);
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[2][9_999], "2.9999");
@@ -77,7 +77,7 @@ fn a_header_only_file_gives_a_header_only_result() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let (header, rows) = read_csv(&fx.path("h.checked.csv"), b',');
+    let (header, rows) = read_csv(&fx.path("h.validated.csv"), b',');
     assert_eq!(header.len(), 15);
     assert!(rows.is_empty());
     let s: serde_json::Value =

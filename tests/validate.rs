@@ -20,7 +20,7 @@ fn per_row_mode_keeps_every_row_in_order_and_marks_invalid_ones() {
     );
     let out = run(fx.dir.path(), &["validate", input.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let (header, rows) = read_csv(&fx.path("leads.checked.csv"), b',');
+    let (header, rows) = read_csv(&fx.path("leads.validated.csv"), b',');
     assert_eq!(
         &header[..4],
         ["searchType", "searchKey", "checked_key", "result"]
@@ -69,9 +69,9 @@ fn mapped_mode_reads_windows_1252_semicolon_exports_and_escapes_formulas() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let bytes = std::fs::read(fx.path("crm.checked.csv")).unwrap();
+    let bytes = std::fs::read(fx.path("crm.validated.csv")).unwrap();
     assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "BOM requested");
-    let (header, rows) = read_csv(&fx.path("crm.checked.csv"), b';');
+    let (header, rows) = read_csv(&fx.path("crm.validated.csv"), b';');
     assert_eq!(header[5], "email_checked_key");
     assert_eq!(header[5 + 13], "mobile_checked_key");
     assert_eq!(rows.len(), 4);
@@ -116,7 +116,7 @@ fn a_short_gbk_file_is_read_with_the_locale_as_hint_or_a_warning() {
         }
         let out = cmd.output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let (_, rows) = read_csv(&fx.path("short.checked.csv"), b',');
+        let (_, rows) = read_csv(&fx.path("short.validated.csv"), b',');
         (rows[0][0].clone(), stderr(&out))
     };
     let (name, log) = validate(Some("zh_CN.UTF-8"));
@@ -210,7 +210,7 @@ fn hostile_inputs_get_located_errors_and_exit_2() {
         assert!(stderr(&out).contains(expect), "{name}: {}", stderr(&out));
         let stem = name.trim_end_matches(".csv");
         assert!(
-            !fx.path(&format!("{stem}.checked.csv")).exists(),
+            !fx.path(&format!("{stem}.validated.csv")).exists(),
             "{name}: no output on a fatal input error"
         );
     }
@@ -234,7 +234,7 @@ fn invalid_utf8_in_strict_mode_is_a_per_row_invalid() {
         &["validate", input.to_str().unwrap(), "--encoding", "utf-8"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let (header, rows) = read_csv(&fx.path("bad.checked.csv"), b',');
+    let (header, rows) = read_csv(&fx.path("bad.validated.csv"), b',');
     assert_eq!(column(&header, &rows, "result"), ["valid", "invalid"]);
     assert!(column(&header, &rows, "error_msg")[1].contains("not valid UTF-8"));
     // Auto mode reads the same file as Windows-1252 instead, losing nothing.
@@ -342,7 +342,7 @@ fn a_csv_file_opens_right_in_a_spreadsheet_and_pipes_get_no_bom() {
     let args = ["validate", input.to_str().unwrap(), "--check", "email=邮箱"];
     let out = run(fx.dir.path(), &args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let bytes = std::fs::read(fx.path("crm.checked.csv")).unwrap();
+    let bytes = std::fs::read(fx.path("crm.validated.csv")).unwrap();
     assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "a file gets a BOM");
     let sheet = open_like_a_spreadsheet(&bytes, b';');
     assert_eq!(
@@ -471,7 +471,7 @@ fn typed_and_pasted_forms_are_read_as_libphonenumber_and_the_peers_read_them() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let (header, rows) = read_csv(&fx.path("typed.checked.csv"), b',');
+    let (header, rows) = read_csv(&fx.path("typed.validated.csv"), b',');
     let keys = column(&header, &rows, "mobile_checked_key");
     let results = column(&header, &rows, "mobile_result");
     assert_eq!(
@@ -511,4 +511,196 @@ fn typed_and_pasted_forms_are_read_as_libphonenumber_and_the_peers_read_them() {
         json["duplicates"], 2,
         "one mobile and one email typed twice"
     );
+}
+
+/// `validate` on `input` with `args`, exit 0 expected.
+fn validate_ok(fx: &Fixture, input: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["validate", input.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = run(fx.dir.path(), &all);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out
+}
+
+#[test]
+fn validate_writes_validated_csv_and_never_replaces_a_runs_answers() {
+    let fx = Fixture::new();
+    let input = fx.file("leads.csv", "Mail\na@example.com\n");
+    let answers = fx.file("leads.checked.csv", "a run's answers\n");
+    validate_ok(&fx, &input, &["--check", "email=Mail"]);
+    assert_eq!(
+        std::fs::read_to_string(&answers).unwrap(),
+        "a run's answers\n",
+        "the run's output is left alone"
+    );
+    let (h, rows) = read_csv(&fx.path("leads.validated.csv"), b',');
+    assert_eq!(column(&h, &rows, "email_result"), ["valid"]);
+}
+
+/// `sep=;` then a header and a row, in the bytes of each encoding path of the reader.
+fn sep_line_inputs() -> Vec<(&'static str, Vec<u8>)> {
+    let text = "sep=;\r\nName;E-Mail\r\nJürgen;j@example.de\r\n";
+    let utf16le: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(|u| u.to_le_bytes()))
+        .collect();
+    let utf16be: Vec<u8> = [0xFE, 0xFF]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(|u| u.to_be_bytes()))
+        .collect();
+    vec![
+        ("utf-8", text.as_bytes().to_vec()),
+        (
+            "utf-8 with a BOM",
+            [b"\xEF\xBB\xBF", text.as_bytes()].concat(),
+        ),
+        ("utf-16le", utf16le),
+        ("utf-16be", utf16be),
+        (
+            "windows-1252",
+            encoding_rs::WINDOWS_1252.encode(text).0.into_owned(),
+        ),
+    ]
+}
+
+#[test]
+fn an_excel_sep_line_names_the_delimiter_and_is_not_a_row() {
+    for (name, bytes) in sep_line_inputs() {
+        let fx = Fixture::new();
+        let input = fx.file("leads.csv", bytes);
+        let out = fx.path("out.csv");
+        validate_ok(
+            &fx,
+            &input,
+            &["--check", "email=E-Mail", "-o", out.to_str().unwrap()],
+        );
+        let (h, rows) = read_csv(&out, b';');
+        assert_eq!(h[..2], ["Name", "E-Mail"], "{name}");
+        assert_eq!(rows.len(), 1, "{name}: the sep line is no row");
+        assert_eq!(rows[0][0], "Jürgen", "{name}");
+        assert_eq!(column(&h, &rows, "email_result"), ["valid"], "{name}");
+    }
+}
+
+/// A CRM export with a title, an export date and a blank line above its header (row 4).
+const TITLED: &str = "Lead export December 2026\nexported 2026-12-01\n\nName,E-Mail\nAnn,ann@example.com\nBob,bob@example.com\n";
+
+#[test]
+fn header_row_skips_the_rows_above_the_header() {
+    let fx = Fixture::new();
+    let input = fx.file("leads.csv", TITLED);
+    validate_ok(
+        &fx,
+        &input,
+        &["--check", "email=E-Mail", "--header-row", "4"],
+    );
+    let (h, rows) = read_csv(&fx.path("leads.validated.csv"), b',');
+    assert_eq!(h[..3], ["Name", "E-Mail", "email_checked_key"]);
+    assert_eq!(
+        column(&h, &rows, "Name"),
+        ["Ann", "Bob"],
+        "rows above are not written"
+    );
+    assert_eq!(column(&h, &rows, "email_result"), ["valid", "valid"]);
+    // With a sep line: rows are counted as a spreadsheet shows them, without it.
+    let input = fx.file("sep.csv", format!("sep=;\n{}", TITLED.replace(',', ";")));
+    validate_ok(
+        &fx,
+        &input,
+        &["--check", "email=E-Mail", "--header-row", "4"],
+    );
+    let (h, rows) = read_csv(&fx.path("sep.validated.csv"), b';');
+    assert_eq!(column(&h, &rows, "email_result"), ["valid", "valid"]);
+    for command in ["run", "plan", "validate"] {
+        let help = run(fx.dir.path(), &[command, "--help"]);
+        assert!(
+            String::from_utf8_lossy(&help.stdout).contains("--header-row"),
+            "{command} takes --header-row"
+        );
+    }
+}
+
+#[test]
+fn a_header_below_row_1_is_named_in_the_error() {
+    let fx = Fixture::new();
+    let input = fx.file("leads.csv", TITLED);
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "--check",
+            "email=E-Mail",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("--header-row 4"), "{err}");
+    // The title says nothing of the delimiter: each row is read as it looks.
+    let input = fx.file("semi.csv", TITLED.replace(',', ";"));
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            input.to_str().unwrap(),
+            "--check",
+            "email=E-Mail",
+        ],
+    );
+    assert!(stderr(&out).contains("--header-row 4"), "{}", stderr(&out));
+    // The API's own shape too, with no --check.
+    let input = fx.file(
+        "per-row.csv",
+        "Leads\nsearchType,searchKey\nemail,a@example.com\n",
+    );
+    let out = run(fx.dir.path(), &["validate", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--header-row 2"), "{}", stderr(&out));
+    // A header-row past the end of the input is refused, saying so.
+    let out = run(
+        fx.dir.path(),
+        &["validate", input.to_str().unwrap(), "--header-row", "9"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--header-row 9"), "{}", stderr(&out));
+}
+
+#[test]
+fn brief_columns_keep_the_key_the_result_and_the_reason() {
+    let fx = Fixture::new();
+    let input = fx.file("leads.csv", "Mail,Phone\na@example.com,123\n");
+    let args = [
+        "--check",
+        "email=Mail",
+        "--check",
+        "mobile=Phone",
+        "--columns",
+        "brief",
+    ];
+    validate_ok(&fx, &input, &args);
+    let out = fx.path("leads.validated.csv");
+    let (h, rows) = read_csv(&out, b',');
+    assert_eq!(
+        h,
+        [
+            "Mail",
+            "Phone",
+            "email_checked_key",
+            "email_result",
+            "email_error_msg",
+            "mobile_checked_key",
+            "mobile_result",
+            "mobile_error_msg"
+        ]
+    );
+    assert_eq!(rows[0][3], "valid");
+    assert_eq!(rows[0][6], "invalid");
+    assert!(!rows[0][7].is_empty(), "the reason is kept");
+    // A brief output read back is re-checked: one set of result columns.
+    let again = fx.path("again.csv");
+    let mut args2 = args.to_vec();
+    args2.extend(["-o", again.to_str().unwrap()]);
+    validate_ok(&fx, &out, &args2);
+    let (h2, _) = read_csv(&again, b',');
+    assert_eq!(h2, h);
 }

@@ -63,7 +63,7 @@ fn a_workbook_is_read_as_people_see_it_and_answered_as_a_workbook() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows = sheet(&fx.path("export.checked.xlsx"), "Results");
+    let rows = sheet(&fx.path("export.validated.xlsx"), "Results");
     let h = &rows[0];
     let col = |name: &str| h.iter().position(|c| c == name).unwrap();
     assert_eq!(
@@ -189,7 +189,7 @@ fn two_lists_that_would_share_a_default_output_are_refused_before_any_request() 
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
         let err = stderr(&out);
         assert!(
-            err.contains("a.checked.xlsx") && err.contains("-o"),
+            err.contains("a.validated.xlsx") && err.contains("-o"),
             "{err}"
         );
         assert!(
@@ -207,7 +207,7 @@ fn two_lists_that_would_share_a_default_output_are_refused_before_any_request() 
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "relative: {}", stderr(&out));
-    assert!(!fx.path("a.checked.xlsx").exists(), "nothing written");
+    assert!(!fx.path("a.validated.xlsx").exists(), "nothing written");
     // Before any request: a run against the simulator sends nothing.
     let sim = Sim::start(no_faults());
     let out = sim
@@ -217,7 +217,7 @@ fn two_lists_that_would_share_a_default_output_are_refused_before_any_request() 
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(sim.requests(), 0);
     // Named outputs are the way out; a CSV beside a workbook makes a different file anyway.
-    let named = fx.path("a-ods.checked.xlsx");
+    let named = fx.path("a-ods.validated.xlsx");
     let mut with_o = args(&fx.path("a.ods"));
     with_o.extend(["-o".to_string(), named.to_str().unwrap().to_string()]);
     let out = bin(fx.dir.path()).args(&with_o).output().unwrap();
@@ -226,7 +226,7 @@ fn two_lists_that_would_share_a_default_output_are_refused_before_any_request() 
     leads_workbook(&fx.path("b.xlsx"));
     let out = bin(fx.dir.path()).args(args(&csv)).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(fx.path("b.checked.csv").exists());
+    assert!(fx.path("b.validated.csv").exists());
 }
 
 #[test]
@@ -254,4 +254,66 @@ fn a_workbook_input_is_logged_as_a_workbook_by_every_command() {
             "{cmd}: {err}"
         );
     }
+}
+
+/// A sheet with a title in A1, row 2 empty, the header in row 3 and two leads below.
+fn titled_workbook(path: &std::path::Path) {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet().set_name("Leads").unwrap();
+    ws.write_string(0, 0, "Lead export December 2026").unwrap();
+    ws.write_string(2, 0, "Name").unwrap();
+    ws.write_string(2, 1, "Email").unwrap();
+    for (r, (name, mail)) in [("Ann", "ann@example.com"), ("Bob", "bob@example.com")]
+        .into_iter()
+        .enumerate()
+    {
+        ws.write_string(r as u32 + 3, 0, name).unwrap();
+        ws.write_string(r as u32 + 3, 1, mail).unwrap();
+    }
+    wb.save(path).unwrap();
+}
+
+#[test]
+fn a_title_above_a_workbooks_header_is_named_then_skipped_with_header_row() {
+    let fx = Fixture::new();
+    let book = fx.path("export.xlsx");
+    titled_workbook(&book);
+    let path = book.to_str().unwrap();
+    let out = run(fx.dir.path(), &["validate", path, "--check", "email=Email"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--header-row 3"), "{}", stderr(&out));
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            path,
+            "--check",
+            "email=Email",
+            "--header-row",
+            "3",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = sheet(&fx.path("export.validated.xlsx"), "Results");
+    assert_eq!(rows[0][..3], ["Name", "Email", "email_checked_key"]);
+    assert_eq!(rows.len(), 3, "the header and two leads: {rows:?}");
+    assert_eq!(rows[2][0], "Bob");
+    // Row 2 is empty: it cannot be the header.
+    let out = run(
+        fx.dir.path(),
+        &[
+            "validate",
+            path,
+            "--check",
+            "email=Email",
+            "--header-row",
+            "2",
+            "-o",
+            "-",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("row 2"), "{}", stderr(&out));
 }

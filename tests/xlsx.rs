@@ -209,3 +209,194 @@ fn a_sandbox_run_writes_a_workbook_that_says_it_is_simulated() {
         .iter()
         .any(|r| r[0] == "simulated" && r[1].starts_with("yes")));
 }
+
+/// Per column of a sheet's XML, from its `<col>` elements: (hidden, outline level).
+fn column_looks(xml: &str, columns: usize) -> Vec<(bool, u32)> {
+    let mut looks = vec![(false, 0); columns];
+    for col in xml.split("<col ").skip(1) {
+        let col = &col[..col.find("/>").unwrap()];
+        let attr = |name: &str| {
+            col.split_whitespace()
+                .find_map(|a| a.strip_prefix(&format!("{name}=\"")))
+                .map(|v| v.trim_end_matches('"').to_string())
+        };
+        let min: usize = attr("min").unwrap().parse().unwrap();
+        let max: usize = attr("max").unwrap().parse().unwrap();
+        for c in min..=max.min(columns) {
+            looks[c - 1] = (
+                attr("hidden").as_deref() == Some("1"),
+                attr("outlineLevel").map_or(0, |l| l.parse().unwrap()),
+            );
+        }
+    }
+    looks
+}
+
+/// The CRM sample through the simulator into a workbook, as the README shows it.
+fn crm_workbook(fx: &Fixture) -> std::path::PathBuf {
+    let out = fx.path("x.xlsx");
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/crm-export.csv");
+    let o = run(
+        fx.dir.path(),
+        &[
+            "run",
+            sample.to_str().unwrap(),
+            "--sandbox",
+            "--check",
+            "email=E-Mail",
+            "--check",
+            "mobile=Phone",
+            "--check",
+            "name=Wished account",
+            "--default-country",
+            "86",
+            "-q",
+            "--state",
+            fx.state().to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.code().unwrap() <= 1, "{}", stderr(&o));
+    out
+}
+
+#[test]
+fn the_results_sheet_shows_four_columns_per_check_and_groups_the_rest() {
+    let fx = Fixture::new();
+    let out = crm_workbook(&fx);
+    let rows = sheet_rows(&out, "Results");
+    // Row 1008's extra fields widen the sheet past its header.
+    let header: Vec<&String> = rows[0].iter().filter(|h| !h.is_empty()).collect();
+    assert_eq!(header.len(), 7 + 3 * 13, "a workbook has every column");
+    let xml = zip_entry(&out, "xl/worksheets/sheet1.xml").unwrap();
+    let looks = column_looks(&xml, header.len());
+    let shown = ["checked_key", "result", "error_msg", "previous_result"];
+    for (i, name) in header.iter().enumerate() {
+        let detail = i >= 7 && !shown.iter().any(|s| name.ends_with(&format!("_{s}")));
+        let want = if detail { (true, 1) } else { (false, 0) };
+        assert_eq!(looks[i], want, "column {name}");
+    }
+    let visible: Vec<&&String> = header
+        .iter()
+        .zip(&looks)
+        .filter(|(_, l)| !l.0)
+        .map(|(h, _)| h)
+        .collect();
+    assert_eq!(visible.len(), 7 + 3 * 4, "{visible:?}");
+    // One click away: the groups are collapsed (the column after each one says so).
+    assert!(xml.contains("collapsed=\"1\""), "collapsed groups");
+    assert!(xml.contains("outlineLevelCol=\"1\""), "{xml}");
+}
+
+#[test]
+fn every_sheet_prints_landscape_fit_to_the_page_width() {
+    let fx = Fixture::new();
+    let out = crm_workbook(&fx);
+    for sheet in ["sheet1", "sheet2"] {
+        let xml = zip_entry(&out, &format!("xl/worksheets/{sheet}.xml")).unwrap();
+        assert!(
+            xml.contains("<pageSetUpPr fitToPage=\"1\"/>"),
+            "{sheet}: {xml}"
+        );
+        let setup = &xml[xml
+            .find("<pageSetup ")
+            .unwrap_or_else(|| panic!("{sheet}: no pageSetup"))..];
+        let setup = &setup[..setup.find("/>").unwrap()];
+        assert!(
+            setup.contains("orientation=\"landscape\""),
+            "{sheet}: {setup}"
+        );
+        assert!(setup.contains("fitToHeight=\"0\""), "{sheet}: {setup}");
+        assert!(
+            !setup.contains("fitToWidth=") || setup.contains("fitToWidth=\"1\""),
+            "{setup}"
+        );
+    }
+}
+
+#[test]
+fn the_summary_rounds_durations_and_rates_for_people() {
+    let fx = Fixture::new();
+    let out = crm_workbook(&fx);
+    let mut book: Xlsx<_> = open_workbook(&out).unwrap();
+    let summary = book.worksheet_range("Summary").unwrap();
+    for name in ["elapsed seconds", "requests per second"] {
+        let row = summary
+            .rows()
+            .find(|r| r[0] == Data::String(name.into()))
+            .unwrap_or_else(|| panic!("no {name} row"));
+        let Data::Float(f) = row[1] else {
+            panic!("{name} is {:?}", row[1]);
+        };
+        assert!(((f * 10.0).round() - f * 10.0).abs() < 1e-9, "{name} = {f}");
+    }
+}
+
+/// Runs a program if it is installed; `None` (said on stderr) if it is not.
+fn tool(name: &str, args: &[&str], dir: &std::path::Path) -> Option<std::process::Output> {
+    match std::process::Command::new(name)
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .output()
+    {
+        Ok(o) => Some(o),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("SKIPPED: {name} is not installed (apt-get install libreoffice-calc-nogui poppler-utils)");
+            None
+        }
+        Err(e) => panic!("{name}: {e}"),
+    }
+}
+
+#[test]
+fn libreoffice_prints_the_crm_samples_results_on_one_page() {
+    let fx = Fixture::new();
+    let out = crm_workbook(&fx);
+    let dir = fx.dir.path();
+    let Some(o) = tool(
+        "soffice",
+        &[
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            dir.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+        dir,
+    ) else {
+        return;
+    };
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pdf = fx.path("x.pdf");
+    let Some(info) = tool("pdfinfo", &[pdf.to_str().unwrap()], dir) else {
+        return;
+    };
+    let info = String::from_utf8_lossy(&info.stdout).into_owned();
+    let pages: u32 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .map(|n| n.trim().parse().unwrap())
+        .unwrap_or_else(|| panic!("{info}"));
+    // Results, Changes and Summary: one page each.
+    let sheets = open_workbook::<Xlsx<_>, _>(&out).unwrap().sheet_names();
+    assert_eq!(sheets, ["Results", "Changes", "Summary"]);
+    assert_eq!(pages, 3, "one page per sheet: {info}");
+    let Some(first) = tool(
+        "pdftotext",
+        &["-f", "1", "-l", "1", pdf.to_str().unwrap(), "-"],
+        dir,
+    ) else {
+        return;
+    };
+    let first = String::from_utf8_lossy(&first.stdout).into_owned();
+    for text in ["Wished account", "email_result", "1001", "1010"] {
+        assert!(first.contains(text), "page 1 shows {text}: {first}");
+    }
+    assert!(
+        !first.contains("request_id"),
+        "detail columns are collapsed: {first}"
+    );
+}

@@ -20,7 +20,7 @@ const WORKBOOK_COLUMNS: usize = 16_384;
 
 /// Opens and sniffs the input and resolves its columns (no output is touched).
 pub fn open_input(cfg: &JobConfig) -> Result<Input> {
-    let input = resolve(cfg, RecordReader::open(&cfg.input)?)?;
+    let input = resolve(cfg, RecordReader::open_at(&cfg.input, cfg.header_row)?)?;
     tracing::info!("{}", input.described(cfg));
     Ok(input)
 }
@@ -38,6 +38,8 @@ pub struct Snapshot {
     known: Mutex<Option<TextEncoding>>,
     /// Whether the first reading said how it reads the input (once per run, workbooks too).
     told: std::sync::atomic::AtomicBool,
+    /// A workbook's rows after its header among the first few (where to look for a header).
+    later_rows: Vec<(u64, Vec<String>)>,
 }
 
 impl Snapshot {
@@ -49,13 +51,18 @@ impl Snapshot {
             .as_ref()
             .ok_or_else(|| anyhow!("internal error: a snapshot needs a file"))?;
         if crate::input::workbook::is_workbook(path) {
-            let (csv, sheet) = crate::input::workbook::to_csv(path, cfg.input.sheet.as_deref())?;
+            let book = crate::input::workbook::convert_at(
+                path,
+                cfg.input.sheet.as_deref(),
+                cfg.header_row,
+            )?;
             return Ok(Snapshot {
-                file: Arc::new(csv),
-                label: format!("{} (sheet '{sheet}')", path.display()),
-                sheet: Some(sheet),
+                file: Arc::new(book.file),
+                label: format!("{} (sheet '{}')", path.display(), book.shown),
+                sheet: Some(book.shown),
                 known: Mutex::new(Some(TextEncoding::Utf8 { strict: true })),
                 told: Default::default(),
+                later_rows: book.later_rows,
             });
         }
         let mut original =
@@ -75,6 +82,7 @@ impl Snapshot {
             sheet: None,
             known: Mutex::new(None),
             told: Default::default(),
+            later_rows: Vec::new(),
         })
     }
 
@@ -92,7 +100,13 @@ impl Snapshot {
             file: self.file.clone(),
             pos: 0,
         };
-        let mut reader = RecordReader::from_reader(Box::new(at), self.label.clone(), &opts)?;
+        // A workbook's converted text starts at its header row already.
+        let header_row = cfg.header_row.filter(|_| self.sheet.is_none());
+        let mut reader =
+            RecordReader::from_reader_at(Box::new(at), self.label.clone(), &opts, header_row)?;
+        if self.sheet.is_some() {
+            reader.later_rows = self.later_rows.clone();
+        }
         reader.sheet = self.sheet.clone();
         let input = resolve(cfg, reader)?;
         self.known
@@ -133,8 +147,12 @@ impl Input {
                 self.reader.delimiter as char
             ),
         };
+        let row = match cfg.header_row {
+            Some(n) if n > 1 => format!(", header on row {n} (the rows above are not read)"),
+            _ => String::new(),
+        };
         format!(
-            "reading {} as {how}{}",
+            "reading {} as {how}{row}{}",
             cfg.input_label(),
             if self.layout.is_recheck() {
                 " (a previous output: its result columns are replaced)"
@@ -148,6 +166,16 @@ impl Input {
 fn resolve(cfg: &JobConfig, mut reader: RecordReader) -> Result<Input> {
     let layout = match Layout::resolve(&reader.header, &cfg.specs, cfg.rules) {
         Ok(layout) => layout,
+        // Row 1 is no header, but a later row is: say which.
+        Err(e) if cfg.header_row.is_none() && later_header(cfg, &reader).is_some() => {
+            let n = later_header(cfg, &reader).unwrap_or(1);
+            let text = e.to_string();
+            let head = text.split("\n  for example:").next().unwrap_or(&text);
+            anyhow::bail!(
+                "{head}\n  row {n} holds the columns asked for: pass --header-row {n} (the rows \
+                 above it are not read)"
+            )
+        }
         // No --check and no per-row columns: show flags for the columns that look right.
         Err(e) if cfg.specs.is_empty() => {
             return Err(super::suggest::no_columns(e, &mut reader, cfg.rules))
@@ -162,6 +190,15 @@ fn resolve(cfg: &JobConfig, mut reader: RecordReader) -> Result<Input> {
     // Known now, before any request: a workbook output too wide to be written.
     check_width(cfg, &input, 0, None)?;
     Ok(input)
+}
+
+/// The first row after the header, among the first few, that holds the columns asked for.
+fn later_header(cfg: &JobConfig, reader: &RecordReader) -> Option<u64> {
+    reader
+        .later_rows
+        .iter()
+        .find(|(_, cells)| Layout::resolve(cells, &cfg.specs, cfg.rules).is_ok())
+        .map(|(n, _)| *n)
 }
 
 /// Refuses workbook outputs (`-o`, `--changes`) that could not hold rows `widest` fields wide
@@ -231,7 +268,11 @@ fn sink_at(
         format,
         changes_sheet,
     };
-    Sink::create(&opts, &input.layout.output_header(), input.layout.width)
+    let header = match format {
+        Format::Csv => input.layout.output_header_kept(cfg.columns.kept()),
+        Format::Xlsx => input.layout.output_header(),
+    };
+    Sink::create_with(&opts, cfg.columns, &header, input.layout.width)
 }
 
 /// The summary's first figures: what runs, on what, since when.

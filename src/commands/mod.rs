@@ -34,14 +34,12 @@ pub fn execute(cli: &Cli) -> ExitCode {
         Command::Validate(a) => {
             let reports = Reports::new("validate", &a.input, None, quiet);
             let last = reports.clone();
-            reports.finish(
-                JobConfig::from_args(&a.input, &cli.log, true).and_then(|cfg| {
-                    runtime()?.block_on(async {
-                        let stop = signals::interrupts(move || last.abandoned());
-                        validate::validate_until(cfg, stop).await
-                    })
-                }),
-            )
+            reports.finish(JobConfig::for_validate(&a.input, &cli.log).and_then(|cfg| {
+                runtime()?.block_on(async {
+                    let stop = signals::interrupts(move || last.abandoned());
+                    validate::validate_until(cfg, stop).await
+                })
+            }))
         }
         Command::Run(a) => {
             let reports = Reports::new("run", &a.input, a.changes.as_deref(), quiet);

@@ -38,7 +38,7 @@ impl Reports {
             (Some(o), _) => vec![o.clone()],
             (None, Some(i)) => [crate::output::Format::Csv, crate::output::Format::Xlsx]
                 .into_iter()
-                .map(|f| crate::config::default_output(i, f))
+                .map(|f| crate::config::default_output(i, f, crate::config::Naming::of(command)))
                 .collect(),
             (None, None) => vec![PathBuf::from("-")],
         };

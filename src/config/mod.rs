@@ -36,6 +36,37 @@ pub struct JobConfig {
     pub escape_formulas: bool,
     pub summary_json: Option<PathBuf>,
     pub display: Display,
+    /// `--header-row`: the 1-based row holding the column names; `None` is row 1, and an
+    /// error then names a later row that holds the columns asked for.
+    pub header_row: Option<u64>,
+    /// `--columns`: the result columns of a CSV output.
+    pub columns: crate::output::Columns,
+}
+
+/// What a command's default output is called: `<stem>.checked.csv` for a run,
+/// `<stem>.validated.csv` for `validate`, so that validating a list never replaces a run's
+/// answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    Checked,
+    Validated,
+}
+
+impl Naming {
+    /// The naming of a command's outputs (`validate`, else a run's).
+    pub fn of(command: &str) -> Naming {
+        match command {
+            "validate" => Naming::Validated,
+            _ => Naming::Checked,
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Naming::Checked => "checked",
+            Naming::Validated => "validated",
+        }
+    }
 }
 
 impl From<&LogArgs> for Display {
@@ -53,6 +84,20 @@ impl JobConfig {
     /// `writes_output` is false for `plan`, which reads the input and writes only its summary:
     /// where the output would go is then not its concern.
     pub fn from_args(a: &InputArgs, log: &LogArgs, writes_output: bool) -> Result<JobConfig> {
+        JobConfig::named(a, log, writes_output, Naming::Checked)
+    }
+
+    /// For `validate`: its default output is `<stem>.validated.csv`.
+    pub fn for_validate(a: &InputArgs, log: &LogArgs) -> Result<JobConfig> {
+        JobConfig::named(a, log, true, Naming::Validated)
+    }
+
+    fn named(
+        a: &InputArgs,
+        log: &LogArgs,
+        writes_output: bool,
+        naming: Naming,
+    ) -> Result<JobConfig> {
         let stdin = a.input.as_os_str() == "-";
         let encoding = match &a.encoding {
             Some(label) => Some(encoding_from_label(label).context("--encoding")?),
@@ -82,10 +127,10 @@ impl JobConfig {
             Some(p) if p.as_os_str() == "-" => None,
             Some(p) => Some(p.clone()),
             None if stdin => None,
-            None => Some(default_output(&a.input, format)),
+            None => Some(default_output(&a.input, format, naming)),
         };
         if a.output.is_none() && !stdin && writes_output {
-            shared_default_output(&a.input, format)?;
+            shared_default_output(&a.input, format, naming)?;
         }
         if output.is_none() && format == Format::Xlsx {
             bail!("a workbook cannot go to standard output: pass -o NAME.xlsx");
@@ -127,6 +172,8 @@ impl JobConfig {
             escape_formulas: !a.no_escape_formulas,
             summary_json: a.summary_json.clone(),
             display: log.into(),
+            header_row: a.header_row,
+            columns: a.columns,
         })
     }
 
@@ -157,13 +204,13 @@ impl JobConfig {
     }
 }
 
-/// `<input stem>.checked.csv` (or `.xlsx`) beside the input.
-pub fn default_output(input: &Path, format: Format) -> PathBuf {
+/// `<input stem>.checked.csv` (or `.xlsx`; `.validated.` for `validate`) beside the input.
+pub fn default_output(input: &Path, format: Format, naming: Naming) -> PathBuf {
     let stem = input
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".into());
-    input.with_file_name(format!("{stem}.checked.{}", format.extension()))
+    input.with_file_name(format!("{stem}.{}.{}", naming.word(), format.extension()))
 }
 
 /// Extensions of the lead lists a folder may hold side by side.
@@ -173,7 +220,7 @@ const LIST_EXTENSIONS: [&str; 7] = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", 
 /// and `a.ods` both make `a.checked.xlsx` (as `a.csv` and `a.tsv` make `a.checked.csv`), and
 /// the second run would silently replace the first one's results. Checked before anything is
 /// read or sent; `-o` names the output and ends the ambiguity.
-fn shared_default_output(input: &Path, format: Format) -> Result<()> {
+fn shared_default_output(input: &Path, format: Format, naming: Naming) -> Result<()> {
     let (Some(name), Some(stem)) = (input.file_name(), input.file_stem()) else {
         return Ok(());
     };
@@ -189,7 +236,7 @@ fn shared_default_output(input: &Path, format: Format) -> Result<()> {
             .and_then(|e| e.to_str())
             .is_some_and(|e| LIST_EXTENSIONS.iter().any(|l| l.eq_ignore_ascii_case(e)))
     };
-    let mine = default_output(input, format);
+    let mine = default_output(input, format, naming);
     for other in entries.flatten().map(|e| e.path()) {
         if other.file_name() == Some(name)
             || other.file_stem() != Some(stem)
@@ -202,14 +249,15 @@ fn shared_default_output(input: &Path, format: Format) -> Result<()> {
             true => Format::Xlsx,
             false => Format::Csv,
         };
-        if default_output(&other, theirs).file_name() == mine.file_name() {
+        if default_output(&other, theirs, naming).file_name() == mine.file_name() {
             let ext = input
                 .extension()
                 .map(|e| e.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let instead = input.with_file_name(format!(
-                "{}-{ext}.checked.{}",
+                "{}-{ext}.{}.{}",
                 stem.to_string_lossy(),
+                naming.word(),
                 format.extension()
             ));
             bail!(
@@ -666,7 +714,7 @@ mod tests {
 
     #[test]
     fn default_output_sits_beside_the_input() {
-        let out = |p: &str, f| default_output(Path::new(p), f);
+        let out = |p: &str, f| default_output(Path::new(p), f, Naming::Checked);
         assert_eq!(
             out("/d/leads.csv", Format::Csv),
             Path::new("/d/leads.checked.csv")
@@ -675,6 +723,15 @@ mod tests {
         assert_eq!(
             out("/d/l.csv", Format::Xlsx),
             Path::new("/d/l.checked.xlsx")
+        );
+        let validated = |p: &str, f| default_output(Path::new(p), f, Naming::Validated);
+        assert_eq!(
+            validated("/d/leads.csv", Format::Csv),
+            Path::new("/d/leads.validated.csv")
+        );
+        assert_eq!(
+            validated("/d/l.ods", Format::Xlsx),
+            Path::new("/d/l.validated.xlsx")
         );
     }
 }

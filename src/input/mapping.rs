@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use anyhow::{bail, Result};
 
-use crate::model::{CheckType, Local, RESULT_COLUMNS};
+use crate::model::{CheckType, Local, ALL_RESULTS, BRIEF_RESULTS, RESULT_COLUMNS};
 use crate::normalize::{self, Rules};
 use crate::output::escape::unescape;
 
@@ -182,9 +182,14 @@ impl Layout {
 
     /// The output header: input header, then the result columns of each check.
     pub fn output_header(&self) -> Vec<String> {
+        self.output_header_kept(&crate::model::ALL_RESULTS)
+    }
+
+    /// The output header with only the result columns `kept` (indexes into the 13).
+    pub fn output_header_kept(&self, kept: &[usize]) -> Vec<String> {
         let mut out = self.header.clone();
         for p in &self.prefixes {
-            out.extend(RESULT_COLUMNS.iter().map(|c| format!("{p}{c}")));
+            out.extend(kept.iter().map(|&i| format!("{p}{}", RESULT_COLUMNS[i])));
         }
         out
     }
@@ -269,8 +274,9 @@ impl Layout {
     }
 }
 
-/// If the header holds a previous run's full set of result columns (for the per-row layout
-/// or for one or more `TYPE_` prefixes), the indexes of the other columns.
+/// If the header holds a previous run's result columns, all 13 or the three of `--columns
+/// brief` (for the per-row layout or for one or more `TYPE_` prefixes), the indexes of the
+/// other columns.
 fn previous_results(header: &[String]) -> Option<Vec<usize>> {
     let is_prefix = |p: &str| {
         p.is_empty()
@@ -285,18 +291,28 @@ fn previous_results(header: &[String]) -> Option<Vec<usize>> {
         .filter_map(|h| h.strip_suffix(RESULT_COLUMNS[0]))
         .filter(|p| is_prefix(p))
         .collect();
-    prefixes.retain(|p| {
-        RESULT_COLUMNS
-            .iter()
-            .all(|c| header.iter().any(|h| *h == format!("{p}{c}")))
-    });
-    if prefixes.is_empty() {
+    // Each prefix with the set of result columns its header holds: all 13, or the brief ones.
+    let sets: Vec<(&str, &[usize])> = prefixes
+        .drain(..)
+        .filter_map(|p| {
+            let has = |i: usize| {
+                header
+                    .iter()
+                    .any(|h| *h == format!("{p}{}", RESULT_COLUMNS[i]))
+            };
+            [&ALL_RESULTS[..], &BRIEF_RESULTS[..]]
+                .into_iter()
+                .find(|set| set.iter().all(|&i| has(i)))
+                .map(|set| (p, set))
+        })
+        .collect();
+    if sets.is_empty() {
         return None;
     }
     let old = |h: &str| {
-        prefixes.iter().any(|p| {
+        sets.iter().any(|(p, set)| {
             h.strip_prefix(p)
-                .is_some_and(|c| RESULT_COLUMNS.contains(&c))
+                .is_some_and(|c| set.iter().any(|&i| RESULT_COLUMNS[i] == c))
         })
     };
     Some((0..header.len()).filter(|&i| !old(&header[i])).collect())

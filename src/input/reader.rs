@@ -28,6 +28,9 @@ const LOOKAHEAD: u64 = 4 << 20;
 /// How much of the rest of the file is read to tell a long field from an unclosed quote.
 const QUOTE_SCAN: u64 = 1 << 30;
 
+/// Rows looked at for the column names when row 1 does not hold them.
+pub const HEADER_SEARCH_ROWS: usize = 20;
+
 /// What the user said (or did not say) about the input.
 #[derive(Debug, Clone)]
 pub struct InputOptions {
@@ -109,6 +112,10 @@ pub struct RecordReader {
     pub fallback_encoding: Option<&'static encoding_rs::Encoding>,
     /// For a workbook: cells holding a formula with no saved value (their checks are invalid).
     pub formula_cells: u64,
+    /// The rows after the header among the first [`HEADER_SEARCH_ROWS`], numbered as a
+    /// spreadsheet shows them, each read on its own: where to look for the column names when
+    /// the header row does not hold them. Empty with `--header-row`.
+    pub later_rows: Vec<(u64, Vec<String>)>,
     /// Whether cells may carry marks ([`marks`]): true for a converted workbook; a CSV's
     /// cells have a leading mark defused.
     marked: bool,
@@ -126,12 +133,18 @@ pub struct RecordReader {
 }
 
 impl RecordReader {
-    /// Opens the input, sniffs it and reads the header row.
+    /// Opens the input, sniffs it and reads the header row (row 1).
     pub fn open(opts: &InputOptions) -> Result<RecordReader> {
+        RecordReader::open_at(opts, None)
+    }
+
+    /// [`RecordReader::open`] with the header on row `header_row` (`--header-row`, 1-based):
+    /// the rows above it are not read.
+    pub fn open_at(opts: &InputOptions, header_row: Option<u64>) -> Result<RecordReader> {
         let (source, label): (Box<dyn Read + Send>, String) = match &opts.path {
             None => (Box::new(io::stdin()), "standard input".into()),
             Some(p) if super::workbook::is_workbook(p) => {
-                let book = super::workbook::convert(p, opts.sheet.as_deref())?;
+                let book = super::workbook::convert_at(p, opts.sheet.as_deref(), header_row)?;
                 let (csv, sheet) = (book.file, book.shown);
                 let opts = InputOptions {
                     delimiter: Some(b','),
@@ -142,19 +155,33 @@ impl RecordReader {
                 let mut r = RecordReader::from_reader(Box::new(csv), label, &opts)?;
                 r.sheet = Some(sheet);
                 r.formula_cells = book.formula_cells;
+                r.later_rows = book.later_rows;
                 r.marked = true;
                 return Ok(r);
             }
             Some(p) => (Box::new(open_file(p)?), p.display().to_string()),
         };
-        RecordReader::from_reader(source, label, opts)
+        RecordReader::from_reader_at(source, label, opts, header_row)
     }
 
     /// Like `open`, from any byte source (`opts.path` is ignored); `label` names it in messages.
     pub fn from_reader(
+        source: Box<dyn Read + Send>,
+        label: String,
+        opts: &InputOptions,
+    ) -> Result<RecordReader> {
+        RecordReader::from_reader_at(source, label, opts, None)
+    }
+
+    /// [`RecordReader::from_reader`] with the header on row `header_row` (`--header-row`).
+    /// An Excel `sep=X` first line names the delimiter and is no row (rows are counted
+    /// without it, as a spreadsheet shows them); the rows above the header are skipped as
+    /// lines, never parsed (a title's stray quote cannot swallow the file).
+    pub fn from_reader_at(
         mut source: Box<dyn Read + Send>,
         label: String,
         opts: &InputOptions,
+        header_row: Option<u64>,
     ) -> Result<RecordReader> {
         let mut prefix = Vec::with_capacity(SNIFF_LEN);
         (&mut source)
@@ -219,9 +246,10 @@ impl RecordReader {
                 (start, 0, sample)
             }
         };
-        let delimiter = opts
-            .delimiter
-            .unwrap_or_else(|| sniff::detect_delimiter(&sample));
+        let above = above_header(&sample, header_row, &label)?;
+        let from_header = &sample[above.bytes..];
+        let delimiter = delimiter_of(opts.delimiter, above.sep, from_header, &label);
+        let skip = skip + above.bytes;
         let mut guard = Guard {
             inner: start,
             delivered: 0,
@@ -252,11 +280,15 @@ impl RecordReader {
             fallback_records: 0,
             fallback_encoding: None,
             formula_cells: 0,
+            later_rows: match header_row {
+                None => later_rows(from_header, opts.delimiter.or(above.sep)),
+                Some(_) => Vec::new(),
+            },
             marked: false,
             region: opts.region.clone(),
             cap: opts.record_cap,
             number: 0,
-            line: 1,
+            line: 1 + above.lines,
             last_multiline: false,
             line_of_last: 0,
             fields_of_last: 0,
@@ -489,6 +521,94 @@ impl RecordReader {
     }
 }
 
+/// What lies above the header in the sample: an Excel `sep=` line, then with `--header-row N`
+/// the N-1 rows above it.
+struct Above {
+    /// The delimiter the `sep=` line names.
+    sep: Option<u8>,
+    /// Bytes of the sample before the header line.
+    bytes: usize,
+    /// Lines before the header line.
+    lines: u64,
+}
+
+fn above_header(sample: &[u8], header_row: Option<u64>, label: &str) -> Result<Above> {
+    let (sep, mut bytes) = sniff::sep_line(sample).map_or((None, 0), |(d, n)| (Some(d), n));
+    let mut lines = u64::from(sep.is_some());
+    let want = header_row.unwrap_or(1);
+    for row in 1..want {
+        match sample[bytes..].iter().position(|&b| b == b'\n') {
+            Some(at) => {
+                bytes += at + 1;
+                lines += 1;
+            }
+            None if sample.len() >= SNIFF_LEN => bail!(
+                "--header-row {want}: the rows of {label} above row {want} hold more than {}                  KiB; is the header really on row {want}?",
+                SNIFF_LEN / 1024
+            ),
+            None => {
+                let last = !sample[bytes..].iter().all(u8::is_ascii_whitespace);
+                bail!(
+                    "--header-row {want}: {label} has only {} rows",
+                    row - 1 + u64::from(last)
+                )
+            }
+        }
+    }
+    if header_row.is_some() && sample[bytes..].iter().all(u8::is_ascii_whitespace) {
+        bail!("--header-row {want}: {label} has nothing on row {want} or below");
+    }
+    Ok(Above { sep, bytes, lines })
+}
+
+/// The delimiter: `--delimiter`, else the one a `sep=` line names, else detected from the
+/// header line.
+fn delimiter_of(flag: Option<u8>, sep: Option<u8>, header: &[u8], label: &str) -> u8 {
+    match (flag, sep) {
+        (Some(f), Some(s)) if f != s => {
+            tracing::warn!(
+                "{label} starts with sep={}, but --delimiter says {:?}: reading with {:?}",
+                s as char,
+                f as char,
+                f as char
+            );
+            f
+        }
+        (Some(f), _) => f,
+        (None, Some(s)) => s,
+        (None, None) => sniff::detect_delimiter(header),
+    }
+}
+
+/// The lines after the header line among the first [`HEADER_SEARCH_ROWS`], each parsed on its
+/// own and numbered as rows (the header is row 1), with the delimiter given, else the one each
+/// line looks delimited by (a title above the header says nothing about it).
+fn later_rows(text: &[u8], delimiter: Option<u8>) -> Vec<(u64, Vec<String>)> {
+    let parse = |line: &[u8]| -> Vec<String> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter.unwrap_or_else(|| sniff::detect_delimiter(line)))
+            .from_reader(line)
+            .byte_records()
+            .next()
+            .and_then(Result::ok)
+            .map(|r| {
+                r.iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    text.split(|&b| b == b'\n')
+        .take(HEADER_SEARCH_ROWS)
+        .enumerate()
+        .skip(1)
+        .map(|(i, line)| (i as u64 + 1, parse(line)))
+        .collect()
+}
+
 /// A source that failed while read ahead: the failure comes when the reading gets there.
 struct Failed(Option<io::Error>);
 
@@ -541,6 +661,42 @@ mod tests {
             out.push(rec);
         }
         Ok((r, out))
+    }
+
+    #[test]
+    fn rows_above_the_header_row_are_skipped_as_lines_and_never_parsed() {
+        let bytes = b"sep=,\nExport \"December\n\nName,Mail\nAnn,a@example.com\n".to_vec();
+        let opts = InputOptions {
+            path: None,
+            delimiter: None,
+            encoding: None,
+            record_cap: 1024,
+            sheet: None,
+            region: None,
+        };
+        let read = |row| {
+            RecordReader::from_reader_at(
+                Box::new(Cursor::new(bytes.clone())),
+                "t".into(),
+                &opts,
+                row,
+            )
+        };
+        let mut r = read(Some(3)).unwrap();
+        assert_eq!(r.header, ["Name", "Mail"]);
+        assert!(r.later_rows.is_empty());
+        let rec = r.next_record().unwrap().unwrap();
+        assert_eq!((rec.number, rec.line), (1, 5), "lines count the sep line");
+        assert_eq!(&rec.fields[0], "Ann");
+        // Without --header-row: row 1 is the header, and row 3 is where the names are.
+        let r = read(None).unwrap();
+        assert_eq!(r.header, ["Export \"December"]);
+        assert_eq!(
+            r.later_rows[1],
+            (3, vec!["Name".to_string(), "Mail".to_string()])
+        );
+        let err = read(Some(6)).err().unwrap().to_string();
+        assert!(err.contains("has only 4 rows"), "{err}");
     }
 
     #[test]

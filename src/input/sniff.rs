@@ -169,9 +169,46 @@ pub fn delimiter_from_arg(s: &str) -> Result<u8, String> {
     }
 }
 
+/// An Excel `sep=X` first line (written for locales whose lists use `;`): the delimiter it
+/// names and the line's length with its line end. A spreadsheet that read the line as a row
+/// of empty cells writes it back as `sep=;;;`, which names `;` too.
+pub fn sep_line(text: &[u8]) -> Option<(u8, usize)> {
+    if !text.get(..4)?.eq_ignore_ascii_case(b"sep=") {
+        return None;
+    }
+    let d = *text.get(4)?;
+    if matches!(d, b'"' | b'\r' | b'\n') || !d.is_ascii() {
+        return None;
+    }
+    let mut n = 5;
+    while text.get(n) == Some(&d) {
+        n += 1;
+    }
+    if text.get(n) == Some(&b'\r') {
+        n += 1;
+    }
+    match text.get(n) {
+        Some(b'\n') => Some((d, n + 1)),
+        None => Some((d, n)),
+        Some(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_excel_sep_line_names_the_delimiter() {
+        assert_eq!(sep_line(b"sep=;\r\nName;Mail"), Some((b';', 7)));
+        assert_eq!(sep_line(b"SEP=|\nName|Mail"), Some((b'|', 6)));
+        assert_eq!(sep_line(b"sep=\t\n"), Some((b'\t', 6)));
+        assert_eq!(sep_line(b"sep=;;;\r\n"), Some((b';', 9)));
+        assert_eq!(sep_line(b"sep=,"), Some((b',', 5)));
+        assert_eq!(sep_line(b"sep=;x\n"), None, "a row that starts so");
+        assert_eq!(sep_line(b"sep=\n"), None);
+        assert_eq!(sep_line(b"separator,b\n"), None);
+    }
 
     #[test]
     fn detects_each_candidate_from_the_header() {

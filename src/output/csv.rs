@@ -26,6 +26,8 @@ pub struct CsvSink {
     escaped: String,
     width: usize,
     times: TimeText,
+    /// The result cells written, by index (`--columns`).
+    kept: &'static [usize],
 }
 
 impl CsvSink {
@@ -45,12 +47,19 @@ impl CsvSink {
             escaped: String::new(),
             width,
             times: TimeText::default(),
+            kept: &crate::model::ALL_RESULTS,
         };
         for h in header {
             sink.field(h)?;
         }
         sink.end_record()?;
         Ok(sink)
+    }
+
+    /// Writes only these result cells of each check (indexes into the 13).
+    pub fn keeping(mut self, kept: &'static [usize]) -> CsvSink {
+        self.kept = kept;
+        self
     }
 
     fn field(&mut self, s: &str) -> Result<()> {
@@ -86,9 +95,10 @@ impl CsvSink {
         self.end_record()
     }
 
-    /// The 13 result cells of one check, in contract order.
+    /// The result cells of one check that are kept, in contract order.
     fn write_outcome(&mut self, o: &Outcome) -> Result<()> {
-        for cell in result_cells(o) {
+        let cells = result_cells(o);
+        for cell in self.kept.iter().map(|&i| cells[i]) {
             match cell {
                 Cell::Text(t) => self.field(t)?,
                 Cell::Number(n) => self.field(itoa::Buffer::new().format(n))?,

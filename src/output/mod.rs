@@ -37,9 +37,23 @@ pub enum Sink {
 }
 
 impl Sink {
+    /// A sink with every result column.
     pub fn create(opts: &SinkOptions, header: &[String], width: usize) -> Result<Sink> {
+        Sink::create_with(opts, Columns::Full, header, width)
+    }
+
+    /// A sink whose CSV holds the result columns `columns` keeps (`header` names those); a
+    /// workbook holds them all (`header` naming all of them), showing what people read.
+    pub fn create_with(
+        opts: &SinkOptions,
+        columns: Columns,
+        header: &[String],
+        width: usize,
+    ) -> Result<Sink> {
         Ok(match opts.format {
-            Format::Csv => Sink::Csv(Box::new(CsvSink::create(opts, header, width)?)),
+            Format::Csv => Sink::Csv(Box::new(
+                CsvSink::create(opts, header, width)?.keeping(columns.kept()),
+            )),
             Format::Xlsx => {
                 let sink =
                     xlsx::XlsxSink::create(opts.path.clone(), header, width, xlsx::EXCEL_MAX_ROWS)?;
@@ -119,6 +133,26 @@ pub struct Display {
     pub verbose: u8,
     pub progress: progress::ProgressMode,
     pub log_pii: bool,
+}
+
+/// `--columns`: which of a check's result columns an output holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Columns {
+    /// All 13, in contract order.
+    #[default]
+    Full,
+    /// `checked_key`, `result` and `error_msg`: the columns a person reads.
+    Brief,
+}
+
+impl Columns {
+    /// The indexes, among [`model::RESULT_COLUMNS`], of the columns kept.
+    pub fn kept(self) -> &'static [usize] {
+        match self {
+            Columns::Full => &model::ALL_RESULTS,
+            Columns::Brief => &model::BRIEF_RESULTS,
+        }
+    }
 }
 
 /// Output formats: the one registry of names and extensions.

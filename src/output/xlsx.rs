@@ -1,7 +1,10 @@
 //! The workbook for people: sheet `Results` (every row, input and result columns, header bold
-//! and frozen, autofilter, `result` cells coloured by value) and sheet `Summary` (the figures,
-//! a legend and a chart of the result counts). Rows stream to disk (constant-memory mode); a
-//! sheet holds at most 1,048,576 rows, so longer results continue on `Results 2`, …
+//! and frozen, autofilter, `result` cells coloured by value; per check only the key, result,
+//! reason and previous result shown, the other result columns grouped and collapsed one click
+//! away) and sheet `Summary` (the figures rounded for people, a legend and a chart of the
+//! result counts). Every sheet prints landscape, fit to the page width. Rows stream to disk
+//! (constant-memory mode); a sheet holds at most 1,048,576 rows, so longer results continue
+//! on `Results 2`, …
 
 use std::path::PathBuf;
 
@@ -22,6 +25,16 @@ const WIDTH_RANGE: (usize, usize) = (6, 48);
 
 /// Excel's limit on the characters of one cell.
 const MAX_CELL_CHARS: usize = 32_767;
+
+/// The result columns of a check kept out of sight, grouped and collapsed (ranges of indexes
+/// into the 13): what is left shown is `checked_key`, `result`, `error_msg` and
+/// `previous_result`, the columns a person reads.
+const DETAIL_GROUPS: [(u16, u16); 3] = [(2, 4), (6, 10), (12, 12)];
+
+/// Prints landscape, as wide as the page (as many pages down as it takes).
+fn print_setup(sheet: &mut Worksheet) {
+    sheet.set_landscape().set_print_fit_to_pages(1, 0);
+}
 
 pub struct XlsxSink {
     book: Workbook,
@@ -116,6 +129,31 @@ pub fn check_spool(target: Option<&std::path::Path>) -> Result<()> {
             dir.display()
         )
     })
+}
+
+/// A duration or a rate as people read it: to the tenth (0.0675 s is 0.1 s).
+fn tenths(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// Groups the detail result columns of each of `checks` checks (after `width` input columns)
+/// into collapsed outlines: hidden, one click on `+` (or the outline's level 2) away.
+fn group_details(sheet: &mut Worksheet, width: usize, checks: usize) -> Result<()> {
+    for check in 0..checks {
+        let base = (width + check * RESULT_COLUMNS.len()) as u16;
+        for (first, last) in DETAIL_GROUPS {
+            let (first, last) = (base + first, base + last);
+            // The column after a collapsed group carries its `+`; past the sheet's last column
+            // there is none, and the group is hidden all the same.
+            if last < u16::MAX >> 2 {
+                sheet.group_columns_collapsed(first, last)
+            } else {
+                sheet.group_columns(first, last)
+            }
+            .map_err(xlsx)?;
+        }
+    }
+    Ok(())
 }
 
 impl XlsxSink {
@@ -328,7 +366,9 @@ impl XlsxSink {
             .iter()
             .map(|w| (w + 2).clamp(WIDTH_RANGE.0, WIDTH_RANGE.1) as f64)
             .collect();
-        for (index, _, last_row) in self.sheets.clone() {
+        let mut tables: Vec<(usize, u32)> = self.sheets.iter().map(|s| (s.0, s.2)).collect();
+        tables.extend(self.changes.map(|(index, next)| (index, next - 1)));
+        for (index, last_row) in tables {
             let sheet = self.book.worksheet_from_index(index).map_err(xlsx)?;
             sheet
                 .autofilter(0, 0, last_row.max(1), last_col)
@@ -336,6 +376,9 @@ impl XlsxSink {
             for (col, w) in widths.iter().enumerate() {
                 sheet.set_column_width(col as u16, *w).map_err(xlsx)?;
             }
+            group_details(sheet, self.width, self.checks)?;
+            print_setup(sheet);
+            sheet.set_repeat_rows(0, 0).map_err(xlsx)?;
         }
         if self.truncated > 0 {
             tracing::warn!(
@@ -356,6 +399,7 @@ impl XlsxSink {
         let checks = self.checks;
         let sheet = self.book.add_worksheet();
         sheet.set_name("Summary").map_err(xlsx)?;
+        print_setup(sheet);
         sheet.set_column_width(0, 22).map_err(xlsx)?;
         sheet.set_column_width(1, 48).map_err(xlsx)?;
         sheet
@@ -383,10 +427,7 @@ impl XlsxSink {
             sheet.write_number(row, 1, *n as f64).map_err(xlsx)?;
         }
         let mut row = counts.len() as u32 + 2;
-        let (one, two) = (
-            Format::new().set_num_format("0.0"),
-            Format::new().set_num_format("0.00"),
-        );
+        let one = Format::new().set_num_format("0.0");
         let count = |n: u64| Figure::Number(n as f64, None);
         let figures: Vec<(&str, Figure)> = vec![
             ("rows", count(s.rows)),
@@ -400,11 +441,11 @@ impl XlsxSink {
             ("changed", count(s.changed)),
             (
                 "elapsed seconds",
-                Figure::Number(s.elapsed_seconds, Some(&one)),
+                Figure::Number(tenths(s.elapsed_seconds), Some(&one)),
             ),
             (
                 "requests per second",
-                Figure::Number(s.requests_per_second, Some(&two)),
+                Figure::Number(tenths(s.requests_per_second), Some(&one)),
             ),
             (
                 "stopped",

@@ -36,6 +36,9 @@ pub struct Converted {
     pub shown: String,
     /// Cells holding a formula with no saved value (their checks are `invalid`).
     pub formula_cells: u64,
+    /// The rows after the header among the first few, numbered as the sheet numbers them
+    /// (see [`crate::input::RecordReader::later_rows`]).
+    pub later_rows: Vec<(u64, Vec<String>)>,
 }
 
 /// True if `path` is a regular file that starts like a workbook: a ZIP archive (xlsx, xlsm,
@@ -63,10 +66,21 @@ pub fn to_csv(path: &Path, sheet: Option<&str>) -> Result<(File, String)> {
 /// [`to_csv`], with what the conversion counted. Never panics: a panic inside `calamine` is
 /// an error.
 pub fn convert(path: &Path, sheet: Option<&str>) -> Result<Converted> {
+    convert_at(path, sheet, None)
+}
+
+/// [`convert`] with the header on row `header_row` (`--header-row`, 1-based): the rows
+/// above it are not read, and that row must hold something.
+pub fn convert_at(path: &Path, sheet: Option<&str>, header_row: Option<u64>) -> Result<Converted> {
     quiet_panics();
+    let header_row = match header_row.map(|n| u32::try_from(n - 1)) {
+        Some(Ok(r)) => Some(r),
+        Some(Err(_)) => bail!("--header-row is past the last row a sheet can hold"),
+        None => None,
+    };
     let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
         QUIET.with(|q| q.set(true));
-        let r = convert_inner(path, sheet);
+        let r = convert_inner(path, sheet, header_row);
         QUIET.with(|q| q.set(false));
         r
     }));
@@ -108,7 +122,7 @@ fn quiet_panics() {
     });
 }
 
-fn convert_inner(path: &Path, want: Option<&str>) -> Result<Converted> {
+fn convert_inner(path: &Path, want: Option<&str>, header_row: Option<u32>) -> Result<Converted> {
     let file_len = std::fs::metadata(path)?.len();
     let mut head = [0u8; 4];
     let n = File::open(path)?.read(&mut head)?;
@@ -116,6 +130,7 @@ fn convert_inner(path: &Path, want: Option<&str>) -> Result<Converted> {
         .flexible(true)
         .from_writer(std::io::BufWriter::new(tempfile::tempfile()?));
     let mut out = Out::new(writer, limits::max_text(file_len));
+    out.header_row = header_row;
     let shown = if head[..n] == OLE {
         read_xls(path, file_len, want, &mut out)?
     } else {
@@ -137,6 +152,7 @@ fn convert_inner(path: &Path, want: Option<&str>) -> Result<Converted> {
         );
     }
     let formula_cells = out.formulas;
+    let later_rows = std::mem::take(&mut out.later_rows);
     let mut file = out
         .csv
         .into_inner()
@@ -148,6 +164,7 @@ fn convert_inner(path: &Path, want: Option<&str>) -> Result<Converted> {
         file,
         shown,
         formula_cells,
+        later_rows,
     })
 }
 
@@ -224,7 +241,14 @@ fn read_sheets<W: Write>(
     let name = choose(meta, &names, want)?;
     let (mut rows, header) = match copy(&name, Rows::new(out, &name, None))? {
         Copied::Rows(n, Some(h)) => (n, h),
-        _ => bail!("sheet '{name}' is empty"),
+        _ => match out.header_row {
+            Some(h) => bail!(
+                "--header-row {}: sheet '{name}' has no row {} or below",
+                h + 1,
+                h + 1
+            ),
+            None => bail!("sheet '{name}' is empty"),
+        },
     };
     // The writer names its sheets `Results`, `Results 2`, …; a sheet asked for is read alone.
     let mut read = vec![name.clone()];

@@ -20,6 +20,11 @@ pub struct Out<W: Write> {
     /// Cells holding a formula with no saved value, and where the first one is.
     pub formulas: u64,
     pub first_formula: Option<String>,
+    /// `--header-row`, 0-based: the first sheet's rows above it are not read.
+    pub header_row: Option<u32>,
+    /// The first sheet's rows after its header among the first
+    /// [`crate::input::reader::HEADER_SEARCH_ROWS`], numbered as the sheet numbers them.
+    pub later_rows: Vec<(u64, Vec<String>)>,
 }
 
 impl<W: Write> Out<W> {
@@ -30,6 +35,8 @@ impl<W: Write> Out<W> {
             max,
             formulas: 0,
             first_formula: None,
+            header_row: None,
+            later_rows: Vec::new(),
         }
     }
 }
@@ -64,11 +71,39 @@ impl<'a, W: Write> Rows<'a, W> {
         }
     }
 
-    /// One row; false when the sheet is to be left (its header is another).
-    fn row(&mut self, row: &mut Vec<String>) -> Result<bool> {
+    /// True for a row above the header row that `--header-row` names (not read).
+    fn above(&self, r: u32) -> bool {
+        self.expect.is_none() && self.out.header_row.is_some_and(|h| r < h)
+    }
+
+    /// Row `r` (0-based) of the first sheet: the header must be the row `--header-row` names,
+    /// and the rows after it among the first few are kept to look for a header in.
+    fn first_sheet_row(&mut self, r: u32, row: &[String]) -> Result<()> {
+        if self.expect.is_some() {
+            return Ok(());
+        }
+        match (&self.header, self.out.header_row) {
+            (None, Some(h)) if r != h => bail!(
+                "--header-row {}: row {} of sheet '{}' is empty; the header row holds the \
+                 column names",
+                h + 1,
+                h + 1,
+                self.sheet
+            ),
+            (Some(_), None) if (r as usize) < crate::input::reader::HEADER_SEARCH_ROWS => {
+                self.out.later_rows.push((u64::from(r) + 1, row.to_vec()))
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Row `r` (0-based); false when the sheet is to be left (its header is another).
+    fn row(&mut self, r: u32, row: &mut Vec<String>) -> Result<bool> {
         while row.last().is_some_and(String::is_empty) {
             row.pop();
         }
+        self.first_sheet_row(r, row)?;
         if self.header.is_none() {
             self.header = Some(row.clone());
             if let Some(want) = self.expect {
@@ -166,14 +201,17 @@ pub fn xlsx<W: Write>(
     let mut at: Option<u32> = None;
     while let Some(rec) = cells.next_cell_with_formula_metadata().with_context(ctx)? {
         let (r, c) = rec.pos;
+        if rows.above(r) {
+            continue;
+        }
         if at != Some(r) {
             if let Some(prev) = at {
-                if !rows.row(&mut row)? {
+                if !rows.row(prev, &mut row)? {
                     return Ok(rows.done());
                 }
                 // Empty rows in between stay rows.
-                for _ in prev + 1..r {
-                    rows.row(&mut Vec::new())?;
+                for empty in prev + 1..r {
+                    rows.row(empty, &mut Vec::new())?;
                 }
             }
             at = Some(r);
@@ -211,8 +249,8 @@ pub fn xlsx<W: Write>(
         }
         row[c] = text;
     }
-    if at.is_some() {
-        rows.row(&mut row)?;
+    if let Some(last) = at {
+        rows.row(last, &mut row)?;
     }
     Ok(rows.done())
 }
@@ -226,6 +264,9 @@ pub fn range<W: Write>(
     let (r0, c0) = range.start().unwrap_or((0, 0));
     for (i, cells) in range.rows().enumerate() {
         let r = r0 + i as u32;
+        if rows.above(r) {
+            continue;
+        }
         let mut row = Vec::with_capacity(cells.len());
         for (j, d) in cells.iter().enumerate() {
             let c = c0 + j as u32;
@@ -238,7 +279,7 @@ pub fn range<W: Write>(
                 None => rows.cell(d, r, c)?,
             });
         }
-        if !rows.row(&mut row)? {
+        if !rows.row(r, &mut row)? {
             break;
         }
     }
