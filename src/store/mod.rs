@@ -176,6 +176,9 @@ impl Store {
         items: &[(CheckType, &str)],
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<Stored>>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
         let rows = self.backend.fetch(items)?;
         Ok(rows
             .into_iter()

@@ -30,12 +30,12 @@ const TICK: Duration = Duration::from_millis(250);
 const GATHER: Duration = Duration::from_millis(20);
 /// How often a run holding claims renews them when it has nothing else to say (well within
 /// the lease less the fence margin).
-const HEARTBEAT: Duration = Duration::from_secs(8);
+const HEARTBEAT: Duration = Duration::from_secs(11);
 /// Keys are claimed only as far as the scope's bucket has slots within this time (at least
 /// one per statement): no run holds claims for slots far ahead.
 const HORIZON: Duration = Duration::from_secs(2);
 /// How often an idle run says it is alive (its `--rate` counts while it does).
-const ALIVE: Duration = Duration::from_secs(30);
+const ALIVE: Duration = Duration::from_secs(40);
 /// A run sends under a claim only while its last renewal is younger than the lease less this.
 const FENCE_MARGIN: Duration = Duration::from_secs(5);
 /// The share of the rate the bucket grants: network jitter between machines must not put one
@@ -231,6 +231,15 @@ struct Pending {
 }
 
 impl Pending {
+    /// Whether something waits that needs a statement soon (claims may wait for one).
+    fn urgent(&self) -> bool {
+        !self.records.is_empty()
+            || !self.releases.is_empty()
+            || !self.slots.is_empty()
+            || !self.renews.is_empty()
+            || self.push > 0.0
+    }
+
     fn is_empty(&self) -> bool {
         self.claims.is_empty()
             && self.records.is_empty()
@@ -323,11 +332,16 @@ impl Actor {
         if !self.held.is_empty() {
             due = due.min(after_last(HEARTBEAT));
         }
-        if !self.pending.is_empty() {
+        // New claims wait for the statement the next answer of this run makes anyway; they
+        // make one of their own only when nothing of this run is in flight.
+        let claims = !self.pending.claims.is_empty() && self.held.is_empty();
+        if self.pending.urgent() || claims {
             let gathered = self.first_ask.map_or(now, |t| t + GATHER);
             due = due.min(after_last(TICK).max(gathered));
         }
-        if !self.deferred.is_empty() {
+        // Deferred claims ride with the next statement; their own timer is needed only when
+        // no answer of this run is coming to carry them.
+        if !self.deferred.is_empty() && self.held.is_empty() {
             due = due.min(self.deferred_at.max(after_last(TICK)));
         }
         if let Some(retry) = self.waiting.values().map(|(_, at)| *at).min() {
@@ -420,7 +434,11 @@ impl Actor {
         match self.send(&p, &order).await {
             Ok((reply, sent)) => {
                 self.away = false;
-                let deferred: HashSet<Key> = order.into_iter().skip(reply.tried).collect();
+                let deferred: HashSet<Key> = reply
+                    .deferred
+                    .iter()
+                    .filter_map(|i| order.get(i.checked_sub(1)?).cloned())
+                    .collect();
                 self.apply(p, reply, sent, held_before, deferred)
             }
             Err(e) => {
@@ -473,7 +491,7 @@ impl Actor {
                 &released,
                 &HORIZON.as_secs_f64(),
             ];
-            match link.query(tick::SQL, &args, &self.seen).await {
+            match link.tick(&args, &self.seen).await {
                 Ok(row) => return Ok((tick::reply(&row)?, sent)),
                 Err(e) if started.elapsed() < RECONNECT_FOR && link.is_closed() && !self.away => {
                     tracing::warn!(
@@ -561,7 +579,7 @@ impl Actor {
             .partition(|(k, _)| deferred.contains(k));
         if !later.is_empty() {
             // Claimed when the bucket has room again, or with the next statement if sooner.
-            let room = reply.ahead.unwrap_or(0.0) - HORIZON.as_secs_f64();
+            let room = reply.ahead.unwrap_or(reply.bucket) - HORIZON.as_secs_f64();
             self.deferred_at = arrived + secs(room).max(TICK);
             self.deferred = later;
         }
@@ -679,6 +697,8 @@ async fn recv(notes: Option<&mut mpsc::UnboundedReceiver<String>>) -> Option<Str
 /// statement (the probe that tells a locked database from a gone one).
 struct Link {
     client: tokio_postgres::Client,
+    /// The tick statement, prepared once per connection (one round trip per tick, not two).
+    tick: tokio_postgres::Statement,
     notes: mpsc::UnboundedReceiver<String>,
     cancel: tokio_postgres::CancelToken,
     target: Target,
@@ -712,11 +732,12 @@ impl Link {
                 )
             })?
             .map_err(|e| anyhow!("cannot reach the state database {}: {e:#}", target.label))?;
-        client
-            .batch_execute(&format!("LISTEN {}", tick::CHANNEL))
-            .await?;
+        // Both in one round trip: tokio-postgres pipelines requests made together.
+        let listen = format!("LISTEN {}", tick::CHANNEL);
+        let (_, tick) = tokio::try_join!(client.batch_execute(&listen), client.prepare(tick::SQL))?;
         seen.round_trips.fetch_add(1, Ordering::Relaxed);
         Ok(Link {
+            tick,
             cancel: client.cancel_token(),
             client,
             notes,
@@ -761,15 +782,14 @@ impl Link {
     /// Runs the statement; one that waits long is probed with a cancel request: answered, the
     /// database is alive (a lock held by maintenance) and the statement is sent again;
     /// unanswered, the database is gone.
-    async fn query(
+    async fn tick(
         &self,
-        sql: &str,
         args: &[&(dyn tokio_postgres::types::ToSql + Sync)],
         seen: &Seen,
     ) -> Result<tokio_postgres::Row> {
         loop {
             seen.round_trips.fetch_add(1, Ordering::Relaxed);
-            let fut = self.client.query_one(sql, args);
+            let fut = self.client.query_one(&self.tick, args);
             tokio::pin!(fut);
             match tokio::time::timeout(STATEMENT_WAIT, &mut fut).await {
                 Ok(Ok(row)) => return Ok(row),

@@ -73,7 +73,13 @@ allowed AS MATERIALIZED (SELECT GREATEST(1, floor(($14::float8 - COALESCE((SELEC
         GREATEST(EXTRACT(EPOCH FROM (b.tat - (SELECT t FROM now)))::float8, 0.0) FROM quota b
         WHERE b.host = $1::text AND b.partner = $2::text AND b.api = $3::text), 0.0))
       / (SELECT s FROM gap)))::int8 AS n),
-tried AS MATERIALIZED (SELECT * FROM q WHERE q.i <= (SELECT n FROM allowed)),
+free AS MATERIALIZED (SELECT q.kind, q.key, q.i FROM q LEFT JOIN claims c
+    ON c.host = $1::text AND c.partner = $2::text AND c.api = $3::text
+      AND c.kind = q.kind AND c.key = q.key
+    WHERE c.key IS NULL
+       OR (c.answered_at IS NULL AND (c.expires < (SELECT t FROM now) OR c.run_id = $4::text))
+       OR (c.answered_at IS NOT NULL AND c.answered_at < to_timestamp($6::float8))),
+tried AS MATERIALIZED (SELECT * FROM free ORDER BY i LIMIT (SELECT n FROM allowed)),
 got AS (INSERT INTO claims AS c (host, partner, api, kind, key, run_id, token, expires)
     SELECT $1::text, $2::text, $3::text, q.kind, q.key, $4::text,
         nextval('checkuser_claim_token'), (SELECT t FROM now) + $5::float8 * interval '1 second'
@@ -106,17 +112,22 @@ SELECT
       'expires_in', EXTRACT(EPOCH FROM (c.expires - (SELECT t FROM now)))::float8,
       'answer', CASE WHEN c.answered_at >= to_timestamp($6::float8) THEN to_jsonb(a) END)),
       '[]'::json)
-   FROM tried q LEFT JOIN claims c ON c.host = $1::text AND c.partner = $2::text
+   FROM q LEFT JOIN claims c ON c.host = $1::text AND c.partner = $2::text
        AND c.api = $3::text AND c.kind = q.kind AND c.key = q.key
      LEFT JOIN answers a ON a.host = $1::text AND a.partner = $2::text
        AND a.api = $3::text AND a.kind = q.kind AND a.key = q.key
-   WHERE NOT EXISTS (SELECT 1 FROM got WHERE got.kind = q.kind AND got.key = q.key))::text,
+   WHERE NOT EXISTS (SELECT 1 FROM got WHERE got.kind = q.kind AND got.key = q.key)
+     AND NOT EXISTS (SELECT 1 FROM free WHERE free.i = q.i
+       AND NOT EXISTS (SELECT 1 FROM tried WHERE tried.i = q.i)))::text,
   (SELECT ahead FROM slots),
   (SELECT s FROM gap),
   (SELECT k FROM n),
   (SELECT count(*) FROM told),
   (SELECT count(*) FROM up),
-  (SELECT n FROM allowed)";
+  (SELECT COALESCE(json_agg(free.i), '[]'::json) FROM free
+     WHERE NOT EXISTS (SELECT 1 FROM tried WHERE tried.i = free.i))::text,
+  (SELECT GREATEST(EXTRACT(EPOCH FROM (b.tat - (SELECT t FROM now)))::float8, 0.0) FROM quota b
+     WHERE b.host = $1::text AND b.partner = $2::text AND b.api = $3::text)";
 
 /// An answer to record under a token.
 pub struct Record {
@@ -144,8 +155,11 @@ pub struct Reply {
     pub gap: f64,
     /// Slots reserved.
     pub slots: i64,
-    /// How many of the keys asked for were tried (in the order sent); the rest are deferred.
-    pub tried: usize,
+    /// The keys asked for that are free but that the bucket had no room for yet, by their
+    /// place (from 1) in the order sent: claimed with a later statement.
+    pub deferred: Vec<usize>,
+    /// How far ahead of now the bucket was before this statement (seconds).
+    pub bucket: f64,
 }
 
 /// The records parameter: each row with its payload for the other runs.
@@ -272,9 +286,8 @@ pub fn reply(row: &tokio_postgres::Row) -> Result<Reply> {
         ahead: row.try_get(4)?,
         gap: row.try_get::<_, Option<f64>>(5)?.unwrap_or(0.2),
         slots: row.try_get::<_, Option<i64>>(6)?.unwrap_or(0),
-        tried: row
-            .try_get::<_, Option<i64>>(9)?
-            .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+        deferred: parse(row.try_get(9)?)?,
+        bucket: row.try_get::<_, Option<f64>>(10)?.unwrap_or(0.0),
     })
 }
 
