@@ -23,4 +23,9 @@ fn the_cron_wrapper_alerts_on_every_failure() {
         text.lines().any(|l| l.ends_with(" passed, 0 failed")),
         "{text}"
     );
+    // The case that needs the real binary ran (it is skipped without CHECKUSER_REAL_BIN).
+    assert!(
+        text.contains("ok   SIGTERM to a nightly run waiting under --wait-lock"),
+        "{text}"
+    );
 }
