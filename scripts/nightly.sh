@@ -9,18 +9,22 @@
 # (logger works on a bare Debian; a webhook with curl, or mail, needs packages: see the README.)
 # systemd: scripts/systemd/checkuser-nightly.{service,timer}.
 set -uo pipefail
+shopt -s extglob
 
 usage() {
   cat <<'EOF'
 usage: nightly.sh LEADS [checkuser run options...]
 
 Runs `checkuser run LEADS` for cron or systemd and writes, in the output folder,
-  <stem>.<date>.checked.csv   the results          <stem>.<date>.summary.json  the summary
-  <stem>.<date>.changes.csv   the changed answers  <stem>.<date>.log           checkuser's log
-keeping the last CHECKUSER_KEEP nights of these files (only these: another lead list's results
-in the same folder are left alone). Nothing is printed when all is well; every failure
-prints one line to stderr (which cron mails) and runs CHECKUSER_ALERT. One status line goes to
-syslog (tag "checkuser") either way.
+  <stem>.<key>.<run>.checked.csv  the results    <stem>.<key>.<run>.summary.json  the summary
+  <stem>.<key>.<run>.changes.csv  the changes    <stem>.<key>.<run>.log           checkuser's log
+where <key> is 8 hex digits of the SHA-256 of the leads file's real path (so that two lists of
+one name in different folders never share files, lock or pruning) and <run> is the date, with
+_2, _3... for a second and later run that day (it never replaces the first one's files).
+The last CHECKUSER_KEEP nights of these files are kept (only these: another lead list's results
+in the same folder are left alone). Nothing is printed when all is well; every failure prints
+one line to stderr (which cron mails), with checkuser's own first error line when it printed
+one, and runs CHECKUSER_ALERT. One status line goes to syslog (tag "checkuser") either way.
 
 Settings come from the environment, after reading the env file:
   CHECKUSER_ENV      env file (shell syntax, KEY=value lines) read first, with every variable
@@ -34,6 +38,11 @@ Settings come from the environment, after reading the env file:
   CHECKUSER_KEEP     nights of results to keep, a decimal count (default 14; 0 keeps all).
   CHECKUSER_TIMEOUT  stop the run after this long: a number with s, m, h or d (default 10h;
                      0 for no limit). Not passed on to checkuser.
+  CHECKUSER_DEADLINE (or --deadline) a time of day such as 06:30: when sending stops. If the
+                     next such time is further away than CHECKUSER_TIMEOUT (10h when 0), the
+                     run is refused (exit 2, with an alert), not sent through the working day:
+                     a late start, such as a timer catching up at boot. Otherwise checkuser gets
+                     that moment as a full date and time.
   CHECKUSER_ALERT    shell command run (by sh -c) on every failure, with CHECKUSER_STATUS,
                      CHECKUSER_LOG and CHECKUSER_EXIT set; and, even after a successful run,
                      when some answers changed, with CHECKUSER_STATUS=changes and
@@ -42,11 +51,13 @@ Settings come from the environment, after reading the env file:
                      later, to the hook and its children, so that it cannot hold the lock.
   CHECKUSER_METRICS_FILE and the other CHECKUSER_* options are read by checkuser itself.
 
-Only one nightly run per LEADS at a time (lock file .<stem>.nightly.lock in the output folder).
+Only one nightly run per LEADS at a time (lock file .<stem>.<key>.nightly.lock in the output
+folder).
 
 Exit codes: checkuser's (0 ok; 1 some checks ended error or pending, the next run resumes them;
 2 fatal; 130 interrupted); 124 the run timed out; 2 also for the wrapper's own failures
-(env file refused, output folder not writable, checkuser not found, lock held...).
+(env file refused, output folder not writable, checkuser not found, lock held, a deadline
+too far away...).
 EOF
 }
 
@@ -214,10 +225,38 @@ if ! mkdir_error=$(mkdir -p -m 700 -- "$out_dir" 2>&1) || [ ! -d "$out_dir" ]; t
 fi
 abs_dir=$(cd -- "$out_dir" && pwd && echo .) || fail "cannot enter the output folder $out_dir (CHECKUSER_OUT_DIR)"
 out_dir=${abs_dir%$'\n.'}
-base="$out_dir/$stem.$(date +%F)"
-if ! : 2>/dev/null >>"$base.log"; then
-  fail "cannot write $base.log: check the output folder $out_dir (CHECKUSER_OUT_DIR)"
+
+# This list's files are named after it and a key of its full path: north/leads.csv and
+# south/leads.csv, sharing an output folder, get leads.<key1>.* and leads.<key2>.*, and so
+# never share results, change feed, summary, lock or pruning.
+real_input=$(realpath -m -- "$input" && echo .) || fail "cannot resolve the full path of the leads file $input (realpath)"
+real_input=${real_input%$'\n.'}
+key=$(printf '%s' "$real_input" | sha256sum 2>/dev/null) || key=""
+key=${key:0:8}
+if ! [[ "$key" =~ ^[0-9a-f]{8}$ ]]; then
+  fail "sha256sum not found in PATH ($PATH): install it (coreutils)"
 fi
+prefix="$out_dir/$stem.$key"
+
+# Each run its own files: the night's date, then <date>_2, _3... for a second and later run that
+# day, so that none replaces the first one's results, change feed or summary. The log is created
+# only where none is (noclobber): of two runs starting at once, each gets its own name.
+night=$(date +%F)
+n=1
+while :; do
+  run_id=$night
+  if [ "$n" -gt 1 ]; then run_id="${night}_$n"; fi
+  base="$prefix.$run_id"
+  if [ ! -e "$base.log" ] && [ ! -e "$base.checked.csv" ] && [ ! -e "$base.summary.json" ] &&
+    [ ! -e "$base.changes.csv" ]; then
+    if (set -C; : >"$base.log") 2>/dev/null; then break; fi
+    if [ ! -e "$base.log" ]; then
+      fail "cannot write $base.log: check the output folder $out_dir (CHECKUSER_OUT_DIR)"
+    fi
+  fi
+  n=$((n + 1))
+  if [ "$n" -gt 9999 ]; then fail "more than 9999 runs of $input on $night: cannot name the next one"; fi
+done
 log="$base.log"
 
 # A decimal count, always: 010 is ten nights (bash arithmetic would read it as octal 8, and 08
@@ -237,8 +276,68 @@ for tool in flock timeout; do
   command -v "$tool" >/dev/null 2>&1 || fail "$tool not found in PATH ($PATH): install it (util-linux, coreutils)"
 done
 
+# --- the deadline: a late start never sends into the working day ---------------------------------
+# checkuser reads a time of day (CHECKUSER_DEADLINE=06:30, --deadline 06:30) as the next such
+# time: a run that starts after it (a timer catching up at boot) would send until tomorrow's.
+# Such a deadline further away than the run's time limit is refused; one within it is given to
+# checkuser as that moment, so that both read it alike.
+args=("$@")
+deadline=${CHECKUSER_DEADLINE-}
+deadline_at=-1   # the argument holding it; -1: the environment
+for i in "${!args[@]}"; do
+  case ${args[i]} in
+    --) break ;;
+    --deadline) if [ "$((i + 1))" -lt "${#args[@]}" ]; then deadline=${args[i + 1]}; deadline_at=$((i + 1)); fi ;;
+    --deadline=*) deadline=${args[i]#--deadline=}; deadline_at=$i ;;
+  esac
+done
+if [ "$deadline_at" -lt 0 ]; then
+  deadline_name="CHECKUSER_DEADLINE=$deadline"
+elif [ "${args[deadline_at]}" = "$deadline" ]; then
+  deadline_name="--deadline $deadline"
+else
+  deadline_name="--deadline=$deadline"
+fi
+if [[ "$deadline" =~ ^[[:space:]]*([0-9]{1,2}):([0-9]{2})(:([0-9]{2}))?[[:space:]]*$ ]] &&
+  [ "$((10#${BASH_REMATCH[1]}))" -le 23 ] && [ "$((10#${BASH_REMATCH[2]}))" -le 59 ] &&
+  [ "$((10#${BASH_REMATCH[4]:-0}))" -le 59 ]; then
+  clock=$(printf '%02d:%02d:%02d' "$((10#${BASH_REMATCH[1]}))" "$((10#${BASH_REMATCH[2]}))" "$((10#${BASH_REMATCH[4]:-0}))")
+  now_s=$(date +%s)
+  target=""
+  for day in 0 1 2; do
+    ymd=$(date -d "@$((now_s + day * 86400))" +%F)
+    t=$(date -d "$ymd $clock" +%s 2>/dev/null) || continue   # (not on a clock change's gap)
+    if [ "$t" -gt "$now_s" ]; then target=$t; break; fi
+  done
+  # The run's time limit in seconds (timeout(1)'s units); with no limit, the default 10h.
+  limit_s=$(awk -v t="$run_timeout" 'BEGIN {
+    u = substr(t, length(t)); m = 1
+    if (u == "m") m = 60; else if (u == "h") m = 3600; else if (u == "d") m = 86400
+    if (u ~ /[smhd]/) t = substr(t, 1, length(t) - 1)
+    printf "%d", t * m }')
+  limit_name="CHECKUSER_TIMEOUT=$run_timeout"
+  if [ "$limit_s" -le 0 ]; then limit_s=36000; limit_name="10h (CHECKUSER_TIMEOUT=$run_timeout: no limit)"; fi
+  if [ -z "$target" ] || [ "$((target - now_s))" -gt "$limit_s" ]; then
+    away="?"
+    if [ -n "$target" ]; then
+      away="$(((target - now_s) / 3600))h$(printf '%02d' "$(((target - now_s) % 3600 / 60))")m"
+    fi
+    finish 2 "not run (exit 2): $deadline_name is $away away, more than the run's time limit $limit_name: started late (a timer catching up at boot?), it would send into the working day; nothing was sent, the next night's run checks this list (or run it now by hand with a later deadline)"
+  fi
+  deadline_iso=$(date -d "@$target" +%FT%T%:z)
+  note "$deadline_name: sending stops at $deadline_iso"
+  if [ "$deadline_at" -lt 0 ]; then
+    export CHECKUSER_DEADLINE=$deadline_iso
+  elif [ "${args[deadline_at]}" = "$deadline" ]; then
+    args[deadline_at]=$deadline_iso
+  else
+    args[deadline_at]="--deadline=$deadline_iso"
+  fi
+fi
+set -- "${args[@]}"
+
 # --- one nightly run per input at a time ---------------------------------------------------------
-lock_file="$out_dir/.$stem.nightly.lock"
+lock_file="$out_dir/.$stem.$key.nightly.lock"
 if ! { exec 9>>"$lock_file"; } 2>/dev/null; then
   fail "cannot open the lock file $lock_file"
 fi
@@ -267,8 +366,7 @@ if [ ! -r "$input" ] || [ -d "$input" ]; then
 fi
 
 # --- the run ------------------------------------------------------------------------------------
-changes="$base.changes.csv"
-rm -f -- "$changes"   # a file left by an earlier run today must not be reported again
+changes="$base.changes.csv"   # this run's own (an earlier run's today has another name)
 note "start: $bin run $input (timeout $run_timeout)"
 started=$SECONDS
 
@@ -294,36 +392,58 @@ done
 trap - INT TERM HUP
 elapsed=$((SECONDS - started))
 
+# checkuser's own first error line in this run's log (nightly.sh's notes there never match): its
+# "checkuser: error: ...", a usage error ("error: ..."), or a log line at level ERROR. One line, at
+# most 300 characters, without control characters; checkuser's log is already redacted, and
+# nothing from the env file is added.
+said=$(awk '
+  /^checkuser: error: / { sub(/^checkuser: error: /, ""); print; exit }
+  /^error: / { sub(/^error: /, ""); print; exit }
+  /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[^ ]* +ERROR / { sub(/^[^ ]* +ERROR +/, ""); print; exit }
+' "$log" 2>/dev/null | tr -d '\000-\037\177')
+if [ "${#said}" -gt 300 ]; then said="${said:0:300}..."; fi
+said=${said%%+([: ])}   # "...credentials:" introduced lines that are not in the mail
+cause=${said:+; checkuser: $said}
+
 case "$code" in
   0)   status="ok" ;;
-  1)   status="errors (exit 1): some checks ended error or pending, the next run resumes them; see $log" ;;
-  2)   status="failed (exit 2): fatal or usage error, circuit open, or another run holds checkuser's lock; see $log" ;;
-  124) status="timed out (exit 124): stopped after CHECKUSER_TIMEOUT=$run_timeout, the next run resumes the pending checks; see $log" ;;
-  130) status="interrupted (exit 130): see $log" ;;
-  137) status="killed (exit 137): SIGKILL, 5 minutes after the timeout or out of memory; see $log" ;;
-  *)   status="failed (exit $code): see $log" ;;
+  1)   status="errors (exit 1): some checks ended error or pending, the next run resumes them$cause; see $log" ;;
+  2)   if [ -n "$said" ]; then
+         status="failed (exit 2): checkuser: $said; see $log"
+       else
+         status="failed (exit 2): fatal or usage error, circuit open, or another run holds checkuser's lock; see $log"
+       fi ;;
+  124) status="timed out (exit 124): stopped after CHECKUSER_TIMEOUT=$run_timeout, the next run resumes the pending checks$cause; see $log" ;;
+  130) status="interrupted (exit 130)$cause: see $log" ;;
+  137) status="killed (exit 137): SIGKILL, 5 minutes after the timeout or out of memory$cause; see $log" ;;
+  *)   status="failed (exit $code)$cause: see $log" ;;
 esac
 
 # --- keep the last $keep nights ------------------------------------------------------------------
-# Only this list's outputs, by their exact names: <stem>.<date>.<kind>, and the temporary files a
-# killed checkuser left beside them (.<stem>.<date>.<kind>.XXXXXX.tmp). Another list's outputs in
-# the same folder (leads.2026-11-01.csv writes leads.2026-11-01.<date>.*) and other files stay.
+# Only this list's outputs, by their exact names: <stem>.<key>.<date>[_N].<kind>, and the
+# temporary files a killed checkuser left beside them (.<stem>.<key>.<date>[_N].<kind>.XXXXXX.tmp).
+# A night is a date: all its runs are kept or go together. Another list's outputs in the same
+# folder (another key, or leads.2026-11-01.csv's leads.2026-11-01.<key>.*) and other files stay.
 kinds=(checked.csv summary.json changes.csv log)
 date_glob='[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'
+runs_glob='?(_+([0-9]))'   # the date's runs after the first
 if [ "$keep" -gt 0 ]; then
   mapfile -t nights < <(
     for kind in "${kinds[@]}"; do
-      for f in "$out_dir/$stem".$date_glob."$kind"; do
+      for f in "$prefix".$date_glob$runs_glob."$kind"; do
         [ -e "$f" ] || continue
-        night=${f#"$out_dir/$stem."}
-        printf '%s\n' "${night%".$kind"}"
+        night=${f#"$prefix."}
+        printf '%s\n' "${night:0:10}"
       done
     done | LC_ALL=C sort -u
   )
   if [ "${#nights[@]}" -gt "$keep" ]; then
     for night in "${nights[@]:0:${#nights[@]}-keep}"; do
       for kind in "${kinds[@]}"; do
-        rm -f -- "$out_dir/$stem.$night.$kind" "$out_dir/.$stem.$night.$kind".*.tmp
+        # shellcheck disable=SC2231  # $runs_glob is a pattern, unquoted on purpose
+        for f in "$prefix.$night"$runs_glob."$kind" "$out_dir/.$stem.$key.$night"$runs_glob."$kind".*.tmp; do
+          rm -f -- "$f"
+        done
       done
     done
   fi

@@ -1,5 +1,6 @@
 //! The cron wrapper's own test suite (`scripts/test-nightly.sh`: a stub binary through each
-//! failure path, the alert hook checked, shellcheck), run as part of `cargo test`.
+//! failure path, the alert hook checked, shellcheck; the real binary where a case needs it),
+//! run as part of `cargo test`.
 
 #[test]
 fn the_cron_wrapper_alerts_on_every_failure() {
@@ -8,6 +9,8 @@ fn the_cron_wrapper_alerts_on_every_failure() {
             env!("CARGO_MANIFEST_DIR"),
             "/scripts/test-nightly.sh"
         ))
+        // The real binary, for the cases that need it (SIGTERM under --wait-lock).
+        .env("CHECKUSER_REAL_BIN", env!("CARGO_BIN_EXE_checkuser"))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -18,6 +21,11 @@ fn the_cron_wrapper_alerts_on_every_failure() {
     );
     assert!(
         text.lines().any(|l| l.ends_with(" passed, 0 failed")),
+        "{text}"
+    );
+    // The case that needs the real binary ran (it is skipped without CHECKUSER_REAL_BIN).
+    assert!(
+        text.contains("ok   SIGTERM to a nightly run waiting under --wait-lock"),
         "{text}"
     );
 }

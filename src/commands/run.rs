@@ -14,7 +14,7 @@ use crate::config::{RunConfig, Target};
 use crate::engine::{retry::Policy, EngineConfig};
 use crate::output::Summary;
 use crate::sandbox::{Identity, Sandbox};
-use crate::store::{RunLock, Scope};
+use crate::store::{LockError, RunLock, Scope};
 
 /// Runs the job; `stop` cancelled means "stop sending and finish" (Ctrl-C, SIGTERM, SIGHUP).
 /// The run then exits 130 with a complete output.
@@ -25,9 +25,14 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     let _lock = match cfg.state.file() {
         Some(file) => {
             let (file, lock_scope, wait) = (file.to_path_buf(), scope.clone(), cfg.wait_lock);
-            let held =
-                tokio::task::spawn_blocking(move || RunLock::acquire(&file, &lock_scope, wait));
-            Some(held.await??)
+            let waiting = stop.clone();
+            let held = tokio::task::spawn_blocking(move || {
+                RunLock::acquire_until(&file, &lock_scope, wait, || waiting.is_cancelled())
+            });
+            match held.await? {
+                Err(LockError::Interrupted) => return Ok(interrupted_waiting(&cfg)),
+                held => Some(held?),
+            }
         }
         None => None,
     };
@@ -68,6 +73,24 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
         tracing::warn!("{e:#}: the next run reports these changes again");
     }
     Ok(summary)
+}
+
+/// A run stopped (SIGTERM, Ctrl-C) while it waited for the run lock: nothing read, nothing sent,
+/// no output written; exit 130.
+fn interrupted_waiting(cfg: &RunConfig) -> Summary {
+    let mut summary = Summary {
+        command: "run",
+        input: cfg.job.input_label(),
+        output: "nothing written".into(),
+        stopped_reason: Some(crate::output::summary::StopReason::Interrupted),
+        stop_message: Some(
+            "interrupted while waiting for the run lock (--wait-lock): nothing was read or sent"
+                .into(),
+        ),
+        ..Summary::started()
+    };
+    summary.decide_exit_code();
+    summary
 }
 
 /// The engine's part of the run's settings.

@@ -44,6 +44,9 @@ pub enum LockError {
     /// The lock file could not be made or locked at all.
     #[error(transparent)]
     Io(#[from] anyhow::Error),
+    /// A run waiting for the lock was asked to stop (SIGTERM, Ctrl-C) before it was free.
+    #[error("interrupted while waiting for the run lock (--wait-lock)")]
+    Interrupted,
 }
 
 /// How often a waiting run (or prune) tries again.
@@ -260,6 +263,17 @@ impl RunLock {
     /// or fails naming the holder's pid (waits instead with `wait`). A prune deleting old
     /// answers of the scope is waited for in any case: it is over in a moment.
     pub fn acquire(store: &Path, scope: &Scope, wait: bool) -> Result<RunLock, LockError> {
+        RunLock::acquire_until(store, scope, wait, || false)
+    }
+
+    /// As [`RunLock::acquire`], but a wait ends with [`LockError::Interrupted`] as soon as
+    /// `stop` says so (checked at every retry): a signal must not wait for another run.
+    pub fn acquire_until(
+        store: &Path,
+        scope: &Scope,
+        wait: bool,
+        stop: impl Fn() -> bool,
+    ) -> Result<RunLock, LockError> {
         let store_file = open_store(store)?;
         let meta = store_file
             .metadata()
@@ -297,6 +311,9 @@ impl RunLock {
                     host: scope.host.clone(),
                     partner: scope.partner.clone(),
                 });
+            }
+            if stop() {
+                return Err(LockError::Interrupted);
             }
             if !announced {
                 tracing::info!("waiting for the run with pid {holder} to finish (--wait-lock)");
