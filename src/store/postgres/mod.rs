@@ -6,6 +6,7 @@
 //! in transaction mode is fine), and run on the connection's own thread ([`conn`]).
 
 mod conn;
+mod link;
 pub mod schema;
 mod team;
 mod tick;

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::conn::Target;
+use super::link::Link;
 use super::tick::{self, Record, Reply};
 use super::LEASE;
 use crate::model::{CheckType, Outcome};
@@ -41,11 +42,8 @@ const FENCE_MARGIN: Duration = Duration::from_secs(5);
 /// The share of the rate the bucket grants: network jitter between machines must not put one
 /// request too many into a gateway's second.
 const MARGIN: f64 = 0.98;
-/// How long one statement may go unanswered before the database is probed (a cancel request
-/// answered means it is alive and waiting on a lock; none means it is gone).
-const STATEMENT_WAIT: Duration = Duration::from_secs(6);
 /// How long a lost connection is tried again (a restart takes a few seconds).
-const RECONNECT_FOR: Duration = Duration::from_secs(8);
+pub const RECONNECT_FOR: Duration = Duration::from_secs(8);
 
 /// Opens team mode for a store's scope.
 pub struct Joiner {
@@ -87,12 +85,12 @@ const HEARD_MAX: usize = 500_000;
 
 /// What the handle and the actor both see.
 #[derive(Default)]
-struct Seen {
+pub struct Seen {
     /// When the last statement that renewed this run's leases was sent (tokio's clock).
-    renewed: Mutex<Option<Instant>>,
+    pub renewed: Mutex<Option<Instant>>,
     /// Tokens this run lost (its lease ran out and another run claimed the key).
-    lost: Mutex<HashSet<i64>>,
-    round_trips: AtomicU64,
+    pub lost: Mutex<HashSet<i64>>,
+    pub round_trips: AtomicU64,
 }
 
 /// This run's membership of the team.
@@ -690,172 +688,5 @@ async fn recv(notes: Option<&mut mpsc::UnboundedReceiver<String>>) -> Option<Str
     match notes {
         Some(n) => n.recv().await,
         None => std::future::pending().await,
-    }
-}
-
-/// One async connection: the client, the announcements it hears, and how to cancel a
-/// statement (the probe that tells a locked database from a gone one).
-struct Link {
-    client: tokio_postgres::Client,
-    /// The tick statement, prepared once per connection (one round trip per tick, not two).
-    tick: tokio_postgres::Statement,
-    notes: mpsc::UnboundedReceiver<String>,
-    cancel: tokio_postgres::CancelToken,
-    target: Target,
-}
-
-impl Link {
-    async fn connect(target: &Target, seen: &Seen) -> Result<Link> {
-        let cfg = target.tokio_config()?;
-        let (tx, notes) = mpsc::unbounded_channel();
-        let connecting = async {
-            match target.ssl {
-                super::conn::SslMode::Disable => {
-                    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
-                    tokio::spawn(drive(conn, tx));
-                    Ok::<_, anyhow::Error>(client)
-                }
-                mode => {
-                    let tls = super::tls::connector(mode, target.root_cert.as_deref())?;
-                    let (client, conn) = cfg.connect(tls).await?;
-                    tokio::spawn(drive(conn, tx));
-                    Ok(client)
-                }
-            }
-        };
-        let client = tokio::time::timeout(RECONNECT_FOR, connecting)
-            .await
-            .map_err(|_| {
-                anyhow!(
-                    "cannot reach the state database {}: no answer",
-                    target.label
-                )
-            })?
-            .map_err(|e| anyhow!("cannot reach the state database {}: {e:#}", target.label))?;
-        // Both in one round trip: tokio-postgres pipelines requests made together.
-        let listen = format!("LISTEN {}", tick::CHANNEL);
-        let (_, tick) = tokio::try_join!(client.batch_execute(&listen), client.prepare(tick::SQL))?;
-        seen.round_trips.fetch_add(1, Ordering::Relaxed);
-        Ok(Link {
-            tick,
-            cancel: client.cancel_token(),
-            client,
-            notes,
-            target: target.clone(),
-        })
-    }
-
-    fn is_closed(&self) -> bool {
-        self.client.is_closed()
-    }
-
-    /// Registers the run; returns when it joined on the database's clock. Old rows of runs
-    /// that died without a word, and answered claims no live run needs, are cleared.
-    async fn register(&self, scope: &Scope, run_id: &str, rate: f64, machine: &str) -> Result<f64> {
-        let row = self
-            .client
-            .query_one(
-                "WITH ins AS (INSERT INTO runs (id, host, partner, api, rate, machine, pid)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING started),
-                 old AS (DELETE FROM runs WHERE heartbeat < clock_timestamp() - interval '10 minutes'),
-                 done AS (DELETE FROM claims WHERE host = $2 AND partner = $3 AND api = $4
-                   AND ((answered_at IS NOT NULL AND answered_at < LEAST(
-                          (SELECT min(started) FROM runs WHERE host = $2 AND partner = $3
-                             AND api = $4), clock_timestamp()) - interval '1 minute')
-                     OR (answered_at IS NULL AND expires < clock_timestamp() - interval '10 minutes')))
-                 SELECT EXTRACT(EPOCH FROM started)::float8 FROM ins",
-                &[
-                    &run_id,
-                    &scope.host,
-                    &scope.partner,
-                    &scope.api,
-                    &rate,
-                    &machine,
-                    &(std::process::id() as i32),
-                ],
-            )
-            .await
-            .map_err(|e| anyhow!("state database {}: {}", self.target.label, super::conn::chain(&e)))?;
-        Ok(row.get(0))
-    }
-
-    /// Runs the statement; one that waits long is probed with a cancel request: answered, the
-    /// database is alive (a lock held by maintenance) and the statement is sent again;
-    /// unanswered, the database is gone.
-    async fn tick(
-        &self,
-        args: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-        seen: &Seen,
-    ) -> Result<tokio_postgres::Row> {
-        loop {
-            seen.round_trips.fetch_add(1, Ordering::Relaxed);
-            let fut = self.client.query_one(&self.tick, args);
-            tokio::pin!(fut);
-            match tokio::time::timeout(STATEMENT_WAIT, &mut fut).await {
-                Ok(Ok(row)) => return Ok(row),
-                Ok(Err(e)) => {
-                    return Err(anyhow!(
-                        "state database {}: {}",
-                        self.target.label,
-                        super::conn::chain(&e)
-                    ))
-                }
-                Err(_) => {}
-            }
-            if !self.probe().await {
-                return Err(anyhow!(
-                    "the state database {} did not answer within {} s",
-                    self.target.label,
-                    STATEMENT_WAIT.as_secs()
-                ));
-            }
-            tracing::warn!("team mode: the state database is busy (a lock?): waiting");
-            // The cancelled statement ends with an error and is sent again, unless it ended
-            // well just before the cancel arrived.
-            if let Ok(Ok(row)) = tokio::time::timeout(STATEMENT_WAIT, fut).await {
-                return Ok(row);
-            }
-        }
-    }
-
-    /// Whether the server takes a cancel request (it is up and only waiting).
-    async fn probe(&self) -> bool {
-        let cancel = async {
-            match self.target.ssl {
-                super::conn::SslMode::Disable => self
-                    .cancel
-                    .cancel_query(tokio_postgres::NoTls)
-                    .await
-                    .is_ok(),
-                mode => match super::tls::connector(mode, self.target.root_cert.as_deref()) {
-                    Ok(tls) => self.cancel.cancel_query(tls).await.is_ok(),
-                    Err(_) => false,
-                },
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(2), cancel)
-            .await
-            .unwrap_or(false)
-    }
-}
-
-/// Drives a connection, passing announcements on; ends when the connection does.
-async fn drive<S, T>(mut conn: tokio_postgres::Connection<S, T>, tx: mpsc::UnboundedSender<String>)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
-    while let Some(m) = futures::StreamExt::next(&mut messages).await {
-        match m {
-            Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
-                let _ = tx.send(n.payload().to_string());
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::debug!("team mode: connection: {e}");
-                break;
-            }
-        }
     }
 }
