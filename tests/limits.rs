@@ -165,8 +165,10 @@ fn a_full_disk_under_the_output_keeps_the_previous_file() {
     );
 }
 
+/// A full disk under the state store stops sending, and the answers already paid for are in
+/// the output all the same (they were lost with the run before: exit 2, no output).
 #[test]
-fn a_full_disk_under_the_state_store_stops_the_run_with_exit_2() {
+fn a_full_disk_under_the_state_store_stops_the_run_and_keeps_the_answers_in_the_output() {
     let fx = Fixture::new();
     // Small enough for the input's snapshot, too big for the store under the limit.
     let rows: Vec<String> = (0..1000).map(|i| format!("user{i}@example.com")).collect();
@@ -193,12 +195,24 @@ fn a_full_disk_under_the_state_store_stops_the_run_with_exit_2() {
         ],
         &[],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     // Standard output streams (it cannot be replaced atomically); the message must say why.
     assert!(
         stderr(&out).contains("state store") && stderr(&out).contains("disk full"),
         "{}",
         stderr(&out)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), rows.len() + 1, "every row written");
+    let answered = lines
+        .iter()
+        .filter(|l| l.contains(",free,") || l.contains(",taken,"))
+        .count();
+    let sent = stderr(&out);
+    assert!(
+        answered > 0,
+        "the answers received are in the output: {sent}"
     );
 }
 

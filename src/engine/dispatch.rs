@@ -236,7 +236,15 @@ impl Dispatcher {
         }
         self.flush().await?;
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || crate::store::lock(&store).commit()).await??;
+        let committed = tokio::task::spawn_blocking(move || crate::store::lock(&store).commit());
+        if let Err(e) = committed.await? {
+            // The answers are in the output all the same; the run says why it stopped.
+            let why = format!("{e:#}: the answers received are in the output");
+            match self.counters.stop {
+                None => self.halt(StopReason::StoreUnreachable, why),
+                Some(_) => tracing::error!("{why}"),
+            }
+        }
         if !self.open.is_empty() || !inbox.is_empty() || !self.queue.is_empty() {
             return Err(anyhow!(
                 "internal error: {} rows were left unfinished; the output would be incomplete",

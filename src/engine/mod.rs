@@ -148,9 +148,18 @@ pub async fn run(
         team.leave().await;
     }
     let committing = store.clone();
-    tokio::task::spawn_blocking(move || crate::store::lock(&committing).commit()).await??;
+    let committed =
+        tokio::task::spawn_blocking(move || crate::store::lock(&committing).commit()).await?;
     let mut done = done?;
     let s = &mut done.summary;
+    if let Err(e) = committed {
+        // Never a reason to lose the output: the answers are in it.
+        tracing::error!("{e:#}: the answers received are in the output");
+        if s.stopped_reason.is_none() {
+            s.stopped_reason = Some(crate::output::summary::StopReason::StoreUnreachable);
+            s.stop_message = Some(format!("{e:#}: the answers received are in the output"));
+        }
+    }
     if s.stopped_reason.is_none() && stop.is_cancelled() {
         s.stopped_reason = Some(crate::output::summary::StopReason::Interrupted);
         s.stop_message = Some("interrupted: the output was finished".into());
