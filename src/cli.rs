@@ -60,18 +60,24 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run the built-in simulator of the API on 127.0.0.1, for trying things by hand.
     Sandbox(SandboxArgs),
-    /// Look into the state store of past answers: stats, prune, export.
+    /// Look after the state store of past answers: stats, prune, export, and copy to another
+    /// store.
     State(StateArgs),
     /// Check the set-up without spending a check request: credentials, partner id, endpoint,
     /// clock, state store.
     Doctor(DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
     /// Print a man page (roff): checkuser's, or a command's with every option, e.g.
     /// checkuser man run > /usr/local/share/man/man1/checkuser-run.1
     Man {
-        /// The command whose page to print (run, validate, plan, sandbox, state, doctor).
-        command: Option<String>,
+        /// The command whose page to print, nested ones named in full (run, state, state copy,
+        /// ...) [default: checkuser's own page, which lists the commands].
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
     },
 }
 
@@ -116,6 +122,7 @@ pub enum StateAction {
     /// endpoint and partner: prune deletes the others, says which it left and why (naming the
     /// run's pid), and exits 0; prune again when the run has finished, or pass --wait-lock.
     Prune {
+        /// Delete the answers given longer ago than this (e.g. 90d, 12h).
         #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
         older_than: Duration,
         /// Wait for runs in progress on the store to finish, then prune their answers too
@@ -128,6 +135,16 @@ pub enum StateAction {
         /// Output file; - for standard output.
         #[arg(short, long, value_name = "PATH", default_value = "-")]
         output: PathBuf,
+
+        /// Start the CSV with a UTF-8 byte-order mark, so that Excel and LibreOffice open its
+        /// Chinese names right on a double-click [default: yes for a file, no for standard
+        /// output or a pipe].
+        #[arg(long, overrides_with = "no_bom")]
+        bom: bool,
+
+        /// Leave the byte-order mark out of a CSV written to a file.
+        #[arg(long, overrides_with = "bom")]
+        no_bom: bool,
     },
     /// Copy every answer from one store to another, SQLite file or PostgreSQL database, either
     /// way (e.g. when a team moves to a shared database). Nothing is asked again; an answer the
@@ -488,6 +505,64 @@ pub struct SandboxArgs {
 
     #[command(flatten)]
     pub faults: FaultArgs,
+}
+
+/// Parses the command line as [`Cli::parse`] does, but a lead list given where a command is
+/// expected (`checkuser leads.csv`) gets, below clap's own error, a tip naming the command
+/// line that checks it (`checkuser run leads.csv`). Exits as clap does on an error (2).
+pub fn parse() -> Cli {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    use clap::CommandFactory;
+    Cli::try_parse_from(&args)
+        .map_err(|e| with_run_hint(e.format(&mut Cli::command()), &args))
+        .unwrap_or_else(|e| e.exit())
+}
+
+/// Adds the `run` tip to an "unrecognized subcommand" error whose word looks like a file: it
+/// exists, or it has a folder or an extension in its name, or it is `-` (standard input).
+pub fn with_run_hint(mut e: clap::Error, args: &[std::ffi::OsString]) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::InvalidSubcommand {
+        return e;
+    }
+    let Some(ContextValue::String(word)) = e.get(ContextKind::InvalidSubcommand) else {
+        return e;
+    };
+    let looks_like_a_file =
+        word == "-" || word.contains(['.', '/']) || std::path::Path::new(word).exists();
+    let Some(at) = args.iter().skip(1).position(|a| a == word.as_str()) else {
+        return e;
+    };
+    if !looks_like_a_file {
+        return e;
+    }
+    let mut line = vec!["checkuser".to_string()];
+    for (i, a) in args.iter().skip(1).enumerate() {
+        if i == at {
+            line.push("run".into());
+        }
+        line.push(shell_word(&a.to_string_lossy()));
+    }
+    let tip = format!(
+        "to check the list {word}, name the command first: {}",
+        line.join(" ")
+    );
+    e.insert(
+        ContextKind::Suggested,
+        ContextValue::StyledStrs(vec![tip.into()]),
+    );
+    e
+}
+
+/// A word as a shell reads it back: quoted when it holds anything but plain characters.
+fn shell_word(w: &str) -> String {
+    let plain = !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_alphanumeric() || "-_./=:@,+%#".contains(c));
+    match plain {
+        true => w.to_string(),
+        false => format!("'{}'", w.replace('\'', "'\\''")),
+    }
 }
 
 /// The longest duration any flag takes: past it, time arithmetic could overflow.

@@ -1,8 +1,5 @@
 //! The `checkuser` binary: parse flags, run the chosen command, map the outcome to an exit code.
 
-use clap::Parser;
-
-use checkuser::cli::Cli;
 use checkuser::commands::{report::eprint_quietly, ExitCode};
 
 fn main() -> std::process::ExitCode {
@@ -11,7 +8,7 @@ fn main() -> std::process::ExitCode {
         eprint_quietly(&format!("checkuser: error: {e}\n"));
         return ExitCode::Failed.into();
     }
-    let cli = Cli::parse();
+    let cli = checkuser::cli::parse();
     checkuser::logging::init(&(&cli.log).into());
     checkuser::commands::execute(&cli).into()
 }

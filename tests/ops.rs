@@ -1,4 +1,6 @@
-//! Operations: `doctor` against the simulator, completions and the man page.
+//! Operations: `doctor` against the simulator, completions and the man page, and the words a
+//! person meets at either end: usage hints, help that covers every command, the export's
+//! byte-order mark, the first error alone, how an interrupted run goes on, plurals.
 
 mod common;
 
@@ -195,4 +197,263 @@ fn a_closed_standard_output_ends_printing_commands_quietly() {
             stderr(&out)
         );
     }
+}
+
+/// A lead list where a command is expected is a usage error (exit 2) that keeps clap's message
+/// and says how to check the list.
+#[test]
+fn a_file_given_where_a_command_is_expected_points_to_run() {
+    let fx = Fixture::new();
+    fx.file("leads.csv", email_csv(&emails(1)));
+    for (args, hint) in [
+        (&["leads.csv"][..], "checkuser run leads.csv"),
+        (
+            &["leads.csv", "--check", "email=E-Mail"][..],
+            "checkuser run leads.csv --check email=E-Mail",
+        ),
+        (
+            &["-v", "new leads.csv"][..],
+            "checkuser -v run 'new leads.csv'",
+        ),
+    ] {
+        let out = bin(fx.dir.path())
+            .current_dir(fx.dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(text.contains("unrecognized subcommand"), "{text}");
+        assert!(text.contains(hint), "{args:?}: {text}");
+    }
+    // A typo of a command keeps clap's own suggestion, with no word of a list.
+    let out = run(fx.dir.path(), &["stat"]);
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(!text.contains("checkuser run"), "{text}");
+}
+
+/// Every command, nested ones included: its parent's help names it, each of its options says
+/// what it does, and `--help` and `man` cover it.
+#[test]
+fn help_and_man_pages_cover_every_subcommand() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: Vec<String>, all: &mut Vec<(Vec<String>, clap::Command)>) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let mut p = path.clone();
+            p.push(sub.get_name().to_string());
+            walk(sub, p.clone(), all);
+            all.push((p, sub.clone()));
+        }
+    }
+    let mut top = checkuser::cli::Cli::command();
+    top.build();
+    let mut all = Vec::new();
+    walk(&top, Vec::new(), &mut all);
+    assert!(all.iter().any(|(p, _)| p == &["state", "copy"]), "{all:?}");
+    let fx = Fixture::new();
+    let top_help = String::from_utf8_lossy(&run(fx.dir.path(), &["--help"]).stdout).into_owned();
+    for (path, cmd) in &all {
+        let name = path.join(" ");
+        let subs: Vec<&str> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name())
+            .filter(|n| *n != "help")
+            .collect();
+        let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+        for sub in &subs {
+            assert!(about.contains(sub), "'{name}' does not name {sub}: {about}");
+        }
+        if path.len() == 1 && !subs.is_empty() {
+            // The entry of this command in checkuser --help, up to the next command.
+            let entry: String = top_help
+                .lines()
+                .skip_while(|l| !l.starts_with(&format!("  {name} ")))
+                .enumerate()
+                .take_while(|(i, l)| *i == 0 || l.starts_with("   "))
+                .map(|(_, l)| l.to_string() + "\n")
+                .collect();
+            for sub in &subs {
+                assert!(entry.contains(sub), "checkuser --help: {name}: {entry}");
+            }
+        }
+        for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+            assert!(
+                arg.get_help().is_some() || arg.get_long_help().is_some(),
+                "'{name}': {} has no description",
+                arg.get_id()
+            );
+        }
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let out = run(fx.dir.path(), &args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name} --help: {}",
+            stderr(&out)
+        );
+        let mut args = vec!["man"];
+        args.extend(path.iter().map(String::as_str));
+        let out = run(fx.dir.path(), &args);
+        let page = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "man {name}: {}", stderr(&out));
+        let title = format!(".TH checkuser-{} 1", path.join("-"));
+        assert!(page.contains(&title), "man {name}: {page}");
+        for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+            if let Some(long) = arg.get_long() {
+                let roff = long.replace('-', "\\-");
+                assert!(page.contains(&roff), "man {name} leaves out --{long}");
+            }
+        }
+    }
+}
+
+/// `state export` follows the output's rule: a byte-order mark on a file, none on a pipe, and
+/// --bom / --no-bom as for run's output.
+#[test]
+fn state_export_has_a_byte_order_mark_on_a_file_and_none_on_a_pipe() {
+    let fx = Fixture::new();
+    let home = fx.dir.path();
+    let input = fx.file("in.csv", email_csv(&emails(2)));
+    let out = run(
+        home,
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--sandbox",
+            "--throttle",
+            "0",
+            "-q",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let file = fx.path("answers.csv");
+    let export = |extra: &[&str]| {
+        let mut args = vec!["state", "--sandbox", "export"];
+        args.extend(extra);
+        let out = run(home, &args);
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", stderr(&out));
+        out.stdout
+    };
+    let bom = b"\xEF\xBB\xBF";
+    export(&["-o", file.to_str().unwrap()]);
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.starts_with(bom), "{:?}", &bytes[..8]);
+    assert_eq!(String::from_utf8_lossy(&bytes).lines().count(), 1 + 2);
+    let piped = export(&[]);
+    assert!(!piped.starts_with(bom) && !piped.is_empty());
+    assert!(export(&["--bom"]).starts_with(bom));
+    export(&["-o", file.to_str().unwrap(), "--no-bom"]);
+    assert!(!std::fs::read(&file).unwrap().starts_with(bom));
+}
+
+/// A missing input: the error says so first, alone, whatever the command.
+#[test]
+fn a_missing_input_is_the_first_and_only_word() {
+    let fx = Fixture::new();
+    let missing = fx.path("nope.csv");
+    for command in ["run", "plan", "validate"] {
+        let out = run(
+            fx.dir.path(),
+            &[command, missing.to_str().unwrap(), "--sandbox"]
+                [..if command == "validate" { 2 } else { 3 }],
+        );
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {text}");
+        let first = text.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with("checkuser: error: cannot open input") && first.contains("nope.csv"),
+            "{command}: {text}"
+        );
+        assert_eq!(text.lines().count(), 1, "{command}: {text}");
+    }
+}
+
+/// An interrupted run says that the same command goes on where it stopped.
+#[test]
+fn an_interrupted_run_says_how_to_go_on() {
+    let sim = Sim::start(Faults {
+        latency: std::time::Duration::from_millis(200),
+        ..no_faults()
+    });
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(50)));
+    let cmd = sim.run_cmd(&fx, &input, &["--concurrency", "1", "--rate", "5"]);
+    let out = signalled(cmd, std::time::Duration::from_millis(1500), libc::SIGTERM);
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{text}");
+    assert!(
+        text.contains("run the same command again to go on where it stopped"),
+        "{text}"
+    );
+    // A run that finished says nothing of the kind.
+    let out = sim.run_expect(&fx, &input, &[], 0);
+    assert!(!stderr(&out).contains("run the same command again"));
+}
+
+/// One of a thing is one thing: counts printed with a noun agree with it.
+#[test]
+fn counts_of_one_are_singular() {
+    let fx = Fixture::new();
+    let home = fx.dir.path();
+    let input = fx.file("one.csv", email_csv(&emails(1)));
+    let out = run(
+        home,
+        &[
+            "run",
+            input.to_str().unwrap(),
+            "--sandbox",
+            "--throttle",
+            "0",
+        ],
+    );
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("1 row, 1 check in"), "{text}");
+    let out = run(home, &["plan", input.to_str().unwrap(), "--sandbox"]);
+    let text = stderr(&out);
+    assert!(
+        text.contains("1 value answered by the state store"),
+        "{text}"
+    );
+    let out = run(home, &["state", "stats", "--sandbox"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 answer, oldest"), "{text}");
+    let other = fx.path("other.sqlite");
+    let sandbox = home.join(".local/state/checkuser/sandbox.sqlite");
+    let out = run(
+        home,
+        &[
+            "state",
+            "copy",
+            "--from",
+            sandbox.to_str().unwrap(),
+            "--to",
+            other.to_str().unwrap(),
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("copied 1 answer from"),
+        "{text}{}",
+        stderr(&out)
+    );
+    let bad = fx.file("bad.csv", "a,b\nx,y\n");
+    let out = run(
+        home,
+        &["validate", bad.to_str().unwrap(), "--check", "email=#3"],
+    );
+    let text = stderr(&out);
+    assert!(text.contains("the header has 2 columns"), "{text}");
+    let narrow = fx.file("narrow.csv", "a\nx\n");
+    let out = run(
+        home,
+        &["validate", narrow.to_str().unwrap(), "--check", "email=#2"],
+    );
+    let text = stderr(&out);
+    assert!(
+        text.contains("the header has 1 column") && !text.contains("1 columns"),
+        "{text}"
+    );
 }

@@ -320,9 +320,10 @@ fn team_database(r: &mut Report, target: &store::postgres::Target, scope: &store
             Level::Ok,
             "quota",
             format!(
-                "{} / {}: {runs} active run(s); {}",
+                "{} / {}: {}; {}",
                 scope.host,
                 scope.partner,
+                crate::output::summary::count(runs as u64, "active run"),
                 match ahead {
                     Some(s) if s > 0.0 => format!("the next free slot is {s:.1} s away"),
                     Some(_) => "the bucket is idle".to_string(),

@@ -42,6 +42,16 @@ pub struct Snapshot {
     later_rows: Vec<(u64, Vec<String>)>,
 }
 
+/// A missing or unreachable input file is the command's first and only word: checked before
+/// anything starts, logs or waits (a path that is not there is not "a pipe").
+pub fn check_input(cfg: &JobConfig) -> Result<()> {
+    if let Some(path) = &cfg.input.path {
+        std::fs::metadata(path)
+            .map_err(|e| anyhow!("cannot open input {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 impl Snapshot {
     /// Takes the input named by `cfg` (a file).
     pub fn take(cfg: &JobConfig) -> Result<Snapshot> {

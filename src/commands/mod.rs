@@ -60,7 +60,7 @@ pub fn execute(cli: &Cli) -> ExitCode {
                 .and_then(|c| runtime().and_then(|rt| rt.block_on(doctor::doctor(&c)))),
         ),
         Command::Completions { shell } => plain(docs::completions(*shell)),
-        Command::Man { command } => plain(docs::man(command.as_deref())),
+        Command::Man { command } => plain(docs::man(command)),
     }
 }
 

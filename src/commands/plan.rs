@@ -13,6 +13,7 @@ use crate::output::Summary;
 pub fn plan(cfg: &RunConfig) -> Result<Summary> {
     let started = std::time::Instant::now();
     let job = &cfg.job;
+    super::job::check_input(job)?;
     let regular = job.input_is_regular_file();
     if !regular {
         bail!("plan reads the input like run does and needs a file, not standard input or a pipe");

@@ -20,6 +20,7 @@ use crate::store::{LockError, RunLock, Scope};
 /// The run then exits 130 with a complete output.
 pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     let started = Instant::now();
+    super::job::check_input(&cfg.job)?;
     let (sandbox, client_cfg, scope) = target(&cfg).await?;
     // One run per scope on a file; runs sharing a database share its quota instead.
     let _lock = match cfg.state.file() {

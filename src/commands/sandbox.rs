@@ -27,6 +27,9 @@ pub async fn run(a: &cli::SandboxArgs) -> Result<ExitCode> {
     println!("Press Ctrl-C to stop.");
     let _ = tokio::signal::ctrl_c().await;
     let n = sb.stats.entries().len();
-    println!("sandbox: served {n} requests");
+    println!(
+        "sandbox: served {}",
+        crate::output::summary::count(n as u64, "request")
+    );
     Ok(ExitCode::Ok)
 }

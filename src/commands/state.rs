@@ -9,7 +9,7 @@ use chrono::{TimeZone, Utc};
 use crate::config::tools::{StateConfig, StateJob};
 use crate::model::rfc3339;
 use crate::model::ExitCode;
-use crate::output::atomic::Out;
+use crate::output::summary::count;
 use crate::store::{self, Admin};
 
 pub fn run(cfg: &StateConfig) -> Result<ExitCode> {
@@ -34,12 +34,13 @@ pub fn run(cfg: &StateConfig) -> Result<ExitCode> {
             let cutoff = Utc::now() - chrono::TimeDelta::from_std(*older_than)?;
             let n = conn.prune(cutoff)?;
             println!(
-                "deleted {n} answers older than {}",
+                "deleted {} older than {}",
+                count(n as u64, "answer"),
                 humantime::format_duration(*older_than)
             );
             Ok(ExitCode::Ok)
         }
-        StateJob::Export(output) => export(conn, output.as_deref()),
+        StateJob::Export { output, bom } => export(conn, output.as_deref(), *bom),
         StateJob::Copy { .. } => unreachable!("copied above"),
     }
 }
@@ -70,14 +71,18 @@ fn prune_file(path: &Path, older_than: std::time::Duration, wait_lock: bool) -> 
             let _held = pruner.hold(&host, &partner)?;
             deleted += admin.prune_scope(cutoff, &host, &partner)?;
         } else {
+            let n = count(n, "answer");
             tracing::warn!(
-                "kept {n} answers of {host} / {partner} older than {age}: the run with pid {pid} \
+                "kept {n} of {host} / {partner} older than {age}: the run with pid {pid} \
                  is using this store for them; prune again when it has finished, or pass \
                  --wait-lock to wait for it"
             );
         }
     }
-    println!("deleted {deleted} answers older than {age}");
+    println!(
+        "deleted {} older than {age}",
+        count(deleted as u64, "answer")
+    );
     Ok(ExitCode::Ok)
 }
 
@@ -98,7 +103,8 @@ fn stats(conn: &dyn Admin) -> Result<ExitCode> {
     }
     let (total, oldest, newest) = conn.span()?;
     println!(
-        "{total} answers, oldest {}, newest {}",
+        "{}, oldest {}, newest {}",
+        count(total.max(0) as u64, "answer"),
         when(oldest),
         when(newest)
     );
@@ -106,8 +112,11 @@ fn stats(conn: &dyn Admin) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-fn export(conn: &dyn Admin, target: Option<&Path>) -> Result<ExitCode> {
-    let mut w = csv::Writer::from_writer(Out::create(target)?);
+/// The answers as CSV, by the output's rules: formula escaping, and a byte-order mark on a
+/// file but not on a pipe unless asked otherwise.
+fn export(conn: &dyn Admin, target: Option<&Path>, bom: Option<bool>) -> Result<ExitCode> {
+    use crate::output::csv::{create, wants_bom};
+    let mut w = csv::Writer::from_writer(create(target, wants_bom(bom, target))?);
     w.write_record(store::EXPORT_COLUMNS)?;
     conn.export(&mut |record| {
         let escaped: Vec<String> = record
@@ -137,7 +146,8 @@ fn copy(from: &store::Location, to: &store::Location) -> Result<ExitCode> {
     let read = rows.len();
     let written = target.import(&mut rows.into_iter().map(Ok))?;
     println!(
-        "copied {read} answers from {} to {} ({written} written; {} already there and newer)",
+        "copied {} from {} to {} ({written} written; {} already there and newer)",
+        count(read as u64, "answer"),
         from.label(),
         to.label(),
         read as u64 - written

@@ -164,11 +164,7 @@ impl JobConfig {
             },
             output,
             format,
-            bom: match (a.bom, a.no_bom) {
-                (true, _) => Some(true),
-                (_, true) => Some(false),
-                _ => None,
-            },
+            bom: bom_asked(a.bom, a.no_bom),
             escape_formulas: !a.no_escape_formulas,
             summary_json: a.summary_json.clone(),
             display: log.into(),
@@ -674,6 +670,16 @@ pub fn faults(a: &FaultArgs) -> Result<Faults> {
         huge_body: a.huge_body,
         registered: a.registered.clone(),
     })
+}
+
+/// `--bom` (`Some(true)`), `--no-bom` (`Some(false)`), or neither (`None`: decided by where the
+/// CSV goes, [`crate::output::csv::wants_bom`]).
+pub fn bom_asked(bom: bool, no_bom: bool) -> Option<bool> {
+    match (bom, no_bom) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

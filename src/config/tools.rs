@@ -61,8 +61,12 @@ pub enum StateJob {
         older_than: Duration,
         wait_lock: bool,
     },
-    /// Write every answer as CSV; `None` is standard output.
-    Export(Option<PathBuf>),
+    /// Write every answer as CSV; `output` `None` is standard output; `bom` as asked
+    /// (`--bom`, `--no-bom`).
+    Export {
+        output: Option<PathBuf>,
+        bom: Option<bool>,
+    },
     /// Copy every answer into another store (SQLite or PostgreSQL, either way).
     Copy {
         from: crate::store::Location,
@@ -108,9 +112,13 @@ impl StateConfig {
                         older_than: *older_than,
                         wait_lock: *wait_lock,
                     },
-                    StateAction::Export { output } => {
+                    StateAction::Export {
+                        output,
+                        bom,
+                        no_bom,
+                    } => {
                         super::check_writable(&[("-o", Some(output.as_path()))])?;
-                        StateJob::Export((output.as_os_str() != "-").then(|| output.clone()))
+                        export(output, *bom, *no_bom)
                     }
                     StateAction::Copy { .. } => unreachable!("handled above"),
                 };
@@ -133,7 +141,11 @@ impl StateConfig {
                 older_than: *older_than,
                 wait_lock: *wait_lock,
             },
-            StateAction::Export { output } => {
+            StateAction::Export {
+                output,
+                bom,
+                no_bom,
+            } => {
                 // The export must not replace the store it reads, nor its journal files.
                 let [wal, shm] = crate::store::location::companions(&path);
                 super::check_targets(
@@ -145,10 +157,17 @@ impl StateConfig {
                     &[("-o", Some(output.as_path()))],
                 )?;
                 super::check_writable(&[("-o", Some(output.as_path()))])?;
-                StateJob::Export((output.as_os_str() != "-").then(|| output.clone()))
+                export(output, *bom, *no_bom)
             }
             StateAction::Copy { .. } => unreachable!("handled above"),
         };
         Ok(StateConfig { location, job })
+    }
+}
+
+fn export(output: &std::path::Path, bom: bool, no_bom: bool) -> StateJob {
+    StateJob::Export {
+        output: (output.as_os_str() != "-").then(|| output.to_path_buf()),
+        bom: super::bom_asked(bom, no_bom),
     }
 }

@@ -382,8 +382,8 @@ fn find_column(header: &[String], name: &str) -> Result<usize> {
             return Ok(n - 1);
         }
         bail!(
-            "column #{n} does not exist: the header has {} columns",
-            header.len()
+            "column #{n} does not exist: the header has {}",
+            crate::output::summary::count(header.len() as u64, "column")
         );
     }
     let exact: Vec<usize> = (0..header.len()).filter(|&i| header[i] == name).collect();

@@ -549,8 +549,8 @@ fn above_header(sample: &[u8], header_row: Option<u64>, label: &str) -> Result<A
             None => {
                 let last = !sample[bytes..].iter().all(u8::is_ascii_whitespace);
                 bail!(
-                    "--header-row {want}: {label} has only {} rows",
-                    row - 1 + u64::from(last)
+                    "--header-row {want}: {label} has only {}",
+                    crate::output::summary::count(row - 1 + u64::from(last), "row")
                 )
             }
         }

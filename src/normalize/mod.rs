@@ -73,7 +73,8 @@ pub fn name(raw: &str) -> Result<String, String> {
     let n = s.chars().count();
     if !(5..=32).contains(&n) {
         return Err(format!(
-            "account name has {n} characters; it must have 5 to 32"
+            "account name has {}; it must have 5 to 32",
+            crate::output::summary::count(n as u64, "character")
         ));
     }
     let first = s.chars().next().unwrap_or(' ');

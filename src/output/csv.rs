@@ -19,6 +19,16 @@ pub fn wants_bom(asked: Option<bool>, path: Option<&std::path::Path>) -> bool {
     asked.unwrap_or_else(|| path.is_some_and(|p| !super::atomic::is_special(p)))
 }
 
+/// Opens where a CSV goes (`None`: standard output) and starts it with the byte-order mark if
+/// `bom` (decided by [`wants_bom`]). Every CSV checkuser writes starts here.
+pub fn create(path: Option<&std::path::Path>, bom: bool) -> Result<Out> {
+    let mut out = Out::create(path)?;
+    if bom {
+        std::io::Write::write_all(&mut out, b"\xEF\xBB\xBF")?;
+    }
+    Ok(out)
+}
+
 /// Writes result rows; `finish` makes the file appear under its name.
 pub struct CsvSink {
     csv: ::csv::Writer<Out>,
@@ -32,10 +42,7 @@ pub struct CsvSink {
 
 impl CsvSink {
     pub fn create(opts: &SinkOptions, header: &[String], width: usize) -> Result<CsvSink> {
-        let mut out = Out::create(opts.path.as_deref())?;
-        if opts.bom {
-            std::io::Write::write_all(&mut out, b"\xEF\xBB\xBF")?;
-        }
+        let out = create(opts.path.as_deref(), opts.bom)?;
         let csv = ::csv::WriterBuilder::new()
             .delimiter(opts.delimiter)
             .flexible(true)

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
+use super::summary::count;
 use super::Display;
 use super::Summary;
 
@@ -144,9 +145,13 @@ impl Progress {
             None => format!("{:.2} requests/s", s.api_requests as f64 / secs),
         };
         let done = match self.unit {
-            Unit::Rows if s.checks == s.rows => format!("{} rows done", s.rows),
-            Unit::Rows => format!("{} rows done, {} checks", s.rows, s.checks),
-            Unit::Values(total) => format!("{} of {total} values asked", s.checks),
+            Unit::Rows if s.checks == s.rows => format!("{} done", count(s.rows, "row")),
+            Unit::Rows => format!(
+                "{} done, {}",
+                count(s.rows, "row"),
+                count(s.checks, "check")
+            ),
+            Unit::Values(total) => format!("{} of {} asked", s.checks, count(total, "value")),
         };
         format!("progress: {done}: {} ({rate})", counts(s))
     }

@@ -40,9 +40,13 @@ pub struct PlanFigures {
     pub max_requests: Option<u64>,
 }
 
-/// `1 row`, `2 rows`, `1 retry`, `2 retries`.
+/// `1 row`, `2 rows`, `1 retry`, `2 retries`, `2 keys`: the one way a count is printed with a
+/// noun.
 pub fn count(n: u64, word: &str) -> String {
-    match (n, word.strip_suffix('y')) {
+    let consonant_y = word
+        .strip_suffix('y')
+        .filter(|stem| !stem.ends_with(['a', 'e', 'i', 'o', 'u']));
+    match (n, consonant_y) {
         (1, _) => format!("1 {word}"),
         (_, Some(stem)) => format!("{n} {stem}ies"),
         _ => format!("{n} {word}s"),
@@ -199,8 +203,11 @@ impl Summary {
             );
         }
         s.push_str(&format!(
-            "{} rows, {} checks in {:.1}s -> {}\n",
-            self.rows, self.checks, self.elapsed_seconds, self.output
+            "{}, {} in {:.1}s -> {}\n",
+            count(self.rows, "row"),
+            count(self.checks, "check"),
+            self.elapsed_seconds,
+            self.output
         ));
         let mut parts = Vec::new();
         if let Some(v) = self.valid {
@@ -234,15 +241,19 @@ impl Summary {
         } else {
             s.push_str(&format!("  {}", count(self.duplicates, "duplicate")));
             if let Some(n) = self.duplicates_counted_among {
-                s.push_str(&format!(" among the first {n} values (larger inputs are not all compared, to keep memory flat)"));
+                s.push_str(&format!(
+                    " among the first {} (larger inputs are not all compared, to keep memory flat)",
+                    count(n, "value")
+                ));
             }
             s.push('\n');
         }
         if self.encoding_fallback_rows > 0 {
-            s.push_str(&format!(
-                "  {} rows were not UTF-8 and were decoded on their own (the rest is {})\n",
-                self.encoding_fallback_rows, self.encoding
-            ));
+            let rows = match self.encoding_fallback_rows {
+                1 => "1 row was not UTF-8 and was decoded on its own".to_string(),
+                n => format!("{n} rows were not UTF-8 and were decoded on their own"),
+            };
+            s.push_str(&format!("  {rows} (the rest is {})\n", self.encoding));
         }
         if self.sheets.len() > 1 {
             s.push_str(&format!(
@@ -253,6 +264,12 @@ impl Summary {
         }
         if let Some(msg) = &self.stop_message {
             s.push_str(&format!("  stopped: {msg}\n"));
+        }
+        if self.command == "run" && self.stopped_reason == Some(StopReason::Interrupted) {
+            s.push_str(
+                "  run the same command again to go on where it stopped: the answers received \
+                 are kept in the state store and not asked again\n",
+            );
         }
         s
     }
@@ -272,12 +289,21 @@ impl Summary {
         ));
         let stale: Vec<String> = p.stale.iter().map(|(k, n)| format!("{n} {k}")).collect();
         s.push_str(&format!(
-            "  {} values answered by the state store; {} need a request: {} never asked, {} stale{}\n",
-            p.fresh,
+            "  {} answered by the state store; {} {} a request: {} never asked, {} stale{}\n",
+            count(p.fresh, "value"),
             p.requests_needed,
+            if p.requests_needed == 1 {
+                "needs"
+            } else {
+                "need"
+            },
             p.never_asked,
             p.stale.values().sum::<u64>(),
-            if stale.is_empty() { String::new() } else { format!(" ({})", stale.join(", ")) }
+            if stale.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", stale.join(", "))
+            }
         ));
         s.push_str(&format!(
             "  at {}/s that takes {} (more with retries and throttling)\n",
@@ -325,6 +351,16 @@ impl Summary {
 mod tests {
     use super::*;
     use crate::model::Source;
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(count(1, "answer"), "1 answer");
+        assert_eq!(count(0, "answer"), "0 answers");
+        assert_eq!(count(2, "retry"), "2 retries");
+        assert_eq!(count(1, "retry"), "1 retry");
+        assert_eq!(count(3, "key"), "3 keys");
+        assert_eq!(count(2, "day"), "2 days");
+    }
 
     #[test]
     fn exit_codes_follow_the_contract() {

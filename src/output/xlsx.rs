@@ -381,10 +381,11 @@ impl XlsxSink {
             sheet.set_repeat_rows(0, 0).map_err(xlsx)?;
         }
         if self.truncated > 0 {
-            tracing::warn!(
-                "{} cells were longer than Excel's 32,767 characters and were cut in the workbook",
-                self.truncated
-            );
+            let cells = match self.truncated {
+                1 => "1 cell was".to_string(),
+                n => format!("{n} cells were"),
+            };
+            tracing::warn!("{cells} longer than Excel's 32,767 characters and cut in the workbook");
         }
         self.summary_sheet(summary)?;
         let mut out = Out::create(self.target.as_deref())?;

@@ -267,8 +267,8 @@ fn read_sheets<W: Write>(
                     skipped = true;
                     tracing::warn!(
                         "sheet '{more}' is named like a continuation of '{name}' but its header \
-                         row differs ({} columns, starting {:?}): it is not read",
-                        h.len(),
+                         row differs ({}, starting {:?}): it is not read",
+                        crate::output::summary::count(h.len() as u64, "column"),
                         h.first().map(String::as_str).unwrap_or("")
                     );
                 }
@@ -280,7 +280,10 @@ fn read_sheets<W: Write>(
         [first, .., last] if !skipped => format!("{first} to {last}"),
         many => many.join(", "),
     };
-    tracing::debug!("{rows} rows from {shown}");
+    tracing::debug!(
+        "{} from {shown}",
+        crate::output::summary::count(rows, "row")
+    );
     Ok(shown)
 }
 
@@ -337,8 +340,8 @@ fn pick(names: &[String], sheet: Option<&str>) -> Result<String> {
     if let Some(n) = want.strip_prefix('#').and_then(|n| n.parse::<usize>().ok()) {
         return names.get(n.wrapping_sub(1)).cloned().ok_or_else(|| {
             anyhow::anyhow!(
-                "--sheet #{n}: the workbook has {} sheets: {}",
-                names.len(),
+                "--sheet #{n}: the workbook has {}: {}",
+                crate::output::summary::count(names.len() as u64, "sheet"),
                 list()
             )
         });
