@@ -247,8 +247,8 @@ impl Dispatcher {
         }
         if !self.open.is_empty() || !inbox.is_empty() || !self.queue.is_empty() {
             return Err(anyhow!(
-                "internal error: {} rows were left unfinished; the output would be incomplete",
-                self.open.len() + inbox.len()
+                "internal error: {} left unfinished; the output would be incomplete",
+                crate::output::summary::count((self.open.len() + inbox.len()) as u64, "row")
             ));
         }
         Ok(self.counters)

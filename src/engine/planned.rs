@@ -68,13 +68,18 @@ pub async fn run(
     })
     .await??;
     let figures = plan.figures.clone();
+    let count = crate::output::summary::count;
+    let order = match (figures.requests_needed, figures.never_asked) {
+        (0, _) => String::new(),
+        (n, never) if never == n => " (all never asked)".into(),
+        (_, 0) => " (the oldest answers first)".into(),
+        (_, never) => format!(" ({never} never asked, then the oldest answers first)"),
+    };
     tracing::info!(
-        "plan: {} checks, {} answered by the state store, {} values to ask ({} never asked, \
-         then the oldest answers first)",
-        figures.checks,
-        figures.fresh,
-        figures.requests_needed,
-        figures.never_asked
+        "plan: {}, {} answered by the state store, {} to ask{order}",
+        count(figures.checks, "check"),
+        count(figures.fresh, "value"),
+        count(figures.requests_needed, "value"),
     );
     // Known now, before any request: outputs that could not hold these rows.
     let again = source.read()?;
