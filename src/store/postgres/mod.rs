@@ -146,12 +146,8 @@ impl Spool for FileSpool {
         if let Some(dir) = self.path.parent() {
             super::location::private_dir(dir)?;
         }
-        let line = serde_json::json!({
-            "kind": kind.as_str(), "key": o.checked_key, "result": o.result.as_str(),
-            "status": o.status, "uplimit": o.uplimit, "error_code": o.error_code,
-            "error_msg": o.error_msg, "http_status": o.http_status, "request_id": o.request_id,
-            "checked_at": o.checked_at.map(|t| t.timestamp()),
-        });
+        let mut line = tick::answer_json(o);
+        line["kind"] = serde_json::json!(kind.as_str());
         let mut f = std::os::unix::fs::OpenOptionsExt::mode(
             std::fs::OpenOptions::new().create(true).append(true),
             0o600,
@@ -164,26 +160,20 @@ impl Spool for FileSpool {
     }
 }
 
-/// One spooled line back as the answer it was.
+/// One spooled line back as the answer it was (the row's JSON form, as team mode announces it).
 fn spooled(line: &str) -> Option<(CheckType, Outcome)> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     let kind = v["kind"].as_str()?.parse::<CheckType>().ok()?;
-    let text = |k: &str| v[k].as_str().map(String::from);
-    let mut o = Outcome::new(
-        text("key").unwrap_or_default(),
-        ResultKind::parse(v["result"].as_str().unwrap_or("")).unwrap_or(ResultKind::Error),
-        Source::Api,
-    );
-    o.status = text("status");
-    o.uplimit = text("uplimit");
-    o.error_code = text("error_code");
-    o.error_msg = text("error_msg");
-    o.http_status = v["http_status"]
-        .as_u64()
-        .and_then(|h| u16::try_from(h).ok());
-    o.request_id = text("request_id");
-    o.checked_at = v["checked_at"].as_i64().map(ts);
-    Some((kind, o))
+    let o = tick::answer_from(&v)?;
+    Some((
+        kind,
+        Outcome {
+            source: Source::Api,
+            previous: None,
+            change: false,
+            ..o
+        },
+    ))
 }
 
 /// Records the answers an earlier run kept for later, then forgets them. An answer is kept

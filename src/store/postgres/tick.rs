@@ -202,7 +202,7 @@ fn payload(scope: &Scope, kind: CheckType, row: &Outcome) -> String {
 }
 
 /// A row in the answers table's column names (as `to_jsonb` gives it back).
-fn answer_json(o: &Outcome) -> Value {
+pub fn answer_json(o: &Outcome) -> Value {
     json!({
         "key": o.checked_key, "result": o.result.as_str(), "status": o.status,
         "uplimit": o.uplimit, "error_code": o.error_code, "error_msg": o.error_msg,
