@@ -185,7 +185,7 @@ fn escape(rest: &[u8], qp: bool, buf: &mut [u8; 4]) -> Option<(usize, usize)> {
 
 /// A MIME encoded-word (`=?UTF-8?Q?...?=` or `=?UTF-8?B?...?=`) at the start of `rest`: its
 /// bytes, each with the range in `rest` it came from, and the length of the word.
-fn encoded_word(rest: &[u8]) -> Option<(Vec<(u8, usize, usize)>, usize)> {
+fn encoded_word(rest: &[u8]) -> Option<(View, usize)> {
     let body = rest.strip_prefix(b"=?")?;
     let charset = body.iter().take(64).position(|&b| b == b'?')?;
     if charset == 0 || !body[..charset].iter().all(u8::is_ascii_graphic) {
@@ -202,7 +202,7 @@ fn encoded_word(rest: &[u8]) -> Option<(Vec<(u8, usize, usize)>, usize)> {
         return None;
     }
     let text = &rest[start..start + len];
-    let mut out = Vec::with_capacity(len);
+    let mut out: Vec<(u8, usize, usize)> = Vec::with_capacity(len);
     match kind {
         b'Q' => {
             let mut j = 0;
@@ -242,11 +242,14 @@ fn encoded_word(rest: &[u8]) -> Option<(Vec<(u8, usize, usize)>, usize)> {
         }
         _ => return None,
     }
-    for (_, s, e) in &mut out {
-        *s += start;
-        *e += start;
-    }
-    Some((out, start + len + 2))
+    let spans = out
+        .iter()
+        .map(|&(_, s, e)| (start + s, start + e))
+        .collect();
+    Some((
+        (out.into_iter().map(|b| b.0).collect(), spans),
+        start + len + 2,
+    ))
 }
 
 /// The text with escapes decoded once, each byte with the range of `raw` it came from, and
@@ -261,9 +264,9 @@ fn decoded(raw: &[u8], qp: bool) -> (Vec<u8>, Vec<(usize, usize)>, bool) {
     while i < raw.len() {
         let rest = &raw[i..];
         if rest.starts_with(b"=?") {
-            if let Some((bytes, used)) = encoded_word(rest) {
-                out.extend(bytes.iter().map(|b| b.0));
-                from.extend(bytes.iter().map(|&(_, s, e)| (i + s, i + e)));
+            if let Some(((bytes, spans), used)) = encoded_word(rest) {
+                out.extend_from_slice(&bytes);
+                from.extend(spans.iter().map(|&(s, e)| (i + s, i + e)));
                 i += used;
                 let gap = raw[i..]
                     .iter()
