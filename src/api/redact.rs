@@ -37,21 +37,65 @@ struct Secret {
     encoded: Vec<Vec<u8>>,
 }
 
-/// The registered secrets.
-static SECRETS: RwLock<Vec<Secret>> = RwLock::new(Vec::new());
+/// The registered secrets, and the pairs of bytes a stretch to hide can start with (at any
+/// other pair the search moves on at once).
+struct Registry {
+    secrets: Vec<Secret>,
+    starts: Pairs,
+}
+
+/// A set of byte pairs, each in any letter case.
+struct Pairs([u64; 1024]);
+
+impl Pairs {
+    const fn add(&mut self, a: u8, b: u8) {
+        let (a, b) = (
+            [a.to_ascii_lowercase(), a.to_ascii_uppercase()],
+            [b.to_ascii_lowercase(), b.to_ascii_uppercase()],
+        );
+        let mut k = 0;
+        while k < 4 {
+            let at = (a[k / 2] as usize) << 8 | b[k % 2] as usize;
+            self.0[at / 64] |= 1 << (at % 64);
+            k += 1;
+        }
+    }
+
+    fn holds(&self, a: u8, b: u8) -> bool {
+        let at = usize::from(a) << 8 | usize::from(b);
+        self.0[at / 64] & 1 << (at % 64) != 0
+    }
+}
+
+static SECRETS: RwLock<Registry> = RwLock::new(Registry {
+    secrets: Vec::new(),
+    starts: {
+        let mut starts = Pairs([0; 1024]);
+        starts.add(SIGNATURE[0], SIGNATURE[1]);
+        starts
+    },
+});
 
 /// Adds secrets to look for from now on; shorter than 4 bytes they would match ordinary text
 /// and are left out.
 pub fn register<'a>(secrets: impl IntoIterator<Item = &'a [u8]>) {
-    if let Ok(mut all) = SECRETS.write() {
+    if let Ok(mut registry) = SECRETS.write() {
         for s in secrets.into_iter().filter(|s| s.len() >= 4) {
-            if !all.iter().any(|known| known.raw == s) {
-                all.push(Secret {
-                    raw: s.to_vec(),
-                    lower: s.to_ascii_lowercase(),
-                    encoded: encodings(s),
-                });
+            if registry.secrets.iter().any(|known| known.raw == s) {
+                continue;
             }
+            let secret = Secret {
+                raw: s.to_vec(),
+                lower: s.to_ascii_lowercase(),
+                encoded: encodings(s),
+            };
+            let hex = |n: u8| b"0123456789abcdef"[usize::from(n & 15)];
+            registry.starts.add(hex(s[0] >> 4), hex(s[0]));
+            registry.starts.add(s[0], s[1]);
+            for e in &secret.encoded {
+                registry.starts.add(e[0], e[1]);
+            }
+            registry.secrets.push(secret);
         }
     }
 }
@@ -121,31 +165,20 @@ fn hex_spelled(rest: &[u8], secret: &[u8]) -> Option<usize> {
 /// The bytes with every registered secret and every `Signature=` value replaced.
 pub fn bytes(raw: &[u8]) -> Vec<u8> {
     let guard = SECRETS.read();
-    let secrets: &[Secret] = guard.as_deref().map_or(&[], |s| s.as_slice());
-    // The bytes a stretch to hide can start with: any other is passed at once.
-    let mut first = [false; 256];
-    for s in secrets {
-        let hex = b"0123456789abcdef"[usize::from(s.raw[0] >> 4)];
-        for &c in s
-            .lower
-            .first()
-            .into_iter()
-            .chain(s.encoded.iter().filter_map(|e| e.first()))
-            .chain([&hex])
-        {
-            first[usize::from(c)] = true;
-            first[usize::from(c.to_ascii_uppercase())] = true;
-            first[usize::from(c.to_ascii_lowercase())] = true;
-        }
-    }
-    first[usize::from(b's')] = true;
-    first[usize::from(b'S')] = true;
-    // Stretches of the raw text to hide, found in every reading of it (plain ASCII with no
-    // escape character has one reading: itself).
+    let Ok(registry) = guard.as_deref() else {
+        return raw.to_vec();
+    };
+    let (secrets, starts) = (registry.secrets.as_slice(), &registry.starts);
+    // Stretches of the raw text to hide, found in every reading of it; plain ASCII with no
+    // escape character has one reading, itself.
     let mut spans: Vec<(usize, usize)> = Vec::new();
-    for (text, from) in decode::views(raw) {
-        for (start, end) in found(&text, secrets, &first) {
-            spans.push((from[start].0, from[end - 1].1));
+    if raw.iter().all(decode::plain) {
+        spans = found(raw, secrets, starts);
+    } else {
+        for (text, from) in decode::views(raw) {
+            for (start, end) in found(&text, secrets, starts) {
+                spans.push((from[start].0, from[end - 1].1));
+            }
         }
     }
     // Overlapping stretches merged (a character folded into several letters may hold the end
@@ -170,12 +203,12 @@ pub fn bytes(raw: &[u8]) -> Vec<u8> {
 }
 
 /// The stretches of `text` that spell a secret (in any case, base64- or hex-encoded) or a
-/// `Signature=` value; `first` tells the bytes such a stretch can start with.
-fn found(text: &[u8], secrets: &[Secret], first: &[bool; 256]) -> Vec<(usize, usize)> {
+/// `Signature=` value; `pairs` tells the pairs of bytes such a stretch can start with.
+fn found(text: &[u8], secrets: &[Secret], pairs: &Pairs) -> Vec<(usize, usize)> {
     let mut hide: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < text.len() {
-        if !first[text[i] as usize] {
+        if i + 1 == text.len() || !pairs.holds(text[i], text[i + 1]) {
             i += 1;
             continue;
         }

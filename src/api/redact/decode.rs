@@ -17,15 +17,12 @@ pub(super) fn plain(b: &u8) -> bool {
     b.is_ascii() && !matches!(b, b'%' | b'\\' | b'&' | b'=')
 }
 
-/// Every reading of `raw`: as sent, then with escapes decoded (again and again while escapes
+/// Every reading of `raw` (one that is not all [`plain`]): as sent, then with escapes decoded (again and again while escapes
 /// are left) and characters folded as a reader sees them. Quoted-printable's `=XX` reads
 /// differently from a `key=value` whose value starts with two hex digits, so it is decoded in
 /// readings of its own, next to the ones without it.
 pub(super) fn views(raw: &[u8]) -> Vec<View> {
     let mut all: Vec<View> = vec![(raw.to_vec(), (0..raw.len()).map(|i| (i, i + 1)).collect())];
-    if raw.iter().all(plain) {
-        return all;
-    }
     for qp in [false, true] {
         if qp && !all.iter().any(|(text, _)| has_quoted_printable(text)) {
             break;
@@ -263,6 +260,17 @@ fn decoded(raw: &[u8], qp: bool) -> (Vec<u8>, Vec<(usize, usize)>, bool) {
     let mut i = 0;
     while i < raw.len() {
         let rest = &raw[i..];
+        // Bytes that start no escape, copied at once.
+        let run = rest
+            .iter()
+            .position(|b| matches!(b, b'%' | b'\\' | b'&' | b'='));
+        let run = run.unwrap_or(rest.len());
+        if run > 0 {
+            out.extend_from_slice(&rest[..run]);
+            from.extend((i..i + run).map(|k| (k, k + 1)));
+            i += run;
+            continue;
+        }
         if rest.starts_with(b"=?") {
             if let Some(((bytes, spans), used)) = encoded_word(rest) {
                 out.extend_from_slice(&bytes);
