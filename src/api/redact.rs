@@ -175,11 +175,11 @@ pub fn bytes(raw: &[u8]) -> Vec<u8> {
     if raw.iter().all(decode::plain) {
         spans = found(raw, secrets, starts);
     } else {
-        for (text, from) in decode::views(raw) {
-            for (start, end) in found(&text, secrets, starts) {
+        decode::each_view(raw, |text, from| {
+            for (start, end) in found(text, secrets, starts) {
                 spans.push((from[start].0, from[end - 1].1));
             }
-        }
+        });
     }
     // Overlapping stretches merged (a character folded into several letters may hold the end
     // of one and the start of the next; readings find the same secret), each replaced once.

@@ -17,30 +17,43 @@ pub(super) fn plain(b: &u8) -> bool {
     b.is_ascii() && !matches!(b, b'%' | b'\\' | b'&' | b'=')
 }
 
-/// Every reading of `raw` (one that is not all [`plain`]): as sent, then with escapes decoded (again and again while escapes
-/// are left) and characters folded as a reader sees them. Quoted-printable's `=XX` reads
-/// differently from a `key=value` whose value starts with two hex digits, so it is decoded in
-/// readings of its own, next to the ones without it.
-pub(super) fn views(raw: &[u8]) -> Vec<View> {
-    let mut all: Vec<View> = vec![(raw.to_vec(), (0..raw.len()).map(|i| (i, i + 1)).collect())];
+/// Shows `visit` every reading of `raw` (each with the raw range of its every byte), one at a
+/// time: as sent, then with escapes decoded (again and again while escapes are left) and
+/// characters folded as a reader sees them. Quoted-printable's `=XX` reads differently from a
+/// `key=value` whose value starts with two hex digits, so it is decoded in readings of its
+/// own, next to the ones without it.
+pub(super) fn each_view(raw: &[u8], mut visit: impl FnMut(&[u8], &[(usize, usize)])) {
+    let identity: Vec<(usize, usize)> = (0..raw.len()).map(|i| (i, i + 1)).collect();
+    visit(raw, &identity);
+    let mut quoted_printable = has_quoted_printable(raw);
     for qp in [false, true] {
-        if qp && !all.iter().any(|(text, _)| has_quoted_printable(text)) {
+        if qp && !quoted_printable {
             break;
         }
-        let mut last = 0;
+        let mut last: Option<View> = None;
         for _ in 0..MAX_ROUNDS {
-            let (text, from) = &all[last];
-            let Some(next) = round(text, from, qp, last != 0) else {
+            let (text, from) = last.as_ref().map_or((raw, identity.as_slice()), |(t, f)| {
+                (t.as_slice(), f.as_slice())
+            });
+            let Some(next) = round(text, from, qp, last.is_some()) else {
                 break;
             };
+            visit(&next.0, &next.1);
+            quoted_printable |= has_quoted_printable(&next.0);
             let quiet = next.0.iter().all(plain);
-            all.push(next);
-            last = all.len() - 1;
+            last = Some(next);
             if quiet {
                 break;
             }
         }
     }
+}
+
+/// Every reading of `raw`, as [`each_view`] shows them.
+#[cfg(test)]
+pub(super) fn views(raw: &[u8]) -> Vec<View> {
+    let mut all = Vec::new();
+    each_view(raw, |text, from| all.push((text.to_vec(), from.to_vec())));
     all
 }
 
