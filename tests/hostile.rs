@@ -531,6 +531,49 @@ fn a_server_echoing_the_token_in_disguise_gets_it_redacted() {
     }
 }
 
+/// The token's escapes a server, a mail gateway or a web page may send back: hex,
+/// quoted-printable, a MIME Q-word, HTML entities and `\x` escapes (JSON-escaped, as a JSON
+/// string holding them is sent).
+fn escapes(token: &str) -> [String; 5] {
+    let each = |f: &dyn Fn(u8) -> String| token.bytes().map(f).collect::<String>();
+    [
+        each(&|b| format!("{b:02x}")),
+        each(&|b| format!("={b:02X}")),
+        format!("=?UTF-8?Q?{}?=", each(&|b| format!("={b:02X}"))),
+        each(&|b| format!("&#{b};")),
+        each(&|b| format!("\\\\x{b:02x}")),
+    ]
+}
+
+#[test]
+fn a_server_echoing_the_token_escaped_gets_it_redacted() {
+    let port = echo_server(|h| {
+        let [hex, qp, q_word, entities, x] = escapes(header(h, "x-auth-token"));
+        (
+            format!("x-request-id: req-{hex}\r\n"),
+            format!(
+                r#"{{"error_code":"CBC.9999","error_msg":"bad {qp} / {q_word} / {entities} / {x} end"}}"#
+            ),
+        )
+    });
+    let token = "MIItokenXyZ0123456789abcdefESCAPED";
+    let texts = run_against_echo(port, &[("HUAWEICLOUD_AUTH_TOKEN", token)]);
+    assert!(
+        texts[0].contains("req-[redacted]")
+            && texts[0]
+                .contains("bad [redacted] / =?UTF-8?Q?[redacted]?= / [redacted] / [redacted] end"),
+        "{}",
+        texts[0]
+    );
+    for text in &texts {
+        for form in escapes(token) {
+            // Half of an escaped token would give most of it away.
+            let middle = &form[form.len() / 4..form.len() * 3 / 4];
+            assert!(!text.contains(middle), "{middle} in {text}");
+        }
+    }
+}
+
 #[test]
 fn a_server_echoing_the_signature_or_a_disguised_ak_gets_them_redacted() {
     // The Authorization header back in the request id and the message, the AK JSON-escaped
