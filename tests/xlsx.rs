@@ -343,7 +343,9 @@ fn tool(name: &str, args: &[&str], dir: &std::path::Path) -> Option<std::process
     {
         Ok(o) => Some(o),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("SKIPPED: {name} is not installed (apt-get install libreoffice-calc-nogui poppler-utils)");
+            skipped(&format!(
+                "{name} is not installed (apt-get install libreoffice-calc-nogui poppler-utils)"
+            ));
             None
         }
         Err(e) => panic!("{name}: {e}"),

@@ -225,3 +225,10 @@ pub fn signalled(
     signal(&child, sig);
     child.wait_with_output().unwrap()
 }
+
+/// Says that a test skipped, where people look: straight to the process's standard error, which
+/// the test harness does not capture (an `eprintln!` of a passing test is swallowed).
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {why}");
+}

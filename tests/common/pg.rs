@@ -60,7 +60,7 @@ impl Cluster {
             if std::env::var_os("CHECKUSER_REQUIRE_POSTGRES").is_some() {
                 panic!("{why}");
             }
-            eprintln!("{why}");
+            super::common::skipped(why);
             return None;
         };
         let dir = tempfile::Builder::new()
