@@ -317,3 +317,35 @@ fn a_title_above_a_workbooks_header_is_named_then_skipped_with_header_row() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("row 2"), "{}", stderr(&out));
 }
+
+/// A workbook piped to standard input is recognised by its bytes as a file is (it was read
+/// as CSV: ZIP bytes shown as headers).
+#[test]
+fn a_workbook_on_standard_input_is_read_as_a_workbook() {
+    let fx = Fixture::new();
+    let book = fx.path("leads.xlsx");
+    leads_workbook(&book);
+    let out = bin(fx.dir.path())
+        .args([
+            "validate",
+            "-",
+            "--check",
+            "email=Email",
+            "--default-country",
+            "86",
+            "-o",
+            "-",
+        ])
+        .stdin(std::fs::File::open(&book).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let header = text.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("Name") && header.contains("Email"),
+        "{text}"
+    );
+    assert!(text.contains("ann@example.com"), "{text}");
+    assert!(stderr(&out).contains("sheet 'Leads'"), "{}", stderr(&out));
+}

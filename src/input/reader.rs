@@ -142,26 +142,60 @@ impl RecordReader {
     /// the rows above it are not read.
     pub fn open_at(opts: &InputOptions, header_row: Option<u64>) -> Result<RecordReader> {
         let (source, label): (Box<dyn Read + Send>, String) = match &opts.path {
-            None => (Box::new(io::stdin()), "standard input".into()),
+            None => return RecordReader::from_stdin(opts, header_row),
             Some(p) if super::workbook::is_workbook(p) => {
-                let book = super::workbook::convert_at(p, opts.sheet.as_deref(), header_row)?;
-                let (csv, sheet) = (book.file, book.shown);
-                let opts = InputOptions {
-                    delimiter: Some(b','),
-                    encoding: Some(TextEncoding::Utf8 { strict: true }),
-                    ..opts.clone()
-                };
-                let label = format!("{} (sheet '{sheet}')", p.display());
-                let mut r = RecordReader::from_reader(Box::new(csv), label, &opts)?;
-                r.sheet = Some(sheet);
-                r.formula_cells = book.formula_cells;
-                r.later_rows = book.later_rows;
-                r.marked = true;
-                return Ok(r);
+                return RecordReader::from_workbook(p, &p.display().to_string(), opts, header_row)
             }
             Some(p) => (Box::new(open_file(p)?), p.display().to_string()),
         };
         RecordReader::from_reader_at(source, label, opts, header_row)
+    }
+
+    /// Standard input: a workbook is recognised by its first bytes, as a file is, and read
+    /// from a private temporary copy (a workbook is read whole anyway); anything else streams.
+    fn from_stdin(opts: &InputOptions, header_row: Option<u64>) -> Result<RecordReader> {
+        let label = "standard input";
+        let mut stdin = io::stdin();
+        let mut head = Vec::with_capacity(8);
+        (&mut stdin)
+            .take(8)
+            .read_to_end(&mut head)
+            .with_context(|| format!("cannot read {label}"))?;
+        let rest: Box<dyn Read + Send> = Box::new(Cursor::new(head.clone()).chain(stdin));
+        if !super::workbook::starts_like_workbook(&head) {
+            return RecordReader::from_reader_at(rest, label.into(), opts, header_row);
+        }
+        let mut copy = tempfile::NamedTempFile::new()
+            .context("cannot keep the workbook from standard input in the temporary folder")?;
+        io::copy(&mut { rest }, copy.as_file_mut()).with_context(|| {
+            format!(
+                "cannot copy the workbook from {label} (is the temporary folder full? set TMPDIR)"
+            )
+        })?;
+        RecordReader::from_workbook(copy.path(), label, opts, header_row)
+    }
+
+    /// A workbook's sheet, converted once to CSV text and read from there.
+    fn from_workbook(
+        path: &std::path::Path,
+        named: &str,
+        opts: &InputOptions,
+        header_row: Option<u64>,
+    ) -> Result<RecordReader> {
+        let book = super::workbook::convert_at(path, opts.sheet.as_deref(), header_row)?;
+        let (csv, sheet) = (book.file, book.shown);
+        let opts = InputOptions {
+            delimiter: Some(b','),
+            encoding: Some(TextEncoding::Utf8 { strict: true }),
+            ..opts.clone()
+        };
+        let label = format!("{named} (sheet '{sheet}')");
+        let mut r = RecordReader::from_reader(Box::new(csv), label, &opts)?;
+        r.sheet = Some(sheet);
+        r.formula_cells = book.formula_cells;
+        r.later_rows = book.later_rows;
+        r.marked = true;
+        Ok(r)
     }
 
     /// Like `open`, from any byte source (`opts.path` is ignored); `label` names it in messages.

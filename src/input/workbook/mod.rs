@@ -52,7 +52,13 @@ pub fn is_workbook(path: &Path) -> bool {
     let n = std::fs::File::open(path)
         .and_then(|mut f| f.read(&mut head))
         .unwrap_or(0);
-    head[..n].starts_with(b"PK\x03\x04") || head[..n].starts_with(&OLE)
+    starts_like_workbook(&head[..n])
+}
+
+/// Whether these first bytes are a workbook's: a ZIP archive (xlsx, xlsm, ods) or an OLE
+/// compound file (xls).
+pub fn starts_like_workbook(head: &[u8]) -> bool {
+    head.starts_with(b"PK\x03\x04") || head.starts_with(&OLE)
 }
 
 const OLE: [u8; 4] = [0xD0, 0xCF, 0x11, 0xE0];
