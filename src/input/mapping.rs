@@ -309,13 +309,33 @@ fn previous_results(header: &[String]) -> Option<Vec<usize>> {
     if sets.is_empty() {
         return None;
     }
-    let old = |h: &str| {
-        sets.iter().any(|(p, set)| {
-            h.strip_prefix(p)
-                .is_some_and(|c| set.iter().any(|&i| RESULT_COLUMNS[i] == c))
-        })
-    };
-    Some((0..header.len()).filter(|&i| !old(&header[i])).collect())
+    // Only checkuser's own columns go: the block it wrote, in its order; a user's own column
+    // of the same name (a lead's `status`) stays. A block a person reordered: the last
+    // column of each name (checkuser's come after the input's).
+    let mut old = vec![false; header.len()];
+    for (p, set) in &sets {
+        let names: Vec<String> = set
+            .iter()
+            .map(|&i| format!("{p}{}", RESULT_COLUMNS[i]))
+            .collect();
+        let block = (0..header.len()).rev().find(|&j| {
+            names
+                .iter()
+                .enumerate()
+                .all(|(k, n)| header.get(j + k) == Some(n))
+        });
+        match block {
+            Some(j) => old[j..j + names.len()].iter_mut().for_each(|o| *o = true),
+            None => {
+                for n in &names {
+                    if let Some(i) = header.iter().rposition(|h| h == n) {
+                        old[i] = true;
+                    }
+                }
+            }
+        }
+    }
+    Some((0..header.len()).filter(|&i| !old[i]).collect())
 }
 
 fn norm(h: &str) -> String {
@@ -530,6 +550,33 @@ mod tests {
         )
         .unwrap();
         assert!(!own.is_recheck());
+    }
+
+    /// A lead's own `result`, `status` or `source` column outlives a re-check: only the block
+    /// of result columns checkuser wrote is dropped.
+    #[test]
+    fn a_recheck_keeps_the_users_own_columns_named_like_results() {
+        let first = Layout::resolve(
+            &h(&["searchType", "searchKey", "status", "result", "source"]),
+            &[],
+            Rules::default(),
+        )
+        .unwrap();
+        let header = first.output_header();
+        let again = Layout::resolve(&header, &[], Rules::default()).unwrap();
+        assert!(again.is_recheck());
+        assert_eq!(
+            again.output_header(),
+            header,
+            "the user's columns and one set of results"
+        );
+        let mut row: Vec<&str> = vec!["email", "a@x.yz", "hot lead", "won", "fair"];
+        row.extend(std::iter::repeat_n("old", 13));
+        let projected = again.project(csv::StringRecord::from(row));
+        assert_eq!(
+            projected.iter().collect::<Vec<_>>(),
+            ["email", "a@x.yz", "hot lead", "won", "fair"]
+        );
     }
 
     #[test]
