@@ -392,3 +392,45 @@ fn retry_after_is_honoured() {
         );
     }
 }
+
+/// A pipe that sends a few rows and stays open (a CRM feeding leads): the rows read are
+/// checked now, not when the pipe ends, and SIGTERM ends the run with them in the output
+/// instead of waiting for an end of input that never comes.
+#[test]
+fn rows_from_a_pipe_left_open_are_checked_and_sigterm_ends_the_run() {
+    use std::io::Write;
+    let fx = Fixture::new();
+    let out = fx.path("out.csv");
+    let mut child = bin(fx.dir.path())
+        .args(["run", "-", "--sandbox", "--progress", "never", "-o"])
+        .arg(&out)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let keys = emails(3);
+    stdin.write_all(email_csv(&keys).as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    // Three checks at 5/s take well under a second once sent.
+    std::thread::sleep(Duration::from_secs(3));
+    signal(&child, libc::SIGTERM);
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("SIGTERM was not honoured while standard input stayed open");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let (h, rows) = read_csv(&out, b',');
+    let results = column(&h, &rows, "result");
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert!(
+        results.iter().all(|r| r == "free" || r == "taken"),
+        "the rows read were answered before the pipe ended: {results:?}"
+    );
+}

@@ -24,6 +24,10 @@ use crate::store::Shared;
 const DEADLINE_REACHED: &str =
     "--deadline reached: stopped sending, finished the requests in flight; the rest is pending";
 
+/// How long rows still coming after a stop are read (and written `pending`): a pipe that
+/// ends soon ends in the output; one left open is not waited for.
+const READ_AFTER_STOP: Duration = Duration::from_secs(2);
+
 /// Checks in a row ending in `error` that open the circuit.
 pub const CIRCUIT_THRESHOLD: u32 = 10;
 
@@ -56,6 +60,9 @@ pub struct Counters {
     pub cache_hits: u64,
     pub duplicates: u64,
     pub stop: Option<(StopReason, String)>,
+    /// The run stopped before its input ended (a pipe left open): rows not yet read are not
+    /// in the output, and the reader is left to the end of the process.
+    pub unread: bool,
 }
 
 pub struct Dispatcher {
@@ -154,7 +161,13 @@ impl Dispatcher {
         let mut inbox: VecDeque<Row> = VecDeque::new();
         let mut deadline: Option<tokio::time::Instant> = None;
         let team = self.ctx.team.is_some();
+        // After a stop, the rows still coming are written `pending` for as long as the grace
+        // lasts; an input left open past it (a pipe nobody closes) is read no further.
+        let mut read_until: Option<tokio::time::Instant> = None;
         loop {
+            if self.counters.stop.is_some() && reading && read_until.is_none() {
+                read_until = Some(tokio::time::Instant::now() + self.grace.min(READ_AFTER_STOP));
+            }
             while self.queue.len() < max_queue && !inbox.is_empty() {
                 let Ok(permit) = self.window.clone().try_acquire_owned() else {
                     break;
@@ -225,8 +238,21 @@ impl Dispatcher {
                     let row = inbox.pop_front().expect("checked non-empty");
                     self.admit(row, permit.map_err(|_| anyhow!("the reorder window closed"))?)?;
                 }
+                _ = sleep_until(read_until), if reading && read_until.is_some() => {
+                    tracing::warn!("the input did not end after the stop: rows not yet read are not in the output");
+                    reading = false;
+                    self.counters.unread = true;
+                }
                 batch = rows.recv(), if can_read => match batch {
-                    Some(batch) => {
+                    Some(mut batch) => {
+                        // Rows arrive as they are read (a pipe may be slow): take all that
+                        // wait, and look them up together.
+                        while batch.len() < 256 {
+                            match rows.try_recv() {
+                                Ok(more) => batch.extend(more),
+                                Err(_) => break,
+                            }
+                        }
                         self.prefetch(&batch).await;
                         inbox.extend(batch);
                     }

@@ -29,8 +29,10 @@ pub async fn run(
     let crate::input::Input { reader, layout } = input;
     let progress = Progress::new(&cfg.display, None);
     let total = Arc::new(AtomicU64::new(0));
-    let (row_tx, row_rx) = mpsc::channel::<Vec<Row>>(16);
-    let (reading, _) = spawn_reader(reader, layout, 64, move |rows| {
+    // Each row is handed over as soon as it is read: a pipe that sends a few rows and waits
+    // gets them checked now, not when 64 have come (the dispatcher batches what waits).
+    let (row_tx, row_rx) = mpsc::channel::<Vec<Row>>(256);
+    let (reading, _) = spawn_reader(reader, layout, 1, move |rows| {
         row_tx.blocking_send(rows).is_ok()
     });
     let (done_tx, done_rx) = mpsc::channel(64);
@@ -40,9 +42,14 @@ pub async fn run(
         .with_deadline(super::deadline_instant(cfg.deadline))
         .run(row_rx, stop.cancelled_owned())
         .await;
-    let read = reading
-        .join()
-        .map_err(|_| anyhow!("the input reader crashed"))?;
+    // A reader still blocked on an input left open is not waited for.
+    let unread = dispatched.as_ref().is_ok_and(|c| c.unread);
+    let read = match unread {
+        true => Ok(0),
+        false => reading
+            .join()
+            .map_err(|_| anyhow!("the input reader crashed"))?,
+    };
     let written = writing
         .join()
         .map_err(|_| anyhow!("the output writer crashed"))?;

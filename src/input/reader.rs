@@ -132,6 +132,30 @@ pub struct RecordReader {
     source: String,
 }
 
+/// The first bytes the encoding and delimiter are guessed from: up to [`SNIFF_LEN`], but no
+/// more than a pipe has ready once a whole line is there (a read that returns less than asked
+/// means nothing more is waiting), so a pipe that sends a few rows and stays open is read now,
+/// not when it closes.
+fn sniff_prefix(source: &mut dyn Read) -> io::Result<Vec<u8>> {
+    let mut prefix = vec![0; SNIFF_LEN];
+    let mut len = 0;
+    while len < SNIFF_LEN {
+        let n = match source.read(&mut prefix[len..]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        len += n;
+        let short = len < SNIFF_LEN && n < 4096;
+        if short && prefix[..len].contains(&b'\n') {
+            break;
+        }
+    }
+    prefix.truncate(len);
+    Ok(prefix)
+}
+
 impl RecordReader {
     /// Opens the input, sniffs it and reads the header row (row 1).
     pub fn open(opts: &InputOptions) -> Result<RecordReader> {
@@ -217,11 +241,7 @@ impl RecordReader {
         opts: &InputOptions,
         header_row: Option<u64>,
     ) -> Result<RecordReader> {
-        let mut prefix = Vec::with_capacity(SNIFF_LEN);
-        (&mut source)
-            .take(SNIFF_LEN as u64)
-            .read_to_end(&mut prefix)
-            .with_context(|| format!("cannot read {label}"))?;
+        let prefix = sniff_prefix(&mut source).with_context(|| format!("cannot read {label}"))?;
         if prefix.is_empty() {
             bail!("{label} is empty: expected a CSV file with a header row");
         }
@@ -249,11 +269,8 @@ impl RecordReader {
         let (start, skip, sample): (Box<dyn Read + Send>, usize, Vec<u8>) = match encoding {
             TextEncoding::Utf8 { .. } => {
                 let skip = bom.map_or(0, |b| b.0);
-                let mut sample = Vec::with_capacity(SNIFF_LEN);
                 let mut joined = joined;
-                (&mut joined)
-                    .take(SNIFF_LEN as u64)
-                    .read_to_end(&mut sample)?;
+                let mut sample = sniff_prefix(&mut joined)?;
                 let start = Box::new(Cursor::new(sample.clone()).chain(joined));
                 sample.drain(..skip.min(sample.len()));
                 (start, skip, sample)
@@ -271,10 +288,7 @@ impl RecordReader {
                     .bom_override(true)
                     .strip_bom(true)
                     .build(joined);
-                let mut sample = Vec::with_capacity(SNIFF_LEN);
-                (&mut decoded)
-                    .take(SNIFF_LEN as u64)
-                    .read_to_end(&mut sample)
+                let sample = sniff_prefix(&mut decoded)
                     .with_context(|| format!("cannot read {label} as {}", enc.name()))?;
                 let start = Box::new(Cursor::new(sample.clone()).chain(decoded));
                 (start, 0, sample)
