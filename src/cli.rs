@@ -425,6 +425,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", help_heading = "Budget")]
     pub changes: Option<PathBuf>,
 
+    /// When the run ends, POST its summary JSON to this URL (a CRM learns that a list is done
+    /// without polling), signed with HMAC-SHA256 of the body keyed by CHECKUSER_NOTIFY_SECRET
+    /// (header X-Checkuser-Signature: sha256=HEX, and X-Checkuser-Timestamp). https only
+    /// unless on this machine or --insecure-http; no redirects; retried with backoff for 10
+    /// minutes on 5xx or no answer; never changes the run's exit code or outputs.
+    #[arg(
+        long,
+        env = "CHECKUSER_NOTIFY_URL",
+        value_name = "URL",
+        help_heading = "Reporting"
+    )]
+    pub notify_url: Option<String>,
+
+    /// Send the --notify-url callback without a signature (no CHECKUSER_NOTIFY_SECRET).
+    #[arg(long, help_heading = "Reporting")]
+    pub notify_unsigned: bool,
+
     #[command(flatten)]
     pub faults: FaultArgs,
 }

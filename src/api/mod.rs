@@ -11,6 +11,7 @@ pub mod classify;
 pub mod client;
 pub mod credentials;
 pub mod fatal;
+pub mod notify;
 pub mod proxy;
 pub mod redact;
 pub mod sign;

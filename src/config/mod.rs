@@ -421,6 +421,8 @@ pub struct RunConfig {
     pub state: crate::store::Location,
     pub reuse: crate::store::Reuse,
     pub wait_lock: bool,
+    /// `--notify-url`: who is told when the run ends.
+    pub notify: Option<crate::api::notify::Notify>,
 }
 
 impl RunConfig {
@@ -551,6 +553,14 @@ impl RunConfig {
                 refresh: a.refresh,
             },
             wait_lock: a.wait_lock,
+            notify: match (&a.notify_url, sends) {
+                (Some(url), true) => Some(crate::api::notify::Notify::new(
+                    url,
+                    a.notify_unsigned,
+                    a.target.insecure_http,
+                )?),
+                _ => None,
+            },
         })
     }
 }

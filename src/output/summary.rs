@@ -329,10 +329,8 @@ impl Summary {
         s
     }
 
-    /// Writes the JSON summary (atomically, like the output); `-` is standard output.
-    pub fn write_json(&self, path: &Path) -> Result<()> {
-        let target = (path.as_os_str() != "-").then_some(path);
-        let mut out = super::atomic::Out::create(target)?;
+    /// The summary as the JSON document `--summary-json` writes and `--notify-url` sends.
+    pub fn json(&self) -> Result<serde_json::Value> {
         let mut json = serde_json::to_value(self)?;
         if self.figures_unknown {
             // Unknown, not zero: a run that failed late may have sent requests.
@@ -340,6 +338,14 @@ impl Summary {
                 json[key] = serde_json::Value::Null;
             }
         }
+        Ok(json)
+    }
+
+    /// Writes the JSON summary (atomically, like the output); `-` is standard output.
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let target = (path.as_os_str() != "-").then_some(path);
+        let mut out = super::atomic::Out::create(target)?;
+        let json = self.json()?;
         serde_json::to_writer_pretty(&mut out, &json)
             .with_context(|| format!("cannot write {}", path.display()))?;
         std::io::Write::write_all(&mut out, b"\n")?;
