@@ -100,38 +100,16 @@ impl StateConfig {
                     .context("cannot find the state store: pass --state PATH")?,
             ),
         };
-        let path = match &location {
-            Location::File(path) => path.clone(),
-            Location::Postgres(_) => {
-                let job = match &a.action {
-                    StateAction::Stats => StateJob::Stats,
-                    StateAction::Prune {
-                        older_than,
-                        wait_lock,
-                    } => StateJob::Prune {
-                        older_than: *older_than,
-                        wait_lock: *wait_lock,
-                    },
-                    StateAction::Export {
-                        output,
-                        bom,
-                        no_bom,
-                    } => {
-                        super::check_writable(&[("-o", Some(output.as_path()))])?;
-                        export(output, *bom, *no_bom)
-                    }
-                    StateAction::Copy { .. } => unreachable!("handled above"),
-                };
-                return Ok(StateConfig { location, job });
-            }
-        };
-        if !path.exists() {
-            bail!(
+        // A file store must exist; a database is made by the first run that reaches it.
+        let file = match &location {
+            Location::File(path) if !path.exists() => bail!(
                 "there is no state store at {} yet (a run{} creates it)",
                 path.display(),
                 if a.sandbox { " --sandbox" } else { "" }
-            );
-        }
+            ),
+            Location::File(path) => Some(path.clone()),
+            Location::Postgres(_) => None,
+        };
         let job = match &a.action {
             StateAction::Stats => StateJob::Stats,
             StateAction::Prune {
@@ -147,15 +125,17 @@ impl StateConfig {
                 no_bom,
             } => {
                 // The export must not replace the store it reads, nor its journal files.
-                let [wal, shm] = crate::store::location::companions(&path);
-                super::check_targets(
-                    &[
-                        ("the state store", path.as_path()),
-                        ("the state store's journal", wal.as_path()),
-                        ("the state store's shared memory", shm.as_path()),
-                    ],
-                    &[("-o", Some(output.as_path()))],
-                )?;
+                if let Some(path) = &file {
+                    let [wal, shm] = crate::store::location::companions(path);
+                    super::check_targets(
+                        &[
+                            ("the state store", path.as_path()),
+                            ("the state store's journal", wal.as_path()),
+                            ("the state store's shared memory", shm.as_path()),
+                        ],
+                        &[("-o", Some(output.as_path()))],
+                    )?;
+                }
                 super::check_writable(&[("-o", Some(output.as_path()))])?;
                 export(output, *bom, *no_bom)
             }
