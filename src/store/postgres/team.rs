@@ -400,10 +400,7 @@ impl Actor {
     /// claimed again at the next statement, which reconnects.
     fn lost_link(&mut self) {
         self.link = None;
-        let now = Instant::now();
-        for (_, at) in self.waiting.values_mut() {
-            *at = now;
-        }
+        self.claim_waiting_again();
     }
 
     async fn tick(&mut self) {
@@ -468,7 +465,7 @@ impl Actor {
                     }
                     Err(e) => return Err(e),
                 }
-                self.seen_reconnected();
+                self.claim_waiting_again();
             }
             let link = self.link.as_ref().expect("just connected");
             let s = &self.scope;
@@ -508,7 +505,9 @@ impl Actor {
         }
     }
 
-    fn seen_reconnected(&mut self) {
+    /// Announcements may have been missed (the connection was lost): every key waited for is
+    /// claimed again with the next statement, which reads its answer if there is one.
+    fn claim_waiting_again(&mut self) {
         let now = Instant::now();
         for (_, at) in self.waiting.values_mut() {
             *at = now;
