@@ -120,6 +120,10 @@ impl Stats {
     pub fn peak_in_flight(&self) -> usize {
         self.peak.load(Ordering::SeqCst)
     }
+    /// Time since the simulator started: the clock `Entry::arrived` is on.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
     /// Requests made for one key.
     pub fn requests_for(&self, key: &str) -> usize {
         self.entries().iter().filter(|e| e.key == key).count()

@@ -524,7 +524,6 @@ impl Actor {
         deferred: HashSet<Key>,
     ) {
         let arrived = Instant::now();
-        *self.seen.renewed.lock().unwrap_or_else(|e| e.into_inner()) = Some(sent);
         let renewed: HashSet<i64> = reply.renewed.iter().copied().collect();
         let recorded: HashSet<i64> = reply.recorded.iter().copied().collect();
         let mut gone: HashSet<i64> = p.releases.iter().copied().collect();
@@ -545,6 +544,8 @@ impl Actor {
         for t in gone.iter().chain(&lost) {
             self.held.remove(t);
         }
+        // Only now, with the lost claims marked, may `holds` see the renewal as fresh.
+        *self.seen.renewed.lock().unwrap_or_else(|e| e.into_inner()) = Some(sent);
         for (rec, decided, tx) in p.records {
             let fenced = !recorded.contains(&rec.token);
             let r = if fenced {
