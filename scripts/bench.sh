@@ -233,6 +233,9 @@ with open(sys.argv[3], 'w') as f:
     # The two statistics reads above are the benchmark's own transactions, not the runs'.
     xpr=$(echo "($x1 - $x0 - 2) / ($req + 0.0001)" | bc -l)
     spr=$(echo "($c1 - $c0 - 2) / ($req + 0.0001)" | bc -l)
+    if [ -n "${TEAM_STATEMENTS:-}" ]; then
+      psql_ -d "$db" -F ' | ' -c "SELECT calls, left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '$db' ORDER BY calls DESC LIMIT 25" 2>/dev/null || true
+    fi
     printf "%6s %8s %10.1f %12.2f %10s %10.2f %14.2f %14.2f\n" \
       "$P" "$D" "$wall" "$(echo "$D / $wall" | bc -l)" "$thr" "$(echo "$req / $D" | bc -l)" "$xpr" "$spr"
     row "team mode, $P processes, $D keys at 5/s" "$(printf "%.2f answers/s, %s throttled, %.2f requests per key, %.2f transactions per request" "$(echo "$D / $wall" | bc -l)" "$thr" "$(echo "$req / $D" | bc -l)" "$xpr")"

@@ -148,7 +148,7 @@ fn four_runs_on_one_list_together_or_staggered_ask_each_key_once() {
 /// teammate asks those keys once the lease ends, and the frozen one, woken, sends none of them.
 #[test]
 fn a_run_frozen_past_its_lease_sends_nothing_a_teammate_asked() {
-    frozen_for(Duration::from_secs(27));
+    frozen_for(Duration::from_secs(32));
 }
 
 /// A freeze shorter than the lease: the slots that passed meanwhile are not spent late (no

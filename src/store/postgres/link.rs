@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use tokio::sync::mpsc;
+use tokio_postgres::types::Type;
 
 use super::conn::Target;
 use super::team::{Seen, RECONNECT_FOR};
@@ -83,9 +84,10 @@ impl Link {
         rate: f64,
         machine: &str,
     ) -> Result<f64> {
-        let row = self
+        // Typed parameters: one round trip (no separate prepare).
+        let rows = self
             .client
-            .query_one(
+            .query_typed(
                 "WITH ins AS (INSERT INTO runs (id, host, partner, api, rate, machine, pid)
                      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING started),
                  old AS (DELETE FROM runs WHERE heartbeat < clock_timestamp() - interval '10 minutes'),
@@ -96,18 +98,23 @@ impl Link {
                      OR (answered_at IS NULL AND expires < clock_timestamp() - interval '10 minutes')))
                  SELECT EXTRACT(EPOCH FROM started)::float8 FROM ins",
                 &[
-                    &run_id,
-                    &scope.host,
-                    &scope.partner,
-                    &scope.api,
-                    &rate,
-                    &machine,
-                    &(std::process::id() as i32),
+                    (&run_id, Type::TEXT),
+                    (&scope.host, Type::TEXT),
+                    (&scope.partner, Type::TEXT),
+                    (&scope.api, Type::TEXT),
+                    (&rate, Type::FLOAT8),
+                    (&machine, Type::TEXT),
+                    (&(std::process::id() as i32), Type::INT4),
                 ],
             )
             .await
             .map_err(|e| anyhow!("state database {}: {}", self.target.label, super::conn::chain(&e)))?;
-        Ok(row.get(0))
+        rows.first().map(|r| r.get(0)).ok_or_else(|| {
+            anyhow!(
+                "state database {}: the run was not registered",
+                self.target.label
+            )
+        })
     }
 
     /// Runs the statement; one that waits long is probed with a cancel request: answered, the

@@ -20,6 +20,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use conn::Pg;
 pub use conn::Target;
+use postgres::types::Type;
 
 use super::{Backend, Count, RawAnswer, Reuse, Scope, Spool, Store};
 use crate::model::{CheckType, Outcome, ResultKind, Source};
@@ -108,8 +109,7 @@ pub struct PgStore {
 /// the database was away, recorded now), and team mode.
 pub fn open(target: &Target, scope: Scope, reuse: Reuse) -> Result<Store> {
     let pg = Pg::connect(target.clone())?;
-    schema::migrate(&pg)?;
-    let ahead = skew(&pg)?;
+    let ahead = schema::migrate(&pg)?;
     let backend = PgStore {
         pg,
         scope: scope.clone(),
@@ -220,9 +220,19 @@ impl Backend for PgStore {
                             AND a.kind=q.kind AND a.key=q.key",
             columns.join(", ")
         );
-        let rows = self
-            .pg
-            .call(move |c| c.query(&sql, &[&s.host, &s.partner, &s.api, &kinds, &keys]))?;
+        // Typed parameters: one round trip (no separate prepare).
+        let rows = self.pg.call(move |c| {
+            c.query_typed(
+                &sql,
+                &[
+                    (&s.host, Type::TEXT),
+                    (&s.partner, Type::TEXT),
+                    (&s.api, Type::TEXT),
+                    (&kinds, Type::TEXT_ARRAY),
+                    (&keys, Type::TEXT_ARRAY),
+                ],
+            )
+        })?;
         let mut out = vec![None; items.len()];
         for r in rows {
             let i: i64 = r.get(12);
@@ -507,5 +517,6 @@ impl super::Admin for PgAdmin {
     }
 }
 
-/// How long a claim lasts without its run's heartbeat: a run that dies frees its keys then.
-pub const LEASE: Duration = Duration::from_secs(20);
+/// How long a claim lasts without its run's heartbeat: a run that dies frees its keys then
+/// (the contract: within 30 s).
+pub const LEASE: Duration = Duration::from_secs(26);

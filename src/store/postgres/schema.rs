@@ -20,17 +20,42 @@ const MIGRATION_LOCK: i64 = 0x6368_6b75_7365_7201;
 
 /// The version the database holds; 0 before the first run made the schema (no table yet).
 fn read_version(c: &mut postgres::Client) -> Result<i32, postgres::Error> {
-    match c.query_one("SELECT MAX(version) FROM checkuser_schema", &[]) {
-        Ok(row) => Ok(row.get::<_, Option<i32>>(0).unwrap_or(0)),
-        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => Ok(0),
-        Err(e) => Err(e),
-    }
+    read_version_and_clock(c).map(|(v, _)| v)
 }
 
-/// Brings the schema up to date if it is behind (creating it on first use).
-pub(super) fn migrate(pg: &Pg) -> Result<()> {
+/// The version, and the database's clock against this machine's (seconds, positive: the
+/// database is ahead), in one round trip; the clock is read apart on a database without the
+/// schema yet.
+fn read_version_and_clock(c: &mut postgres::Client) -> Result<(i32, f64), postgres::Error> {
+    let before = chrono::Utc::now();
+    let sql = "SELECT MAX(version), EXTRACT(EPOCH FROM clock_timestamp())::float8 \
+               FROM checkuser_schema";
+    let (version, db) = match c.query_typed(sql, &[]) {
+        Ok(rows) => {
+            let row = rows.first();
+            let version = row.and_then(|r| r.get::<_, Option<i32>>(0)).unwrap_or(0);
+            (version, row.map(|r| r.get::<_, f64>(1)))
+        }
+        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => (0, None),
+        Err(e) => return Err(e),
+    };
+    let db = match db {
+        Some(t) => t,
+        None => c
+            .query_typed("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8", &[])?
+            .first()
+            .map_or(0.0, |r| r.get(0)),
+    };
+    let after = chrono::Utc::now();
+    let mid = (before.timestamp_micros() + after.timestamp_micros()) as f64 / 2e6;
+    Ok((version, db - mid))
+}
+
+/// Brings the schema up to date if it is behind (creating it on first use); returns the
+/// database's clock against this machine's (seconds), read with the version.
+pub(super) fn migrate(pg: &Pg) -> Result<f64> {
     let want = MIGRATIONS.len() as i32;
-    let mut have = pg.call(read_version)?;
+    let (mut have, skew) = pg.call(read_version_and_clock)?;
     if have < want {
         have = pg
             .call(|c| {
@@ -74,7 +99,7 @@ pub(super) fn migrate(pg: &Pg) -> Result<()> {
              upgrade checkuser on this machine"
         );
     }
-    Ok(())
+    Ok(skew)
 }
 
 /// The schema version the database holds and the one this checkuser knows (for `doctor`):

@@ -29,9 +29,17 @@ use crate::store::{policy, Claim, Grant, Joinable, Recorded, Reuse, Scope, Team}
 const TICK: Duration = Duration::from_millis(250);
 /// How long the first ask waits for others to join it in a statement.
 const GATHER: Duration = Duration::from_millis(20);
+/// How long answers wait for the next answers of this run when more of its checks are in
+/// flight: the slots of one statement's claims are consecutive, so their answers arrive close
+/// together and are recorded in one statement.
+const RECORD_GATHER: Duration = Duration::from_millis(450);
+/// The keys a statement claims at least, when the run has that many to claim and the bucket
+/// is already a horizon ahead: two requests per claiming statement, whatever the team's size.
+const MIN_CLAIMS: i64 = 2;
 /// How often a run holding claims renews them when it has nothing else to say (well within
-/// the lease less the fence margin).
-const HEARTBEAT: Duration = Duration::from_secs(11);
+/// the lease less the fence margin, and longer than a run's turn in a big team, so that the
+/// statement carrying its answers renews its leases too).
+const HEARTBEAT: Duration = Duration::from_secs(17);
 /// Keys are claimed only as far as the scope's bucket has slots within this time (at least
 /// one per statement): no run holds claims for slots far ahead.
 const HORIZON: Duration = Duration::from_secs(2);
@@ -238,6 +246,11 @@ impl Pending {
             || self.push > 0.0
     }
 
+    /// Whether what waits can wait for more answers (no check is held up by it).
+    fn only_records(&self) -> bool {
+        self.slots.is_empty() && self.renews.is_empty() && self.push <= 0.0
+    }
+
     fn is_empty(&self) -> bool {
         self.claims.is_empty()
             && self.records.is_empty()
@@ -334,7 +347,12 @@ impl Actor {
         // make one of their own only when nothing of this run is in flight.
         let claims = !self.pending.claims.is_empty() && self.held.is_empty();
         if self.pending.urgent() || claims {
-            let gathered = self.first_ask.map_or(now, |t| t + GATHER);
+            let gather = if self.pending.only_records() && self.more_in_flight() {
+                RECORD_GATHER
+            } else {
+                GATHER
+            };
+            let gathered = self.first_ask.map_or(now, |t| t + gather);
             due = due.min(after_last(TICK).max(gathered));
         }
         // Deferred claims ride with the next statement; their own timer is needed only when
@@ -346,6 +364,11 @@ impl Actor {
             due = due.min(retry.max(after_last(TICK)));
         }
         due
+    }
+
+    /// Whether this run holds claims beyond the answers waiting to be recorded.
+    fn more_in_flight(&self) -> bool {
+        self.held.len() > self.pending.records.len()
     }
 
     fn take(&mut self, ask: Ask) {
@@ -470,7 +493,7 @@ impl Actor {
             let link = self.link.as_ref().expect("just connected");
             let s = &self.scope;
             let sent = Instant::now();
-            let args: [&(dyn tokio_postgres::types::ToSql + Sync); 14] = [
+            let args: [&(dyn tokio_postgres::types::ToSql + Sync); 15] = [
                 &s.host,
                 &s.partner,
                 &s.api,
@@ -485,6 +508,7 @@ impl Actor {
                 &p.push,
                 &released,
                 &HORIZON.as_secs_f64(),
+                &MIN_CLAIMS,
             ];
             match link.tick(&args, &self.seen).await {
                 Ok(row) => return Ok((tick::reply(&row)?, sent)),
@@ -662,10 +686,10 @@ impl Actor {
         if let Some(link) = &self.link {
             let r = link
                 .client
-                .execute(
+                .query_typed(
                     "WITH c AS (DELETE FROM claims WHERE run_id = $1 AND answered_at IS NULL)
                      DELETE FROM runs WHERE id = $1",
-                    &[&self.run_id],
+                    &[(&self.run_id, tokio_postgres::types::Type::TEXT)],
                 )
                 .await;
             self.seen.round_trips.fetch_add(1, Ordering::Relaxed);

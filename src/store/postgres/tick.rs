@@ -25,7 +25,8 @@ const PAYLOAD_MAX: usize = 7900;
 /// $12 throttle push (s), $13 released tokens (JSON), $14 horizon (s): keys are claimed only
 /// as far as the bucket has slots within the horizon (at least one per statement), so a run
 /// never holds claims for slots far ahead, and a run that joins late is not queued behind
-/// them; the keys beyond are deferred (the reply says how many were taken).
+/// them; the keys beyond are deferred (the reply says how many were taken). $15: the keys a
+/// statement claims at least (when it has them), however far ahead the bucket is.
 pub const SQL: &str = "
 WITH now AS MATERIALIZED (SELECT clock_timestamp() AS t),
 r AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($8::text::jsonb) AS r(kind text, key text,
@@ -69,7 +70,7 @@ told AS MATERIALIZED (SELECT pg_notify('checkuser_answers', r.payload)
 gap AS MATERIALIZED (SELECT 1.0::float8 / (COALESCE(MIN(rate), $10::float8) * $7::float8) AS s
     FROM runs WHERE host = $1::text AND partner = $2::text AND api = $3::text
       AND heartbeat > (SELECT t FROM now) - interval '60 seconds'),
-allowed AS MATERIALIZED (SELECT GREATEST(1, floor(($14::float8 - COALESCE((SELECT
+allowed AS MATERIALIZED (SELECT GREATEST($15::int8, floor(($14::float8 - COALESCE((SELECT
         GREATEST(EXTRACT(EPOCH FROM (b.tat - (SELECT t FROM now)))::float8, 0.0) FROM quota b
         WHERE b.host = $1::text AND b.partner = $2::text AND b.api = $3::text), 0.0))
       / (SELECT s FROM gap)))::int8 AS n),
