@@ -1,10 +1,8 @@
 //! `checkuser run` against the simulator over real HTTP: answer classes and their effect on the
 //! run, both API versions, credentials handling, and that secrets never leak.
 
-mod common;
-
+use crate::common::*;
 use checkuser::sandbox::{truth, Faults, Identity};
-use common::*;
 
 fn results(fx: &Fixture, name: &str) -> (Vec<String>, Vec<Vec<String>>) {
     read_csv(&fx.path(name), b',')

@@ -2,14 +2,12 @@
 //! (a redirect that carried credentials, a pipe read twice, /dev/null replaced, a server that
 //! never stops talking, a gateway that lies), against the real binary and the simulator.
 
-mod common;
-
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use checkuser::sandbox::Faults;
-use common::*;
 
 #[test]
 fn redirects_are_never_followed_and_credentials_stay_home() {

@@ -3,12 +3,10 @@
 //! error (exit 2) or a per-row verdict, never a panic, and never a partial file under the
 //! final name.
 
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 use rand::{Rng, SeedableRng};
 
 /// Runs the binary with writes limited to `blocks` file-size blocks (`ulimit -f`), the way a

@@ -2,12 +2,10 @@
 //! too, and to standard output), settings from CHECKUSER_* variables, NO_COLOR, a closed
 //! pipe, and man pages for each command.
 
-mod common;
-
 use std::io::Write;
 use std::process::Stdio;
 
-use common::*;
+use crate::common::*;
 
 fn metrics(path: &std::path::Path) -> prometheus_parse::Scrape {
     let text = std::fs::read_to_string(path).unwrap();

@@ -2,15 +2,13 @@
 //! answers oldest first, a deadline that stops on time with a complete output, `plan` figures
 //! that match the run, and the change feed after a simulated registration.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use checkuser::model::{CheckType, Outcome, Source};
 use checkuser::sandbox::{truth, Faults, Truth};
 use checkuser::store::Reuse;
 use checkuser::store::{sqlite, Store};
-use common::*;
 
 /// Stores an answer for `key` given `age_secs` ago, as an earlier night would have.
 fn seed(store: &mut Store, key: &str, age_secs: i64) {

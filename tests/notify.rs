@@ -2,15 +2,13 @@
 //! signed with the secret, retried on 5xx, no redirect followed, refused without a secret, and
 //! never a reason to change the run's exit code.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use hmac::{Hmac, Mac};
 
-use common::*;
+use crate::common::*;
 
 type Seen = Arc<Mutex<Vec<(String, HeaderMap, Vec<u8>)>>>;
 

@@ -2,11 +2,9 @@
 //! person meets at either end: usage hints, help that covers every command, the export's
 //! byte-order mark, the first error alone, how an interrupted run goes on, plurals.
 
-mod common;
-
+use crate::common::*;
 use checkuser::sandbox::Faults;
 use checkuser::store::RunLock;
-use common::*;
 
 fn doctor(sim: &Sim, fx: &Fixture, extra: &[&str]) -> (Option<i32>, String) {
     let id = &sim.sandbox.identity;

@@ -1,12 +1,10 @@
 //! The production pipeline against the simulator over real HTTP: order, dedup, concurrency and
 //! rate bounds, adaptive throttling, stop rules and signals.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use checkuser::sandbox::{truth, Faults};
-use common::*;
 
 #[test]
 fn order_is_preserved_under_random_latency() {

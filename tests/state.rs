@@ -1,15 +1,13 @@
 //! The state store end to end: reuse across runs, refresh, resume after kill -9, the run lock
 //! and change detection, with a real SQLite file and the real binary against the simulator.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use checkuser::model::{CheckType, Outcome, ResultKind, Source};
 use checkuser::sandbox::{truth, Faults};
 use checkuser::store::sqlite;
 use checkuser::store::{Reuse, RunLock};
-use common::*;
 
 #[test]
 fn a_second_run_sends_nothing_and_refresh_sends_everything() {

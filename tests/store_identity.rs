@@ -3,17 +3,15 @@
 //! refused before SQLite opens the store, and `state prune` leaves the answers of a run in
 //! progress alone (or waits for it with `--wait-lock`). The real binary against the simulator.
 
-mod common;
-
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use checkuser::model::{CheckType, Outcome, ResultKind, Source};
 use checkuser::store::sqlite;
 use checkuser::store::{Reuse, RunLock, Scope};
-use common::*;
 
 /// Waits for `child`; kills it (and fails) if it is still there after a minute: a hang must
 /// fail the test instead of hanging the suite. This bounds a hang, it does not time anything.

@@ -3,18 +3,14 @@
 //! quota and ask each key once; a run killed with -9 frees its keys; the database restarting
 //! or going away; `state copy` between SQLite and PostgreSQL.
 
-mod common;
-#[path = "common/pg.rs"]
-mod pg;
-#[path = "common/teams.rs"]
-mod teams;
+use crate::pg;
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::*;
-use teams::*;
+use crate::common::*;
+use crate::teams::*;
 
 #[test]
 fn three_runs_on_overlapping_lists_share_one_quota_and_ask_each_key_once() {

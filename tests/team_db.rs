@@ -3,16 +3,14 @@
 //! and write but not create, `doctor` changing nothing, a maintenance lock waited out, and a
 //! missing password explained.
 
-mod common;
-#[path = "common/pg.rs"]
-mod pg;
+use crate::pg;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use checkuser::sandbox::Faults;
-use common::*;
 
 fn team_run(sim: &Sim, fx: &Fixture, input: &Path, state: &str, out: &Path) -> Command {
     let id = &sim.sandbox.identity;

@@ -3,18 +3,14 @@
 //! (SIGSTOP) past its lease and within it, a clock 30 s behind (`faketime`). Each test counts
 //! the requests per key and per second at the simulator, not only the rows written.
 
-mod common;
-#[path = "common/pg.rs"]
-mod pg;
-#[path = "common/teams.rs"]
-mod teams;
+use crate::pg;
 
 use std::process::{Child, Command};
 use std::time::Duration;
 
+use crate::common::*;
+use crate::teams::*;
 use checkuser::sandbox::Faults;
-use common::*;
-use teams::*;
 
 /// A faster gateway, for the tests that need many keys.
 const FAST: f64 = 20.0;

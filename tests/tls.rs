@@ -3,15 +3,13 @@
 //! HTTPS_PROXY (as `api.checkuser.example`, a name only the proxy knows: an endpoint on this
 //! machine never goes through a proxy).
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::common::*;
 use checkuser::sandbox::{Faults, Identity};
-use common::*;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 

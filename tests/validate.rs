@@ -1,8 +1,6 @@
 //! `checkuser validate` end to end: the real binary on fixture files.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn per_row_mode_keeps_every_row_in_order_and_marks_invalid_ones() {

@@ -5,12 +5,10 @@
 //! The workbooks are built here byte by byte (a small ZIP writer and a deflate stream of one long
 //! run), so a bomb of hundreds of MiB costs a few hundred KiB to make.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 // ---------------------------------------------------------------------------------------------
 // Building workbooks
@@ -288,7 +286,46 @@ fn validate(fx: &Fixture, file: &Path, extra: &[&str]) -> Output {
         args.extend(["--check", "email=Email"]);
     }
     args.extend(extra);
-    run(fx.dir.path(), &args)
+    run_measured(fx.dir.path(), &args)
+}
+
+thread_local! {
+    /// The largest peak RSS, in MB, of the runs this test (its own thread) waited for.
+    static PEAK_MB: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs the binary and keeps that child's own peak RSS: it is reaped with `wait4`, so the
+/// children of the other tests running in this process do not count.
+fn run_measured(home: &Path, args: &[&str]) -> Output {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = bin(home)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        out.read_to_end(&mut v).unwrap();
+        v
+    });
+    let mut stderr = Vec::new();
+    err.read_to_end(&mut stderr).unwrap();
+    let stdout = reader.join().unwrap();
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    PEAK_MB.with(|p| p.set(p.get().max(usage.ru_maxrss as u64 / 1024)));
+    Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout,
+        stderr,
+    }
 }
 
 /// The run failed the way a bad input should: exit 2, no panic, and a message with all `words`.
@@ -314,19 +351,10 @@ fn out_rows(fx: &Fixture) -> (Vec<String>, Vec<Vec<String>>) {
     read_csv(&fx.path("out.csv"), b',')
 }
 
-/// The largest peak RSS, in MB, of any child this test process has waited for so far.
-fn children_peak_rss_mb() -> u64 {
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    assert_eq!(
-        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
-        0
-    );
-    usage.ru_maxrss as u64 / 1024
-}
-
 #[track_caller]
 fn assert_rss_below_256_mb() {
-    let mb = children_peak_rss_mb();
+    let mb = PEAK_MB.with(|p| p.get());
+    assert!(mb > 0, "no run measured");
     assert!(mb < 256, "a checkuser run took {mb} MB");
 }
 

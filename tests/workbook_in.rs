@@ -2,11 +2,9 @@
 //! stored as a number, a date, a formula's value), a workbook output by default, `--sheet`,
 //! and a workbook the tool wrote itself read back in.
 
-mod common;
-
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
 
-use common::*;
+use crate::common::*;
 
 fn leads_workbook(path: &std::path::Path) {
     let mut wb = Workbook::new();

@@ -1,12 +1,10 @@
 //! The workbook output, read back with a real reader (calamine) and compared cell by cell with
 //! the CSV output of the same input.
 
-mod common;
-
 use std::io::Read;
 
+use crate::common::*;
 use calamine::{open_workbook, Data, Reader, Xlsx};
-use common::*;
 
 fn cell_text(d: &Data) -> String {
     match d {
