@@ -15,8 +15,10 @@ use common::*;
 /// Stores an answer for `key` given `age_secs` ago, as an earlier night would have.
 fn seed(store: &mut Store, key: &str, age_secs: i64) {
     let mut o = Outcome::new(key, truth("email", key).result(), Source::Api);
-    o.status = Some("0".into());
-    o.uplimit = Some("0".into());
+    o.answer = Some(checkuser::model::Answer {
+        taken: false,
+        uplimit: false,
+    });
     o.checked_at = Some(chrono::Utc::now() - chrono::TimeDelta::seconds(age_secs));
     store.record(CheckType::Email, &o).unwrap();
 }

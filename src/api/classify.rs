@@ -3,9 +3,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::api::answer::Fields;
 use crate::api::sanitize;
-use crate::api::wire::{self, AnswerBody};
+use crate::api::wire;
 use crate::api::ApiVersion;
+use crate::model::Answer;
 
 /// What came back from one HTTP exchange.
 #[derive(Debug, Clone, Default)]
@@ -36,11 +38,7 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Class {
     /// `CBC.0000`: record it. `code` is the success code as given (`CBC.0000` when omitted).
-    Answer {
-        status: String,
-        uplimit: String,
-        code: String,
-    },
+    Answer { answer: Answer, code: String },
     /// `CBC.0100`/`CBC.0101`: the API says the value is invalid; not retried.
     Invalid(Problem),
     /// HTTP 429 or a throttling code: retried without using up attempts.
@@ -216,13 +214,12 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
                 )));
             }
         }
-        let answer = <AnswerBody as serde::Deserialize>::deserialize(value)
+        let answer = <Fields as serde::Deserialize>::deserialize(value)
             .map_err(|e| format!("the answer does not have the documented shape: {e}"))
-            .and_then(|b| b.status_uplimit(api));
+            .and_then(|fields| api.parse(&fields).map_err(|why| wire::said(&why)));
         return match answer {
-            Ok((status, uplimit)) => Class::Answer {
-                status,
-                uplimit,
+            Ok(answer) => Class::Answer {
+                answer,
                 code: "CBC.0000".into(),
             },
             Err(why) => bad(sanitize(&why)),
@@ -465,8 +462,10 @@ mod tests {
         ] {
             let c = classify(ApiVersion::V2, &reply(200, body));
             let answer = Class::Answer {
-                status: "0".into(),
-                uplimit: "1".into(),
+                answer: Answer {
+                    taken: false,
+                    uplimit: true,
+                },
                 code: "CBC.0000".into(),
             };
             assert_eq!(c, answer, "{body}");

@@ -81,8 +81,10 @@ impl Checker for Fake {
 
 fn answer(taken: bool) -> Class {
     Class::Answer {
-        status: if taken { "1" } else { "0" }.into(),
-        uplimit: "0".into(),
+        answer: crate::model::Answer {
+            taken,
+            uplimit: false,
+        },
         code: "CBC.0000".into(),
     }
 }
