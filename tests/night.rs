@@ -221,7 +221,7 @@ fn plan_figures_match_what_the_run_then_does() {
     assert_eq!(p["plan"]["would_send"], 10);
     assert_eq!(p["plan"]["would_leave_pending"], 6);
     assert!(
-        stderr(&plan).contains("16 need a request"),
+        stderr(&plan).contains("16 values need a request"),
         "{}",
         stderr(&plan)
     );

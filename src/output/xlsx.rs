@@ -409,19 +409,7 @@ impl XlsxSink {
         sheet
             .write_string_with_format(0, 1, "checks", &bold)
             .map_err(xlsx)?;
-        let counts: Vec<(ResultKind, u64)> = [
-            (ResultKind::Valid, s.valid.unwrap_or(0)),
-            (ResultKind::Free, s.free),
-            (ResultKind::Taken, s.taken),
-            (ResultKind::Uplimit, s.uplimit),
-            (ResultKind::Invalid, s.invalid),
-            (ResultKind::Error, s.error),
-            (ResultKind::Pending, s.pending),
-            (ResultKind::Skipped, s.skipped),
-        ]
-        .into_iter()
-        .filter(|(k, _)| s.valid.is_some() || *k != ResultKind::Valid)
-        .collect();
+        let counts: Vec<(ResultKind, u64)> = s.counts.results().collect();
         for (i, (kind, n)) in counts.iter().enumerate() {
             let row = i as u32 + 1;
             write_kind(sheet, row, *kind, &colours)?;
@@ -429,48 +417,10 @@ impl XlsxSink {
         }
         let mut row = counts.len() as u32 + 2;
         let one = Format::new().set_num_format("0.0");
-        let count = |n: u64| Figure::Number(n as f64, None);
-        let figures: Vec<(&str, Figure)> = vec![
-            ("rows", count(s.rows)),
-            ("checks", count(s.checks)),
-            ("checks per row", count(checks as u64)),
-            ("api requests", count(s.api_requests)),
-            ("retries", count(s.retries)),
-            ("throttled", count(s.throttled)),
-            ("cache hits", count(s.cache_hits)),
-            ("duplicates", count(s.duplicates)),
-            ("changed", count(s.changed)),
-            (
-                "elapsed seconds",
-                Figure::Number(tenths(s.elapsed_seconds), Some(&one)),
-            ),
-            (
-                "requests per second",
-                Figure::Number(tenths(s.requests_per_second), Some(&one)),
-            ),
-            (
-                "stopped",
-                Figure::Text(s.stop_message.clone().unwrap_or_else(|| "no".into())),
-            ),
-            (
-                "simulated",
-                Figure::Text(if s.simulated {
-                    "yes: answers from the built-in sandbox, not Huawei Cloud".into()
-                } else {
-                    "no".into()
-                }),
-            ),
-            ("input", Figure::Text(s.input.clone())),
-            ("output", Figure::Text(s.output.clone())),
-            ("results sheets", Figure::Text(sheets)),
-            (
-                "written at",
-                Figure::Text(crate::model::rfc3339(chrono::Utc::now())),
-            ),
-        ];
+        let figures = figures(s, checks as u64, sheets, &one);
         for (name, value) in figures {
             sheet
-                .write_string_with_format(row, 0, name, &bold)
+                .write_string_with_format(row, 0, &name, &bold)
                 .map_err(xlsx)?;
             match value {
                 Figure::Number(n, Some(f)) => sheet.write_number_with_format(row, 1, n, f),
@@ -502,6 +452,60 @@ impl XlsxSink {
     }
 }
 
+/// The Summary sheet's figures below the results: the counts, the pace, where from and to.
+fn figures<'a>(
+    s: &Summary,
+    checks_per_row: u64,
+    sheets: String,
+    one: &'a Format,
+) -> Vec<(String, Figure<'a>)> {
+    let count = |n: u64| Figure::Number(n as f64, None);
+    let c = &s.counts;
+    let first = [
+        ("rows", c.rows),
+        ("checks", c.checks),
+        ("checks per row", checks_per_row),
+    ];
+    let mut named: Vec<(String, Figure)> =
+        first.map(|(name, n)| (name.to_string(), count(n))).into();
+    // The counts beside the results, by their JSON keys read as words (`api requests`).
+    named.extend(
+        c.figures()
+            .map(|(key, n)| (key.replace('_', " "), count(n))),
+    );
+    let rest: Vec<(&str, Figure)> = vec![
+        (
+            "elapsed seconds",
+            Figure::Number(tenths(s.elapsed_seconds), Some(one)),
+        ),
+        (
+            "requests per second",
+            Figure::Number(tenths(s.requests_per_second), Some(one)),
+        ),
+        (
+            "stopped",
+            Figure::Text(s.stop_message.clone().unwrap_or_else(|| "no".into())),
+        ),
+        (
+            "simulated",
+            Figure::Text(if s.simulated {
+                "yes: answers from the built-in sandbox, not Huawei Cloud".into()
+            } else {
+                "no".into()
+            }),
+        ),
+        ("input", Figure::Text(s.input.clone())),
+        ("output", Figure::Text(s.output.clone())),
+        ("results sheets", Figure::Text(sheets)),
+        (
+            "written at",
+            Figure::Text(crate::model::rfc3339(chrono::Utc::now())),
+        ),
+    ];
+    named.extend(rest.into_iter().map(|(name, f)| (name.to_string(), f)));
+    named
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,10 +525,8 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(sink.sheet_names(), ["Results", "Results 2", "Results 3"]);
-        let summary = Summary {
-            rows: 5,
-            ..Summary::default()
-        };
+        let mut summary = Summary::default();
+        summary.counts.rows = 5;
         sink.finish(&summary).unwrap();
         let mut book: Xlsx<_> = open_workbook(&path).unwrap();
         assert_eq!(
