@@ -109,21 +109,22 @@ impl Counts {
         self.of(ResultKind::Error) + self.of(ResultKind::Pending)
     }
 
-    /// The counts beside the results, by their JSON keys.
-    pub fn figures(&self) -> [(&'static str, u64); 6] {
+    /// The counts beside the results: (JSON key, words for people, count). The words are the
+    /// README glossary's.
+    pub fn figures(&self) -> [(&'static str, &'static str, u64); 6] {
         [
-            ("api_requests", self.api_requests),
-            ("retries", self.retries),
-            ("throttled", self.throttled),
-            ("cache_hits", self.cache_hits),
-            ("duplicates", self.duplicates),
-            ("changed", self.changed),
+            ("api_requests", "requests", self.api_requests),
+            ("retries", "retries", self.retries),
+            ("throttled", "throttled", self.throttled),
+            ("cache_hits", "checks from the store", self.cache_hits),
+            ("duplicates", "duplicates", self.duplicates),
+            ("changed", "changed", self.changed),
         ]
     }
 
     /// Every count's JSON key (`null` in the JSON when the figures are unknown).
     pub fn keys() -> impl Iterator<Item = &'static str> {
-        let figures = Counts::default().figures().map(|(k, _)| k);
+        let figures = Counts::default().figures().map(|(key, _, _)| key);
         ["rows", "checks"]
             .into_iter()
             .chain(ResultKind::ALL.map(ResultKind::as_str))
@@ -148,7 +149,7 @@ impl Serialize for Counts {
         for (kind, n) in self.results() {
             map.serialize_entry(kind.as_str(), &n)?;
         }
-        for (key, n) in self.figures() {
+        for (key, _, n) in self.figures() {
             map.serialize_entry(key, &n)?;
         }
         map.serialize_entry("changes", &self.changes)?;
