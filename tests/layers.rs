@@ -137,6 +137,41 @@ fn api_versions_import_nothing_from_their_dispatcher() {
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
 
+/// Whether a line is an element of a list of results: `ResultKind::Free,`,
+/// `(ResultKind::Free, …`, `("free", …` (a match arm, with its `=>`, is not a list).
+fn lists_a_result(line: &str) -> bool {
+    const NAMES: [&str; 8] = [
+        "free", "taken", "uplimit", "invalid", "error", "pending", "skipped", "valid",
+    ];
+    let item = line.trim_start().trim_start_matches('(');
+    if line.contains("=>") {
+        return false;
+    }
+    let variant = item
+        .strip_prefix("ResultKind::")
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()));
+    let named = NAMES.iter().any(|n| item.starts_with(&format!("\"{n}\",")));
+    variant || named
+}
+
+#[test]
+fn the_list_of_results_is_written_once() {
+    // model.rs holds `ResultKind::ALL`; everything else iterates it or matches on a result.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| !f.ends_with("model.rs")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        let items = code.lines().filter(|l| lists_a_result(l)).count();
+        if items >= 4 {
+            found.push(format!("{}: {items} results listed", f.display()));
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
 #[test]
 fn main_only_translates() {
     let main =

@@ -93,18 +93,19 @@ enum Figure<'a> {
     Text(String),
 }
 
-const LEGEND: [(ResultKind, &str); 7] = [
-    (ResultKind::Free, "can still be registered"),
-    (ResultKind::Taken, "already registered"),
-    (ResultKind::Uplimit, "mobile at its registration limit"),
-    (ResultKind::Invalid, "fails the rules; never sent"),
-    (ResultKind::Error, "no answer; run again"),
-    (
-        ResultKind::Pending,
-        "not checked yet (run stopped); run again",
-    ),
-    (ResultKind::Skipped, "empty cell"),
-];
+/// What a result means, for the Summary sheet's legend (`valid`, `validate`'s own, has none).
+fn meaning(kind: ResultKind) -> Option<&'static str> {
+    Some(match kind {
+        ResultKind::Free => "can still be registered",
+        ResultKind::Taken => "already registered",
+        ResultKind::Uplimit => "mobile at its registration limit",
+        ResultKind::Invalid => "fails the rules; never sent",
+        ResultKind::Error => "no answer; run again",
+        ResultKind::Pending => "not checked yet (run stopped); run again",
+        ResultKind::Skipped => "empty cell",
+        ResultKind::Valid => return None,
+    })
+}
 
 /// Where a workbook's rows wait until it is written: beside its target (not in a possibly
 /// small /tmp), except for a device or a FIFO (`/dev` is no place for files) or standard
@@ -169,26 +170,18 @@ impl XlsxSink {
             // Row data is spooled next to the output, not in a possibly small /tmp.
             book.set_tempdir(&dir).map_err(xlsx)?;
         }
-        let colours = [
-            ResultKind::Free,
-            ResultKind::Valid,
-            ResultKind::Taken,
-            ResultKind::Uplimit,
-            ResultKind::Invalid,
-            ResultKind::Error,
-            ResultKind::Pending,
-        ]
-        .into_iter()
-        .filter_map(|k| {
-            let (fill, font) = colour_of(k)?;
-            Some((
-                k,
-                Format::new()
-                    .set_background_color(Color::RGB(fill))
-                    .set_font_color(Color::RGB(font)),
-            ))
-        })
-        .collect();
+        let colours = ResultKind::ALL
+            .into_iter()
+            .filter_map(|k| {
+                let (fill, font) = colour_of(k)?;
+                Some((
+                    k,
+                    Format::new()
+                        .set_background_color(Color::RGB(fill))
+                        .set_font_color(Color::RGB(font)),
+                ))
+            })
+            .collect();
         let checks = header.len().saturating_sub(width) / RESULT_COLUMNS.len();
         let mut sink = XlsxSink {
             book,
@@ -434,7 +427,10 @@ impl XlsxSink {
         sheet
             .write_string_with_format(row, 0, "legend", &bold)
             .map_err(xlsx)?;
-        for (kind, meaning) in LEGEND {
+        let legend = ResultKind::ALL
+            .into_iter()
+            .filter_map(|k| Some((k, meaning(k)?)));
+        for (kind, meaning) in legend {
             row += 1;
             write_kind(sheet, row, kind, &colours)?;
             sheet.write_string(row, 1, meaning).map_err(xlsx)?;
