@@ -227,24 +227,10 @@ impl Summary {
             self.counts.of(ResultKind::Skipped),
             count(self.counts.duplicates, "duplicate")
         ));
-        let stale: Vec<String> = p.stale.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        s.push_str(&format!(
-            "  {} answered from the store; {} {} a request: {} never asked, {} stale{}\n",
-            count(p.fresh, "value"),
-            count(p.requests_needed, "value"),
-            if p.requests_needed == 1 {
-                "needs"
-            } else {
-                "need"
-            },
-            p.never_asked,
-            p.stale.values().sum::<u64>(),
-            if stale.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", stale.join(", "))
-            }
-        ));
+        s.push_str(&format!("  {}\n", ask_line(p)));
+        if p.requests_needed == 0 {
+            return s;
+        }
         s.push_str(&format!(
             "  at {}/s that takes {} (more with retries and throttling)\n",
             p.rate,
@@ -262,7 +248,7 @@ impl Summary {
             s.push_str(&format!(
                 "  with {}: {} would be sent, {} left pending (new values go first)\n",
                 why.join(" and "),
-                p.would_send,
+                count(p.would_send, "value"),
                 p.would_leave_pending
             ));
         }
@@ -291,6 +277,28 @@ impl Summary {
         std::io::Write::write_all(&mut out, b"\n")?;
         out.commit()
     }
+}
+
+/// `16 values answered from the store; 3 values need a request: 1 never asked, 2 stale (2 free)`.
+fn ask_line(p: &PlanFigures) -> String {
+    let fresh = format!("{} answered from the store", count(p.fresh, "value"));
+    if p.requests_needed == 0 {
+        return format!("{fresh}; no value needs a request");
+    }
+    let need = match p.requests_needed {
+        1 => "1 value needs".to_string(),
+        n => format!("{} need", count(n, "value")),
+    };
+    let stale: Vec<String> = p.stale.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let stale = match stale.is_empty() {
+        true => String::new(),
+        false => format!(" ({})", stale.join(", ")),
+    };
+    format!(
+        "{fresh}; {need} a request: {} never asked, {} stale{stale}",
+        p.never_asked,
+        p.stale.values().sum::<u64>(),
+    )
 }
 
 #[cfg(test)]
@@ -403,5 +411,39 @@ mod tests {
             assert!(json[key].is_null(), "{key}: {json}");
         }
         assert_eq!(json["exit_code"], 0);
+    }
+
+    #[test]
+    fn a_plan_says_values_with_their_plurals() {
+        let mut p = PlanFigures {
+            fresh: 1,
+            rate: 5.0,
+            ..PlanFigures::default()
+        };
+        assert_eq!(
+            ask_line(&p),
+            "1 value answered from the store; no value needs a request"
+        );
+        p.requests_needed = 1;
+        p.never_asked = 1;
+        assert_eq!(
+            ask_line(&p),
+            "1 value answered from the store; 1 value needs a request: 1 never asked, 0 stale"
+        );
+        p.fresh = 16;
+        p.requests_needed = 3;
+        p.stale.insert("free".into(), 2);
+        assert_eq!(
+            ask_line(&p),
+            "16 values answered from the store; 3 values need a request: 1 never asked, 2 stale (2 free)"
+        );
+        let s = Summary {
+            plan: Some(PlanFigures {
+                fresh: 2,
+                ..PlanFigures::default()
+            }),
+            ..Summary::default()
+        };
+        assert!(!s.human().contains("that takes"), "{}", s.human());
     }
 }
