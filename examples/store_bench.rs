@@ -47,8 +47,10 @@ fn main() -> anyhow::Result<()> {
             },
             Source::Api,
         );
-        o.status = Some(if i % 3 == 0 { "1" } else { "0" }.into());
-        o.uplimit = Some("0".into());
+        o.answer = Some(checkuser::model::Answer {
+            taken: i % 3 == 0,
+            uplimit: false,
+        });
         o.error_code = Some("CBC.0000".into());
         o.http_status = Some(200);
         o.request_id = Some(format!("{i:032x}"));

@@ -72,16 +72,17 @@ impl ResultKind {
         }
     }
 
-    /// The contract's rule: `uplimit` if uplimit is 1, else `taken` if status is 1, else `free`.
-    pub fn from_answer(status: &str, uplimit: &str) -> ResultKind {
-        if uplimit.trim() == "1" {
-            ResultKind::Uplimit
-        } else if status.trim() == "1" {
-            ResultKind::Taken
-        } else {
-            ResultKind::Free
-        }
-    }
+    /// Every result, in the order of the contract's JSON keys (`valid`, `validate`'s own, last).
+    pub const ALL: [ResultKind; 8] = [
+        ResultKind::Free,
+        ResultKind::Taken,
+        ResultKind::Uplimit,
+        ResultKind::Invalid,
+        ResultKind::Error,
+        ResultKind::Pending,
+        ResultKind::Skipped,
+        ResultKind::Valid,
+    ];
 
     /// An answer of the API about the value (not an error, a local verdict or a gap).
     pub fn is_answer(self) -> bool {
@@ -92,24 +93,55 @@ impl ResultKind {
     }
 
     pub fn parse(s: &str) -> Option<ResultKind> {
-        [
-            ResultKind::Free,
-            ResultKind::Taken,
-            ResultKind::Uplimit,
-            ResultKind::Invalid,
-            ResultKind::Error,
-            ResultKind::Pending,
-            ResultKind::Skipped,
-            ResultKind::Valid,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        ResultKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
 impl fmt::Display for ResultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What the API said about a value, typed from the moment its body is read
+/// (`crate::api::answer`). The strings `"0"`/`"1"` exist only on the wire and in the `status`
+/// and `uplimit` columns ([`Answer::columns`], [`Answer::from_columns`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Answer {
+    /// The value is registered (v1 `status` 1, v2 `check_result=used_by_user`).
+    pub taken: bool,
+    /// The value reached its registration limit (v1 `uplimit` 1, v2
+    /// `mobile_remain_available_num` 0).
+    pub uplimit: bool,
+}
+
+impl Answer {
+    /// The contract's rule: `uplimit` if uplimit is 1, else `taken` if status is 1, else `free`.
+    pub fn result(self) -> ResultKind {
+        match (self.taken, self.uplimit) {
+            (_, true) => ResultKind::Uplimit,
+            (true, false) => ResultKind::Taken,
+            (false, false) => ResultKind::Free,
+        }
+    }
+
+    /// The `status` and `uplimit` columns (output and store): `"0"`/`"1"`, as v1 states them.
+    pub fn columns(self) -> [&'static str; 2] {
+        let flag = |b: bool| if b { "1" } else { "0" };
+        [flag(self.taken), flag(self.uplimit)]
+    }
+
+    /// An answer read back from its columns (a stored row); `None` unless both are `0`/`1`.
+    pub fn from_columns(status: Option<&str>, uplimit: Option<&str>) -> Option<Answer> {
+        let flag = |v: Option<&str>| match v? {
+            "0" => Some(false),
+            "1" => Some(true),
+            _ => None,
+        };
+        Some(Answer {
+            taken: flag(status)?,
+            uplimit: flag(uplimit)?,
+        })
     }
 }
 
@@ -149,8 +181,8 @@ pub enum Local {
 pub struct Outcome {
     pub checked_key: String,
     pub result: ResultKind,
-    pub status: Option<String>,
-    pub uplimit: Option<String>,
+    /// The API's answer (the `status` and `uplimit` columns), when one was given.
+    pub answer: Option<Answer>,
     pub error_code: Option<String>,
     pub error_msg: Option<String>,
     pub http_status: Option<u16>,
@@ -176,13 +208,21 @@ impl Outcome {
             .then(|| format!("{prev}->{}", self.result))
     }
 
+    /// The `status` and `uplimit` columns (output and store): `"0"`/`"1"` as the API states
+    /// them, `None` when no answer was given.
+    pub fn answer_columns(&self) -> [Option<&'static str>; 2] {
+        match self.answer {
+            Some(a) => a.columns().map(Some),
+            None => [None, None],
+        }
+    }
+
     /// An outcome with only the key and result set; the builder methods fill the rest.
     pub fn new(checked_key: impl Into<String>, result: ResultKind, source: Source) -> Outcome {
         Outcome {
             checked_key: checked_key.into(),
             result,
-            status: None,
-            uplimit: None,
+            answer: None,
             error_code: None,
             error_msg: None,
             http_status: None,
@@ -288,10 +328,33 @@ mod tests {
 
     #[test]
     fn answer_mapping_follows_the_contract() {
-        assert_eq!(ResultKind::from_answer("0", "0"), ResultKind::Free);
-        assert_eq!(ResultKind::from_answer("1", "0"), ResultKind::Taken);
-        assert_eq!(ResultKind::from_answer("1", "1"), ResultKind::Uplimit);
-        assert_eq!(ResultKind::from_answer("0", "1"), ResultKind::Uplimit);
+        let a = |taken, uplimit| Answer { taken, uplimit };
+        assert_eq!(a(false, false).result(), ResultKind::Free);
+        assert_eq!(a(true, false).result(), ResultKind::Taken);
+        assert_eq!(a(true, true).result(), ResultKind::Uplimit);
+        assert_eq!(a(false, true).result(), ResultKind::Uplimit);
+    }
+
+    #[test]
+    fn answer_columns_read_back_as_written() {
+        for taken in [false, true] {
+            for uplimit in [false, true] {
+                let a = Answer { taken, uplimit };
+                let [s, u] = a.columns();
+                assert_eq!(Answer::from_columns(Some(s), Some(u)), Some(a));
+            }
+        }
+        assert_eq!(
+            Answer::from_columns(Some("1"), Some("0")).map(Answer::result),
+            Some(ResultKind::Taken)
+        );
+        for (s, u) in [
+            (None, Some("0")),
+            (Some("2"), Some("0")),
+            (Some("1"), Some(" 1")),
+        ] {
+            assert_eq!(Answer::from_columns(s, u), None, "{s:?} {u:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! ```
 //!
 //! Nothing below `commands` imports `cli`, `config` or `commands`; nothing below `engine`
-//! imports `engine`; the engine does not know the simulator; `model` imports no other module.
+//! imports `engine`; the engine does not know the simulator; `model` imports no other module;
+//! the API versions (`api/v1.rs`, `api/v2.rs`) import nothing from their dispatcher
+//! (`api/mod.rs`, `api/wire.rs`), only the leaf `api/answer.rs`, which imports no other part
+//! of `api`.
 //! This test fails the build when a file breaks a rule.
 
 use std::path::{Path, PathBuf};
@@ -92,6 +95,80 @@ fn the_model_imports_no_other_module() {
             "logging",
         ],
     );
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+/// Lines of `src/api/FILE` that reach into `api` for anything but the modules `allowed`.
+fn api_imports(file: &str, allowed: &[&str]) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/api")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut found = Vec::new();
+    // A test module's `super::` is the file itself.
+    let before_tests = text.split("#[cfg(test)]").next().unwrap_or("");
+    for (n, line) in before_tests.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        let reaches = ["super::", "crate::api::", "crate::api;", "crate::{"];
+        let mut rest = code;
+        while let Some(at) = reaches.iter().filter_map(|r| rest.find(r)).min() {
+            let tail = &rest[at..];
+            let prefix = reaches.iter().find(|r| tail.starts_with(**r)).unwrap();
+            let after = &tail[prefix.len()..];
+            let named = after
+                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                .next();
+            let ok = *prefix != "crate::{" && named.is_some_and(|m| allowed.contains(&m));
+            if !ok {
+                found.push(format!("src/api/{file}:{}: {}", n + 1, line.trim()));
+                break;
+            }
+            rest = after;
+        }
+    }
+    found
+}
+
+#[test]
+fn api_versions_import_nothing_from_their_dispatcher() {
+    let mut found = api_imports("v1.rs", &["answer"]);
+    found.extend(api_imports("v2.rs", &["answer"]));
+    found.extend(api_imports("answer.rs", &[]));
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+/// Whether a line is an element of a list of results: `ResultKind::Free,`,
+/// `(ResultKind::Free, …`, `("free", …` (a match arm, with its `=>`, is not a list).
+fn lists_a_result(line: &str) -> bool {
+    const NAMES: [&str; 8] = [
+        "free", "taken", "uplimit", "invalid", "error", "pending", "skipped", "valid",
+    ];
+    let item = line.trim_start().trim_start_matches('(');
+    if line.contains("=>") {
+        return false;
+    }
+    let variant = item
+        .strip_prefix("ResultKind::")
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()));
+    let named = NAMES.iter().any(|n| item.starts_with(&format!("\"{n}\",")));
+    variant || named
+}
+
+#[test]
+fn the_list_of_results_is_written_once() {
+    // model.rs holds `ResultKind::ALL`; everything else iterates it or matches on a result.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| !f.ends_with("model.rs")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        let items = code.lines().filter(|l| lists_a_result(l)).count();
+        if items >= 4 {
+            found.push(format!("{}: {items} results listed", f.display()));
+        }
+    }
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
 

@@ -13,8 +13,10 @@ use checkuser::store::{sqlite, Store};
 /// Stores an answer for `key` given `age_secs` ago, as an earlier night would have.
 fn seed(store: &mut Store, key: &str, age_secs: i64) {
     let mut o = Outcome::new(key, truth("email", key).result(), Source::Api);
-    o.status = Some("0".into());
-    o.uplimit = Some("0".into());
+    o.answer = Some(checkuser::model::Answer {
+        taken: false,
+        uplimit: false,
+    });
     o.checked_at = Some(chrono::Utc::now() - chrono::TimeDelta::seconds(age_secs));
     store.record(CheckType::Email, &o).unwrap();
 }
@@ -217,7 +219,7 @@ fn plan_figures_match_what_the_run_then_does() {
     assert_eq!(p["plan"]["would_send"], 10);
     assert_eq!(p["plan"]["would_leave_pending"], 6);
     assert!(
-        stderr(&plan).contains("16 need a request"),
+        stderr(&plan).contains("16 values need a request"),
         "{}",
         stderr(&plan)
     );

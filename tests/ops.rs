@@ -411,10 +411,7 @@ fn counts_of_one_are_singular() {
     assert!(text.contains("1 row, 1 check in"), "{text}");
     let out = run(home, &["plan", input.to_str().unwrap(), "--sandbox"]);
     let text = stderr(&out);
-    assert!(
-        text.contains("1 value answered by the state store"),
-        "{text}"
-    );
+    assert!(text.contains("1 value answered from the store;"), "{text}");
     let out = run(home, &["state", "stats", "--sandbox"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("1 answer, oldest"), "{text}");

@@ -3,9 +3,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::api::answer::Fields;
 use crate::api::sanitize;
-use crate::api::wire::{self, AnswerBody};
+use crate::api::wire;
 use crate::api::ApiVersion;
+use crate::model::Answer;
 
 /// What came back from one HTTP exchange.
 #[derive(Debug, Clone, Default)]
@@ -36,11 +38,7 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Class {
     /// `CBC.0000`: record it. `code` is the success code as given (`CBC.0000` when omitted).
-    Answer {
-        status: String,
-        uplimit: String,
-        code: String,
-    },
+    Answer { answer: Answer, code: String },
     /// `CBC.0100`/`CBC.0101`: the API says the value is invalid; not retried.
     Invalid(Problem),
     /// HTTP 429 or a throttling code: retried without using up attempts.
@@ -165,67 +163,15 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
         return Class::Throttled(problem());
     }
     if code == "CBC.0000" || (code.is_empty() && success && parsed.is_some()) {
-        let bad = |msg: String| {
-            Class::RowError(Problem {
-                code: BAD_ANSWER.into(),
-                msg,
-            })
-        };
-        if !success {
-            return bad(format!(
-                "CBC.0000 (success) with HTTP {status}: not taken as an answer"
-            ));
-        }
-        if let Some(key) = wire::conflicting_key(&reply.body, &wire::ANSWER_KEYS) {
-            return bad(format!(
-                "the answer holds \"{key}\" twice with different values, so its meaning \
-                 depends on who reads it"
-            ));
-        }
-
-        // Only an object is an answer (a struct also reads from an array, by position).
-        let Some((value, obj)) = parsed.as_ref().and_then(|v| Some((v, v.as_object()?))) else {
-            return bad("the answer is not a JSON object".into());
-        };
-        if code.is_empty() {
-            // No readable code: an answer only if it claims none and reports no error.
-            // A null is an absent field (how some servers write an omitted one).
-            let key = |keys: [&'static str; 3]| {
-                keys.into_iter()
-                    .find_map(|k| obj.get(k).filter(|v| !v.is_null()).map(|v| (k, v)))
-            };
-            if let Some((k, v)) =
-                key(["error_code", "errorCode", "code"]).filter(|(_, v)| v.as_str() != Some(""))
-            {
-                return bad(sanitize(&format!(
-                    "{k} {} is not a documented code",
-                    wire::shown(v)
-                )));
-            }
-            let harmless = |m: &str| {
-                ["", "success", "ok"]
-                    .iter()
-                    .any(|f| m.eq_ignore_ascii_case(f))
-            };
-            if let Some((k, v)) = key(["error_msg", "errorMsg", "message"])
-                .filter(|(_, v)| v.as_str().map(str::trim).is_none_or(|m| !harmless(m)))
-            {
-                return bad(sanitize(&format!(
-                    "{k} {} with no error code: not taken as an answer",
-                    wire::shown(v)
-                )));
-            }
-        }
-        let answer = <AnswerBody as serde::Deserialize>::deserialize(value)
-            .map_err(|e| format!("the answer does not have the documented shape: {e}"))
-            .and_then(|b| b.status_uplimit(api));
-        return match answer {
-            Ok((status, uplimit)) => Class::Answer {
-                status,
-                uplimit,
+        return match read_answer(api, reply, parsed.as_ref(), code) {
+            Ok(answer) => Class::Answer {
+                answer,
                 code: "CBC.0000".into(),
             },
-            Err(why) => bad(sanitize(&why)),
+            Err(msg) => Class::RowError(Problem {
+                code: BAD_ANSWER.into(),
+                msg,
+            }),
         };
     }
     if code == "CBC.0100" || code == "CBC.0101" {
@@ -238,6 +184,73 @@ pub fn classify(api: ApiVersion, reply: &Reply) -> Class {
         return Class::Transient(problem());
     }
     Class::RowError(problem())
+}
+
+/// The answer of a reply that claims success (`CBC.0000`, or no code at all), or why it is
+/// none (the message of a `BAD_ANSWER`).
+fn read_answer(
+    api: ApiVersion,
+    reply: &Reply,
+    parsed: Option<&serde_json::Value>,
+    code: &str,
+) -> Result<Answer, String> {
+    let status = reply.http_status;
+    if !(200..300).contains(&status) {
+        return Err(format!(
+            "CBC.0000 (success) with HTTP {status}: not taken as an answer"
+        ));
+    }
+    if let Some(key) = wire::conflicting_key(&reply.body, &wire::ANSWER_KEYS) {
+        return Err(format!(
+            "the answer holds \"{key}\" twice with different values, so its meaning \
+             depends on who reads it"
+        ));
+    }
+    // Only an object is an answer (a struct also reads from an array, by position).
+    let Some((value, obj)) = parsed.and_then(|v| Some((v, v.as_object()?))) else {
+        return Err("the answer is not a JSON object".into());
+    };
+    if code.is_empty() {
+        claims_no_error(obj)?;
+    }
+    let fields = <Fields as serde::Deserialize>::deserialize(value).map_err(|e| {
+        sanitize(&format!(
+            "the answer does not have the documented shape: {e}"
+        ))
+    })?;
+    api.parse(&fields)
+        .map_err(|why| sanitize(&wire::said(&why)))
+}
+
+/// A body with no readable code is an answer only if it claims none and reports no error.
+/// A null is an absent field (how some servers write an omitted one).
+fn claims_no_error(obj: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+    let key = |keys: [&'static str; 3]| {
+        keys.into_iter()
+            .find_map(|k| obj.get(k).filter(|v| !v.is_null()).map(|v| (k, v)))
+    };
+    if let Some((k, v)) =
+        key(["error_code", "errorCode", "code"]).filter(|(_, v)| v.as_str() != Some(""))
+    {
+        return Err(sanitize(&format!(
+            "{k} {} is not a documented code",
+            wire::shown(v)
+        )));
+    }
+    let harmless = |m: &str| {
+        ["", "success", "ok"]
+            .iter()
+            .any(|f| m.eq_ignore_ascii_case(f))
+    };
+    match key(["error_msg", "errorMsg", "message"])
+        .filter(|(_, v)| v.as_str().map(str::trim).is_none_or(|m| !harmless(m)))
+    {
+        Some((k, v)) => Err(sanitize(&format!(
+            "{k} {} with no error code: not taken as an answer",
+            wire::shown(v)
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The SDK's search order: `error_code`+`error_msg`, `errorCode`+`errorMsg`, `code`+`message`,
@@ -465,8 +478,10 @@ mod tests {
         ] {
             let c = classify(ApiVersion::V2, &reply(200, body));
             let answer = Class::Answer {
-                status: "0".into(),
-                uplimit: "1".into(),
+                answer: Answer {
+                    taken: false,
+                    uplimit: true,
+                },
                 code: "CBC.0000".into(),
             };
             assert_eq!(c, answer, "{body}");

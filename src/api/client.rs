@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use super::backoff::parse_retry_after;
 use super::classify::{classify, Class, Problem, Reply, MAX_BODY};
 use super::credentials::{Auth, Credentials};
-use super::{sign, wire};
+use super::sign;
 use crate::api::ApiVersion;
 use crate::model::CheckType;
 
@@ -81,7 +81,7 @@ impl Client {
             );
         }
         let base = cfg.endpoint.as_str().trim_end_matches('/');
-        let path = wire::path(cfg.api, &cfg.partner_id);
+        let path = cfg.api.path(&cfg.partner_id);
         let url = reqwest::Url::parse(&format!("{base}{path}")).context("--endpoint")?;
         if url.host_str().is_none() {
             bail!("--endpoint {} has no host", cfg.endpoint);
@@ -110,7 +110,7 @@ impl Client {
         key: &str,
         now: DateTime<Utc>,
     ) -> (Class, Option<Reply>) {
-        let body = wire::body(self.cfg.api, kind, key);
+        let body = self.cfg.api.body(kind, key);
         let headers = self.headers(&body, now);
         match self.send(body, headers).await {
             Ok(reply) => (classify(self.cfg.api, &reply), Some(reply)),

@@ -1,9 +1,10 @@
 //! API v1, `check-user`: the partner id is part of the path; the body says `searchType` and
-//! `searchKey`; the answer says `status` and `uplimit` (`"0"`/`"1"`).
+//! `searchKey`; the answer says `status` and `uplimit` (`"0"`/`"1"`). Reached through
+//! [`super::ApiVersion`]; imports only the leaf [`super::answer`] and the model.
 
 use serde::{Deserialize, Serialize};
 
-use super::wire::{flag, AnswerBody};
+use super::answer::{flag, Answer, Fields, Unreadable};
 use crate::model::CheckType;
 
 /// v1 cannot be called without a partner id: it is part of the path.
@@ -31,10 +32,18 @@ pub fn body(kind: CheckType, key: &str) -> Vec<u8> {
     .expect("serializing two strings cannot fail")
 }
 
-/// (status, uplimit) as the answer states them; `Err` names a missing or undocumented field.
-pub fn answer(b: &AnswerBody) -> Result<(&'static str, &'static str), String> {
-    Ok((
-        flag("status", b.status.as_ref())?,
-        flag("uplimit", b.uplimit.as_ref())?,
-    ))
+/// The answer as the body states it; `Err` names a missing or undocumented field.
+pub fn answer(f: &Fields) -> Result<Answer, Unreadable> {
+    Ok(Answer {
+        taken: flag("status", f.status.as_ref())?,
+        uplimit: flag("uplimit", f.uplimit.as_ref())?,
+    })
+}
+
+/// Whether the value is taken, if the body says so in v1's words (a v2 body that holds a
+/// `status` too must agree with itself).
+pub fn taken(f: &Fields) -> Option<Result<bool, Unreadable>> {
+    f.status
+        .is_some()
+        .then(|| flag("status", f.status.as_ref()))
 }

@@ -1,43 +1,9 @@
-//! The two API versions on the wire: paths, request bodies and the answer fields.
+//! What the dispatcher reads from any body whatever the version: the keys an answer is read
+//! from, a key given twice with two meanings, and the words for a body that is no answer
+//! ([`said`]). The versions' own paths, bodies and answers are in [`super::v1`] and
+//! [`super::v2`], reached through [`super::ApiVersion`].
 
-use serde::Deserialize;
-
-use crate::api::ApiVersion;
-use crate::model::CheckType;
-
-/// Path of the check call for a version (`partner_id` is needed by v1 only).
-pub fn path(api: ApiVersion, partner_id: &str) -> String {
-    match api {
-        ApiVersion::V1 => super::v1::path(partner_id),
-        ApiVersion::V2 => super::v2::PATH.to_string(),
-    }
-}
-
-/// The exact bytes sent (and signed) for one check.
-pub fn body(api: ApiVersion, kind: CheckType, key: &str) -> Vec<u8> {
-    match api {
-        ApiVersion::V1 => super::v1::body(kind, key),
-        ApiVersion::V2 => super::v2::body(kind, key),
-    }
-}
-
-/// Answer fields of both versions (all optional: error bodies share the shape). `status` and
-/// `uplimit` stay raw JSON so that a value outside the documented ones can be refused.
-#[derive(Debug, Default, Deserialize)]
-pub struct AnswerBody {
-    /// v1: `"0"` free, `"1"` exists (the docs say strings; numbers are taken too).
-    #[serde(default)]
-    pub status: Option<serde_json::Value>,
-    /// v1: `"1"` when the registration limit is reached.
-    #[serde(default)]
-    pub uplimit: Option<serde_json::Value>,
-    /// v2: `available` or `used_by_user`.
-    #[serde(default)]
-    pub check_result: Option<serde_json::Value>,
-    /// v2, mobiles: how many more customers may register with the number.
-    #[serde(default)]
-    pub mobile_remain_available_num: Option<serde_json::Value>,
-}
+use super::answer::Unreadable;
 
 /// The keys an answer is read from.
 pub const ANSWER_KEYS: [&str; 5] = [
@@ -85,19 +51,6 @@ pub fn conflicting_key(body: &[u8], keys: &[&str]) -> Option<String> {
         .flatten()
 }
 
-/// `0` or `1`, as a string or a number; anything else is not an answer.
-pub fn flag(name: &str, v: Option<&serde_json::Value>) -> Result<&'static str, String> {
-    use serde_json::Value;
-    match v {
-        Some(Value::String(s)) if s == "0" => Ok("0"),
-        Some(Value::String(s)) if s == "1" => Ok("1"),
-        Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok("0"),
-        Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok("1"),
-        None => Err(format!("the answer has no {name}")),
-        Some(other) => Err(format!("{name} {} is not a documented value", shown(other))),
-    }
-}
-
 /// A JSON value for an error message, short and free of control characters.
 pub fn shown(v: &serde_json::Value) -> String {
     // Secrets are taken out of the whole value before it is cut.
@@ -108,29 +61,16 @@ pub fn shown(v: &serde_json::Value) -> String {
     }
 }
 
-impl AnswerBody {
-    /// (status, uplimit) as the v1 API states them; v2 answers are mapped by the contract's
-    /// rule. `Err` says which field is missing or holds an undocumented value.
-    pub fn status_uplimit(&self, api: ApiVersion) -> Result<(String, String), String> {
-        let (status, uplimit) = match api {
-            ApiVersion::V1 => super::v1::answer(self)?,
-            ApiVersion::V2 => super::v2::answer(self)?,
-        };
-        // A body that also carries the other version's answer must say the same thing.
-        let other = match api {
-            ApiVersion::V1 => self.check_result.is_some().then(|| super::v2::answer(self)),
-            ApiVersion::V2 => self
-                .status
-                .is_some()
-                .then(|| flag("status", self.status.as_ref()).map(|s| (s, uplimit))),
-        };
-        match other {
-            Some(Ok((s, _))) if s != status => {
-                Err("status and check_result disagree: the answer is ambiguous".into())
-            }
-            Some(Err(why)) => Err(why),
-            _ => Ok((status.into(), uplimit.into())),
-        }
+/// Why a body is no answer, in words: the value shown shortened and made safe.
+pub fn said(why: &Unreadable) -> String {
+    match why {
+        Unreadable::Missing(field) => format!("the answer has no {field}"),
+        Unreadable::Bad {
+            field,
+            value,
+            expected,
+        } => format!("{field} {} is not {expected}", shown(value)),
+        Unreadable::Ambiguous => "status and check_result disagree: the answer is ambiguous".into(),
     }
 }
 
@@ -139,78 +79,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bodies_use_each_versions_key_names() {
-        assert_eq!(
-            body(ApiVersion::V1, CheckType::Email, "a@b.cd"),
-            br#"{"searchType":"email","searchKey":"a@b.cd"}"#
-        );
-        assert_eq!(
-            body(ApiVersion::V2, CheckType::Mobile, "0086-1"),
-            br#"{"search_type":"mobile","search_value":"0086-1"}"#
-        );
-        assert_eq!(
-            path(ApiVersion::V1, "p1"),
-            "/v1.0/p1/partner/customer-mgr/check-user"
-        );
-    }
-
-    #[test]
-    fn v2_answers_map_to_status_and_uplimit() {
-        let parse = |s: &str| {
-            serde_json::from_str::<AnswerBody>(s)
-                .unwrap()
-                .status_uplimit(ApiVersion::V2)
+    fn unreadable_values_are_shown_short_and_clean() {
+        let why = Unreadable::Bad {
+            field: "status",
+            value: serde_json::Value::String(format!("\u{1b}[2J{}", "x".repeat(100))),
+            expected: "a documented value",
         };
+        let text = said(&why);
+        assert!(text.starts_with("status \"\\u001b[2Jxxx"), "{text}");
+        assert!(!text.chars().any(char::is_control), "{text}");
+        assert!(text.ends_with("… is not a documented value"), "{text}");
         assert_eq!(
-            parse(r#"{"check_result":"used_by_user"}"#),
-            Ok(("1".into(), "0".into()))
+            said(&Unreadable::Missing("uplimit")),
+            "the answer has no uplimit"
         );
-        assert_eq!(
-            parse(r#"{"check_result":"available","mobile_remain_available_num":0}"#),
-            Ok(("0".into(), "1".into()))
-        );
-        assert_eq!(
-            parse(r#"{"check_result":"available","mobile_remain_available_num":3}"#),
-            Ok(("0".into(), "0".into()))
-        );
-        for bad in [
-            r#"{"check_result":"weird"}"#,
-            r#"{"check_result":null}"#,
-            r#"{}"#,
-            r#"{"check_result":"available","mobile_remain_available_num":"x"}"#,
-            r#"{"check_result":"available","mobile_remain_available_num":-1}"#,
-        ] {
-            assert!(parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn v1_answers_take_only_documented_values() {
-        let parse = |s: &str| {
-            serde_json::from_str::<AnswerBody>(s)
-                .unwrap()
-                .status_uplimit(ApiVersion::V1)
-        };
-        assert_eq!(
-            parse(r#"{"status":1,"uplimit":"0"}"#),
-            Ok(("1".into(), "0".into()))
-        );
-        assert_eq!(
-            parse(r#"{"status":"0","uplimit":0}"#),
-            Ok(("0".into(), "0".into()))
-        );
-        for bad in [
-            r#"{"status":2,"uplimit":"0"}"#,
-            r#"{"status":"exists","uplimit":"0"}"#,
-            r#"{"status":null,"uplimit":"0"}"#,
-            r#"{"uplimit":"0"}"#,
-            r#"{"status":"1"}"#,
-            r#"{"status":"1","uplimit":"yes"}"#,
-            r#"{"status":true,"uplimit":"0"}"#,
-            r#"{"status":1.0,"uplimit":"0"}"#,
-            r#"{"status":" 1","uplimit":"0"}"#,
-        ] {
-            assert!(parse(bad).is_err(), "{bad}");
-        }
     }
 }

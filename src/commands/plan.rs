@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use chrono::Utc;
 
 use crate::config::RunConfig;
+use crate::model::ResultKind;
 use crate::output::Summary;
 
 /// Plans and returns the summary (`plan` figures filled in).
@@ -40,13 +41,11 @@ pub fn plan(cfg: &RunConfig) -> Result<Summary> {
         .map(|d| (d - Utc::now()).num_milliseconds() as f64 / 1000.0);
     let sent =
         crate::engine::plan::fits(f.requests_needed, cfg.rate, seconds_left, cfg.max_requests);
-    summary.rows = f.rows;
-    summary.checks = f.checks;
-    summary.invalid = f.invalid;
-    summary.skipped = f.skipped;
-    summary.duplicates = f.duplicates;
-    summary.cache_hits = f.fresh;
-    summary.pending = f.requests_needed - sent;
+    summary.counts = f.counts;
+    summary.counts.cache_hits = f.fresh;
+    summary
+        .counts
+        .set(ResultKind::Pending, f.requests_needed - sent);
     summary.encoding_fallback_rows = f.encoding_fallback_rows;
     summary.plan = Some(crate::output::summary::PlanFigures {
         fresh: f.fresh,

@@ -63,13 +63,13 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     } = done;
     let elapsed = started.elapsed().as_secs_f64();
     summary.elapsed_seconds = elapsed;
-    summary.requests_per_second = summary.api_requests as f64 / elapsed.max(1e-9);
+    summary.requests_per_second = summary.counts.api_requests as f64 / elapsed.max(1e-9);
     summary.decide_exit_code();
     summary.sheets = sink.sheet_names();
     changes.finish(&summary)?;
     sink.finish(&summary)?;
     // The outputs are written: the changes they show are reported, once per store.
-    let reported: Vec<String> = summary.reported.iter().cloned().collect();
+    let reported: Vec<String> = summary.counts.reported.iter().cloned().collect();
     if let Err(e) = crate::store::lock(&store).mark_reported(&reported) {
         tracing::warn!("{e:#}: the next run reports these changes again");
     }

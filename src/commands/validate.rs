@@ -10,7 +10,7 @@ use crate::config::JobConfig;
 use crate::input::{spawn_reader, Row};
 use crate::model::{fingerprint, Local, Outcome, ResultKind};
 use crate::output::progress::Progress;
-use crate::output::Summary;
+use crate::output::{Counts, Summary};
 
 /// Values whose fingerprints are kept to count duplicates (32 MB); past that the count covers
 /// the first ones only, so memory stays flat on inputs of any size.
@@ -41,7 +41,7 @@ pub fn validate(cfg: &JobConfig) -> Result<Summary> {
     let input = crate::commands::job::open_input(cfg)?;
     let mut sink = crate::commands::job::open_sink(cfg, &input, false)?;
     let mut summary = Summary {
-        valid: Some(0),
+        counts: Counts::validating(),
         ..crate::commands::job::summary(cfg, "validate", &input)
     };
     let crate::input::Input { reader, layout } = input;
@@ -69,10 +69,9 @@ pub fn validate(cfg: &JobConfig) -> Result<Summary> {
                 outcomes.push(Outcome::from_local(local.clone(), ResultKind::Valid, now));
             }
             sink.write_row(&row.fields, &outcomes)?;
-            summary.rows += 1;
-            outcomes.iter().for_each(|o| summary.count(o));
+            summary.counts.add_row(&outcomes);
         }
-        progress.update(&summary);
+        progress.update(&summary.counts);
         recycle.give(batch);
     }
     summary.encoding_fallback_rows = reading
@@ -82,7 +81,7 @@ pub fn validate(cfg: &JobConfig) -> Result<Summary> {
         summary.duplicates_counted_among = Some(MAX_FINGERPRINTS as u64);
     }
     prints.sort_unstable();
-    summary.duplicates = prints.windows(2).filter(|w| w[0] == w[1]).count() as u64;
+    summary.counts.duplicates = prints.windows(2).filter(|w| w[0] == w[1]).count() as u64;
     progress.finish();
     summary.sheets = sink.sheet_names();
     summary.elapsed_seconds = started.elapsed().as_secs_f64();

@@ -291,14 +291,9 @@ fn ending(
         ..Outcome::new(key, result, Source::Api)
     };
     match end {
-        End::Answer {
-            status,
-            uplimit,
-            code,
-        } => {
-            let mut o = base(ResultKind::from_answer(&status, &uplimit), None);
-            o.status = Some(status);
-            o.uplimit = Some(uplimit);
+        End::Answer { answer, code } => {
+            let mut o = base(answer.result(), None);
+            o.answer = Some(answer);
             o.error_code = Some(code);
             (o, None)
         }
@@ -367,11 +362,7 @@ fn describe(class: &Class, reply: Option<&Reply>) -> String {
         .map(|r| r.http_status.to_string())
         .unwrap_or_else(|| "no answer".into());
     match class {
-        Class::Answer {
-            status: s,
-            uplimit: u,
-            ..
-        } => format!("{status} answer status={s} uplimit={u}"),
+        Class::Answer { answer, .. } => format!("{status} answer {}", answer.result()),
         Class::Invalid(p) => format!("{status} invalid {}", p.code),
         Class::Throttled(p) => format!("{status} throttled {}", p.code),
         Class::Transient(p) => format!("{status} transient {}: {}", p.code, p.msg),

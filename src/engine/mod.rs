@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::Checker;
 use crate::input::Input;
-use crate::output::{ChangeFeed, Display, Sink, Summary};
+use crate::output::{ChangeFeed, Counts, Display, Sink, Summary};
 use crate::store::Shared;
 
 /// Rows that may be read ahead of the oldest unfinished one.
@@ -78,8 +78,8 @@ pub trait Source: Send + Sync {
     fn outputs(&self, input: &Input) -> Result<(Sink, ChangeFeed)>;
 }
 
-/// The outputs of a run and its figures, for the command to finish. `summary` is the one
-/// owner of the figures: the dispatcher's counters and the stop are merged into it here.
+/// The outputs of a run and its figures, for the command to finish. `summary.counts` is the
+/// one count of the run: the writer's, with the dispatcher's counters merged in here.
 pub struct Done {
     pub sink: Sink,
     pub changes: ChangeFeed,
@@ -87,11 +87,18 @@ pub struct Done {
 }
 
 impl Done {
-    fn new(sink: Sink, changes: ChangeFeed, mut summary: Summary, c: dispatch::Counters) -> Done {
-        summary.api_requests = c.api_requests;
-        summary.retries = c.retries;
-        summary.throttled = c.throttled;
-        summary.cache_hits += c.cache_hits;
+    fn new(
+        sink: Sink,
+        changes: ChangeFeed,
+        mut summary: Summary,
+        mut counts: Counts,
+        c: dispatch::Counters,
+    ) -> Done {
+        counts.api_requests = c.api_requests;
+        counts.retries = c.retries;
+        counts.throttled = c.throttled;
+        counts.cache_hits += c.cache_hits;
+        summary.counts = counts;
         if let Some((reason, msg)) = c.stop {
             summary.stopped_reason = Some(reason);
             summary.stop_message = Some(msg);

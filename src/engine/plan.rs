@@ -11,18 +11,17 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::input::{spawn_reader, Row};
-use crate::model::{fingerprint, CheckType, Local};
+use crate::model::{fingerprint, CheckType, Local, ResultKind};
+use crate::output::Counts;
 use crate::store::Shared;
 
 /// What the input holds and what the store already knows, in checks and distinct values.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Figures {
-    pub rows: u64,
-    pub checks: u64,
-    pub invalid: u64,
-    pub skipped: u64,
-    /// Checks whose value appeared before in the input (asked once).
-    pub duplicates: u64,
+    /// Rows, checks, local verdicts (`invalid`, `skipped`) and duplicates, counted as a run
+    /// counts them.
+    #[serde(skip)]
+    pub counts: Counts,
     /// Distinct values the store answers (fresh enough to reuse).
     pub fresh: u64,
     /// Distinct values never answered: they go first.
@@ -76,24 +75,25 @@ pub fn collect(
         // The batch's new values, asked of the store together (one round trip to a server).
         let mut asking: Vec<(u64, CheckType, String, u64)> = Vec::new();
         for row in batch.iter_mut() {
-            f.rows += 1;
+            f.counts.rows += 1;
             f.widest = f.widest.max(row.fields.len());
             for (kind, local) in row.checks.drain(..) {
-                f.checks += 1;
                 let key = match local {
                     Local::Ready(key) => key,
                     Local::Invalid { .. } => {
-                        f.invalid += 1;
+                        f.counts.tally(ResultKind::Invalid);
                         continue;
                     }
                     Local::Skipped => {
-                        f.skipped += 1;
+                        f.counts.tally(ResultKind::Skipped);
                         continue;
                     }
                 };
+                // Its result is known when it is answered: counted, not yet under one.
+                f.counts.checks += 1;
                 let fp = fingerprint(&hasher, kind, &key);
                 if !seen.insert(fp) {
-                    f.duplicates += 1;
+                    f.counts.duplicates += 1;
                     continue;
                 }
                 asking.push((row.number, kind, key, fp));

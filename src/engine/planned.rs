@@ -28,7 +28,7 @@ use super::{Done, EngineConfig, Source, REORDER_WINDOW};
 use crate::input::{spawn_reader, Row};
 use crate::model::{fingerprint, CheckType, Local, Outcome, ResultKind};
 use crate::output::progress::Progress;
-use crate::output::{ChangeFeed, Sink, Summary};
+use crate::output::{ChangeFeed, Counts, Sink, Summary};
 use crate::store::Shared;
 
 /// What passes 1 and 2 decided, for pass 3.
@@ -76,8 +76,8 @@ pub async fn run(
         (_, never) => format!(" ({never} never asked, then the oldest answers first)"),
     };
     tracing::info!(
-        "plan: {}, {} answered by the state store, {} to ask{order}",
-        count(figures.checks, "check"),
+        "plan: {}, {} answered from the store, {} to ask{order}",
+        count(figures.counts.checks, "check"),
         count(figures.fresh, "value"),
         count(figures.requests_needed, "value"),
     );
@@ -141,17 +141,20 @@ pub async fn run(
     }
 
     // Pass 3: every row, in input order, with what was decided.
-    let mut summary = summary;
-    summary.duplicates = figures.duplicates;
+    let mut counts = summary.counts.clone();
+    counts.duplicates = figures.counts.duplicates;
     let input = source.read()?;
     let settle_source = source.clone();
-    let (sink, changes, mut summary) = tokio::task::spawn_blocking(move || {
+    let (sink, changes, counts) = tokio::task::spawn_blocking(move || {
         let (sink, changes) = settle_source.outputs(&input)?;
-        settle(input, sink, changes, &store, decided, summary)
+        settle(input, sink, changes, &store, decided, counts)
     })
     .await??;
-    summary.encoding_fallback_rows = figures.encoding_fallback_rows;
-    Ok(Done::new(sink, changes, summary, counters))
+    let summary = Summary {
+        encoding_fallback_rows: figures.encoding_fallback_rows,
+        ..summary
+    };
+    Ok(Done::new(sink, changes, summary, counts, counters))
 }
 
 /// What pass 2 sent, and what each came to.
@@ -164,7 +167,7 @@ fn collect_answers(
     mut progress: Progress,
     sent: &mut SentValues,
 ) {
-    let mut seen = Summary::default();
+    let mut seen = Counts::default();
     while let Some(batch) = rx.blocking_recv() {
         for done in batch {
             let kind = done
@@ -175,8 +178,7 @@ fn collect_answers(
             let Some(o) = done.outcomes.into_iter().next() else {
                 continue;
             };
-            seen.rows += 1;
-            seen.count(&o);
+            seen.add_row(std::slice::from_ref(&o));
             seen.api_requests += u64::from(o.attempts);
             sent.0.push((kind, o));
         }
@@ -192,8 +194,8 @@ fn settle(
     mut changes: ChangeFeed,
     store: &Shared,
     mut this: Decided,
-    mut summary: Summary,
-) -> Result<(Sink, ChangeFeed, Summary)> {
+    mut counts: Counts,
+) -> Result<(Sink, ChangeFeed, Counts)> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
     let (reading, recycle) = spawn_reader(input.reader, input.layout, 512, move |rows| {
         tx.send(rows).is_ok()
@@ -241,14 +243,13 @@ fn settle(
                     local,
                     &mut prefetched,
                     &mut this,
-                    &mut summary,
+                    &mut counts,
                     now,
                 )?);
             }
             sink.write_row(&row.fields, &outcomes)?;
             changes.offer(&row.fields, &outcomes)?;
-            summary.rows += 1;
-            outcomes.iter().for_each(|o| summary.count(o));
+            counts.add_row(&outcomes);
         }
         drop(store);
         recycle.give(batch);
@@ -256,7 +257,7 @@ fn settle(
     reading
         .join()
         .map_err(|_| anyhow!("the input reader crashed"))??;
-    Ok((sink, changes, summary))
+    Ok((sink, changes, counts))
 }
 
 /// The outcome of one check in pass 3.
@@ -265,7 +266,7 @@ fn outcome(
     local: Local,
     prefetched: &mut HashMap<(CheckType, String), Option<crate::store::Stored>>,
     this: &mut Decided,
-    summary: &mut Summary,
+    counts: &mut Counts,
     now: chrono::DateTime<Utc>,
 ) -> Result<Outcome> {
     let Local::Ready(key) = local else {
@@ -292,7 +293,7 @@ fn outcome(
     let planned_fresh = this.fresh.contains(&fp);
     Ok(match stored {
         Some(s) if planned_fresh => {
-            summary.cache_hits += 1;
+            counts.cache_hits += 1;
             s.outcome
         }
         stored => {

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::api::classify::{Class, Problem};
+use crate::model::Answer;
 
 /// The longest single wait a server may ask for with `Retry-After`.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -34,11 +35,7 @@ pub struct Tally {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum End {
     /// An answer to record.
-    Answer {
-        status: String,
-        uplimit: String,
-        code: String,
-    },
+    Answer { answer: Answer, code: String },
     /// The API says the value is invalid.
     Invalid(Problem),
     /// This check failed (not retried, or out of attempts: `gave_up` then counts them).
@@ -69,13 +66,8 @@ pub fn next(
     jitter: &mut dyn FnMut(Duration, u32) -> Duration,
 ) -> Decision {
     match class {
-        Class::Answer {
-            status,
-            uplimit,
-            code,
-        } => Decision::Done(End::Answer {
-            status: status.clone(),
-            uplimit: uplimit.clone(),
+        Class::Answer { answer, code } => Decision::Done(End::Answer {
+            answer: *answer,
             code: code.clone(),
         }),
         Class::Invalid(p) => Decision::Done(End::Invalid(p.clone())),
@@ -199,8 +191,10 @@ mod tests {
     fn answers_invalids_errors_and_fatals_end_at_once() {
         let mut t = Tally::default();
         let answer = Class::Answer {
-            status: "1".into(),
-            uplimit: "0".into(),
+            answer: Answer {
+                taken: true,
+                uplimit: false,
+            },
             code: "CBC.0000".into(),
         };
         assert!(matches!(

@@ -24,6 +24,7 @@ pub async fn run(
 ) -> Result<Done> {
     let input = source.read()?;
     let summary = source.summary(&input);
+    let counts = summary.counts.clone();
     source.preflight(&input, 0)?;
     let (sink, changes) = source.outputs(&input)?;
     let crate::input::Input { reader, layout } = input;
@@ -36,7 +37,7 @@ pub async fn run(
         row_tx.blocking_send(rows).is_ok()
     });
     let (done_tx, done_rx) = mpsc::channel(64);
-    let writing = writer::spawn(sink, changes, summary, progress, total, done_rx);
+    let writing = writer::spawn(sink, changes, counts, progress, total, done_rx);
     let window = Arc::new(Semaphore::new(REORDER_WINDOW));
     let dispatched = Dispatcher::new(ctx, store, done_tx, window, cfg.grace)
         .with_deadline(super::deadline_instant(cfg.deadline))
@@ -55,8 +56,11 @@ pub async fn run(
         .map_err(|_| anyhow!("the output writer crashed"))?;
     let counters = dispatched?;
     let fallback = read?;
-    let (sink, changes, mut summary) = written?;
-    summary.duplicates = counters.duplicates;
-    summary.encoding_fallback_rows = fallback;
-    Ok(Done::new(sink, changes, summary, counters))
+    let (sink, changes, mut counts) = written?;
+    counts.duplicates = counters.duplicates;
+    let summary = crate::output::Summary {
+        encoding_fallback_rows: fallback,
+        ..summary
+    };
+    Ok(Done::new(sink, changes, summary, counts, counters))
 }

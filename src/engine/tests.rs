@@ -81,8 +81,10 @@ impl Checker for Fake {
 
 fn answer(taken: bool) -> Class {
     Class::Answer {
-        status: if taken { "1" } else { "0" }.into(),
-        uplimit: "0".into(),
+        answer: crate::model::Answer {
+            taken,
+            uplimit: false,
+        },
         code: "CBC.0000".into(),
     }
 }
@@ -251,7 +253,7 @@ async fn retries_cbc_0999_with_growing_backoff_then_answers() {
     let src = Arc::new(MemSource::new(&["a@example.com"], true));
     let (summary, _) = run_with(config(), &src, MemoryStore::new().store(reuse()), &fake).await;
     assert_eq!(src.results(), [("a@example.com".into(), "free".into())]);
-    assert_eq!(summary.api_requests, 3);
+    assert_eq!(summary.counts.api_requests, 3);
     assert_eq!(fake.count("a@example.com"), 3);
     let t: Vec<_> = fake.calls().into_iter().map(|c| c.1).collect();
     // Full jitter: each wait is at most base·2^n (500 ms, then 1 s).
@@ -275,7 +277,7 @@ async fn a_429_waits_as_retry_after_says_without_using_up_attempts() {
         "taken",
         "5 throttled answers > 4 attempts"
     );
-    assert_eq!(summary.api_requests, 6);
+    assert_eq!(summary.counts.api_requests, 6);
     let t: Vec<_> = fake.calls().into_iter().map(|c| c.1).collect();
     for w in t.windows(2) {
         assert!(w[1] - w[0] >= Duration::from_secs(7), "{:?}", w[1] - w[0]);
@@ -291,7 +293,7 @@ async fn transient_failures_end_in_error_after_max_attempts() {
     let (summary, _) = run_with(config(), &src, MemoryStore::new().store(reuse()), &fake).await;
     assert_eq!(src.results()[0].1, "error");
     assert_eq!(fake.count("a@example.com"), 4);
-    assert_eq!(summary.error, 1);
+    assert_eq!(summary.counts.of(ResultKind::Error), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -324,7 +326,7 @@ async fn ten_errors_in_a_row_open_the_circuit() {
         fake.calls().len(),
         super::dispatch::CIRCUIT_THRESHOLD as usize
     );
-    assert_eq!(summary.pending, 30);
+    assert_eq!(summary.counts.of(ResultKind::Pending), 30);
 }
 
 #[tokio::test(start_paused = true)]
@@ -339,7 +341,13 @@ async fn max_requests_sends_exactly_that_many() {
     let (summary, _) = run_with(cfg, &src, MemoryStore::new().store(reuse()), &fake).await;
     assert_eq!(fake.calls().len(), 3);
     assert_eq!(summary.stopped_reason, Some(StopReason::MaxRequests));
-    assert_eq!((summary.free, summary.pending), (3, 17));
+    assert_eq!(
+        (
+            summary.counts.of(ResultKind::Free),
+            summary.counts.of(ResultKind::Pending)
+        ),
+        (3, 17)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -357,7 +365,10 @@ async fn a_deadline_stops_sending() {
     let (summary, _) = run_with(cfg, &src, MemoryStore::new().store(reuse()), &fake).await;
     assert_eq!(summary.stopped_reason, Some(StopReason::Deadline));
     assert!(fake.calls().len() < 20);
-    assert_eq!(summary.free + summary.pending, 20);
+    assert_eq!(
+        summary.counts.of(ResultKind::Free) + summary.counts.of(ResultKind::Pending),
+        20
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -387,7 +398,7 @@ async fn duplicates_are_asked_once_and_rows_keep_input_order() {
             ]
         );
         assert_eq!(fake.count("t1@example.com"), 1);
-        assert_eq!(summary.duplicates, 1);
+        assert_eq!(summary.counts.duplicates, 1);
     }
 }
 
@@ -409,7 +420,7 @@ async fn fresh_answers_in_the_store_are_not_asked_again() {
     ));
     let (summary, _) = run_with(config(), &src, store, &fake).await;
     assert_eq!(fake.count("old@example.com"), 0);
-    assert_eq!(summary.cache_hits, 1);
+    assert_eq!(summary.counts.cache_hits, 1);
     assert_eq!(src.results()[0].1, "taken");
 }
 
@@ -448,7 +459,7 @@ async fn an_answer_fresh_at_plan_time_is_written_even_if_it_ages_during_the_run(
             ("asked@example.com".into(), "free".into())
         ]
     );
-    assert_eq!(summary.pending, 0);
+    assert_eq!(summary.counts.of(ResultKind::Pending), 0);
 }
 
 /// A change a run received but never reported (it died before writing) is reported by the
@@ -468,9 +479,12 @@ async fn an_unreported_change_is_reported_by_the_next_run_once() {
     let src = Arc::new(MemSource::new(&["a@example.com", "a@example.com"], true));
     let (summary, shared) = run_with(config(), &src, store, &fake).await;
     assert_eq!(fake.calls().len(), 0, "answered from the store");
-    assert_eq!(summary.changed, 1, "one change, however many rows show it");
-    assert_eq!(summary.changes.get("free->taken"), Some(&1));
-    let reported: Vec<String> = summary.reported.iter().cloned().collect();
+    assert_eq!(
+        summary.counts.changed, 1,
+        "one change, however many rows show it"
+    );
+    assert_eq!(summary.counts.changes.get("free->taken"), Some(&1));
+    let reported: Vec<String> = summary.counts.reported.iter().cloned().collect();
     crate::store::lock(&shared)
         .mark_reported(&reported)
         .unwrap();
@@ -485,7 +499,7 @@ async fn an_unreported_change_is_reported_by_the_next_run_once() {
     again.seed(CheckType::Email, store.outcome);
     let again = again.store(reuse());
     let (summary, _) = run_with(config(), &src, again, &fake).await;
-    assert_eq!(summary.changed, 0);
+    assert_eq!(summary.counts.changed, 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -502,7 +516,7 @@ async fn a_change_received_now_is_recorded_with_its_answer() {
     );
     let src = Arc::new(MemSource::new(&["a@example.com"], true));
     let (summary, shared) = run_with(config(), &src, store, &fake).await;
-    assert_eq!(summary.changed, 1);
+    assert_eq!(summary.counts.changed, 1);
     // Stored as a change before any output was written: a crash now would not lose it.
     let stored = crate::store::lock(&shared)
         .lookup(CheckType::Email, "a@example.com", Utc::now())

@@ -1,6 +1,6 @@
 //! The one writer: receives finished rows in any order, writes them in input order (holding
-//! early ones in a reorder buffer bounded by the window permits they carry), counts the
-//! summary and drives the progress display. It runs on its own thread so file I/O never
+//! early ones in a reorder buffer bounded by the window permits they carry), counts them
+//! ([`Counts`]) and drives the progress display. It runs on its own thread so file I/O never
 //! blocks the dispatcher.
 
 use std::collections::BTreeMap;
@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::model::Outcome;
 use crate::output::progress::Progress;
-use crate::output::{ChangeFeed, Sink, Summary};
+use crate::output::{ChangeFeed, Counts, Sink};
 
 /// A row with every check resolved.
 pub struct RowDone {
@@ -28,11 +28,11 @@ pub struct RowDone {
 pub fn spawn(
     mut sink: Sink,
     mut changes: ChangeFeed,
-    mut summary: Summary,
+    mut counts: Counts,
     mut progress: Progress,
     total: Arc<AtomicU64>,
     mut rx: mpsc::Receiver<Vec<RowDone>>,
-) -> std::thread::JoinHandle<Result<(Sink, ChangeFeed, Summary)>> {
+) -> std::thread::JoinHandle<Result<(Sink, ChangeFeed, Counts)>> {
     std::thread::spawn(move || {
         let mut held: BTreeMap<u64, RowDone> = BTreeMap::new();
         let mut next = 1u64;
@@ -42,13 +42,14 @@ pub fn spawn(
             while let Some(row) = held.remove(&next) {
                 sink.write_row(&row.fields, &row.outcomes)?;
                 changes.offer(&row.fields, &row.outcomes)?;
-                summary.rows += 1;
-                for o in &row.outcomes {
-                    summary.count(o);
-                    // Live, for the progress display; the dispatcher's exact count replaces
-                    // it at the end.
-                    summary.api_requests += u64::from(o.attempts);
-                }
+                counts.add_row(&row.outcomes);
+                // Live, for the progress display; the dispatcher's exact count replaces it at
+                // the end.
+                counts.api_requests += row
+                    .outcomes
+                    .iter()
+                    .map(|o| u64::from(o.attempts))
+                    .sum::<u64>();
                 next += 1;
             }
             let t = total.load(Ordering::Relaxed);
@@ -56,12 +57,12 @@ pub fn spawn(
                 total_seen = t;
                 progress.set_total(t);
             }
-            progress.update(&summary);
+            progress.update(&counts);
         }
         progress.finish();
         if let Some(first) = held.keys().next() {
             bail!("internal error: row {first} was finished but row {next} never was");
         }
-        Ok((sink, changes, summary))
+        Ok((sink, changes, counts))
     })
 }

@@ -4,7 +4,7 @@
 //! The old result columns say so; the value stays `invalid` with that reason unless the
 //! cell now holds more than the spreadsheet could have made of it (a person typed it again).
 
-use crate::model::RESULT_COLUMNS;
+use crate::model::{ResultKind, RESULT_COLUMNS};
 
 /// The phrase the mobile rule's reason for a mangled value holds
 /// (`crate::normalize::mobile`; a test keeps the two together).
@@ -41,7 +41,10 @@ impl OldResult {
     /// mangled it and `now` is what a spreadsheet makes of that.
     pub fn still<'a>(&self, cell: &impl Fn(usize) -> &'a str, now: &str) -> Option<String> {
         let msg = cell(self.msg);
-        if cell(self.result) != "invalid" || cell(self.code) != "LOCAL" || !msg.contains(PHRASE) {
+        if cell(self.result) != ResultKind::Invalid.as_str()
+            || cell(self.code) != "LOCAL"
+            || !msg.contains(PHRASE)
+        {
             return None;
         }
         if now.trim().is_empty() || !made_of(cell(self.key), now) {

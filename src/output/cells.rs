@@ -23,11 +23,14 @@ fn text(v: &Option<String>) -> Cell<'_> {
 
 /// The 13 result cells of a check, in the order of `check::RESULT_COLUMNS`.
 pub fn result_cells(o: &Outcome) -> [Cell<'_>; 13] {
+    let [status, uplimit] = o
+        .answer_columns()
+        .map(|c| c.map_or(Cell::Empty, Cell::Text));
     [
         Cell::Text(&o.checked_key),
         Cell::Text(o.result.as_str()),
-        text(&o.status),
-        text(&o.uplimit),
+        status,
+        uplimit,
         text(&o.error_code),
         text(&o.error_msg),
         o.http_status

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::Summary;
+use crate::model::ResultKind;
 
 /// The metrics of a finished (or failed) command, at unix time `now`.
 pub fn render(s: &Summary, now: f64) -> String {
@@ -37,19 +38,12 @@ pub fn render(s: &Summary, now: f64) -> String {
         // No counts rather than false zeros: the series go stale, the exit code says why.
         return out;
     }
-    let labels: Vec<(String, f64)> = [
-        ("free", s.free),
-        ("taken", s.taken),
-        ("uplimit", s.uplimit),
-        ("invalid", s.invalid),
-        ("error", s.error),
-        ("pending", s.pending),
-        ("skipped", s.skipped),
-        ("valid", s.valid.unwrap_or(0)),
-    ]
-    .iter()
-    .map(|(r, n)| (format!("{{result=\"{r}\"}}"), *n as f64))
-    .collect();
+    let c = &s.counts;
+    // Every result, `valid` included (0 outside `validate`), so that each series exists.
+    let labels: Vec<(String, f64)> = ResultKind::ALL
+        .iter()
+        .map(|r| (format!("{{result=\"{r}\"}}"), c.of(*r) as f64))
+        .collect();
     let rows: Vec<(&str, f64)> = labels.iter().map(|(l, n)| (l.as_str(), *n)).collect();
     gauge(
         "checkuser_checks",
@@ -59,17 +53,17 @@ pub fn render(s: &Summary, now: f64) -> String {
     gauge(
         "checkuser_requests",
         "HTTP requests the last run sent.",
-        &[("", s.api_requests as f64)],
+        &[("", c.api_requests as f64)],
     );
     gauge(
         "checkuser_throttled",
         "Requests of the last run answered 429.",
-        &[("", s.throttled as f64)],
+        &[("", c.throttled as f64)],
     );
     gauge(
         "checkuser_changed",
         "Answers of the last run that differ from the previous answer.",
-        &[("", s.changed as f64)],
+        &[("", c.changed as f64)],
     );
     out
 }

@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod cells;
+pub mod counts;
 pub mod csv;
 pub mod escape;
 pub mod metrics;
@@ -11,6 +12,7 @@ pub mod summary;
 pub mod xlsx;
 
 pub use self::csv::CsvSink;
+pub use counts::Counts;
 pub use summary::Summary;
 
 use anyhow::Result;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::summary::count;
+use super::Counts;
 use super::Display;
-use super::Summary;
 
 /// Whether to show a progress bar (`--progress`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -53,14 +53,7 @@ impl Progress {
             };
         let bar = show_bar.then(|| {
             let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} checks {rate} ETA {eta} {msg}",
-            )
-            .expect("static template")
-            .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{:.1}/s", state.per_sec());
-            });
-            bar.set_style(style);
+            bar.set_style(bar_style("checks"));
             bar
         });
         Progress {
@@ -77,6 +70,9 @@ impl Progress {
     /// planned run, where each step is one distinct value).
     pub fn of_values(mut self, total: u64) -> Progress {
         self.unit = Unit::Values(total);
+        if let Some(bar) = &self.bar {
+            bar.set_style(bar_style("values"));
+        }
         self
     }
 
@@ -91,7 +87,7 @@ impl Progress {
     }
 
     /// "deadline 06:30 in 2h 10m: at 4.9/s about 1200 of 1500 left would be sent".
-    fn fit(&self, s: &Summary, now: Instant) -> String {
+    fn fit(&self, s: &Counts, now: Instant) -> String {
         let Some((deadline, total)) = self.deadline else {
             return String::new();
         };
@@ -121,7 +117,7 @@ impl Progress {
     }
 
     /// Called after each written row.
-    pub fn update(&mut self, s: &Summary) {
+    pub fn update(&mut self, s: &Counts) {
         let now = Instant::now();
         if let Some(bar) = &self.bar {
             bar.set_position(s.checks);
@@ -138,11 +134,11 @@ impl Progress {
 
     /// The line logged off a terminal: what is done, then every result's count (they add up
     /// to the checks done), then the pace.
-    fn log_line(&self, s: &Summary, secs: f64) -> String {
+    fn log_line(&self, s: &Counts, secs: f64) -> String {
         let secs = secs.max(1e-9);
-        let rate = match s.valid {
-            Some(_) => format!("{:.0} rows/s", s.rows as f64 / secs),
-            None => format!("{:.2} requests/s", s.api_requests as f64 / secs),
+        let rate = match s.is_validating() {
+            true => format!("{:.0} rows/s", s.rows as f64 / secs),
+            false => format!("{:.2} requests/s", s.api_requests as f64 / secs),
         };
         let done = match self.unit {
             Unit::Rows if s.checks == s.rows => format!("{} done", count(s.rows, "row")),
@@ -163,22 +159,27 @@ impl Progress {
     }
 }
 
+/// The bar, counting `noun` (the glossary's `checks` or `values`).
+fn bar_style(noun: &str) -> ProgressStyle {
+    let template = format!(
+        "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {noun} {{rate}} ETA {{eta}} {{msg}}"
+    );
+    ProgressStyle::with_template(&template)
+        .expect("a fixed template")
+        .with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.1}/s", state.per_sec());
+            },
+        )
+}
+
 /// Every result's count, the ones not seen yet left out (they add up to the checks done).
-fn counts(s: &Summary) -> String {
-    let all = [
-        ("valid", s.valid.unwrap_or(0)),
-        ("free", s.free),
-        ("taken", s.taken),
-        ("uplimit", s.uplimit),
-        ("invalid", s.invalid),
-        ("error", s.error),
-        ("pending", s.pending),
-        ("skipped", s.skipped),
-    ];
-    let seen: Vec<String> = all
-        .iter()
+fn counts(s: &Counts) -> String {
+    let seen: Vec<String> = s
+        .results()
         .filter(|(_, n)| *n > 0)
-        .map(|(name, n)| format!("{name} {n}"))
+        .map(|(kind, n)| format!("{kind} {n}"))
         .collect();
     match seen.is_empty() {
         true => "none yet".into(),
@@ -202,7 +203,7 @@ mod tests {
 
     #[test]
     fn the_counts_add_up_to_the_checks_done() {
-        let mut s = Summary::default();
+        let mut s = Counts::default();
         for (kind, n) in [
             (ResultKind::Free, 3),
             (ResultKind::Taken, 2),
@@ -213,7 +214,7 @@ mod tests {
             (ResultKind::Skipped, 6),
         ] {
             for i in 0..n {
-                s.count(&Outcome::new(format!("{kind}{i}"), kind, Source::None));
+                s.add(&Outcome::new(format!("{kind}{i}"), kind, Source::None));
             }
             s.rows += n;
         }

@@ -6,7 +6,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::model::{Outcome, ResultKind};
+use super::counts::Counts;
+use crate::model::ResultKind;
 
 /// Why a run stopped before the end of its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -53,58 +54,17 @@ pub fn count(n: u64, word: &str) -> String {
     }
 }
 
-/// The counts of a summary: `null` in the JSON when the figures are unknown.
-const COUNTS: [&str; 16] = [
-    "rows",
-    "checks",
-    "valid",
-    "free",
-    "taken",
-    "uplimit",
-    "invalid",
-    "error",
-    "pending",
-    "skipped",
-    "api_requests",
-    "retries",
-    "throttled",
-    "cache_hits",
-    "duplicates",
-    "changed",
-];
-
 /// The figures of one run. Field names are the contract's JSON keys.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     pub command: &'static str,
-    pub rows: u64,
-    pub checks: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub valid: Option<u64>,
-    pub free: u64,
-    pub taken: u64,
-    pub uplimit: u64,
-    pub invalid: u64,
-    pub error: u64,
-    pub pending: u64,
-    pub skipped: u64,
-    pub api_requests: u64,
-    pub retries: u64,
-    pub throttled: u64,
-    pub cache_hits: u64,
-    pub duplicates: u64,
+    /// Rows, checks by result, requests, duplicates, changes: the one count
+    /// ([`Counts`]), its keys at the top level of the JSON.
+    #[serde(flatten)]
+    pub counts: Counts,
     /// `validate` on very large inputs: duplicates were counted among this many values only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicates_counted_among: Option<u64>,
-    /// Values whose answer differs from their last reported answer, reported now (errors and
-    /// pending checks are never changes).
-    pub changed: u64,
-    /// The changes by transition, e.g. `free->taken`.
-    pub changes: std::collections::BTreeMap<String, u64>,
-    /// The values whose change this run reports (marked reported in the store once the
-    /// outputs are written).
-    #[serde(skip)]
-    pub reported: std::collections::BTreeSet<String>,
     pub elapsed_seconds: f64,
     pub requests_per_second: f64,
     pub stopped_reason: Option<StopReason>,
@@ -152,29 +112,6 @@ impl Summary {
         self.finished_at = crate::model::rfc3339(now);
     }
 
-    /// Counts one written check.
-    pub fn count(&mut self, o: &Outcome) {
-        self.checks += 1;
-        let slot = match o.result {
-            ResultKind::Free => &mut self.free,
-            ResultKind::Taken => &mut self.taken,
-            ResultKind::Uplimit => &mut self.uplimit,
-            ResultKind::Invalid => &mut self.invalid,
-            ResultKind::Error => &mut self.error,
-            ResultKind::Pending => &mut self.pending,
-            ResultKind::Skipped => &mut self.skipped,
-            ResultKind::Valid => self.valid.get_or_insert(0),
-        };
-        *slot += 1;
-        // One change per value: later rows with the same value carry it too.
-        if let Some(t) = o.transition() {
-            if self.reported.insert(o.checked_key.clone()) {
-                self.changed += 1;
-                *self.changes.entry(t).or_default() += 1;
-            }
-        }
-    }
-
     /// The contract's exit code for a run that got to the end of its input (or stopped).
     pub fn decide_exit_code(&mut self) -> i32 {
         use crate::model::ExitCode;
@@ -184,7 +121,7 @@ impl Summary {
             Some(StopReason::Deadline | StopReason::MaxRequests | StopReason::StoreUnreachable) => {
                 ExitCode::Unfinished
             }
-            None if self.error + self.pending > 0 => ExitCode::Unfinished,
+            None if self.counts.unfinished() > 0 => ExitCode::Unfinished,
             None => ExitCode::Ok,
         }
         .code();
@@ -202,52 +139,16 @@ impl Summary {
                 "SIMULATED: these answers come from the built-in sandbox, not from Huawei Cloud.\n",
             );
         }
+        let c = &self.counts;
         s.push_str(&format!(
             "{}, {} in {:.1}s -> {}\n",
-            count(self.rows, "row"),
-            count(self.checks, "check"),
+            count(c.rows, "row"),
+            count(c.checks, "check"),
             self.elapsed_seconds,
             self.output
         ));
-        let mut parts = Vec::new();
-        if let Some(v) = self.valid {
-            parts.push(format!("valid {v}"));
-        }
-        for (name, n) in [
-            ("free", self.free),
-            ("taken", self.taken),
-            ("uplimit", self.uplimit),
-            ("invalid", self.invalid),
-            ("error", self.error),
-            ("pending", self.pending),
-            ("skipped", self.skipped),
-        ] {
-            if n > 0 || matches!(name, "invalid") {
-                parts.push(format!("{name} {n}"));
-            }
-        }
-        s.push_str(&format!("  {}\n", parts.join(" · ")));
-        if self.command == "run" {
-            s.push_str(&format!(
-                "  {} ({:.2}/s), {}, {} throttled, {} from cache, {}, {} changed\n",
-                count(self.api_requests, "request"),
-                self.requests_per_second,
-                count(self.retries, "retry"),
-                self.throttled,
-                self.cache_hits,
-                count(self.duplicates, "duplicate"),
-                self.changed
-            ));
-        } else {
-            s.push_str(&format!("  {}", count(self.duplicates, "duplicate")));
-            if let Some(n) = self.duplicates_counted_among {
-                s.push_str(&format!(
-                    " among the first {} (larger inputs are not all compared, to keep memory flat)",
-                    count(n, "value")
-                ));
-            }
-            s.push('\n');
-        }
+        s.push_str(&format!("  {}\n", self.results_line()));
+        s.push_str(&format!("  {}\n", self.traffic_line()));
         if self.encoding_fallback_rows > 0 {
             let rows = match self.encoding_fallback_rows {
                 1 => "1 row was not UTF-8 and was decoded on its own".to_string(),
@@ -274,6 +175,45 @@ impl Summary {
         s
     }
 
+    /// `free 3 · taken 2 · invalid 0`: the results seen (`invalid` always, `valid` in
+    /// `validate`), in the order people read them.
+    fn results_line(&self) -> String {
+        let shown = |(kind, n): &(ResultKind, u64)| {
+            *n > 0 || matches!(kind, ResultKind::Invalid | ResultKind::Valid)
+        };
+        let parts: Vec<String> = (self.counts.results())
+            .filter(shown)
+            .map(|(kind, n)| format!("{kind} {n}"))
+            .collect();
+        parts.join(" · ")
+    }
+
+    /// `run`: requests, retries, throttling, the store, duplicates, changes; otherwise the
+    /// duplicates.
+    fn traffic_line(&self) -> String {
+        let c = &self.counts;
+        if self.command == "run" {
+            return format!(
+                "{} ({:.2}/s), {}, {} throttled, {} from the store, {}, {} changed",
+                count(c.api_requests, "request"),
+                self.requests_per_second,
+                count(c.retries, "retry"),
+                c.throttled,
+                count(c.cache_hits, "check"),
+                count(c.duplicates, "duplicate"),
+                c.changed
+            );
+        }
+        let mut s = count(c.duplicates, "duplicate");
+        if let Some(n) = self.duplicates_counted_among {
+            s.push_str(&format!(
+                " among the first {} (larger inputs are not all compared, to keep memory flat)",
+                count(n, "value")
+            ));
+        }
+        s
+    }
+
     fn plan_lines(&self, p: &PlanFigures) -> String {
         let mut s = String::new();
         if self.simulated {
@@ -281,30 +221,16 @@ impl Summary {
         }
         s.push_str(&format!(
             "{}, {}: {} invalid, {} skipped, {} (asked once)\n",
-            count(self.rows, "row"),
-            count(self.checks, "check"),
-            self.invalid,
-            self.skipped,
-            count(self.duplicates, "duplicate")
+            count(self.counts.rows, "row"),
+            count(self.counts.checks, "check"),
+            self.counts.of(ResultKind::Invalid),
+            self.counts.of(ResultKind::Skipped),
+            count(self.counts.duplicates, "duplicate")
         ));
-        let stale: Vec<String> = p.stale.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        s.push_str(&format!(
-            "  {} answered by the state store; {} {} a request: {} never asked, {} stale{}\n",
-            count(p.fresh, "value"),
-            p.requests_needed,
-            if p.requests_needed == 1 {
-                "needs"
-            } else {
-                "need"
-            },
-            p.never_asked,
-            p.stale.values().sum::<u64>(),
-            if stale.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", stale.join(", "))
-            }
-        ));
+        s.push_str(&format!("  {}\n", ask_line(p)));
+        if p.requests_needed == 0 {
+            return s;
+        }
         s.push_str(&format!(
             "  at {}/s that takes {} (more with retries and throttling)\n",
             p.rate,
@@ -322,7 +248,7 @@ impl Summary {
             s.push_str(&format!(
                 "  with {}: {} would be sent, {} left pending (new values go first)\n",
                 why.join(" and "),
-                p.would_send,
+                count(p.would_send, "value"),
                 p.would_leave_pending
             ));
         }
@@ -334,7 +260,7 @@ impl Summary {
         let mut json = serde_json::to_value(self)?;
         if self.figures_unknown {
             // Unknown, not zero: a run that failed late may have sent requests.
-            for key in COUNTS {
+            for key in Counts::keys() {
                 json[key] = serde_json::Value::Null;
             }
         }
@@ -353,10 +279,32 @@ impl Summary {
     }
 }
 
+/// `16 values answered from the store; 3 values need a request: 1 never asked, 2 stale (2 free)`.
+fn ask_line(p: &PlanFigures) -> String {
+    let fresh = format!("{} answered from the store", count(p.fresh, "value"));
+    if p.requests_needed == 0 {
+        return format!("{fresh}; no value needs a request");
+    }
+    let need = match p.requests_needed {
+        1 => "1 value needs".to_string(),
+        n => format!("{} need", count(n, "value")),
+    };
+    let stale: Vec<String> = p.stale.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let stale = match stale.is_empty() {
+        true => String::new(),
+        false => format!(" ({})", stale.join(", ")),
+    };
+    format!(
+        "{fresh}; {need} a request: {} never asked, {} stale{stale}",
+        p.never_asked,
+        p.stale.values().sum::<u64>(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Source;
+    use crate::model::{Outcome, Source};
 
     #[test]
     fn counts_agree_with_their_noun() {
@@ -371,9 +319,11 @@ mod tests {
     #[test]
     fn exit_codes_follow_the_contract() {
         let mut s = Summary::default();
-        s.count(&Outcome::new("a", ResultKind::Free, Source::Api));
+        s.counts
+            .add(&Outcome::new("a", ResultKind::Free, Source::Api));
         assert_eq!(s.decide_exit_code(), 0);
-        s.count(&Outcome::new("b", ResultKind::Pending, Source::None));
+        s.counts
+            .add(&Outcome::new("b", ResultKind::Pending, Source::None));
         assert_eq!(s.decide_exit_code(), 1);
         s.stopped_reason = Some(StopReason::CircuitOpen);
         assert_eq!(s.decide_exit_code(), 2);
@@ -389,26 +339,111 @@ mod tests {
         o.previous = Some((ResultKind::Free, now));
         o.attempts = 1;
         o.change = true;
-        s.count(&o);
+        s.counts.add(&o);
         // A duplicate row reusing the same answer is not a second change.
-        s.count(&Outcome {
+        s.counts.add(&Outcome {
             attempts: 0,
             ..o.clone()
         });
-        assert_eq!(s.changed, 1);
+        assert_eq!(s.counts.changed, 1);
         o.previous = Some((ResultKind::Taken, now));
-        s.count(&o);
-        assert_eq!((s.changed, s.taken, s.checks), (1, 3, 3));
-        assert_eq!(s.changes.get("free->taken"), Some(&1));
+        s.counts.add(&o);
+        assert_eq!(
+            (
+                s.counts.changed,
+                s.counts.of(ResultKind::Taken),
+                s.counts.checks
+            ),
+            (1, 3, 3)
+        );
+        assert_eq!(s.counts.changes.get("free->taken"), Some(&1));
         // An outage is not a change: errors and pending checks never count.
         for now_result in [ResultKind::Error, ResultKind::Pending] {
             let mut e = Outcome::new("a", now_result, Source::Api);
             e.previous = Some((ResultKind::Free, now));
-            s.count(&e);
+            s.counts.add(&e);
         }
         let mut back = Outcome::new("a", ResultKind::Free, Source::Api);
         back.previous = Some((ResultKind::Error, now));
-        s.count(&back);
-        assert_eq!(s.changed, 1);
+        s.counts.add(&back);
+        assert_eq!(s.counts.changed, 1);
+    }
+
+    #[test]
+    fn the_human_lines_use_the_glossary_words() {
+        let mut s = Summary {
+            command: "run",
+            output: "out.csv".into(),
+            ..Summary::default()
+        };
+        s.counts
+            .add_row(&[Outcome::new("a", ResultKind::Free, Source::Cache)]);
+        s.counts.cache_hits = 1;
+        s.counts.api_requests = 1;
+        let text = s.human();
+        assert!(
+            text.starts_with("1 row, 1 check in 0.0s -> out.csv\n"),
+            "{text}"
+        );
+        assert!(text.contains("  free 1 · invalid 0\n"), "{text}");
+        assert!(
+            text.contains("1 request (0.00/s), 0 retries, 0 throttled, 1 check from the store, 0 duplicates, 0 changed"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_figures_are_null_not_zero() {
+        let s = Summary {
+            figures_unknown: true,
+            ..Summary::default()
+        };
+        let json = s.json().unwrap();
+        for key in [
+            "rows",
+            "checks",
+            "valid",
+            "free",
+            "pending",
+            "api_requests",
+            "changed",
+        ] {
+            assert!(json[key].is_null(), "{key}: {json}");
+        }
+        assert_eq!(json["exit_code"], 0);
+    }
+
+    #[test]
+    fn a_plan_says_values_with_their_plurals() {
+        let mut p = PlanFigures {
+            fresh: 1,
+            rate: 5.0,
+            ..PlanFigures::default()
+        };
+        assert_eq!(
+            ask_line(&p),
+            "1 value answered from the store; no value needs a request"
+        );
+        p.requests_needed = 1;
+        p.never_asked = 1;
+        assert_eq!(
+            ask_line(&p),
+            "1 value answered from the store; 1 value needs a request: 1 never asked, 0 stale"
+        );
+        p.fresh = 16;
+        p.requests_needed = 3;
+        p.stale.insert("free".into(), 2);
+        assert_eq!(
+            ask_line(&p),
+            "16 values answered from the store; 3 values need a request: 1 never asked, 2 stale (2 free)"
+        );
+        let s = Summary {
+            plan: Some(PlanFigures {
+                fresh: 2,
+                ..PlanFigures::default()
+            }),
+            ..Summary::default()
+        };
+        assert!(!s.human().contains("that takes"), "{}", s.human());
     }
 }

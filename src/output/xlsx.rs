@@ -93,18 +93,19 @@ enum Figure<'a> {
     Text(String),
 }
 
-const LEGEND: [(ResultKind, &str); 7] = [
-    (ResultKind::Free, "can still be registered"),
-    (ResultKind::Taken, "already registered"),
-    (ResultKind::Uplimit, "mobile at its registration limit"),
-    (ResultKind::Invalid, "fails the rules; never sent"),
-    (ResultKind::Error, "no answer; run again"),
-    (
-        ResultKind::Pending,
-        "not checked yet (run stopped); run again",
-    ),
-    (ResultKind::Skipped, "empty cell"),
-];
+/// What a result means, for the Summary sheet's legend (`valid`, `validate`'s own, has none).
+fn meaning(kind: ResultKind) -> Option<&'static str> {
+    Some(match kind {
+        ResultKind::Free => "can still be registered",
+        ResultKind::Taken => "already registered",
+        ResultKind::Uplimit => "mobile at its registration limit",
+        ResultKind::Invalid => "fails the rules; never sent",
+        ResultKind::Error => "no answer; run again",
+        ResultKind::Pending => "not checked yet (run stopped); run again",
+        ResultKind::Skipped => "empty cell",
+        ResultKind::Valid => return None,
+    })
+}
 
 /// Where a workbook's rows wait until it is written: beside its target (not in a possibly
 /// small /tmp), except for a device or a FIFO (`/dev` is no place for files) or standard
@@ -169,26 +170,18 @@ impl XlsxSink {
             // Row data is spooled next to the output, not in a possibly small /tmp.
             book.set_tempdir(&dir).map_err(xlsx)?;
         }
-        let colours = [
-            ResultKind::Free,
-            ResultKind::Valid,
-            ResultKind::Taken,
-            ResultKind::Uplimit,
-            ResultKind::Invalid,
-            ResultKind::Error,
-            ResultKind::Pending,
-        ]
-        .into_iter()
-        .filter_map(|k| {
-            let (fill, font) = colour_of(k)?;
-            Some((
-                k,
-                Format::new()
-                    .set_background_color(Color::RGB(fill))
-                    .set_font_color(Color::RGB(font)),
-            ))
-        })
-        .collect();
+        let colours = ResultKind::ALL
+            .into_iter()
+            .filter_map(|k| {
+                let (fill, font) = colour_of(k)?;
+                Some((
+                    k,
+                    Format::new()
+                        .set_background_color(Color::RGB(fill))
+                        .set_font_color(Color::RGB(font)),
+                ))
+            })
+            .collect();
         let checks = header.len().saturating_sub(width) / RESULT_COLUMNS.len();
         let mut sink = XlsxSink {
             book,
@@ -409,19 +402,7 @@ impl XlsxSink {
         sheet
             .write_string_with_format(0, 1, "checks", &bold)
             .map_err(xlsx)?;
-        let counts: Vec<(ResultKind, u64)> = [
-            (ResultKind::Valid, s.valid.unwrap_or(0)),
-            (ResultKind::Free, s.free),
-            (ResultKind::Taken, s.taken),
-            (ResultKind::Uplimit, s.uplimit),
-            (ResultKind::Invalid, s.invalid),
-            (ResultKind::Error, s.error),
-            (ResultKind::Pending, s.pending),
-            (ResultKind::Skipped, s.skipped),
-        ]
-        .into_iter()
-        .filter(|(k, _)| s.valid.is_some() || *k != ResultKind::Valid)
-        .collect();
+        let counts: Vec<(ResultKind, u64)> = s.counts.results().collect();
         for (i, (kind, n)) in counts.iter().enumerate() {
             let row = i as u32 + 1;
             write_kind(sheet, row, *kind, &colours)?;
@@ -429,45 +410,7 @@ impl XlsxSink {
         }
         let mut row = counts.len() as u32 + 2;
         let one = Format::new().set_num_format("0.0");
-        let count = |n: u64| Figure::Number(n as f64, None);
-        let figures: Vec<(&str, Figure)> = vec![
-            ("rows", count(s.rows)),
-            ("checks", count(s.checks)),
-            ("checks per row", count(checks as u64)),
-            ("api requests", count(s.api_requests)),
-            ("retries", count(s.retries)),
-            ("throttled", count(s.throttled)),
-            ("cache hits", count(s.cache_hits)),
-            ("duplicates", count(s.duplicates)),
-            ("changed", count(s.changed)),
-            (
-                "elapsed seconds",
-                Figure::Number(tenths(s.elapsed_seconds), Some(&one)),
-            ),
-            (
-                "requests per second",
-                Figure::Number(tenths(s.requests_per_second), Some(&one)),
-            ),
-            (
-                "stopped",
-                Figure::Text(s.stop_message.clone().unwrap_or_else(|| "no".into())),
-            ),
-            (
-                "simulated",
-                Figure::Text(if s.simulated {
-                    "yes: answers from the built-in sandbox, not Huawei Cloud".into()
-                } else {
-                    "no".into()
-                }),
-            ),
-            ("input", Figure::Text(s.input.clone())),
-            ("output", Figure::Text(s.output.clone())),
-            ("results sheets", Figure::Text(sheets)),
-            (
-                "written at",
-                Figure::Text(crate::model::rfc3339(chrono::Utc::now())),
-            ),
-        ];
+        let figures = figures(s, checks as u64, sheets, &one);
         for (name, value) in figures {
             sheet
                 .write_string_with_format(row, 0, name, &bold)
@@ -484,7 +427,10 @@ impl XlsxSink {
         sheet
             .write_string_with_format(row, 0, "legend", &bold)
             .map_err(xlsx)?;
-        for (kind, meaning) in LEGEND {
+        let legend = ResultKind::ALL
+            .into_iter()
+            .filter_map(|k| Some((k, meaning(k)?)));
+        for (kind, meaning) in legend {
             row += 1;
             write_kind(sheet, row, kind, &colours)?;
             sheet.write_string(row, 1, meaning).map_err(xlsx)?;
@@ -500,6 +446,56 @@ impl XlsxSink {
         sheet.insert_chart(0, 3, &chart).map_err(xlsx)?;
         Ok(())
     }
+}
+
+/// The Summary sheet's figures below the results: the counts, the pace, where from and to.
+fn figures<'a>(
+    s: &Summary,
+    checks_per_row: u64,
+    sheets: String,
+    one: &'a Format,
+) -> Vec<(&'static str, Figure<'a>)> {
+    let count = |n: u64| Figure::Number(n as f64, None);
+    let c = &s.counts;
+    let first = [
+        ("rows", c.rows),
+        ("checks", c.checks),
+        ("checks per row", checks_per_row),
+    ];
+    let mut named: Vec<(&str, Figure)> = first.map(|(name, n)| (name, count(n))).into();
+    // The counts beside the results, in the glossary's words.
+    named.extend(c.figures().map(|(_, words, n)| (words, count(n))));
+    let rest: Vec<(&str, Figure)> = vec![
+        (
+            "elapsed seconds",
+            Figure::Number(tenths(s.elapsed_seconds), Some(one)),
+        ),
+        (
+            "requests per second",
+            Figure::Number(tenths(s.requests_per_second), Some(one)),
+        ),
+        (
+            "stopped",
+            Figure::Text(s.stop_message.clone().unwrap_or_else(|| "no".into())),
+        ),
+        (
+            "simulated",
+            Figure::Text(if s.simulated {
+                "yes: answers from the built-in sandbox, not Huawei Cloud".into()
+            } else {
+                "no".into()
+            }),
+        ),
+        ("input", Figure::Text(s.input.clone())),
+        ("output", Figure::Text(s.output.clone())),
+        ("results sheets", Figure::Text(sheets)),
+        (
+            "written at",
+            Figure::Text(crate::model::rfc3339(chrono::Utc::now())),
+        ),
+    ];
+    named.extend(rest);
+    named
 }
 
 #[cfg(test)]
@@ -521,10 +517,8 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(sink.sheet_names(), ["Results", "Results 2", "Results 3"]);
-        let summary = Summary {
-            rows: 5,
-            ..Summary::default()
-        };
+        let mut summary = Summary::default();
+        summary.counts.rows = 5;
         sink.finish(&summary).unwrap();
         let mut book: Xlsx<_> = open_workbook(&path).unwrap();
         assert_eq!(

@@ -16,7 +16,7 @@ use super::{Backend, Count, RawAnswer, Scope, COMMIT_WINDOW};
 /// Every column of an answer, as `state copy` moves it.
 const RAW: &str = "host, partner, api, kind, key, result, status, uplimit, error_code, error_msg,
     http_status, request_id, checked_at, prev_result, prev_checked_at, change_unreported";
-use crate::model::{CheckType, Outcome, ResultKind, Source};
+use crate::model::{Answer, CheckType, Outcome, ResultKind, Source};
 
 /// Bumped when the schema changes; `open` migrates older files.
 const SCHEMA_VERSION: i64 = 2;
@@ -213,8 +213,10 @@ fn outcome_from_row(key: &str, r: &rusqlite::Row) -> rusqlite::Result<Outcome> {
     Ok(Outcome {
         checked_key: key.to_string(),
         result: ResultKind::parse(&result).unwrap_or(ResultKind::Error),
-        status: r.get(1)?,
-        uplimit: r.get(2)?,
+        answer: Answer::from_columns(
+            r.get::<_, Option<String>>(1)?.as_deref(),
+            r.get::<_, Option<String>>(2)?.as_deref(),
+        ),
         error_code: r.get(3)?,
         error_msg: r.get(4)?,
         http_status: r.get(5)?,
@@ -292,8 +294,8 @@ impl Backend for SqliteStore {
             kind.as_str(),
             o.checked_key,
             o.result.as_str(),
-            o.status,
-            o.uplimit,
+            o.answer_columns()[0],
+            o.answer_columns()[1],
             o.error_code,
             o.error_msg,
             o.http_status,

@@ -23,7 +23,7 @@ pub use conn::Target;
 use postgres::types::Type;
 
 use super::{Backend, Count, RawAnswer, Reuse, Scope, Spool, Store};
-use crate::model::{CheckType, Outcome, ResultKind, Source};
+use crate::model::{Answer, CheckType, Outcome, ResultKind, Source};
 
 /// The database's clock against this machine's, in seconds (positive: the database is ahead).
 pub fn clock_skew(target: &Target) -> Result<f64> {
@@ -83,8 +83,7 @@ fn outcome(r: &postgres::Row) -> Outcome {
     Outcome {
         checked_key: r.get(11),
         result: ResultKind::parse(&result).unwrap_or(ResultKind::Error),
-        status: r.get(1),
-        uplimit: r.get(2),
+        answer: Answer::from_columns(r.get::<_, Option<&str>>(1), r.get::<_, Option<&str>>(2)),
         error_code: r.get(3),
         error_msg: r.get(4),
         http_status: http.and_then(|h| u16::try_from(h).ok()),
@@ -261,8 +260,8 @@ impl Backend for PgStore {
                     &k,
                     &o.checked_key,
                     &o.result.as_str(),
-                    &o.status,
-                    &o.uplimit,
+                    &o.answer_columns()[0],
+                    &o.answer_columns()[1],
                     &o.error_code,
                     &o.error_msg,
                     &o.http_status.map(i32::from),

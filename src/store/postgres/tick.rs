@@ -10,7 +10,7 @@ use anyhow::{anyhow, Result};
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 
-use crate::model::{CheckType, Outcome, ResultKind, Source};
+use crate::model::{Answer, CheckType, Outcome, ResultKind, Source};
 use crate::store::Scope;
 
 /// Where answers are announced; the payload names the scope.
@@ -205,8 +205,8 @@ fn payload(scope: &Scope, kind: CheckType, row: &Outcome) -> String {
 /// A row in the answers table's column names (as `to_jsonb` gives it back).
 pub fn answer_json(o: &Outcome) -> Value {
     json!({
-        "key": o.checked_key, "result": o.result.as_str(), "status": o.status,
-        "uplimit": o.uplimit, "error_code": o.error_code, "error_msg": o.error_msg,
+        "key": o.checked_key, "result": o.result.as_str(), "status": o.answer_columns()[0],
+        "uplimit": o.answer_columns()[1], "error_code": o.error_code, "error_msg": o.error_msg,
         "http_status": o.http_status, "request_id": o.request_id,
         "checked_at": o.checked_at.unwrap_or_else(Utc::now).timestamp(),
         "prev_result": o.previous.map(|p| p.0.as_str()),
@@ -221,8 +221,7 @@ pub fn answer_from(v: &Value) -> Option<Outcome> {
     let ts = |k: &str| v[k].as_i64().and_then(|s| Utc.timestamp_opt(s, 0).single());
     let result = ResultKind::parse(v["result"].as_str()?)?;
     let mut o = Outcome::new(text("key")?, result, Source::Cache);
-    o.status = text("status");
-    o.uplimit = text("uplimit");
+    o.answer = Answer::from_columns(v["status"].as_str(), v["uplimit"].as_str());
     o.error_code = text("error_code");
     o.error_msg = text("error_msg");
     o.http_status = v["http_status"]
