@@ -82,7 +82,9 @@ pub fn collect(
                 f.checks += 1;
                 let key = match local {
                     Local::Ready(key) => key,
-                    Local::Invalid { .. } => {
+                    // A file's rows are never unsent: the preflight refuses a too narrow
+                    // output before any request.
+                    Local::Invalid { .. } | Local::Unsent { .. } => {
                         f.invalid += 1;
                         continue;
                     }

@@ -1,0 +1,165 @@
+//! One resolution of the target: where requests go (the simulator or an endpoint), who sends
+//! them (credentials), for which account (the partner id), through which proxy, trusting which
+//! certificates, and where answers are kept (the state store). `run`, `plan` and `doctor` all
+//! call [`resolve`]; each part is resolved once and kept with the reason it could not be, so
+//! that `run` refuses at the first missing part, `plan` asks only for what keys the store, and
+//! `doctor` reports every part on a line of its own.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+
+use crate::api::credentials::{self, Credentials};
+use crate::api::proxy::Choice;
+use crate::api::ApiVersion;
+use crate::cli::SendArgs;
+use crate::sandbox::{Faults, Identity};
+use crate::store::{Location, Scope};
+
+/// What the flags and the environment say about the target, each part resolved or not.
+pub struct Resolution {
+    pub api: ApiVersion,
+    /// The simulator (`--sandbox`) or an endpoint.
+    pub target: Resolved,
+    /// `--state`, else the default store (the simulator's own with `--sandbox`).
+    pub state: Result<Location>,
+}
+
+/// Where requests go, as far as it could be resolved.
+pub enum Resolved {
+    /// The built-in simulator, started in-process with these faults: its own credentials,
+    /// account and address, never through a proxy.
+    Sandbox(Faults),
+    Remote(Remote),
+}
+
+/// An endpoint's parts, each with why it could not be resolved.
+pub struct Remote {
+    /// `--endpoint`, refused when not http(s), or plain http elsewhere without
+    /// `--insecure-http`.
+    pub endpoint: Result<reqwest::Url>,
+    /// Ready to send: found, and every value fit for an HTTP header.
+    pub credentials: Result<Credentials>,
+    /// `--partner-id`, else the credentials' domain id, checked.
+    pub account: Result<String>,
+    /// The proxy for the endpoint, if any (none for one on this machine).
+    pub proxy: Result<Option<Choice>>,
+    /// `--ca-cert`: extra trusted roots.
+    pub ca_certs: Result<Vec<reqwest::Certificate>>,
+}
+
+/// Resolves the target of `run`, `plan` and `doctor` from their shared flags. `env` reads the
+/// environment and `home` is the user's home folder (both injected for tests). Only a bad
+/// `--sandbox` fault flag is an error here; every other part keeps its own.
+pub fn resolve(
+    a: &SendArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+) -> Result<Resolution> {
+    let t = &a.target;
+    let target = match t.sandbox {
+        true => Resolved::Sandbox(super::faults(&a.faults)?),
+        false => Resolved::Remote(remote(a, env, home)),
+    };
+    Ok(Resolution {
+        api: t.api,
+        target,
+        state: state(a.state.as_deref(), t.sandbox),
+    })
+}
+
+fn remote(a: &SendArgs, env: &dyn Fn(&str) -> Option<String>, home: Option<&Path>) -> Remote {
+    let t = &a.target;
+    let endpoint = super::remote_endpoint(t);
+    let (credentials, domain) = credentials::found(t.token_file.as_deref(), env, home);
+    let partner = credentials::partner_id(t.partner_id.as_deref(), None).or(domain);
+    let proxy = match &endpoint {
+        Ok(url) => crate::api::proxy::choose(url, env, t.insecure_http),
+        Err(_) => Err(anyhow!("not chosen: the endpoint is not usable")),
+    };
+    Remote {
+        endpoint,
+        credentials,
+        account: credentials::account(partner, t.api),
+        proxy,
+        ca_certs: super::ca_certs(t.ca_cert.as_deref()),
+    }
+}
+
+fn state(given: Option<&Path>, sandbox: bool) -> Result<Location> {
+    match given {
+        Some(s) => Location::parse(s.as_os_str()),
+        None => super::state_path(None, sandbox)
+            .map(Location::File)
+            .ok_or_else(|| {
+                anyhow!("cannot find a place for the state store: set HOME or pass --state PATH")
+            }),
+    }
+}
+
+impl Resolution {
+    /// Where answers are keyed: the simulator's fixed name, or the endpoint's host and the
+    /// account. Needs no credentials.
+    pub fn scope(&self) -> Result<Scope> {
+        match &self.target {
+            Resolved::Sandbox(_) => Ok(sandbox_scope(self.api)),
+            Resolved::Remote(r) => {
+                let endpoint = r.endpoint.as_ref().map_err(|e| anyhow!("{e:#}"))?;
+                let account = r.account.as_ref().map_err(|e| anyhow!("{e:#}"))?;
+                Scope::for_endpoint(endpoint, account, self.api)
+            }
+        }
+    }
+
+    /// Whether requests go to the built-in simulator.
+    pub fn simulated(&self) -> bool {
+        matches!(self.target, Resolved::Sandbox(_))
+    }
+}
+
+/// The simulator's port changes every run, so its answers are keyed by a fixed name.
+pub fn sandbox_scope(api: ApiVersion) -> Scope {
+    Scope::sandbox(&Identity::builtin().partner_id, api)
+}
+
+/// Where a run sends its requests: everything it needs, always (there is no run without
+/// credentials, so no run can find them missing).
+pub enum Target {
+    /// The built-in simulator, started in-process with these faults.
+    Sandbox(Faults),
+    /// The real API (or any endpoint the user names).
+    Remote(Sending),
+}
+
+/// A remote endpoint with all it takes to send to it.
+pub struct Sending {
+    pub endpoint: reqwest::Url,
+    pub credentials: Credentials,
+    pub partner_id: String,
+    /// The proxy requests go through (`None`: direct).
+    pub proxy: Option<Choice>,
+    /// `--ca-cert`: extra trusted roots.
+    pub ca_certs: Vec<reqwest::Certificate>,
+}
+
+impl Target {
+    /// The target of a run: every part must be there, the first one missing is the error.
+    pub fn for_run(resolved: Resolved) -> Result<Target> {
+        let r = match resolved {
+            Resolved::Sandbox(f) => return Ok(Target::Sandbox(f)),
+            Resolved::Remote(r) => r,
+        };
+        // In the order a person fixes them: where, through what, who, for whom.
+        let endpoint = r.endpoint?;
+        let proxy = r.proxy?;
+        let credentials = r.credentials?;
+        let partner_id = r.account?;
+        Ok(Target::Remote(Sending {
+            endpoint,
+            credentials,
+            partner_id,
+            proxy,
+            ca_certs: r.ca_certs?,
+        }))
+    }
+}
