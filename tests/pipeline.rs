@@ -434,3 +434,46 @@ fn rows_from_a_pipe_left_open_are_checked_and_sigterm_ends_the_run() {
         "the rows read were answered before the pipe ended: {results:?}"
     );
 }
+
+/// A pipe left open with nothing written yet (a feed that has not started): SIGTERM and Ctrl-C
+/// end the run at once with 130 and the summary, and an earlier output at its path is left as
+/// it was (no row was read, so there is nothing to replace it with).
+#[test]
+fn a_stop_before_a_piped_first_line_ends_the_run_at_once() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let fx = Fixture::new();
+        let out = fx.file("out.csv", "an earlier output\n");
+        let mut child = bin(fx.dir.path())
+            .args(["run", "-", "--sandbox", "--progress", "never", "-o"])
+            .arg(&out)
+            .arg("--summary-json")
+            .arg(fx.path("summary.json"))
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        signal(&child, sig);
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(15) {
+                let _ = child.kill();
+                panic!("signal {sig} was not honoured before standard input's first line");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let took = started.elapsed();
+        drop(stdin);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+        assert!(took < Duration::from_secs(5), "{took:?} to end");
+        let s = fx.summary();
+        assert_eq!(s["stopped_reason"], "interrupted", "{s}");
+        assert_eq!(s["exit_code"], 130);
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "an earlier output\n"
+        );
+    }
+}

@@ -91,9 +91,9 @@ fn unsent_if_too_wide(row: &mut Row, limit: usize) {
         return;
     }
     let reason = format!(
-        "not sent: this row has {} fields, and a workbook row holds {limit} beside the result \
-         columns (its cells past the last column are cut): write a CSV (-o NAME.csv) to keep \
-         the row whole and check it",
+        "not sent: this row has {} fields, more than the {limit} a workbook row holds beside \
+         the result columns, and is cut at the workbook's last column: write a CSV (-o \
+         NAME.csv) to keep the row whole and check it",
         row.fields.len()
     );
     tracing::warn!("row {} (line {}): {reason}", row.number, row.line);
