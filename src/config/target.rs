@@ -163,3 +163,78 @@ impl Target {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn send_args(extra: &[&str]) -> SendArgs {
+        let mut args = vec!["checkuser", "run", "x.csv", "--state", "/nowhere/s.sqlite"];
+        args.extend(extra);
+        match crate::cli::Cli::try_parse_from(args).unwrap().command {
+            crate::cli::Command::Run(r) => r.send,
+            _ => unreachable!(),
+        }
+    }
+
+    fn resolved(extra: &[&str], vars: &[(&str, &str)]) -> Resolution {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        resolve(&send_args(extra), &env, None).unwrap()
+    }
+
+    const AKSK: [(&str, &str); 2] = [
+        ("HUAWEICLOUD_SDK_AK", "HPUAEXAMPLEAK0001"),
+        ("HUAWEICLOUD_SDK_SK", "example-secret-key"),
+    ];
+
+    #[test]
+    fn without_credentials_the_store_is_keyed_but_no_run_can_be_made() {
+        let r = resolved(&["--partner-id", "p1"], &[]);
+        let scope = r.scope().unwrap();
+        assert_eq!(
+            (scope.host.as_str(), scope.partner.as_str()),
+            ("bss-intl.myhuaweicloud.com", "p1")
+        );
+        let Err(e) = Target::for_run(r.target) else {
+            panic!("a run without credentials")
+        };
+        assert!(format!("{e:#}").contains("no credentials found"), "{e:#}");
+    }
+
+    #[test]
+    fn the_account_is_found_the_same_way_with_or_without_credentials() {
+        let domain = ("HUAWEICLOUD_SDK_DOMAIN_ID", "dom-1");
+        let plan = resolved(&[], &[domain]);
+        let run = resolved(&[], &[AKSK[0], AKSK[1], domain]);
+        assert_eq!(plan.scope().unwrap(), run.scope().unwrap());
+        let Ok(Target::Remote(sending)) = Target::for_run(run.target) else {
+            panic!("a run with credentials")
+        };
+        assert_eq!(sending.partner_id, "dom-1");
+        assert!(resolved(&[], &[]).scope().is_err(), "v1 needs an account");
+    }
+
+    #[test]
+    fn each_part_keeps_its_own_reason() {
+        let r = resolved(&["--endpoint", "ftp://x"], &AKSK);
+        let Resolved::Remote(remote) = &r.target else {
+            panic!("not remote")
+        };
+        assert!(remote.credentials.is_ok() && remote.account.is_err());
+        assert!(format!("{:#}", remote.endpoint.as_ref().unwrap_err()).contains("--endpoint"));
+        assert!(r.state.is_ok());
+    }
+
+    #[test]
+    fn the_simulator_needs_nothing_from_the_environment() {
+        let r = resolved(&["--sandbox", "--throttle", "0"], &[]);
+        assert_eq!(r.scope().unwrap(), sandbox_scope(ApiVersion::V1));
+        assert!(r.simulated());
+        assert!(matches!(Target::for_run(r.target), Ok(Target::Sandbox(_))));
+    }
+}
