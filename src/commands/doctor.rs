@@ -45,12 +45,19 @@ pub async fn doctor(cfg: &DoctorConfig) -> Result<ExitCode> {
         r.line(Level::Fail, "flags", e);
     }
     let res = &cfg.resolution;
+    let roots = match &res.ca_certs {
+        Ok(certs) => certs.as_slice(),
+        Err(e) => {
+            r.line(Level::Fail, "ca cert", format!("{e:#}"));
+            &[]
+        }
+    };
     match &res.target {
         Resolved::Sandbox(faults) => {
             let sandbox = Sandbox::start(Identity::builtin(), faults.clone(), 0).await?;
             simulator(&mut r, &sandbox).await;
         }
-        Resolved::Remote(remote) => endpoint(&mut r, remote).await,
+        Resolved::Remote(remote) => endpoint(&mut r, remote, roots).await,
     }
     match &res.state {
         Ok(state) => state_store(&mut r, state, res.scope().ok().as_ref()),
@@ -82,7 +89,7 @@ async fn simulator(r: &mut Report, sandbox: &Sandbox) {
 
 /// An endpoint's parts as [`crate::config::target::resolve`] found them, one line each, then
 /// the endpoint itself and the clock when it can be reached.
-async fn endpoint(r: &mut Report, remote: &Remote) {
+async fn endpoint(r: &mut Report, remote: &Remote, roots: &[reqwest::Certificate]) {
     match &remote.credentials {
         Ok(c) => r.line(Level::Ok, "credentials", described(c)),
         Err(e) => r.line(Level::Fail, "credentials", format!("{e:#}")),
@@ -93,13 +100,6 @@ async fn endpoint(r: &mut Report, remote: &Remote) {
         Ok(p) => r.line(Level::Ok, "partner id", p),
         Err(e) => r.line(Level::Fail, "partner id", format!("{e:#}")),
     }
-    let roots = match &remote.ca_certs {
-        Ok(certs) => certs.as_slice(),
-        Err(e) => {
-            r.line(Level::Fail, "ca cert", format!("{e:#}"));
-            &[]
-        }
-    };
     let url = match &remote.endpoint {
         Ok(u) => u,
         Err(e) => return r.line(Level::Fail, "endpoint", format!("{e:#}")),

@@ -515,13 +515,8 @@ impl RunConfig {
         let state = resolution.state?;
         check_run_targets(&job, &a.input.list, send, &state)?;
         check_writable(&[("--changes", send.changes.as_deref())])?;
-        let target = Target::for_run(resolution.target)?;
-        let scope = match &target {
-            Target::Sandbox(_) => target::sandbox_scope(resolution.api),
-            Target::Remote(r) => {
-                crate::store::Scope::for_endpoint(&r.endpoint, &r.partner_id, resolution.api)?
-            }
-        };
+        let target = Target::for_run(resolution.target, resolution.ca_certs)?;
+        let scope = target.scope(resolution.api)?;
         let notify = match &send.notify_url {
             Some(url) => Some(crate::api::notify::Notify::new(
                 url,

@@ -21,6 +21,9 @@ pub struct Resolution {
     pub api: ApiVersion,
     /// The simulator (`--sandbox`) or an endpoint.
     pub target: Resolved,
+    /// `--ca-cert`: extra trusted roots (read with the simulator too: a bad file is a bad
+    /// flag wherever the requests go).
+    pub ca_certs: Result<Vec<reqwest::Certificate>>,
     /// `--state`, else the default store (the simulator's own with `--sandbox`).
     pub state: Result<Location>,
 }
@@ -44,8 +47,6 @@ pub struct Remote {
     pub account: Result<String>,
     /// The proxy for the endpoint, if any (none for one on this machine).
     pub proxy: Result<Option<Choice>>,
-    /// `--ca-cert`: extra trusted roots.
-    pub ca_certs: Result<Vec<reqwest::Certificate>>,
 }
 
 /// Resolves the target of `run`, `plan` and `doctor` from their shared flags. `env` reads the
@@ -64,6 +65,7 @@ pub fn resolve(
     Ok(Resolution {
         api: t.api,
         target,
+        ca_certs: super::ca_certs(t.ca_cert.as_deref()),
         state: state(a.state.as_deref(), t.sandbox),
     })
 }
@@ -82,7 +84,6 @@ fn remote(a: &SendArgs, env: &dyn Fn(&str) -> Option<String>, home: Option<&Path
         credentials,
         account: credentials::account(partner, t.api),
         proxy,
-        ca_certs: super::ca_certs(t.ca_cert.as_deref()),
     }
 }
 
@@ -144,9 +145,12 @@ pub struct Sending {
 
 impl Target {
     /// The target of a run: every part must be there, the first one missing is the error.
-    pub fn for_run(resolved: Resolved) -> Result<Target> {
+    pub fn for_run(
+        resolved: Resolved,
+        ca_certs: Result<Vec<reqwest::Certificate>>,
+    ) -> Result<Target> {
         let r = match resolved {
-            Resolved::Sandbox(f) => return Ok(Target::Sandbox(f)),
+            Resolved::Sandbox(f) => return ca_certs.map(|_| Target::Sandbox(f)),
             Resolved::Remote(r) => r,
         };
         // In the order a person fixes them: where, through what, who, for whom.
@@ -159,8 +163,16 @@ impl Target {
             credentials,
             partner_id,
             proxy,
-            ca_certs: r.ca_certs?,
+            ca_certs: ca_certs?,
         }))
+    }
+
+    /// Where the run's answers are keyed (as [`Resolution::scope`] says, from the same parts).
+    pub fn scope(&self, api: ApiVersion) -> Result<Scope> {
+        match self {
+            Target::Sandbox(_) => Ok(sandbox_scope(api)),
+            Target::Remote(r) => Scope::for_endpoint(&r.endpoint, &r.partner_id, api),
+        }
     }
 }
 
@@ -200,7 +212,7 @@ mod tests {
             (scope.host.as_str(), scope.partner.as_str()),
             ("bss-intl.myhuaweicloud.com", "p1")
         );
-        let Err(e) = Target::for_run(r.target) else {
+        let Err(e) = Target::for_run(r.target, r.ca_certs) else {
             panic!("a run without credentials")
         };
         assert!(format!("{e:#}").contains("no credentials found"), "{e:#}");
@@ -212,7 +224,7 @@ mod tests {
         let plan = resolved(&[], &[domain]);
         let run = resolved(&[], &[AKSK[0], AKSK[1], domain]);
         assert_eq!(plan.scope().unwrap(), run.scope().unwrap());
-        let Ok(Target::Remote(sending)) = Target::for_run(run.target) else {
+        let Ok(Target::Remote(sending)) = Target::for_run(run.target, run.ca_certs) else {
             panic!("a run with credentials")
         };
         assert_eq!(sending.partner_id, "dom-1");
@@ -235,6 +247,9 @@ mod tests {
         let r = resolved(&["--sandbox", "--throttle", "0"], &[]);
         assert_eq!(r.scope().unwrap(), sandbox_scope(ApiVersion::V1));
         assert!(r.simulated());
-        assert!(matches!(Target::for_run(r.target), Ok(Target::Sandbox(_))));
+        assert!(matches!(
+            Target::for_run(r.target, r.ca_certs),
+            Ok(Target::Sandbox(_))
+        ));
     }
 }
