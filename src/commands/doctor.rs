@@ -63,6 +63,11 @@ pub async fn doctor(cfg: &DoctorConfig) -> Result<ExitCode> {
         Ok(state) => state_store(&mut r, state, res.scope().ok().as_ref()),
         Err(e) => r.line(Level::Fail, "state store", format!("{e:#}")),
     }
+    match &cfg.outputs {
+        Some((named, Ok(()))) => r.line(Level::Ok, "outputs", format!("{named}: can be written")),
+        Some((_, Err(e))) => r.line(Level::Fail, "outputs", e),
+        None => {}
+    }
     Ok(if r.failed {
         ExitCode::Unfinished
     } else {

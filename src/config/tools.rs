@@ -15,6 +15,9 @@ pub struct DoctorConfig {
     pub resolution: super::target::Resolution,
     /// Why `run` would refuse its other flags (pace, budget), if it would.
     pub flags: Option<String>,
+    /// The outputs named (`-o`, `--summary-json`, `--metrics-file`, `--changes`) and why `run`
+    /// would refuse them, if it would; nothing when none is named.
+    pub outputs: Option<(String, Result<(), String>)>,
 }
 
 impl DoctorConfig {
@@ -27,8 +30,29 @@ impl DoctorConfig {
         Ok(DoctorConfig {
             resolution: super::resolve_here(send)?,
             flags,
+            outputs: outputs(a),
         })
     }
+}
+
+/// The outputs a run of these flags would write, checked by `run`'s rules (not the input nor
+/// each other, in a folder that takes files); nothing is created.
+fn outputs(a: &DoctorArgs) -> Option<(String, Result<(), String>)> {
+    let named = [
+        ("-o", a.list.output.as_deref()),
+        ("--summary-json", a.list.summary_json.as_deref()),
+        ("--metrics-file", a.list.metrics_file.as_deref()),
+        ("--changes", a.send.changes.as_deref()),
+    ];
+    let shown: Vec<String> = named
+        .iter()
+        .filter_map(|(flag, p)| p.map(|p| format!("{flag} {}", p.display())))
+        .collect();
+    if shown.is_empty() {
+        return None;
+    }
+    let checked = super::check_targets(&[], &named).and_then(|()| super::check_writable(&named));
+    Some((shown.join(", "), checked.map_err(|e| format!("{e:#}"))))
 }
 
 /// What `checkuser state` does, on which store.
