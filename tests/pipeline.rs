@@ -477,3 +477,41 @@ fn a_stop_before_a_piped_first_line_ends_the_run_at_once() {
         );
     }
 }
+
+/// A state database that accepts connections and never answers: a stop while the run reaches
+/// it ends the run at once (130), instead of after the connection's time limit (exit 2).
+#[test]
+fn a_stop_while_the_state_database_does_not_answer_ends_the_run_at_once() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(2)));
+    let mut cmd = bin(fx.dir.path());
+    cmd.env("PGPASSWORD", "unused")
+        .args([
+            "run",
+            input.to_str().unwrap(),
+            "--sandbox",
+            "--progress",
+            "never",
+        ])
+        .args([
+            "--state",
+            &format!("postgres://team@127.0.0.1:{port}/checkuser"),
+        ])
+        .arg("--summary-json")
+        .arg(fx.path("summary.json"));
+    let started = std::time::Instant::now();
+    let o = signalled(cmd, Duration::from_millis(1500), libc::SIGTERM);
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(took < Duration::from_secs(4), "{took:?} to end");
+    assert_eq!(fx.summary()["stopped_reason"], "interrupted");
+    assert!(!fx.path("in.checked.csv").exists(), "nothing was read");
+}

@@ -37,9 +37,9 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
         }
         None => None,
     };
-    let (location, scope, reuse) = (cfg.state.clone(), cfg.scope.clone(), cfg.reuse);
-    let store =
-        tokio::task::spawn_blocking(move || crate::store::open(&location, scope, reuse)).await??;
+    let Some(store) = open_store(&cfg, &stop).await? else {
+        return Ok(interrupted(&cfg, OPENING_STORE));
+    };
     let store = crate::store::shared(store);
     let checker = Arc::new(Client::new(client_cfg)?);
     let source = Arc::new(JobSource::new(
@@ -82,6 +82,26 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
 
 const WAITING_FOR_LOCK: &str =
     "interrupted while waiting for the run lock (--wait-lock): nothing was read or sent";
+
+const OPENING_STORE: &str = "interrupted while reaching the state store: nothing was read or sent";
+
+/// Opens the state store on a thread of its own, so that a stop while a database is being
+/// reached (a server that does not answer) ends the run at once: `None` then. The thread is
+/// left to finish alone; the process exits without it.
+async fn open_store(
+    cfg: &RunConfig,
+    stop: &CancellationToken,
+) -> Result<Option<crate::store::Store>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (location, scope, reuse) = (cfg.state.clone(), cfg.scope.clone(), cfg.reuse);
+    std::thread::spawn(move || {
+        let _ = tx.send(crate::store::open(&location, scope, reuse));
+    });
+    tokio::select! {
+        opened = rx => Ok(Some(opened.context("opening the state store crashed")??)),
+        _ = stop.cancelled() => Ok(None),
+    }
+}
 
 /// A run stopped (SIGTERM, Ctrl-C) before it read a row (waiting for the run lock, or for
 /// standard input's first line): nothing read, nothing sent, no output written (a previous
