@@ -1,7 +1,9 @@
-//! `checkuser doctor`: checks the set-up without spending a check request — credentials (and
-//! where they come from, masked), the credentials file's permissions, the partner id, that the
-//! endpoint answers (DNS, TCP, TLS), the clock against the endpoint's `Date`, and the state
-//! store and its lock. One line per check with what to do; exit 0, or 1 if any check failed.
+//! `checkuser doctor`: checks the set-up without spending a check request and without changing
+//! anything — credentials (and where they come from, masked), the credentials file's
+//! permissions, the partner id, that the endpoint answers (DNS, TCP, TLS), the clock against
+//! the endpoint's `Date`, the state store and its lock (with or without credentials), and the
+//! outputs a run would write. Every part comes from the one resolution `run` and `plan` use
+//! ([`crate::config::target`]). One line per check with what to do; exit 0, or 1 if any failed.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -244,31 +246,45 @@ fn state_store(r: &mut Report, location: &store::Location, scope: Option<&store:
     // to make, and one there is read, never migrated.
     if !path.exists() {
         new_store(r, path);
-    } else {
-        match store::sqlite::schema_version(path) {
-            Ok((have, want)) if have > want => r.line(
-                Level::Fail,
-                "state store",
-                format!(
-                    "{}: schema {have}, set up by a newer checkuser (this one knows {want}): \
-                     upgrade checkuser on this machine",
-                    path.display()
-                ),
+    } else if !file_schema(r, path) {
+        return;
+    }
+    match scope {
+        Some(scope) => run_lock(r, path, scope),
+        None => r.line(Level::Warn, "run lock", NO_SCOPE),
+    }
+}
+
+/// A file store's schema, read only; false when the file cannot be read as a store.
+fn file_schema(r: &mut Report, path: &Path) -> bool {
+    match store::sqlite::schema_version(path) {
+        Ok((have, want)) if have > want => r.line(
+            Level::Fail,
+            "state store",
+            format!(
+                "{}: schema {have}, set up by a newer checkuser (this one knows {want}): \
+                 upgrade checkuser on this machine",
+                path.display()
             ),
-            Ok((have, want)) => r.line(
-                Level::Ok,
-                "state store",
-                format!(
-                    "{} (schema {have}; this checkuser knows {want})",
-                    path.display()
-                ),
+        ),
+        Ok((have, want)) => r.line(
+            Level::Ok,
+            "state store",
+            format!(
+                "{} (schema {have}; this checkuser knows {want})",
+                path.display()
             ),
-            Err(e) => return r.line(Level::Fail, "state store", format!("{e:#}")),
+        ),
+        Err(e) => {
+            r.line(Level::Fail, "state store", format!("{e:#}"));
+            return false;
         }
     }
-    let Some(scope) = scope else {
-        return r.line(Level::Warn, "run lock", NO_SCOPE);
-    };
+    true
+}
+
+/// The scope's run lock, looked at without being taken.
+fn run_lock(r: &mut Report, path: &Path, scope: &store::Scope) {
     match store::lock::holder_of(path, scope) {
         Ok(None) => r.line(
             Level::Ok,
