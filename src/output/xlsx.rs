@@ -313,7 +313,8 @@ impl XlsxSink {
         }
         for extra in fields.iter().skip(width) {
             if usize::from(col) >= EXCEL_MAX_COLUMNS {
-                // The run sent none of this row's checks and says why on the row.
+                // Counted and said at the end; a run sent none of this row's checks and says
+                // why on the row.
                 self.cut_rows += 1;
                 break;
             }
@@ -404,7 +405,7 @@ impl XlsxSink {
             };
             tracing::warn!(
                 "{rows} wider than a workbook's {EXCEL_MAX_COLUMNS} columns and cut at its last \
-                 column (their checks were not sent): write a CSV (-o NAME.csv) to keep them whole"
+                 column: write a CSV (-o NAME.csv) to keep them whole"
             );
         }
         self.summary_sheet(summary)?;
