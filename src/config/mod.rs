@@ -504,16 +504,32 @@ fn resolve_here(a: &SendArgs) -> Result<target::Resolution> {
     target::resolve(a, &|k| std::env::var(k).ok(), home.as_deref())
 }
 
+/// What `run` and `plan` settle alike from run's flags: the job, the budget and the target's
+/// resolution, its state store found and the outputs checked against the input, the store and
+/// each other. `writes_output` is false for `plan`.
+fn settle(
+    a: &RunArgs,
+    log: &LogArgs,
+    writes_output: bool,
+) -> Result<(JobConfig, Budget, target::Resolution)> {
+    let job = JobConfig::from_args(&a.input, log, writes_output)?;
+    let budget = Budget::from_args(&a.send)?;
+    check_sending(&a.send)?;
+    let resolution = resolve_here(&a.send)?;
+    let state = resolution
+        .state
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    check_run_targets(&job, &a.input.list, &a.send, state)?;
+    Ok((job, budget, resolution))
+}
+
 impl RunConfig {
     /// For `run`.
     pub fn from_args(a: &RunArgs, log: &LogArgs) -> Result<RunConfig> {
         let send = &a.send;
-        let job = JobConfig::from_args(&a.input, log, true)?;
-        let budget = Budget::from_args(send)?;
-        check_sending(send)?;
-        let resolution = resolve_here(send)?;
+        let (job, budget, resolution) = settle(a, log, true)?;
         let state = resolution.state?;
-        check_run_targets(&job, &a.input.list, send, &state)?;
         check_writable(&[("--changes", send.changes.as_deref())])?;
         let target = Target::for_run(resolution.target, resolution.ca_certs)?;
         let scope = target.scope(resolution.api)?;
@@ -549,22 +565,13 @@ impl PlanConfig {
     /// For `plan`: run's flags, but nothing is sent (no credentials are needed, no certificate
     /// read) and nothing is written but the summary.
     pub fn from_args(a: &RunArgs, log: &LogArgs) -> Result<PlanConfig> {
-        let send = &a.send;
-        let job = JobConfig::from_args(&a.input, log, false)?;
-        let budget = Budget::from_args(send)?;
-        check_sending(send)?;
-        let resolution = resolve_here(send)?;
-        let state = resolution
-            .state
-            .as_ref()
-            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        check_run_targets(&job, &a.input.list, send, state)?;
+        let (job, budget, resolution) = settle(a, log, false)?;
         Ok(PlanConfig {
             job,
             scope: resolution.scope()?,
             simulated: resolution.simulated(),
-            state: state.clone(),
-            reuse: reuse(send),
+            state: resolution.state?,
+            reuse: reuse(&a.send),
             budget,
         })
     }
