@@ -414,15 +414,8 @@ fn rows_from_a_pipe_left_open_are_checked_and_sigterm_ends_the_run() {
     stdin.flush().unwrap();
     // Three checks at 5/s take well under a second once sent.
     std::thread::sleep(Duration::from_secs(3));
-    signal(&child, libc::SIGTERM);
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("SIGTERM was not honoured while standard input stayed open");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let what = "SIGTERM while standard input stayed open";
+    signal_and_wait(&mut child, libc::SIGTERM, Duration::from_secs(20), what);
     drop(stdin);
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
@@ -454,16 +447,8 @@ fn a_stop_before_a_piped_first_line_ends_the_run_at_once() {
             .unwrap();
         let stdin = child.stdin.take().unwrap();
         std::thread::sleep(Duration::from_secs(2));
-        signal(&child, sig);
-        let started = std::time::Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if started.elapsed() > Duration::from_secs(15) {
-                let _ = child.kill();
-                panic!("signal {sig} was not honoured before standard input's first line");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let took = started.elapsed();
+        let what = "a stop before standard input's first line";
+        let took = signal_and_wait(&mut child, sig, Duration::from_secs(15), what);
         drop(stdin);
         let o = child.wait_with_output().unwrap();
         assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
