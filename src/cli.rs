@@ -63,9 +63,10 @@ pub enum Command {
     /// Look after the state store of past answers: stats, prune, export, and copy to another
     /// store.
     State(StateArgs),
-    /// Check the set-up without spending a check request: credentials, partner id, endpoint,
-    /// clock, state store.
-    Doctor(DoctorArgs),
+    /// Check the set-up without spending a check request and without changing anything:
+    /// credentials, partner id, endpoint, proxy, clock, state store. Takes every flag run takes
+    /// but INPUT, so that a run command line becomes a doctor one by changing the word.
+    Doctor(Box<DoctorArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to complete for.
@@ -81,19 +82,15 @@ pub enum Command {
     },
 }
 
+/// `doctor` takes every flag `run` takes but INPUT, so that a `run` command line becomes a
+/// `doctor` one by changing the word.
 #[derive(Debug, Clone, Args)]
 pub struct DoctorArgs {
     #[command(flatten)]
-    pub target: TargetArgs,
-
-    /// The state store to check: a file or postgres://USER@HOST[:PORT]/DB [default:
-    /// $XDG_STATE_HOME/checkuser/state.sqlite; with --sandbox, sandbox.sqlite beside it].
-    /// Doctor never creates it.
-    #[arg(long, env = "CHECKUSER_STATE", value_name = "PATH|URL")]
-    pub state: Option<PathBuf>,
+    pub list: ListArgs,
 
     #[command(flatten)]
-    pub faults: FaultArgs,
+    pub send: SendArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -180,13 +177,20 @@ pub struct LogArgs {
     pub log_pii: bool,
 }
 
-/// Where rows come from and where results go (shared by `run` and `validate`).
+/// The lead list and how it is read and written back (shared by `run` and `validate`).
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
     /// The lead list: CSV with a header row, or a workbook (.xlsx, .xlsm, .xls, .ods); the
     /// header is the first row, or --header-row; - for standard input.
     pub input: PathBuf,
 
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+/// How rows are read and mapped, and where results go: every flag of `validate` but INPUT.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
     /// Check the column COLUMN as TYPE (email, mobile or name); repeat for several checks per
     /// row. COLUMN is a header name (case-insensitive) or #N for the N-th column. Without it
     /// the input must have searchType and searchKey columns.
@@ -329,6 +333,14 @@ pub struct RunArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+/// How a run sends and keeps its answers: the target, the pace, the state store, the budget,
+/// the callback and the simulator's faults (shared by `run`, `plan` and `doctor`).
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
@@ -637,15 +649,65 @@ mod tests {
         let Command::Run(r) = cli.command else {
             panic!("not run")
         };
-        assert_eq!(r.rate, 5.0);
-        assert_eq!(r.concurrency, 4);
-        assert_eq!(r.timeout, Duration::from_secs(30));
-        assert_eq!(r.max_attempts, 6);
-        assert_eq!(r.max_age, Duration::from_secs(20 * 3600));
-        assert_eq!(r.taken_max_age, Duration::from_secs(30 * 86400));
-        assert_eq!(r.target.api, ApiVersion::V1);
-        assert_eq!(r.input.checks.len(), 1);
+        let s = &r.send;
+        assert_eq!(s.rate, 5.0);
+        assert_eq!(s.concurrency, 4);
+        assert_eq!(s.timeout, Duration::from_secs(30));
+        assert_eq!(s.max_attempts, 6);
+        assert_eq!(s.max_age, Duration::from_secs(20 * 3600));
+        assert_eq!(s.taken_max_age, Duration::from_secs(30 * 86400));
+        assert_eq!(s.target.api, ApiVersion::V1);
+        assert_eq!(r.input.list.checks.len(), 1);
         assert_eq!(cli.log.verbose, 2);
+    }
+
+    /// Every `run` command line becomes a `doctor` one by changing the word and dropping INPUT.
+    #[test]
+    fn doctor_takes_every_flag_run_takes_but_input() {
+        let run = Cli::command();
+        let run = run.find_subcommand("run").unwrap();
+        let doctor = Cli::command();
+        let doctor = doctor.find_subcommand("doctor").unwrap();
+        let names = |c: &clap::Command| -> Vec<String> {
+            let mut v: Vec<String> = c
+                .get_arguments()
+                .filter(|a| !a.is_positional())
+                .map(|a| a.get_id().to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(run), names(doctor));
+        assert!(doctor.get_arguments().all(|a| !a.is_positional()));
+        let line = [
+            "checkuser",
+            "doctor",
+            "--rate",
+            "2.5",
+            "--timeout",
+            "5s",
+            "--concurrency",
+            "2",
+            "--check",
+            "email=Mail",
+            "-o",
+            "out.xlsx",
+            "--max-requests",
+            "10",
+            "--wait-lock",
+            "--deadline",
+            "8h",
+            "--summary-json",
+            "s.json",
+            "--changes",
+            "c.csv",
+        ];
+        let Command::Doctor(d) = Cli::try_parse_from(line).unwrap().command else {
+            panic!("not doctor")
+        };
+        assert_eq!(d.send.rate, 2.5);
+        assert_eq!(d.send.timeout, Duration::from_secs(5));
+        assert!(Cli::try_parse_from(["checkuser", "doctor", "leads.csv"]).is_err());
     }
 
     #[test]

@@ -174,6 +174,10 @@ pub enum Local {
     Invalid { key: String, reason: String },
     /// The cell was empty.
     Skipped,
+    /// Passed the rules but is not sent, because its row cannot be written in full (a row
+    /// wider than a workbook holds): `result=error` with the reason, and no request spent on
+    /// an answer the output could not show.
+    Unsent { key: String, reason: String },
 }
 
 /// Everything the result columns of one check show.
@@ -247,6 +251,12 @@ impl Outcome {
                 ..Outcome::new(key, ResultKind::Invalid, Source::Local)
             },
             Local::Skipped => Outcome::new("", ResultKind::Skipped, Source::None),
+            Local::Unsent { key, reason } => Outcome {
+                error_code: Some("LOCAL".into()),
+                error_msg: Some(reason),
+                checked_at: Some(now),
+                ..Outcome::new(key, ResultKind::Error, Source::Local)
+            },
         }
     }
 }

@@ -250,3 +250,106 @@ fn an_output_folder_that_cannot_be_written_is_a_clear_error() {
         stderr(&out)
     );
 }
+
+/// Seven ordinary rows, then one with `extra` stray cells far to the right, then one more.
+fn list_with_a_wide_row(extra: usize) -> (Vec<String>, String) {
+    let keys = emails(9);
+    let mut text = String::from("searchType,searchKey\n");
+    for (i, k) in keys.iter().enumerate() {
+        text.push_str(&format!("email,{k}"));
+        if i == 7 {
+            text.push_str(&",x".repeat(extra));
+        }
+        text.push('\n');
+    }
+    (keys, text)
+}
+
+/// The `result` and `error_msg` of each row of a workbook's Results sheet, and its widest row.
+fn workbook_results(path: &Path) -> (Vec<(String, String)>, usize) {
+    use calamine::{Reader, Xlsx};
+    let mut wb: Xlsx<_> = calamine::open_workbook(path).unwrap();
+    let sheet = wb.worksheet_range("Results").unwrap();
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    let at = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+    let (result, msg) = (at("result"), at("error_msg"));
+    let found = rows[1..]
+        .iter()
+        .map(|r| (r[result].clone(), r[msg].clone()))
+        .collect();
+    (found, sheet.width())
+}
+
+/// A file is read before anything is sent: a row too wide for the workbook output refuses the
+/// run before its first request.
+#[test]
+fn a_file_with_a_row_too_wide_for_a_workbook_is_refused_before_any_request() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let (_, text) = list_with_a_wide_row(17_000);
+    let input = fx.file("in.csv", text);
+    let xlsx = fx.path("x.xlsx");
+    let out = sim.run_expect(&fx, &input, &["-o", xlsx.to_str().unwrap()], 2);
+    assert!(
+        stderr(&out).contains("a workbook holds at most"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sim.requests(), 0, "nothing bought before the refusal");
+}
+
+/// A pipe cannot be read ahead: its rows are measured as they arrive. The row too wide for the
+/// workbook is not sent and says why; every other answer bought is in the output, and every
+/// row read is written.
+#[test]
+fn a_piped_row_too_wide_for_a_workbook_is_not_sent_and_nothing_bought_is_lost() {
+    use std::io::Write;
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let (keys, text) = list_with_a_wide_row(17_000);
+    let out = fx.path("x.xlsx");
+    let args = ["-o", out.to_str().unwrap(), "--rate", "100"];
+    let mut cmd = sim.run_cmd(&fx, Path::new("-"), &args);
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(text.as_bytes()).unwrap();
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("row 8") && err.contains("not sent"), "{err}");
+    let (rows, width) = workbook_results(&out);
+    assert_eq!(
+        rows.len(),
+        keys.len(),
+        "every row read is written: {rows:?}"
+    );
+    assert_eq!(width, 16_384, "the wide row is cut at the last column");
+    for (i, ((result, msg), key)) in rows.iter().zip(&keys).enumerate() {
+        if i == 7 {
+            assert_eq!(result, "error");
+            assert!(msg.contains("not sent") && msg.contains("CSV"), "{msg}");
+        } else {
+            let truth = checkuser::sandbox::truth("email", key).result();
+            assert_eq!(result, truth.as_str(), "{key}");
+        }
+    }
+    assert_eq!(
+        sim.requests(),
+        keys.len() - 1,
+        "the wide row's check was not sent"
+    );
+    assert_eq!(sim.sandbox.stats.requests_for(&keys[7]), 0);
+    let s = fx.summary();
+    assert_eq!(
+        (s["rows"].as_u64(), s["error"].as_u64()),
+        (Some(9), Some(1))
+    );
+}

@@ -452,3 +452,99 @@ fn counts_of_one_are_singular() {
         "{text}"
     );
 }
+
+/// Every file in a folder (and below it) with its size and modification time.
+fn listing(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
+    let mut all = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let m = e.metadata().unwrap();
+        if m.is_dir() {
+            all.extend(listing(&e.path()));
+        } else {
+            all.push((e.path(), m.len(), m.modified().unwrap()));
+        }
+    }
+    all.sort();
+    all
+}
+
+/// A `run` command line becomes a `doctor` one by changing the word and dropping INPUT. Without
+/// credentials doctor still checks the store (and says that the credentials are missing, on a
+/// line of its own), and it leaves every file as it found it: no journal, no lock, no schema.
+#[test]
+fn doctor_takes_a_run_line_checks_the_store_without_credentials_and_changes_nothing() {
+    let sim = Sim::start(no_faults());
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(3)));
+    sim.run_expect(&fx, &input, &[], 0);
+    let state = fx.state();
+    let flags = [
+        "--endpoint",
+        &sim.sandbox.endpoint(),
+        "--partner-id",
+        &sim.sandbox.identity.partner_id,
+        "--state",
+        state.to_str().unwrap(),
+        "--rate",
+        "2.5",
+        "--timeout",
+        "5s",
+        "--concurrency",
+        "2",
+        "--max-attempts",
+        "3",
+        "--max-age",
+        "1h",
+        "--wait-lock",
+        "--deadline",
+        "8h",
+        "--check",
+        "email=searchKey",
+        "-o",
+        "out.xlsx",
+        "--summary-json",
+        "s.json",
+        "--changes",
+        "changes.csv",
+    ];
+    let before = listing(fx.dir.path());
+    let out = bin(fx.dir.path())
+        .current_dir(fx.dir.path())
+        .arg("doctor")
+        .args(flags)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    let line = |level: &str, what: &str| {
+        text.lines()
+            .any(|l| l.starts_with(level) && l.contains(what))
+    };
+    assert!(line("FAIL", "credentials"), "{text}");
+    assert!(
+        line("ok", "state store") && text.contains("schema 2"),
+        "{text}"
+    );
+    assert!(line("ok", "run lock"), "{text}");
+    assert!(line("ok", "endpoint"), "{text}");
+    assert_eq!(
+        listing(fx.dir.path()),
+        before,
+        "doctor changed files: {text}"
+    );
+    // A store not made yet stays unmade, its folder too.
+    let new = fx.path("new/state.sqlite");
+    let out = bin(fx.dir.path())
+        .args(["doctor", "--endpoint", &sim.sandbox.endpoint(), "--state"])
+        .arg(&new)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(line_of(&text, "state store").contains("none yet"), "{text}");
+    assert!(!fx.path("new").exists(), "{text}");
+    assert_eq!(sim.requests(), 3, "doctor sends no check");
+}
+
+fn line_of<'a>(text: &'a str, what: &str) -> &'a str {
+    text.lines().find(|l| l.contains(what)).unwrap_or("")
+}

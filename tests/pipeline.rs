@@ -412,15 +412,8 @@ fn rows_from_a_pipe_left_open_are_checked_and_sigterm_ends_the_run() {
     stdin.flush().unwrap();
     // Three checks at 5/s take well under a second once sent.
     std::thread::sleep(Duration::from_secs(3));
-    signal(&child, libc::SIGTERM);
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("SIGTERM was not honoured while standard input stayed open");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let what = "SIGTERM while standard input stayed open";
+    signal_and_wait(&mut child, libc::SIGTERM, Duration::from_secs(20), what);
     drop(stdin);
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
@@ -431,4 +424,77 @@ fn rows_from_a_pipe_left_open_are_checked_and_sigterm_ends_the_run() {
         results.iter().all(|r| r == "free" || r == "taken"),
         "the rows read were answered before the pipe ended: {results:?}"
     );
+}
+
+/// A pipe left open with nothing written yet (a feed that has not started): SIGTERM and Ctrl-C
+/// end the run at once with 130 and the summary, and an earlier output at its path is left as
+/// it was (no row was read, so there is nothing to replace it with).
+#[test]
+fn a_stop_before_a_piped_first_line_ends_the_run_at_once() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let fx = Fixture::new();
+        let out = fx.file("out.csv", "an earlier output\n");
+        let mut child = bin(fx.dir.path())
+            .args(["run", "-", "--sandbox", "--progress", "never", "-o"])
+            .arg(&out)
+            .arg("--summary-json")
+            .arg(fx.path("summary.json"))
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        let what = "a stop before standard input's first line";
+        let took = signal_and_wait(&mut child, sig, Duration::from_secs(15), what);
+        drop(stdin);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+        assert!(took < Duration::from_secs(5), "{took:?} to end");
+        let s = fx.summary();
+        assert_eq!(s["stopped_reason"], "interrupted", "{s}");
+        assert_eq!(s["exit_code"], 130);
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "an earlier output\n"
+        );
+    }
+}
+
+/// A state database that accepts connections and never answers: a stop while the run reaches
+/// it ends the run at once (130), instead of after the connection's time limit (exit 2).
+#[test]
+fn a_stop_while_the_state_database_does_not_answer_ends_the_run_at_once() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let fx = Fixture::new();
+    let input = fx.file("in.csv", email_csv(&emails(2)));
+    let mut cmd = bin(fx.dir.path());
+    cmd.env("PGPASSWORD", "unused")
+        .args([
+            "run",
+            input.to_str().unwrap(),
+            "--sandbox",
+            "--progress",
+            "never",
+        ])
+        .args([
+            "--state",
+            &format!("postgres://team@127.0.0.1:{port}/checkuser"),
+        ])
+        .arg("--summary-json")
+        .arg(fx.path("summary.json"));
+    let started = std::time::Instant::now();
+    let o = signalled(cmd, Duration::from_millis(1500), libc::SIGTERM);
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(took < Duration::from_secs(4), "{took:?} to end");
+    assert_eq!(fx.summary()["stopped_reason"], "interrupted");
+    assert!(!fx.path("in.checked.csv").exists(), "nothing was read");
 }

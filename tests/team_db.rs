@@ -142,6 +142,46 @@ fn doctor_on_an_empty_database_creates_nothing() {
     assert_eq!(tables(&url), 0, "doctor created tables: {text}");
 }
 
+/// Without credentials doctor still checks the database (reachable, schema, quota, clock), says
+/// separately that the credentials are missing, and leaves an empty database empty.
+#[test]
+fn doctor_without_credentials_still_checks_the_database() {
+    let Some(db) = pg::Cluster::start() else {
+        return;
+    };
+    let url = db.database();
+    let fx = Fixture::new();
+    let o = bin(fx.dir.path())
+        .current_dir(fx.dir.path())
+        .args([
+            "doctor",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--partner-id",
+            "p1",
+        ])
+        .args(["--state", &url, "--rate", "2", "--timeout", "5s"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}{}", stderr(&o));
+    let line = |level: &str, what: &str| {
+        text.lines()
+            .any(|l| l.starts_with(level) && l.contains(what))
+    };
+    assert!(line("FAIL", "credentials"), "{text}");
+    assert!(line("ok", "state database"), "{text}");
+    assert!(
+        line("ok", "schema") && text.contains("not set up yet"),
+        "{text}"
+    );
+    assert!(
+        line("ok", "quota") && line("ok", "database clock"),
+        "{text}"
+    );
+    assert_eq!(tables(&url), 0, "doctor created tables: {text}");
+}
+
 #[test]
 fn a_role_that_may_read_and_write_but_not_create_runs_on_an_up_to_date_schema() {
     let Some(db) = pg::Cluster::start() else {

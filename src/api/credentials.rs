@@ -87,22 +87,25 @@ pub fn load(
     sendable(find(token_file, env, home)?)
 }
 
-/// The account the credentials name (their domain id), for what sends nothing (`plan`): found
-/// as `run` finds it, but credentials that are missing or unusable are no error, since no
-/// secret is needed.
-pub fn domain_id(
+/// The credentials looked up once, for everything a command resolves: ready to send (or why
+/// not), and the account they name (their domain id, else `HUAWEICLOUD_SDK_DOMAIN_ID`), known
+/// even when they are missing or unusable: `plan` and `doctor` need no secret to know it.
+pub fn found(
     token_file: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
     home: Option<&Path>,
-) -> Option<String> {
-    find(token_file, env, home)
+) -> (Result<Credentials>, Option<String>) {
+    let found = find(token_file, env, home);
+    let domain = found
+        .as_ref()
         .ok()
-        .and_then(|c| c.domain_id)
+        .and_then(|c| c.domain_id.clone())
         .or_else(|| {
             env("HUAWEICLOUD_SDK_DOMAIN_ID")
                 .map(|d| d.trim().to_string())
                 .filter(|d| !d.is_empty())
-        })
+        });
+    (found.and_then(sendable), domain)
 }
 
 /// Every credential travels in an HTTP header (the SK in the signature made with it): a line

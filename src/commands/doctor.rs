@@ -1,7 +1,9 @@
-//! `checkuser doctor`: checks the set-up without spending a check request — credentials (and
-//! where they come from, masked), the credentials file's permissions, the partner id, that the
-//! endpoint answers (DNS, TCP, TLS), the clock against the endpoint's `Date`, and the state
-//! store and its lock. One line per check with what to do; exit 0, or 1 if any check failed.
+//! `checkuser doctor`: checks the set-up without spending a check request and without changing
+//! anything — credentials (and where they come from, masked), the credentials file's
+//! permissions, the partner id, that the endpoint answers (DNS, TCP, TLS), the clock against
+//! the endpoint's `Date`, the state store and its lock (with or without credentials), and the
+//! outputs a run would write. Every part comes from the one resolution `run` and `plan` use
+//! ([`crate::config::target`]). One line per check with what to do; exit 0, or 1 if any failed.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -9,10 +11,11 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::model::ExitCode;
 use anyhow::Result;
 
-use crate::api::credentials::{self, mask_ak, Auth};
+use crate::api::credentials::{self, mask_ak, Auth, Credentials};
+use crate::config::target::{Remote, Resolved};
 use crate::config::tools::DoctorConfig;
 use crate::sandbox::{Identity, Sandbox};
-use crate::store::{self, RunLock};
+use crate::store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Level {
@@ -40,112 +43,104 @@ impl Report {
 /// Runs every check and returns the exit code.
 pub async fn doctor(cfg: &DoctorConfig) -> Result<ExitCode> {
     let mut r = Report { failed: false };
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let sandbox = match &cfg.sandbox {
-        Some(faults) => Some(Sandbox::start(Identity::builtin(), faults.clone(), 0).await?),
-        None => None,
-    };
-    let creds = match &sandbox {
-        Some(sb) => Some(sb.identity.credentials()),
-        None => match credentials::load(
-            cfg.token_file.as_deref(),
-            &|k| std::env::var(k).ok(),
-            home.as_deref(),
-        ) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                r.line(Level::Fail, "credentials", format!("{e:#}"));
-                None
-            }
-        },
-    };
-    if let Some(c) = &creds {
-        let what = match &c.auth {
-            Auth::AkSk {
-                ak, security_token, ..
-            } => format!(
-                "AK {}{} from {}",
-                mask_ak(ak),
-                if security_token.is_some() {
-                    " with a security token"
-                } else {
-                    ""
-                },
-                c.source
-            ),
-            Auth::Token(_) => format!("IAM token from {}", c.source),
-        };
-        r.line(Level::Ok, "credentials", what);
+    if let Some(e) = &cfg.flags {
+        r.line(Level::Fail, "flags", e);
     }
-    if sandbox.is_none() {
-        file_permissions(&mut r, home.as_deref());
-    }
-    let partner = match &sandbox {
-        Some(s) => Some(s.identity.partner_id.clone()),
-        None => credentials::partner_id(cfg.partner_id.as_deref(), creds.as_ref()),
-    };
-    match credentials::account(partner.clone(), cfg.api) {
-        Ok(p) => r.line(Level::Ok, "partner id", p),
-        Err(e) => r.line(Level::Fail, "partner id", format!("{e:#}")),
-    }
-    let url = match &sandbox {
-        Some(sb) => reqwest::Url::parse(&sb.endpoint()).map_err(|e| e.to_string()),
-        None => cfg.endpoint.clone(),
-    };
-    let roots = match &cfg.ca_certs {
+    let res = &cfg.resolution;
+    let roots = match &res.ca_certs {
         Ok(certs) => certs.as_slice(),
         Err(e) => {
-            r.line(Level::Fail, "ca cert", e);
+            r.line(Level::Fail, "ca cert", format!("{e:#}"));
             &[]
         }
     };
-    match &url {
-        Ok(u) => {
-            match crate::api::proxy::choose(u, &|k| std::env::var(k).ok(), cfg.insecure_http) {
-                Ok(proxy) => {
-                    let how = match &proxy {
-                        Some(p) => format!("{} (from {})", p.shown(), p.from),
-                        None => "none (direct)".into(),
-                    };
-                    r.line(Level::Ok, "proxy", how);
-                    endpoint_and_clock(&mut r, u, roots, proxy.as_ref()).await
-                }
-                Err(e) => r.line(Level::Fail, "proxy", format!("{e:#}")),
-            }
+    match &res.target {
+        Resolved::Sandbox(faults) => {
+            let sandbox = Sandbox::start(Identity::builtin(), faults.clone(), 0).await?;
+            simulator(&mut r, &sandbox).await;
         }
-        Err(e) => r.line(Level::Fail, "endpoint", e),
+        Resolved::Remote(remote) => endpoint(&mut r, remote, roots).await,
     }
-    match (&cfg.state, url, creds) {
-        (Some(state), Ok(url), Some(_)) => {
-            let scope = match &sandbox {
-                Some(_) => Ok(super::run::sandbox_scope(cfg.api)),
-                None => crate::store::Scope::for_endpoint(
-                    &url,
-                    partner.as_deref().unwrap_or(""),
-                    cfg.api,
-                ),
-            };
-            match scope {
-                Ok(scope) => state_store(&mut r, state, &scope),
-                Err(e) => r.line(Level::Fail, "state store", format!("{e:#}")),
-            }
-        }
-        (None, _, _) => r.line(
-            Level::Fail,
-            "state store",
-            "no place for it: set HOME or pass --state",
-        ),
-        _ => r.line(
-            Level::Warn,
-            "state store",
-            "not checked (needs credentials and a valid endpoint)",
-        ),
+    match &res.state {
+        Ok(state) => state_store(&mut r, state, res.scope().ok().as_ref()),
+        Err(e) => r.line(Level::Fail, "state store", format!("{e:#}")),
+    }
+    match &cfg.outputs {
+        Some((named, Ok(()))) => r.line(Level::Ok, "outputs", format!("{named}: can be written")),
+        Some((_, Err(e))) => r.line(Level::Fail, "outputs", e),
+        None => {}
     }
     Ok(if r.failed {
         ExitCode::Unfinished
     } else {
         ExitCode::Ok
     })
+}
+
+/// The built-in simulator: its own credentials and account, on this machine.
+async fn simulator(r: &mut Report, sandbox: &Sandbox) {
+    r.line(
+        Level::Ok,
+        "credentials",
+        described(&sandbox.identity.credentials()),
+    );
+    r.line(Level::Ok, "partner id", &sandbox.identity.partner_id);
+    match reqwest::Url::parse(&sandbox.endpoint()) {
+        Ok(url) => {
+            r.line(Level::Ok, "proxy", "none (direct)");
+            endpoint_and_clock(r, &url, &[], None).await
+        }
+        Err(e) => r.line(Level::Fail, "endpoint", e.to_string()),
+    }
+}
+
+/// An endpoint's parts as [`crate::config::target::resolve`] found them, one line each, then
+/// the endpoint itself and the clock when it can be reached.
+async fn endpoint(r: &mut Report, remote: &Remote, roots: &[reqwest::Certificate]) {
+    match &remote.credentials {
+        Ok(c) => r.line(Level::Ok, "credentials", described(c)),
+        Err(e) => r.line(Level::Fail, "credentials", format!("{e:#}")),
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    file_permissions(r, home.as_deref());
+    match &remote.account {
+        Ok(p) => r.line(Level::Ok, "partner id", p),
+        Err(e) => r.line(Level::Fail, "partner id", format!("{e:#}")),
+    }
+    let url = match &remote.endpoint {
+        Ok(u) => u,
+        Err(e) => return r.line(Level::Fail, "endpoint", format!("{e:#}")),
+    };
+    match &remote.proxy {
+        Ok(proxy) => {
+            let how = match proxy {
+                Some(p) => format!("{} (from {})", p.shown(), p.from),
+                None => "none (direct)".into(),
+            };
+            r.line(Level::Ok, "proxy", how);
+            endpoint_and_clock(r, url, roots, proxy.as_ref()).await
+        }
+        Err(e) => r.line(Level::Fail, "proxy", format!("{e:#}")),
+    }
+}
+
+/// Credentials as a person recognises them: the AK masked, or a token, and where from.
+fn described(c: &Credentials) -> String {
+    match &c.auth {
+        Auth::AkSk {
+            ak, security_token, ..
+        } => format!(
+            "AK {}{} from {}",
+            mask_ak(ak),
+            if security_token.is_some() {
+                " with a security token"
+            } else {
+                ""
+            },
+            c.source
+        ),
+        Auth::Token(_) => format!("IAM token from {}", c.source),
+    }
 }
 
 fn file_permissions(r: &mut Report, home: Option<&Path>) {
@@ -239,35 +234,82 @@ fn clock(r: &mut Report, server: Option<SystemTime>) {
     }
 }
 
-fn state_store(r: &mut Report, location: &store::Location, scope: &crate::store::Scope) {
+/// The state store, read only: a file's schema and the run lock of the scope, or the team's
+/// database. `scope` is `None` when the account is not known (no partner id): the store is
+/// checked all the same, and the parts that belong to a scope say why they were not.
+fn state_store(r: &mut Report, location: &store::Location, scope: Option<&store::Scope>) {
     let path = match location {
         store::Location::File(path) => path,
         store::Location::Postgres(target) => return team_database(r, target, scope),
     };
     // Doctor changes nothing: a store and its lock file not there yet are the first run's
-    // to make.
-    if path.exists() {
-        match store::open_admin(location) {
-            Ok(_) => r.line(Level::Ok, "state store", path.display().to_string()),
-            Err(e) => return r.line(Level::Fail, "state store", format!("{e:#}")),
-        }
-    } else {
+    // to make, and one there is read, never migrated.
+    if !path.exists() {
         new_store(r, path);
+    } else if !file_schema(r, path) {
+        return;
     }
-    let free = format!("free for {} / {}", scope.host, scope.partner);
-    if !store::lock::path(path, scope).exists() {
-        return r.line(Level::Ok, "run lock", free);
+    match scope {
+        Some(scope) => run_lock(r, path, scope),
+        None => r.line(Level::Warn, "run lock", NO_SCOPE),
     }
-    match RunLock::acquire(path, scope, false) {
-        Ok(_) => r.line(Level::Ok, "run lock", free),
-        Err(e @ store::LockError::Held { .. }) => r.line(Level::Warn, "run lock", e.to_string()),
+}
+
+/// A file store's schema, read only; false when the file cannot be read as a store.
+fn file_schema(r: &mut Report, path: &Path) -> bool {
+    match store::sqlite::schema_version(path) {
+        Ok((have, want)) if have > want => r.line(
+            Level::Fail,
+            "state store",
+            format!(
+                "{}: schema {have}, set up by a newer checkuser (this one knows {want}): \
+                 upgrade checkuser on this machine",
+                path.display()
+            ),
+        ),
+        Ok((have, want)) => r.line(
+            Level::Ok,
+            "state store",
+            format!(
+                "{} (schema {have}; this checkuser knows {want})",
+                path.display()
+            ),
+        ),
+        Err(e) => {
+            r.line(Level::Fail, "state store", format!("{e:#}"));
+            return false;
+        }
+    }
+    true
+}
+
+/// The scope's run lock, looked at without being taken.
+fn run_lock(r: &mut Report, path: &Path, scope: &store::Scope) {
+    match store::lock::holder_of(path, scope) {
+        Ok(None) => r.line(
+            Level::Ok,
+            "run lock",
+            format!("free for {} / {}", scope.host, scope.partner),
+        ),
+        Ok(Some(pid)) => {
+            let held = store::LockError::Held {
+                pid,
+                host: scope.host.clone(),
+                partner: scope.partner.clone(),
+            };
+            r.line(Level::Warn, "run lock", held.to_string())
+        }
         Err(e) => r.line(Level::Fail, "run lock", format!("{e:#}")),
     }
 }
 
+/// Why the parts of the store that belong to a scope were not checked.
+const NO_SCOPE: &str = "not checked: no partner id, so no scope of the store is known (see the \
+                        partner id line)";
+
 /// Team mode: the database reachable (TLS as asked), its schema, the scope's quota row and
 /// runs, and the clock against the database's (the shared bucket runs on the database's clock).
-fn team_database(r: &mut Report, target: &store::postgres::Target, scope: &store::Scope) {
+fn team_database(r: &mut Report, target: &store::postgres::Target, scope: Option<&store::Scope>) {
     use store::postgres;
     // Read only: a database no run has set up yet stays empty.
     let (have, want) = match postgres::schema::schema_version(target) {
@@ -310,6 +352,16 @@ fn team_database(r: &mut Report, target: &store::postgres::Target, scope: &store
             format!("version {h} (this checkuser knows {want})"),
         ),
     }
+    match scope {
+        Some(scope) => quota(r, target, scope, have),
+        None => r.line(Level::Warn, "quota", NO_SCOPE),
+    }
+    database_clock(r, target);
+}
+
+/// The scope's quota row and active runs (none before the schema is set up).
+fn quota(r: &mut Report, target: &store::postgres::Target, scope: &store::Scope, have: i32) {
+    use store::postgres;
     let status = if have == 0 {
         Ok((0, None))
     } else {
@@ -333,7 +385,11 @@ fn team_database(r: &mut Report, target: &store::postgres::Target, scope: &store
         ),
         Err(e) => r.line(Level::Fail, "quota", format!("{e:#}")),
     }
-    match postgres::clock_skew(target) {
+}
+
+/// The database's clock against this machine's: the shared bucket runs on the database's.
+fn database_clock(r: &mut Report, target: &store::postgres::Target) {
+    match store::postgres::clock_skew(target) {
         Ok(skew) if skew.abs() < 2.0 => r.line(
             Level::Ok,
             "database clock",

@@ -15,8 +15,7 @@ use crate::input::sniff::TextEncoding;
 use crate::input::{Input, InputOptions, Layout, RecordReader};
 use crate::output::{ChangeFeed, Format, Sink, SinkOptions, Summary};
 
-/// The most columns a worksheet holds (Excel's limit, XFD).
-const WORKBOOK_COLUMNS: usize = 16_384;
+use crate::output::xlsx::EXCEL_MAX_COLUMNS;
 
 /// Opens and sniffs the input and resolves its columns (no output is touched).
 pub fn open_input(cfg: &JobConfig) -> Result<Input> {
@@ -220,18 +219,11 @@ fn check_width(
     changes: Option<&Path>,
 ) -> Result<()> {
     let width = input.layout.output_header().len() + widest.saturating_sub(input.layout.width);
-    let workbooks = [
-        ("the output", cfg.format == Format::Xlsx),
-        (
-            "--changes",
-            changes.is_some_and(|p| Format::of_path(p) == Format::Xlsx),
-        ),
-    ];
-    for (what, _) in workbooks.iter().filter(|(_, xlsx)| *xlsx) {
-        if width > WORKBOOK_COLUMNS {
+    if let Some(what) = workbooks(cfg, changes).first() {
+        if width > EXCEL_MAX_COLUMNS {
             anyhow::bail!(
                 "{what} would have {width} columns, and a workbook holds at most \
-                 {WORKBOOK_COLUMNS}: write a CSV instead (-o NAME.csv{})",
+                 {EXCEL_MAX_COLUMNS}: write a CSV instead (-o NAME.csv{})",
                 if widest > input.layout.width {
                     ", or remove the stray cells far to the right of some rows"
                 } else {
@@ -241,6 +233,25 @@ fn check_width(
         }
     }
     Ok(())
+}
+
+/// The outputs that are workbooks, as messages name them.
+fn workbooks(cfg: &JobConfig, changes: Option<&Path>) -> Vec<&'static str> {
+    let changes_xlsx = changes.is_some_and(|p| Format::of_path(p) == Format::Xlsx);
+    [
+        ("the output", cfg.format == Format::Xlsx),
+        ("--changes", changes_xlsx),
+    ]
+    .into_iter()
+    .filter_map(|(what, xlsx)| xlsx.then_some(what))
+    .collect()
+}
+
+/// The most fields a row may have for every workbook output to hold it whole, with the result
+/// columns; `None` when no output is a workbook (a CSV row has no width limit).
+fn row_limit(cfg: &JobConfig, input: &Input, changes: Option<&Path>) -> Option<usize> {
+    let results = input.layout.output_header().len() - input.layout.width;
+    (!workbooks(cfg, changes).is_empty()).then(|| EXCEL_MAX_COLUMNS.saturating_sub(results))
 }
 
 /// The output for an input; `changes_sheet` gives a workbook output a `Changes` sheet.
@@ -365,6 +376,10 @@ impl crate::engine::Source for JobSource {
             crate::output::xlsx::check_spool(Some(c))?;
         }
         Ok(())
+    }
+
+    fn row_limit(&self, input: &Input) -> Option<usize> {
+        row_limit(&self.job, input, self.changes.as_deref())
     }
 
     fn outputs(&self, input: &Input) -> Result<(Sink, ChangeFeed)> {

@@ -17,7 +17,7 @@ pub mod validate;
 
 use crate::cli::{Cli, Command};
 use crate::config::tools::{DoctorConfig, StateConfig};
-use crate::config::{JobConfig, RunConfig};
+use crate::config::{JobConfig, PlanConfig, RunConfig};
 pub use crate::model::ExitCode;
 use report::{plain, Reports};
 
@@ -42,7 +42,7 @@ pub fn execute(cli: &Cli) -> ExitCode {
             }))
         }
         Command::Run(a) => {
-            let reports = Reports::new("run", &a.input, a.changes.as_deref(), quiet);
+            let reports = Reports::new("run", &a.input, a.send.changes.as_deref(), quiet);
             let last = reports.clone();
             reports.finish(RunConfig::from_args(a, &cli.log).and_then(|cfg| {
                 runtime()?.block_on(async {
@@ -52,7 +52,7 @@ pub fn execute(cli: &Cli) -> ExitCode {
             }))
         }
         Command::Plan(a) => Reports::new("plan", &a.input, None, quiet)
-            .finish(RunConfig::for_plan(a, &cli.log).and_then(|cfg| plan::plan(&cfg))),
+            .finish(PlanConfig::from_args(a, &cli.log).and_then(|cfg| plan::plan(&cfg))),
         Command::Sandbox(a) => plain(runtime().and_then(|rt| rt.block_on(sandbox::run(a)))),
         Command::State(a) => plain(StateConfig::from_args(a).and_then(|c| state::run(&c))),
         Command::Doctor(a) => plain(

@@ -6,12 +6,12 @@
 use anyhow::{bail, Result};
 use chrono::Utc;
 
-use crate::config::RunConfig;
+use crate::config::PlanConfig;
 use crate::model::ResultKind;
 use crate::output::Summary;
 
 /// Plans and returns the summary (`plan` figures filled in).
-pub fn plan(cfg: &RunConfig) -> Result<Summary> {
+pub fn plan(cfg: &PlanConfig) -> Result<Summary> {
     let started = std::time::Instant::now();
     let job = &cfg.job;
     super::job::check_input(job)?;
@@ -24,23 +24,28 @@ pub fn plan(cfg: &RunConfig) -> Result<Summary> {
     let input = snapshot.read(job)?;
     let mut summary = Summary {
         output: "-".into(),
-        simulated: matches!(cfg.target, crate::config::Target::Sandbox(_)),
+        simulated: cfg.simulated,
         ..super::job::summary(job, "plan", &input)
     };
     let store = crate::store::shared(crate::store::open(
         &cfg.state,
-        super::run::scope_of(cfg)?,
+        cfg.scope.clone(),
         cfg.reuse,
     )?);
     let never = tokio_util::sync::CancellationToken::new();
     let now = crate::store::lock(&store).now();
     let plan = crate::engine::plan::collect(input, &store, now, &never)?;
     let f = plan.figures;
-    let seconds_left = cfg
+    let budget = cfg.budget;
+    let seconds_left = budget
         .deadline
         .map(|d| (d - Utc::now()).num_milliseconds() as f64 / 1000.0);
-    let sent =
-        crate::engine::plan::fits(f.requests_needed, cfg.rate, seconds_left, cfg.max_requests);
+    let sent = crate::engine::plan::fits(
+        f.requests_needed,
+        budget.rate,
+        seconds_left,
+        budget.max_requests,
+    );
     summary.counts = f.counts;
     summary.counts.cache_hits = f.fresh;
     summary
@@ -52,12 +57,12 @@ pub fn plan(cfg: &RunConfig) -> Result<Summary> {
         never_asked: f.never_asked,
         stale: f.stale,
         requests_needed: f.requests_needed,
-        seconds_needed: f.requests_needed as f64 / cfg.rate,
+        seconds_needed: f.requests_needed as f64 / budget.rate,
         would_send: sent,
         would_leave_pending: f.requests_needed - sent,
-        rate: cfg.rate,
-        deadline: cfg.deadline.map(crate::model::rfc3339),
-        max_requests: cfg.max_requests,
+        rate: budget.rate,
+        deadline: budget.deadline.map(crate::model::rfc3339),
+        max_requests: budget.max_requests,
     });
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     summary.exit_code = crate::model::ExitCode::Ok.code();

@@ -28,11 +28,12 @@ impl Reports {
     /// `changes` is `run`'s `--changes`, if any.
     pub fn new(
         command: &'static str,
-        a: &InputArgs,
+        args: &InputArgs,
         changes: Option<&std::path::Path>,
         quiet: bool,
     ) -> Reports {
-        let input = (a.input.as_os_str() != "-").then_some(a.input.as_path());
+        let a = &args.list;
+        let input = (args.input.as_os_str() != "-").then_some(args.input.as_path());
         // The output as the flags name it, or both names the default could take.
         let outputs: Vec<PathBuf> = match (&a.output, input) {
             (Some(o), _) => vec![o.clone()],
@@ -57,7 +58,7 @@ impl Reports {
         Reports {
             safe,
             command,
-            input: a.input.display().to_string(),
+            input: args.input.display().to_string(),
             summary_json: a.summary_json.clone(),
             metrics_file: a.metrics_file.clone(),
             quiet,

@@ -11,35 +11,35 @@ use tokio_util::sync::CancellationToken;
 use super::job::JobSource;
 use crate::api::client::{Client, ClientConfig};
 use crate::config::{RunConfig, Target};
-use crate::engine::{retry::Policy, EngineConfig};
+use crate::engine::{retry::Policy, EngineConfig, StoppedBeforeInput};
 use crate::output::Summary;
 use crate::sandbox::{Identity, Sandbox};
-use crate::store::{LockError, RunLock, Scope};
+use crate::store::{LockError, RunLock};
 
 /// Runs the job; `stop` cancelled means "stop sending and finish" (Ctrl-C, SIGTERM, SIGHUP).
 /// The run then exits 130 with a complete output.
 pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     let started = Instant::now();
     super::job::check_input(&cfg.job)?;
-    let (sandbox, client_cfg, scope) = target(&cfg).await?;
+    let (sandbox, client_cfg) = target(&cfg).await?;
     // One run per scope on a file; runs sharing a database share its quota instead.
     let _lock = match cfg.state.file() {
         Some(file) => {
-            let (file, lock_scope, wait) = (file.to_path_buf(), scope.clone(), cfg.wait_lock);
+            let (file, lock_scope, wait) = (file.to_path_buf(), cfg.scope.clone(), cfg.wait_lock);
             let waiting = stop.clone();
             let held = tokio::task::spawn_blocking(move || {
                 RunLock::acquire_until(&file, &lock_scope, wait, || waiting.is_cancelled())
             });
             match held.await? {
-                Err(LockError::Interrupted) => return Ok(interrupted_waiting(&cfg)),
+                Err(LockError::Interrupted) => return Ok(interrupted(&cfg, WAITING_FOR_LOCK)),
                 held => Some(held?),
             }
         }
         None => None,
     };
-    let (location, reuse) = (cfg.state.clone(), cfg.reuse);
-    let store =
-        tokio::task::spawn_blocking(move || crate::store::open(&location, scope, reuse)).await??;
+    let Some(store) = open_store(&cfg, &stop).await? else {
+        return Ok(interrupted(&cfg, OPENING_STORE));
+    };
     let store = crate::store::shared(store);
     let checker = Arc::new(Client::new(client_cfg)?);
     let source = Arc::new(JobSource::new(
@@ -47,14 +47,12 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
         cfg.changes.clone(),
         sandbox.is_some(),
     )?);
-    let done = crate::engine::run(
-        &engine_config(&cfg),
-        source,
-        store.clone(),
-        checker,
-        stop.clone(),
-    )
-    .await?;
+    let engine = engine_config(&cfg);
+    let done = match crate::engine::run(&engine, source, store.clone(), checker, stop.clone()).await
+    {
+        Err(e) if e.is::<StoppedBeforeInput>() => return Ok(interrupted(&cfg, &e.to_string())),
+        done => done?,
+    };
     drop(sandbox);
     let crate::engine::Done {
         sink,
@@ -82,18 +80,39 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     Ok(summary)
 }
 
-/// A run stopped (SIGTERM, Ctrl-C) while it waited for the run lock: nothing read, nothing sent,
-/// no output written; exit 130.
-fn interrupted_waiting(cfg: &RunConfig) -> Summary {
+const WAITING_FOR_LOCK: &str =
+    "interrupted while waiting for the run lock (--wait-lock): nothing was read or sent";
+
+const OPENING_STORE: &str = "interrupted while reaching the state store: nothing was read or sent";
+
+/// Opens the state store on a thread of its own, so that a stop while a database is being
+/// reached (a server that does not answer) ends the run at once: `None` then. The thread is
+/// left to finish alone; the process exits without it.
+async fn open_store(
+    cfg: &RunConfig,
+    stop: &CancellationToken,
+) -> Result<Option<crate::store::Store>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (location, scope, reuse) = (cfg.state.clone(), cfg.scope.clone(), cfg.reuse);
+    std::thread::spawn(move || {
+        let _ = tx.send(crate::store::open(&location, scope, reuse));
+    });
+    tokio::select! {
+        opened = rx => Ok(Some(opened.context("opening the state store crashed")??)),
+        _ = stop.cancelled() => Ok(None),
+    }
+}
+
+/// A run stopped (SIGTERM, Ctrl-C) before it read a row (waiting for the run lock, or for
+/// standard input's first line): nothing read, nothing sent, no output written (a previous
+/// one at its path is left as it was); exit 130.
+fn interrupted(cfg: &RunConfig, why: &str) -> Summary {
     let mut summary = Summary {
         command: "run",
         input: cfg.job.input_label(),
         output: "nothing written".into(),
         stopped_reason: Some(crate::output::summary::StopReason::Interrupted),
-        stop_message: Some(
-            "interrupted while waiting for the run lock (--wait-lock): nothing was read or sent"
-                .into(),
-        ),
+        stop_message: Some(why.into()),
         ..Summary::started()
     };
     summary.decide_exit_code();
@@ -103,22 +122,22 @@ fn interrupted_waiting(cfg: &RunConfig) -> Summary {
 /// The engine's part of the run's settings.
 pub fn engine_config(cfg: &RunConfig) -> EngineConfig {
     EngineConfig {
-        rate: cfg.rate,
+        rate: cfg.budget.rate,
         concurrency: cfg.concurrency,
         policy: Policy {
             max_attempts: cfg.max_attempts,
             backoff_base: cfg.backoff_base,
             max_throttle_wait: cfg.max_throttle_wait,
         },
-        max_requests: cfg.max_requests,
-        deadline: cfg.deadline,
+        max_requests: cfg.budget.max_requests,
+        deadline: cfg.budget.deadline,
         grace: cfg.timeout,
         display: cfg.job.display,
     }
 }
 
-/// Starts the simulator if asked, and says where requests go and how answers are keyed.
-async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope)> {
+/// Starts the simulator if asked, and says where requests go.
+async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig)> {
     match &cfg.target {
         Target::Sandbox(faults) => {
             let sandbox = Sandbox::start(Identity::builtin(), faults.clone(), 0).await?;
@@ -133,45 +152,19 @@ async fn target(cfg: &RunConfig) -> Result<(Option<Sandbox>, ClientConfig, Scope
                 // On this machine: never through a proxy.
                 proxy: None,
             };
-            let scope = sandbox_scope(cfg.api);
-            Ok((Some(sandbox), client, scope))
+            Ok((Some(sandbox), client))
         }
-        Target::Remote {
-            endpoint,
-            credentials,
-            partner_id,
-        } => {
-            let credentials = credentials
-                .as_ref()
-                .context("internal error: no credentials")?;
-            let scope = Scope::for_endpoint(endpoint, partner_id, cfg.api)?;
+        Target::Remote(r) => {
             let client = ClientConfig {
-                endpoint: endpoint.clone(),
+                endpoint: r.endpoint.clone(),
                 api: cfg.api,
-                partner_id: partner_id.clone(),
+                partner_id: r.partner_id.clone(),
                 timeout: cfg.timeout,
-                credentials: credentials.clone(),
-                ca_certs: cfg.ca_certs.clone(),
-                proxy: cfg.proxy.clone(),
+                credentials: r.credentials.clone(),
+                ca_certs: r.ca_certs.clone(),
+                proxy: r.proxy.clone(),
             };
-            Ok((None, client, scope))
+            Ok((None, client))
         }
-    }
-}
-
-/// The simulator's port changes every run, so its answers are keyed by a fixed name.
-pub fn sandbox_scope(api: crate::api::ApiVersion) -> Scope {
-    Scope::sandbox(&Identity::builtin().partner_id, api)
-}
-
-/// Where a run's answers are keyed, without starting anything (for `plan`).
-pub fn scope_of(cfg: &RunConfig) -> Result<Scope> {
-    match &cfg.target {
-        Target::Sandbox(_) => Ok(sandbox_scope(cfg.api)),
-        Target::Remote {
-            endpoint,
-            partner_id,
-            ..
-        } => Scope::for_endpoint(endpoint, partner_id, cfg.api),
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::{FaultArgs, InputArgs, LogArgs};
+use crate::cli::{FaultArgs, InputArgs, ListArgs, LogArgs, RunArgs, SendArgs};
 use crate::input::reader::DEFAULT_RECORD_CAP;
 use crate::input::sniff::encoding_from_label;
 use crate::input::{CheckSpec, InputOptions};
@@ -17,9 +17,11 @@ use crate::output::Format;
 use crate::sandbox::Faults;
 
 pub mod deadline;
+pub mod target;
 pub mod tools;
 
 pub use deadline::parse_deadline;
+pub use target::Target;
 
 /// Everything the reading and writing half of a job needs (shared by `run` and `validate`).
 #[derive(Debug, Clone)]
@@ -93,12 +95,13 @@ impl JobConfig {
     }
 
     fn named(
-        a: &InputArgs,
+        args: &InputArgs,
         log: &LogArgs,
         writes_output: bool,
         naming: Naming,
     ) -> Result<JobConfig> {
-        let stdin = a.input.as_os_str() == "-";
+        let (a, path) = (&args.list, &args.input);
+        let stdin = path.as_os_str() == "-";
         let encoding = match &a.encoding {
             Some(label) => Some(encoding_from_label(label).context("--encoding")?),
             None => None,
@@ -115,7 +118,7 @@ impl JobConfig {
             .output
             .as_deref()
             .is_some_and(|p| Format::of_path(p) == Format::Xlsx);
-        let workbook_in = !stdin && crate::input::workbook::is_workbook(&a.input);
+        let workbook_in = !stdin && crate::input::workbook::is_workbook(path);
         let format = a
             .format
             .unwrap_or(if named_xlsx || (workbook_in && a.output.is_none()) {
@@ -127,15 +130,15 @@ impl JobConfig {
             Some(p) if p.as_os_str() == "-" => None,
             Some(p) => Some(p.clone()),
             None if stdin => None,
-            None => Some(default_output(&a.input, format, naming)),
+            None => Some(default_output(path, format, naming)),
         };
         if a.output.is_none() && !stdin && writes_output {
-            shared_default_output(&a.input, format, naming)?;
+            shared_default_output(path, format, naming)?;
         }
         if output.is_none() && format == Format::Xlsx {
             bail!("a workbook cannot go to standard output: pass -o NAME.xlsx");
         }
-        let input = [("the input file", a.input.as_path())];
+        let input = [("the input file", path.as_path())];
         let outputs = [
             ("-o", output.as_deref().or(Some(Path::new("-")))),
             ("--summary-json", a.summary_json.as_deref()),
@@ -150,7 +153,7 @@ impl JobConfig {
         check_writable(&written)?;
         Ok(JobConfig {
             input: InputOptions {
-                path: (!stdin).then(|| a.input.clone()),
+                path: (!stdin).then(|| path.clone()),
                 delimiter: a.delimiter,
                 encoding,
                 record_cap: DEFAULT_RECORD_CAP,
@@ -383,38 +386,20 @@ pub fn check_writable(outputs: &[(&str, Option<&Path>)]) -> Result<()> {
     Ok(())
 }
 
-/// Where a run sends its requests.
-pub enum Target {
-    /// The built-in simulator, started in-process with these faults.
-    Sandbox(crate::sandbox::Faults),
-    /// The real API (or any endpoint the user names).
-    Remote {
-        endpoint: reqwest::Url,
-        /// `None` for `plan`, which sends nothing: the endpoint and the partner key the store.
-        credentials: Option<crate::api::credentials::Credentials>,
-        partner_id: String,
-    },
-}
-
-/// Everything `run` needs, validated.
+/// Everything `run` needs, validated. Its target always has credentials (a run without them
+/// is refused here, before anything starts).
 pub struct RunConfig {
     pub job: JobConfig,
     pub target: Target,
     pub api: crate::api::ApiVersion,
-    pub rate: f64,
+    /// How answers are keyed in the store (and the run lock named).
+    pub scope: crate::store::Scope,
+    pub budget: Budget,
     pub concurrency: usize,
     pub timeout: std::time::Duration,
     pub max_attempts: u32,
     pub backoff_base: std::time::Duration,
     pub max_throttle_wait: std::time::Duration,
-    /// `--ca-cert`: extra trusted roots.
-    pub ca_certs: Vec<reqwest::Certificate>,
-    /// The proxy requests to a remote endpoint go through (`None`: direct, or `plan`).
-    pub proxy: Option<crate::api::proxy::Choice>,
-    /// `--max-requests`: HTTP requests this run may send at most.
-    pub max_requests: Option<u64>,
-    /// `--deadline`: when sending stops.
-    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
     /// `--changes`: where the changed rows go.
     pub changes: Option<PathBuf>,
     /// `--state`: an SQLite file, or a PostgreSQL database (team mode).
@@ -425,143 +410,178 @@ pub struct RunConfig {
     pub notify: Option<crate::api::notify::Notify>,
 }
 
-impl RunConfig {
-    /// For `run`.
-    pub fn from_args(a: &crate::cli::RunArgs, log: &LogArgs) -> Result<RunConfig> {
-        RunConfig::build(a, log, true)
-    }
+/// Everything `plan` needs: what a run would read, the store and how it keys answers, and the
+/// pace and budget to size the job. No credentials: nothing is sent.
+pub struct PlanConfig {
+    pub job: JobConfig,
+    pub scope: crate::store::Scope,
+    /// `--sandbox`: the simulator's store and scope.
+    pub simulated: bool,
+    pub state: crate::store::Location,
+    pub reuse: crate::store::Reuse,
+    pub budget: Budget,
+}
 
-    /// For `plan`: the same settings, but nothing is sent (no credentials are loaded, no
-    /// certificate read) and nothing is written but the summary.
-    pub fn for_plan(a: &crate::cli::RunArgs, log: &LogArgs) -> Result<RunConfig> {
-        RunConfig::build(a, log, false)
-    }
+/// The pace and the limits a run sends under (`plan` sizes the job with them).
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// `--rate`: requests per second.
+    pub rate: f64,
+    /// `--max-requests`: HTTP requests this run may send at most.
+    pub max_requests: Option<u64>,
+    /// `--deadline`: when sending stops.
+    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
+}
 
-    /// `sends` is false for `plan`, which neither sends nor writes an output.
-    fn build(a: &crate::cli::RunArgs, log: &LogArgs, sends: bool) -> Result<RunConfig> {
-        let job = JobConfig::from_args(&a.input, log, sends)?;
+impl Budget {
+    /// `--rate`, `--max-requests` and `--deadline`, checked.
+    pub fn from_args(a: &SendArgs) -> Result<Budget> {
         let (min_rate, max_rate) = (crate::engine::pace::MIN_RATE, crate::engine::pace::MAX_RATE);
         in_range("--rate", a.rate, min_rate, max_rate)?;
-        in_range("--concurrency", a.concurrency as f64, 1.0, 1000.0)?;
-        in_range("--max-attempts", f64::from(a.max_attempts), 1.0, 100.0)?;
-        if a.timeout < Duration::from_millis(1) || a.timeout > Duration::from_secs(3600) {
-            bail!("--timeout must be between 1ms and 1h (it bounds one request)");
-        }
-        if a.backoff_base > Duration::from_secs(60) {
-            bail!("--backoff-base must be at most 60s");
+        if a.max_requests == Some(0) {
+            bail!("--max-requests must be at least 1 (use checkuser plan to send nothing)");
         }
         let deadline = match &a.deadline {
             Some(d) => Some(parse_deadline(d, chrono::Local::now()).context("--deadline")?),
             None => None,
         };
-        if a.max_requests == Some(0) {
-            bail!("--max-requests must be at least 1 (use checkuser plan to send nothing)");
-        }
-        let location = a
-            .state
-            .as_deref()
-            .map(|s| crate::store::Location::parse(s.as_os_str()))
-            .transpose()?;
-        let state_file = location.as_ref().and_then(|l| l.file());
-        let [wal, shm] = match state_file {
-            Some(s) => crate::store::location::companions(s).map(Some),
-            None => [None, None],
-        };
-        let input: Vec<(&str, &Path)> = job
-            .input
-            .path
-            .iter()
-            .map(|p| ("the input file", p.as_path()))
-            .collect();
-        crate::config::check_targets(
-            &input,
-            &[
-                ("-o", job.output.as_deref().or(Some(Path::new("-")))),
-                ("--summary-json", job.summary_json.as_deref()),
-                ("--metrics-file", a.input.metrics_file.as_deref()),
-                ("--changes", a.changes.as_deref()),
-                ("--state", state_file),
-                ("--state (its journal)", wal.as_deref()),
-                ("--state (its shared memory)", shm.as_deref()),
-            ],
-        )?;
-        check_writable(&[("--changes", a.changes.as_deref().filter(|_| sends))])?;
-        let t = &a.target;
-        let mut proxy = None;
-        let target = if t.sandbox {
-            Target::Sandbox(faults(&a.faults)?)
-        } else {
-            let endpoint = remote_endpoint(t)?;
-            let home = std::env::var_os("HOME").map(PathBuf::from);
-            let env = |k: &str| std::env::var(k).ok();
-            if sends {
-                proxy = crate::api::proxy::choose(&endpoint, &env, t.insecure_http)?;
-            }
-            let (credentials, partner_id) = if sends {
-                let c =
-                    crate::api::credentials::load(t.token_file.as_deref(), &env, home.as_deref())?;
-                let partner =
-                    crate::api::credentials::partner_id(t.partner_id.as_deref(), Some(&c));
-                (Some(c), partner)
-            } else {
-                let domain = crate::api::credentials::domain_id(
-                    t.token_file.as_deref(),
-                    &env,
-                    home.as_deref(),
-                );
-                let partner = crate::api::credentials::partner_id(t.partner_id.as_deref(), None);
-                (None, partner.or(domain))
-            };
-            let partner_id = crate::api::credentials::account(partner_id, t.api)?;
-            Target::Remote {
-                endpoint,
-                credentials,
-                partner_id,
-            }
-        };
-        let state = match location {
-            Some(l) => l,
-            None => crate::store::Location::File(state_path(None, t.sandbox).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "cannot find a place for the state store: set HOME or pass --state PATH"
-                )
-            })?),
+        Ok(Budget {
+            rate: a.rate,
+            max_requests: a.max_requests,
+            deadline,
+        })
+    }
+}
+
+/// `--concurrency`, `--max-attempts`, `--timeout` and `--backoff-base`, checked.
+pub fn check_sending(a: &SendArgs) -> Result<()> {
+    in_range("--concurrency", a.concurrency as f64, 1.0, 1000.0)?;
+    in_range("--max-attempts", f64::from(a.max_attempts), 1.0, 100.0)?;
+    if a.timeout < Duration::from_millis(1) || a.timeout > Duration::from_secs(3600) {
+        bail!("--timeout must be between 1ms and 1h (it bounds one request)");
+    }
+    if a.backoff_base > Duration::from_secs(60) {
+        bail!("--backoff-base must be at most 60s");
+    }
+    Ok(())
+}
+
+/// What `run` and `plan` check alike: the outputs are not the input, the store or each other.
+fn check_run_targets(
+    job: &JobConfig,
+    list: &ListArgs,
+    a: &SendArgs,
+    state: &crate::store::Location,
+) -> Result<()> {
+    let state_file = state.file();
+    let [wal, shm] = match state_file {
+        Some(s) => crate::store::location::companions(s).map(Some),
+        None => [None, None],
+    };
+    let input: Vec<(&str, &Path)> = job
+        .input
+        .path
+        .iter()
+        .map(|p| ("the input file", p.as_path()))
+        .collect();
+    check_targets(
+        &input,
+        &[
+            ("-o", job.output.as_deref().or(Some(Path::new("-")))),
+            ("--summary-json", job.summary_json.as_deref()),
+            ("--metrics-file", list.metrics_file.as_deref()),
+            ("--changes", a.changes.as_deref()),
+            ("--state", state_file),
+            ("--state (its journal)", wal.as_deref()),
+            ("--state (its shared memory)", shm.as_deref()),
+        ],
+    )
+}
+
+/// The environment and the home folder, as the resolution reads them.
+fn resolve_here(a: &SendArgs) -> Result<target::Resolution> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    target::resolve(a, &|k| std::env::var(k).ok(), home.as_deref())
+}
+
+/// What `run` and `plan` settle alike from run's flags: the job, the budget and the target's
+/// resolution, its state store found and the outputs checked against the input, the store and
+/// each other. `writes_output` is false for `plan`.
+fn settle(
+    a: &RunArgs,
+    log: &LogArgs,
+    writes_output: bool,
+) -> Result<(JobConfig, Budget, target::Resolution)> {
+    let job = JobConfig::from_args(&a.input, log, writes_output)?;
+    let budget = Budget::from_args(&a.send)?;
+    check_sending(&a.send)?;
+    let resolution = resolve_here(&a.send)?;
+    let state = resolution
+        .state
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    check_run_targets(&job, &a.input.list, &a.send, state)?;
+    Ok((job, budget, resolution))
+}
+
+impl RunConfig {
+    /// For `run`.
+    pub fn from_args(a: &RunArgs, log: &LogArgs) -> Result<RunConfig> {
+        let send = &a.send;
+        let (job, budget, resolution) = settle(a, log, true)?;
+        let state = resolution.state?;
+        check_writable(&[("--changes", send.changes.as_deref())])?;
+        let target = Target::for_run(resolution.target, resolution.ca_certs)?;
+        let scope = target.scope(resolution.api)?;
+        let notify = match &send.notify_url {
+            Some(url) => Some(crate::api::notify::Notify::new(
+                url,
+                send.notify_unsigned,
+                send.target.insecure_http,
+            )?),
+            None => None,
         };
         Ok(RunConfig {
             job,
             target,
-            api: t.api,
-            rate: a.rate,
-            concurrency: a.concurrency,
-            timeout: a.timeout,
-            max_attempts: a.max_attempts,
-            backoff_base: a.backoff_base,
-            max_throttle_wait: a.max_throttle_wait,
-            max_requests: a.max_requests,
-            // `plan` sends nothing: no certificate to read.
-            proxy,
-            ca_certs: match sends {
-                true => ca_certs(a.target.ca_cert.as_deref())?,
-                false => Vec::new(),
-            },
-            deadline,
-            changes: a.changes.clone(),
+            api: resolution.api,
+            scope,
+            budget,
+            concurrency: send.concurrency,
+            timeout: send.timeout,
+            max_attempts: send.max_attempts,
+            backoff_base: send.backoff_base,
+            max_throttle_wait: send.max_throttle_wait,
+            changes: send.changes.clone(),
             state,
-            reuse: crate::store::Reuse {
-                max_age: a.max_age,
-                taken_max_age: a.taken_max_age,
-                refresh: a.refresh,
-            },
-            wait_lock: a.wait_lock,
-            notify: match (&a.notify_url, sends) {
-                (Some(url), true) => Some(crate::api::notify::Notify::new(
-                    url,
-                    a.notify_unsigned,
-                    a.target.insecure_http,
-                )?),
-                _ => None,
-            },
+            reuse: reuse(send),
+            wait_lock: send.wait_lock,
+            notify,
         })
+    }
+}
+
+impl PlanConfig {
+    /// For `plan`: run's flags, but nothing is sent (no credentials are needed, no certificate
+    /// read) and nothing is written but the summary.
+    pub fn from_args(a: &RunArgs, log: &LogArgs) -> Result<PlanConfig> {
+        let (job, budget, resolution) = settle(a, log, false)?;
+        Ok(PlanConfig {
+            job,
+            scope: resolution.scope()?,
+            simulated: resolution.simulated(),
+            state: resolution.state?,
+            reuse: reuse(&a.send),
+            budget,
+        })
+    }
+}
+
+fn reuse(a: &SendArgs) -> crate::store::Reuse {
+    crate::store::Reuse {
+        max_age: a.max_age,
+        taken_max_age: a.taken_max_age,
+        refresh: a.refresh,
     }
 }
 

@@ -6,45 +6,53 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::api::ApiVersion;
 use crate::cli::{DoctorArgs, StateAction, StateArgs};
-use crate::sandbox::Faults;
 
-/// What `checkuser doctor` checks. Nothing here is refused early: a bad endpoint or
-/// certificate file becomes a FAIL line of the report, like everything else doctor finds.
+/// What `checkuser doctor` checks: the target resolved as `run` resolves it (one function,
+/// [`super::target::resolve`]), every part kept with the reason it could not be, so that each
+/// becomes a line of the report. Nothing is refused early but a bad simulator fault flag.
 pub struct DoctorConfig {
-    /// The built-in simulator, with these faults, instead of an endpoint.
-    pub sandbox: Option<Faults>,
-    /// The endpoint as `run` would accept it, or why `run` would refuse it.
-    pub endpoint: Result<reqwest::Url, String>,
-    pub token_file: Option<PathBuf>,
-    pub partner_id: Option<String>,
-    /// `--insecure-http`: a proxy may carry a plain-http endpoint's requests.
-    pub insecure_http: bool,
-    pub api: ApiVersion,
-    /// `--ca-cert` as `run` would load it, or why it cannot be.
-    pub ca_certs: Result<Vec<reqwest::Certificate>, String>,
-    /// The state store (the default path when not given); `None` when there is no home.
-    pub state: Option<crate::store::Location>,
+    pub resolution: super::target::Resolution,
+    /// Why `run` would refuse its other flags (pace, budget), if it would.
+    pub flags: Option<String>,
+    /// The outputs named (`-o`, `--summary-json`, `--metrics-file`, `--changes`) and why `run`
+    /// would refuse them, if it would; nothing when none is named.
+    pub outputs: Option<(String, Result<(), String>)>,
 }
 
 impl DoctorConfig {
     pub fn from_args(a: &DoctorArgs) -> Result<DoctorConfig> {
-        let t = &a.target;
+        let send = &a.send;
+        let flags = super::Budget::from_args(send)
+            .and_then(|_| super::check_sending(send))
+            .err()
+            .map(|e| format!("{e:#}"));
         Ok(DoctorConfig {
-            sandbox: t.sandbox.then(|| super::faults(&a.faults)).transpose()?,
-            endpoint: super::remote_endpoint(t).map_err(|e| format!("{e:#}")),
-            token_file: t.token_file.clone(),
-            partner_id: t.partner_id.clone(),
-            insecure_http: t.insecure_http,
-            api: t.api,
-            ca_certs: super::ca_certs(t.ca_cert.as_deref()).map_err(|e| format!("{e:#}")),
-            state: match &a.state {
-                Some(s) => Some(crate::store::Location::parse(s.as_os_str())?),
-                None => super::state_path(None, t.sandbox).map(crate::store::Location::File),
-            },
+            resolution: super::resolve_here(send)?,
+            flags,
+            outputs: outputs(a),
         })
     }
+}
+
+/// The outputs a run of these flags would write, checked by `run`'s rules (not the input nor
+/// each other, in a folder that takes files); nothing is created.
+fn outputs(a: &DoctorArgs) -> Option<(String, Result<(), String>)> {
+    let named = [
+        ("-o", a.list.output.as_deref()),
+        ("--summary-json", a.list.summary_json.as_deref()),
+        ("--metrics-file", a.list.metrics_file.as_deref()),
+        ("--changes", a.send.changes.as_deref()),
+    ];
+    let shown: Vec<String> = named
+        .iter()
+        .filter_map(|(flag, p)| p.map(|p| format!("{flag} {}", p.display())))
+        .collect();
+    if shown.is_empty() {
+        return None;
+    }
+    let checked = super::check_targets(&[], &named).and_then(|()| super::check_writable(&named));
+    Some((shown.join(", "), checked.map_err(|e| format!("{e:#}"))))
 }
 
 /// What `checkuser state` does, on which store.

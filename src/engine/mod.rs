@@ -74,9 +74,18 @@ pub trait Source: Send + Sync {
     fn summary(&self, input: &Input) -> Summary;
     /// Refuses, before any request, outputs that could not hold rows `widest` fields wide.
     fn preflight(&self, input: &Input, widest: usize) -> Result<()>;
+    /// The most fields a row may have for every output to hold it whole (`None`: no limit).
+    /// A pipe's rows are measured against it as they arrive, before their checks are sent.
+    fn row_limit(&self, input: &Input) -> Option<usize>;
     /// Opens the output and the change feed for this input.
     fn outputs(&self, input: &Input) -> Result<(Sink, ChangeFeed)>;
 }
+
+/// A stop (SIGTERM, Ctrl-C) came before the input's header did (standard input left open with
+/// nothing written yet): nothing was read or sent, and there is no output to write.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted before the input's first line arrived: nothing was read or sent")]
+pub struct StoppedBeforeInput;
 
 /// The outputs of a run and its figures, for the command to finish. `summary.counts` is the
 /// one count of the run: the writer's, with the dispatcher's counters merged in here.

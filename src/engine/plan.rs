@@ -80,7 +80,9 @@ pub fn collect(
             for (kind, local) in row.checks.drain(..) {
                 let key = match local {
                     Local::Ready(key) => key,
-                    Local::Invalid { .. } => {
+                    // A file's rows are never unsent: the preflight refuses a too narrow
+                    // output before any request.
+                    Local::Invalid { .. } | Local::Unsent { .. } => {
                         f.counts.tally(ResultKind::Invalid);
                         continue;
                     }

@@ -170,6 +170,10 @@ impl Source for MemSource {
         Ok(())
     }
 
+    fn row_limit(&self, _input: &Input) -> Option<usize> {
+        None
+    }
+
     fn outputs(&self, input: &Input) -> Result<(Sink, ChangeFeed)> {
         let opts = SinkOptions {
             path: Some(self.out.clone()),

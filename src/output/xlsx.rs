@@ -18,6 +18,8 @@ use crate::model::{Outcome, ResultKind, RESULT_COLUMNS};
 
 /// Excel's limit, header row included.
 pub const EXCEL_MAX_ROWS: u32 = 1_048_576;
+/// The most columns a worksheet holds (Excel's limit, XFD).
+pub const EXCEL_MAX_COLUMNS: usize = 16_384;
 /// Rows looked at to size the columns.
 const WIDTH_SAMPLE: u32 = 1000;
 /// Column widths, in characters, are kept between these.
@@ -50,6 +52,8 @@ pub struct XlsxSink {
     colours: Vec<(ResultKind, Format)>,
     times: TimeText,
     truncated: u64,
+    /// Rows wider than a sheet, cut at its last column.
+    cut_rows: u64,
     /// Widest text per column among the header and the first rows, for the column widths.
     widths: Vec<usize>,
     /// The `Changes` sheet (a `run`'s rows whose answer changed): its index and next row.
@@ -196,6 +200,7 @@ impl XlsxSink {
             colours,
             times: TimeText::default(),
             truncated: 0,
+            cut_rows: 0,
             widths: header.iter().map(|h| h.chars().count()).collect(),
             changes: None,
         };
@@ -300,6 +305,12 @@ impl XlsxSink {
             }
         }
         for extra in fields.iter().skip(width) {
+            if usize::from(col) >= EXCEL_MAX_COLUMNS {
+                // Counted and said at the end; a run sent none of this row's checks and says
+                // why on the row.
+                self.cut_rows += 1;
+                break;
+            }
             self.text(index, row, col, extra, None)?;
             col += 1;
         }
@@ -379,6 +390,16 @@ impl XlsxSink {
                 n => format!("{n} cells were"),
             };
             tracing::warn!("{cells} longer than Excel's 32,767 characters and cut in the workbook");
+        }
+        if self.cut_rows > 0 {
+            let rows = match self.cut_rows {
+                1 => "1 row was".to_string(),
+                n => format!("{n} rows were"),
+            };
+            tracing::warn!(
+                "{rows} wider than a workbook's {EXCEL_MAX_COLUMNS} columns and cut at its last \
+                 column: write a CSV (-o NAME.csv) to keep them whole"
+            );
         }
         self.summary_sheet(summary)?;
         let mut out = Out::create(self.target.as_deref())?;

@@ -336,6 +336,35 @@ impl RunLock {
     }
 }
 
+/// Who holds the run lock of `scope` on the store at `store` (`None`: nobody), found without
+/// taking it or writing anything (for `doctor`, which changes nothing). A store not made yet
+/// has no holder.
+pub fn holder_of(store: &Path, scope: &Scope) -> anyhow::Result<Option<String>> {
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(store)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(anyhow::Error::from(e)
+                .context(format!("cannot open the state store {}", store.display())))
+        }
+    };
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", store.display()))?;
+    if !bytes::held(&file, bytes::run(&scope.host, &scope.partner)) {
+        return Ok(None);
+    }
+    let pid = std::fs::read_to_string(lock_file(store, &meta, scope)).unwrap_or_default();
+    Ok(Some(match pid.trim() {
+        "" => "unknown".to_string(),
+        pid => pid.to_string(),
+    }))
+}
+
 /// The store as `state prune` sees it: one scope at a time is held while its old answers are
 /// deleted, and a scope whose run is in progress is left alone (or waited for).
 pub struct Pruner {

@@ -189,6 +189,45 @@ pub fn open_db(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// The schema version of the store at `path` and the one this checkuser knows, read without
+/// changing anything (for `doctor`): opened read-only, never created, migrated or re-moded.
+pub fn schema_version(path: &Path) -> Result<(i64, i64)> {
+    use rusqlite::OpenFlags;
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        bail!("the state store {} is not a regular file", path.display());
+    }
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) && !is_sqlite(path) {
+        bail!(
+            "{} is not a checkuser state store (not an SQLite file): pass --state another path",
+            path.display()
+        );
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    // Even a read-only connection makes the journal's side files of a WAL store when they are
+    // missing; a store without them holds everything in its file, read as immutable.
+    let [wal, shm] = super::location::companions(path);
+    let immutable = match (wal.exists() && shm.exists(), path.to_str()) {
+        (false, Some(p)) => Some(format!("file:{}?immutable=1", uri_path(p))),
+        _ => None,
+    };
+    let conn = match immutable {
+        Some(uri) => Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI),
+        None => Connection::open_with_flags(path, flags),
+    }
+    .with_context(|| format!("cannot open the state store {}", path.display()))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .with_context(|| format!("cannot read the state store {}", path.display()))?;
+    Ok((version, SCHEMA_VERSION))
+}
+
+/// A path as the path of an SQLite `file:` URI (`%`, `?` and `#` escaped).
+fn uri_path(p: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+    const URI: &AsciiSet = &CONTROLS.add(b'%').add(b'?').add(b'#');
+    utf8_percent_encode(p, URI).to_string()
+}
+
 fn ts(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }

@@ -232,3 +232,23 @@ pub fn skipped(why: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {why}");
 }
+
+/// Sends `sig` to a child and waits for it to end, at most `limit` (then it is killed and the
+/// test fails with `what`); returns how long it took.
+pub fn signal_and_wait(
+    child: &mut std::process::Child,
+    sig: i32,
+    limit: std::time::Duration,
+    what: &str,
+) -> std::time::Duration {
+    signal(child, sig);
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{what}: still running {limit:?} after signal {sig}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    started.elapsed()
+}
