@@ -169,10 +169,22 @@ fn bar_style(noun: &str) -> ProgressStyle {
         .with_key(
             "rate",
             |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{:.1}/s", state.per_sec());
+                let _ = w.write_str(&rate_text(state.elapsed(), state.per_sec()));
             },
         )
 }
+
+/// The bar's rate: none in the first seconds, when a few checks answered from the store at
+/// once would show a rate no one will see again (`756.6/s` at the start of a 5/s run).
+fn rate_text(elapsed: std::time::Duration, per_sec: f64) -> String {
+    match elapsed < RATE_AFTER {
+        true => String::new(),
+        false => format!("{per_sec:.1}/s"),
+    }
+}
+
+/// When the bar starts showing a rate.
+const RATE_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Every result's count, the ones not seen yet left out (they add up to the checks done).
 fn counts(s: &Counts) -> String {
@@ -189,6 +201,13 @@ fn counts(s: &Counts) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_bar_shows_no_rate_in_its_first_seconds() {
+        use std::time::Duration;
+        assert_eq!(super::rate_text(Duration::from_millis(200), 756.6), "");
+        assert_eq!(super::rate_text(Duration::from_secs(4), 4.94), "4.9/s");
+    }
+
     use super::*;
     use crate::model::{Outcome, ResultKind, Source};
 
