@@ -138,6 +138,7 @@ impl PgTeam {
             held: HashSet::new(),
             last_tick: Some(Instant::now()),
             first_ask: None,
+            first_claim: None,
             away: false,
             deferred: Vec::new(),
             deferred_at: Instant::now(),
@@ -298,7 +299,11 @@ struct Actor {
     /// Tokens this run holds, not yet answered or given back.
     held: HashSet<i64>,
     last_tick: Option<Instant>,
+    /// When the first ask that needs a statement of its own (an answer, a slot, a renewal)
+    /// came since the last statement.
     first_ask: Option<Instant>,
+    /// When the first claim came since the last statement (claims ride with answers).
+    first_claim: Option<Instant>,
     /// The database was found away: the run is stopping, nothing waits for it again.
     away: bool,
     /// Claims the bucket had no room for yet, and when it will.
@@ -346,13 +351,16 @@ impl Actor {
         // New claims wait for the statement the next answer of this run makes anyway; they
         // make one of their own only when nothing of this run is in flight.
         let claims = !self.pending.claims.is_empty() && self.held.is_empty();
-        if self.pending.urgent() || claims {
+        if self.pending.urgent() {
             let gather = if self.pending.only_records() && self.more_in_flight() {
                 RECORD_GATHER
             } else {
                 GATHER
             };
             let gathered = self.first_ask.map_or(now, |t| t + gather);
+            due = due.min(after_last(TICK).max(gathered));
+        } else if claims {
+            let gathered = self.first_claim.map_or(now, |t| t + GATHER);
             due = due.min(after_last(TICK).max(gathered));
         }
         // Deferred claims ride with the next statement; their own timer is needed only when
@@ -372,7 +380,11 @@ impl Actor {
     }
 
     fn take(&mut self, ask: Ask) {
-        self.first_ask.get_or_insert_with(Instant::now);
+        match ask {
+            // Claims wait for a statement this run makes anyway.
+            Ask::Claim(..) => self.first_claim.get_or_insert_with(Instant::now),
+            _ => self.first_ask.get_or_insert_with(Instant::now),
+        };
         let p = &mut self.pending;
         match ask {
             Ask::Claim(key, tx) => {
@@ -430,6 +442,7 @@ impl Actor {
         let now = Instant::now();
         let mut p = std::mem::take(&mut self.pending);
         self.first_ask = None;
+        self.first_claim = None;
         let due: Vec<Key> = self
             .waiting
             .iter()
