@@ -343,6 +343,6 @@ fn the_postgres_store_passes_the_conformance_suite() {
             url = db.database();
         }
         let location = checkuser::store::Location::parse(std::ffi::OsStr::new(&url)).unwrap();
-        checkuser::store::open(&location, scope.clone(), reuse).unwrap()
+        checkuser::store::open(&location, scope.clone(), reuse, None).unwrap()
     });
 }

@@ -31,6 +31,7 @@ pub fn plan(cfg: &PlanConfig) -> Result<Summary> {
         &cfg.state,
         cfg.scope.clone(),
         cfg.reuse,
+        None,
     )?);
     let never = tokio_util::sync::CancellationToken::new();
     let now = crate::store::lock(&store).now();

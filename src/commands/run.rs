@@ -94,8 +94,10 @@ async fn open_store(
 ) -> Result<Option<crate::store::Store>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let (location, scope, reuse) = (cfg.state.clone(), cfg.scope.clone(), cfg.reuse);
+    // A team run registers as the store opens (one round trip with the schema check).
+    let rate = Some(cfg.budget.rate);
     std::thread::spawn(move || {
-        let _ = tx.send(crate::store::open(&location, scope, reuse));
+        let _ = tx.send(crate::store::open(&location, scope, reuse, rate));
     });
     tokio::select! {
         opened = rx => Ok(Some(opened.context("opening the state store crashed")??)),

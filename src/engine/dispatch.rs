@@ -88,6 +88,8 @@ pub struct Dispatcher {
     queue: VecDeque<Key>,
     /// One task per key being asked (its retries included).
     tasks: JoinSet<Finished>,
+    /// Tasks spawned so far (in team mode, each claims its key first).
+    spawned: u64,
     /// Which key each task asks, to settle it if the task is aborted.
     running: HashMap<tokio::task::Id, Key>,
     errors_in_a_row: u32,
@@ -123,6 +125,7 @@ impl Dispatcher {
             open: HashMap::new(),
             queue: VecDeque::new(),
             tasks: JoinSet::new(),
+            spawned: 0,
             running: HashMap::new(),
             errors_in_a_row: 0,
             grace,
@@ -164,6 +167,7 @@ impl Dispatcher {
         // After a stop, the rows still coming are written `pending` for as long as the grace
         // lasts; an input left open past it (a pipe nobody closes) is read no further.
         let mut read_until: Option<tokio::time::Instant> = None;
+        let mut closing = false;
         loop {
             if self.counters.stop.is_some() && reading && read_until.is_none() {
                 read_until = Some(tokio::time::Instant::now() + self.grace.min(READ_AFTER_STOP));
@@ -186,6 +190,14 @@ impl Dispatcher {
                 deadline = Some(tokio::time::Instant::now() + self.grace);
             }
             let stopped = self.counters.stop.is_some();
+            if !closing && !reading && inbox.is_empty() && self.queue.is_empty() {
+                // Every key is claimed or being claimed: the team may be left with the last
+                // answers' statement.
+                closing = true;
+                if let Some(t) = &self.ctx.team {
+                    t.closing(self.spawned);
+                }
+            }
             let can_send = !stopped && !self.queue.is_empty() && self.tasks.len() < max_open;
             let can_read = reading && inbox.is_empty() && self.queue.len() < max_queue;
             let need_window = !inbox.is_empty() && self.queue.len() < max_queue;
@@ -288,6 +300,7 @@ impl Dispatcher {
                 .tasks
                 .spawn(attempt::check(ctx, key.0, key.1.clone(), permit));
             self.running.insert(handle.id(), key);
+            self.spawned += 1;
         }
     }
 

@@ -308,6 +308,10 @@ pub trait Team: Send + Sync {
     fn release(&self, kind: CheckType, key: &str, token: i64);
     /// Database round trips made so far (for the summary and `bench.sh team`).
     fn round_trips(&self) -> u64;
+    /// This run's checks, `claims` of them, are all started: once their claims have arrived
+    /// it claims no new key, and the statement that records its last answers may leave the
+    /// team too, so that leaving costs no statement of its own.
+    fn closing(&self, claims: u64);
     /// Records what is still waiting, gives back this run's open claims and leaves the team.
     fn leave(&self) -> BoxFuture<'_, ()>;
 }
@@ -327,11 +331,12 @@ pub fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Store> {
     s.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Opens the store at `location` for one scope.
-pub fn open(location: &Location, scope: Scope, reuse: Reuse) -> Result<Store> {
+/// Opens the store at `location` for one scope; `join` (a run's `--rate`) registers the run
+/// with its team as the store opens, where the store has teams.
+pub fn open(location: &Location, scope: Scope, reuse: Reuse, join: Option<f64>) -> Result<Store> {
     match location {
         Location::File(path) => sqlite::store(path, scope, reuse),
-        Location::Postgres(target) => postgres::open(target, scope, reuse),
+        Location::Postgres(target) => postgres::open(target, scope, reuse, join),
     }
 }
 

@@ -105,10 +105,18 @@ pub struct PgStore {
 }
 
 /// Opens the scope's answers in the database: the store, its spool (answers received while
-/// the database was away, recorded now), and team mode.
-pub fn open(target: &Target, scope: Scope, reuse: Reuse) -> Result<Store> {
+/// the database was away, recorded now), and team mode. With `join` (a run's `--rate`), the
+/// run registers with its team in the statement that checks the schema.
+pub fn open(target: &Target, scope: Scope, reuse: Reuse, join: Option<f64>) -> Result<Store> {
     let pg = Pg::connect(target.clone())?;
-    let ahead = schema::migrate(&pg)?;
+    let joining = join.map(|rate| schema::Joining {
+        scope: scope.clone(),
+        run_id: team::run_id(),
+        rate,
+        machine: team::machine(),
+    });
+    let run_id = joining.as_ref().map(|j| j.run_id.clone());
+    let (ahead, joined) = schema::migrate(&pg, joining)?;
     let backend = PgStore {
         pg,
         scope: scope.clone(),
@@ -118,6 +126,7 @@ pub fn open(target: &Target, scope: Scope, reuse: Reuse) -> Result<Store> {
         .with_team(Box::new(team::Joiner {
             target: target.clone(),
             scope: scope.clone(),
+            registered: run_id.zip(joined),
         }));
     if let Some(path) = spool_path(&scope) {
         replay_spool(&mut store, &path)?;
@@ -321,7 +330,7 @@ pub struct PgAdmin {
 impl PgAdmin {
     pub fn open(target: &Target) -> Result<PgAdmin> {
         let pg = Pg::connect(target.clone())?;
-        schema::migrate(&pg)?;
+        schema::migrate(&pg, None)?;
         Ok(PgAdmin { pg })
     }
 }

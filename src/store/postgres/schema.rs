@@ -6,8 +6,11 @@
 
 use anyhow::{Context, Result};
 
+use postgres::types::Type;
+
 use super::conn::Pg;
 use super::Target;
+use crate::store::Scope;
 
 /// The schema's steps; the database records how many it has taken.
 const MIGRATIONS: [&str; 2] = [
@@ -20,23 +23,84 @@ const MIGRATION_LOCK: i64 = 0x6368_6b75_7365_7201;
 
 /// The version the database holds; 0 before the first run made the schema (no table yet).
 fn read_version(c: &mut postgres::Client) -> Result<i32, postgres::Error> {
-    read_version_and_clock(c).map(|(v, _)| v)
+    read_state(c, None).map(|(v, _, _)| v)
 }
 
-/// The version, and the database's clock against this machine's (seconds, positive: the
-/// database is ahead), in one round trip; the clock is read apart on a database without the
-/// schema yet.
-fn read_version_and_clock(c: &mut postgres::Client) -> Result<(i32, f64), postgres::Error> {
+/// A run joining its team as the store opens: registered in the statement that reads the
+/// schema version and the clock (one round trip for all three).
+#[derive(Clone)]
+pub struct Joining {
+    pub scope: Scope,
+    pub run_id: String,
+    pub rate: f64,
+    pub machine: String,
+}
+
+/// Reads the version and the clock; registers the run if `join` and the schema is current
+/// (old rows of runs that died without a word, and answered claims no live run needs, are
+/// cleared then).
+const READ_AND_JOIN: &str = "
+WITH v AS MATERIALIZED (SELECT COALESCE(MAX(version), 0) AS v FROM checkuser_schema),
+ok AS MATERIALIZED (SELECT $8::int4 > 0 AND (SELECT v FROM v) = $8::int4 AS ok),
+ins AS (INSERT INTO runs (id, host, partner, api, rate, machine, pid)
+    SELECT $1::text, $2::text, $3::text, $4::text, $5::float8, $6::text, $7::int4
+    WHERE (SELECT ok FROM ok)
+    ON CONFLICT (id) DO UPDATE SET heartbeat = clock_timestamp()
+    RETURNING started),
+old AS (DELETE FROM runs WHERE (SELECT ok FROM ok)
+    AND heartbeat < clock_timestamp() - interval '10 minutes'),
+done AS (DELETE FROM claims WHERE (SELECT ok FROM ok)
+    AND host = $2::text AND partner = $3::text AND api = $4::text
+    AND ((answered_at IS NOT NULL AND answered_at < LEAST(
+           (SELECT min(started) FROM runs WHERE host = $2::text AND partner = $3::text
+              AND api = $4::text), clock_timestamp()) - interval '1 minute')
+      OR (answered_at IS NULL AND expires < clock_timestamp() - interval '10 minutes')))
+SELECT (SELECT v FROM v), EXTRACT(EPOCH FROM clock_timestamp())::float8,
+    (SELECT EXTRACT(EPOCH FROM started)::float8 FROM ins)";
+
+/// The version, the database's clock against this machine's (seconds, positive: the
+/// database is ahead), and when the run joined (database clock, if it did), in one round
+/// trip; the clock is read apart on a database without the schema yet.
+fn read_state(
+    c: &mut postgres::Client,
+    join: Option<&Joining>,
+) -> Result<(i32, f64, Option<f64>), postgres::Error> {
     let before = chrono::Utc::now();
-    let sql = "SELECT MAX(version), EXTRACT(EPOCH FROM clock_timestamp())::float8 \
-               FROM checkuser_schema";
-    let (version, db) = match c.query_typed(sql, &[]) {
+    let empty = Joining {
+        scope: Scope {
+            host: String::new(),
+            partner: String::new(),
+            api: String::new(),
+        },
+        run_id: String::new(),
+        rate: 0.0,
+        machine: String::new(),
+    };
+    let j = join.unwrap_or(&empty);
+    let want = if join.is_some() {
+        MIGRATIONS.len() as i32
+    } else {
+        0
+    };
+    let pid = std::process::id() as i32;
+    let params: [(&(dyn postgres::types::ToSql + Sync), Type); 8] = [
+        (&j.run_id, Type::TEXT),
+        (&j.scope.host, Type::TEXT),
+        (&j.scope.partner, Type::TEXT),
+        (&j.scope.api, Type::TEXT),
+        (&j.rate, Type::FLOAT8),
+        (&j.machine, Type::TEXT),
+        (&pid, Type::INT4),
+        (&want, Type::INT4),
+    ];
+    let (version, db, joined) = match c.query_typed(READ_AND_JOIN, &params) {
         Ok(rows) => {
             let row = rows.first();
-            let version = row.and_then(|r| r.get::<_, Option<i32>>(0)).unwrap_or(0);
-            (version, row.map(|r| r.get::<_, f64>(1)))
+            let version = row.map_or(0, |r| r.get::<_, i32>(0));
+            let joined = row.and_then(|r| r.get::<_, Option<f64>>(2));
+            (version, row.map(|r| r.get::<_, f64>(1)), joined)
         }
-        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => (0, None),
+        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => (0, None, None),
         Err(e) => return Err(e),
     };
     let db = match db {
@@ -48,14 +112,16 @@ fn read_version_and_clock(c: &mut postgres::Client) -> Result<(i32, f64), postgr
     };
     let after = chrono::Utc::now();
     let mid = (before.timestamp_micros() + after.timestamp_micros()) as f64 / 2e6;
-    Ok((version, db - mid))
+    Ok((version, db - mid, joined))
 }
 
 /// Brings the schema up to date if it is behind (creating it on first use); returns the
-/// database's clock against this machine's (seconds), read with the version.
-pub(super) fn migrate(pg: &Pg) -> Result<f64> {
+/// database's clock against this machine's (seconds), read with the version, and when the
+/// run joined its team (database clock) if `join`.
+pub(super) fn migrate(pg: &Pg, join: Option<Joining>) -> Result<(f64, Option<f64>)> {
     let want = MIGRATIONS.len() as i32;
-    let (mut have, skew) = pg.call(read_version_and_clock)?;
+    let first = join.clone();
+    let (mut have, skew, mut joined) = pg.call(move |c| read_state(c, first.as_ref()))?;
     if have < want {
         have = pg
             .call(|c| {
@@ -99,7 +165,11 @@ pub(super) fn migrate(pg: &Pg) -> Result<f64> {
              upgrade checkuser on this machine"
         );
     }
-    Ok(skew)
+    if joined.is_none() && join.is_some() {
+        // Migrated just now: joined after.
+        joined = pg.call(move |c| read_state(c, join.as_ref()))?.2;
+    }
+    Ok((skew, joined))
 }
 
 /// The schema version the database holds and the one this checkuser knows (for `doctor`):

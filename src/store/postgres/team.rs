@@ -32,7 +32,7 @@ const GATHER: Duration = Duration::from_millis(20);
 /// How long answers wait for the next answers of this run when more of its checks are in
 /// flight: the slots of one statement's claims are consecutive, so their answers arrive close
 /// together and are recorded in one statement.
-const RECORD_GATHER: Duration = Duration::from_millis(450);
+const RECORD_GATHER: Duration = Duration::from_millis(300);
 /// The keys a statement claims at least, when the run has that many to claim and the bucket
 /// is already a horizon ahead: two requests per claiming statement, whatever the team's size.
 const MIN_CLAIMS: i64 = 2;
@@ -57,13 +57,35 @@ pub const RECONNECT_FOR: Duration = Duration::from_secs(8);
 pub struct Joiner {
     pub target: Target,
     pub scope: Scope,
+    /// The run's id and when it joined (database clock), if it registered as the store
+    /// opened.
+    pub registered: Option<(String, f64)>,
+}
+
+/// This machine's name, as the runs table shows it.
+pub fn machine() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// A new run's id: machine, process, and a random part.
+pub fn run_id() -> String {
+    format!(
+        "{}-{}-{:x}",
+        machine(),
+        std::process::id(),
+        rand::random::<u64>()
+    )
 }
 
 impl Joinable for Joiner {
     fn join(&self, rate: f64, _reuse: Reuse) -> BoxFuture<'static, Result<Arc<dyn Team>>> {
         let (target, scope) = (self.target.clone(), self.scope.clone());
+        let registered = self.registered.clone();
         Box::pin(async move {
-            let team: Arc<dyn Team> = Arc::new(PgTeam::join(target, scope, rate).await?);
+            let team: Arc<dyn Team> =
+                Arc::new(PgTeam::join(target, scope, rate, registered).await?);
             Ok(team)
         })
     }
@@ -79,6 +101,7 @@ enum Ask {
     Slot(Reply1<Instant>),
     Renew(i64, Reply1<bool>),
     Throttled(f64),
+    Closing(u64),
     Leave(oneshot::Sender<()>),
 }
 
@@ -110,18 +133,22 @@ pub struct PgTeam {
 impl PgTeam {
     /// Registers this run (with its `--rate`), listens for the team's answers, and starts
     /// the actor.
-    pub async fn join(target: Target, scope: Scope, rate: f64) -> Result<PgTeam> {
+    pub async fn join(
+        target: Target,
+        scope: Scope,
+        rate: f64,
+        registered: Option<(String, f64)>,
+    ) -> Result<PgTeam> {
         let seen = Arc::new(Seen::default());
         let link = Link::connect(&target, &seen).await?;
-        let machine = std::fs::read_to_string("/etc/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "unknown".into());
-        let run_id = format!(
-            "{machine}-{}-{:x}",
-            std::process::id(),
-            rand::random::<u64>()
-        );
-        let joined = link.register(&scope, &run_id, rate, &machine).await?;
+        let (run_id, joined) = match registered {
+            Some(r) => r,
+            None => {
+                let run_id = run_id();
+                let joined = link.register(&scope, &run_id, rate, &machine()).await?;
+                (run_id, joined)
+            }
+        };
         let (asks, rx) = mpsc::unbounded_channel();
         let actor = Actor {
             target,
@@ -139,6 +166,9 @@ impl PgTeam {
             last_tick: Some(Instant::now()),
             first_ask: None,
             first_claim: None,
+            closing: None,
+            claims_asked: 0,
+            left: false,
             away: false,
             deferred: Vec::new(),
             deferred_at: Instant::now(),
@@ -213,6 +243,10 @@ impl Team for PgTeam {
 
     fn round_trips(&self) -> u64 {
         self.seen.round_trips.load(Ordering::Relaxed)
+    }
+
+    fn closing(&self, claims: u64) {
+        let _ = self.asks.send(Ask::Closing(claims));
     }
 
     fn leave(&self) -> BoxFuture<'_, ()> {
@@ -304,6 +338,13 @@ struct Actor {
     first_ask: Option<Instant>,
     /// When the first claim came since the last statement (claims ride with answers).
     first_claim: Option<Instant>,
+    /// How many checks the engine started in all, once it has started them all (each claims
+    /// its key at least once): when that many claims came, no new one will.
+    closing: Option<u64>,
+    /// Claims asked so far.
+    claims_asked: u64,
+    /// A statement left the team (the run's row is gone): leaving needs no statement.
+    left: bool,
     /// The database was found away: the run is stopping, nothing waits for it again.
     away: bool,
     /// Claims the bucket had no room for yet, and when it will.
@@ -382,9 +423,15 @@ impl Actor {
     fn take(&mut self, ask: Ask) {
         match ask {
             // Claims wait for a statement this run makes anyway.
-            Ask::Claim(..) => self.first_claim.get_or_insert_with(Instant::now),
-            _ => self.first_ask.get_or_insert_with(Instant::now),
-        };
+            Ask::Claim(..) => {
+                self.claims_asked += 1;
+                self.first_claim.get_or_insert_with(Instant::now);
+            }
+            Ask::Closing(_) => {}
+            _ => {
+                self.first_ask.get_or_insert_with(Instant::now);
+            }
+        }
         let p = &mut self.pending;
         match ask {
             Ask::Claim(key, tx) => {
@@ -401,6 +448,7 @@ impl Actor {
             Ask::Slot(tx) => p.slots.push(tx),
             Ask::Renew(token, tx) => p.renews.push((token, tx)),
             Ask::Throttled(secs) => p.push = p.push.max(secs),
+            Ask::Closing(n) => self.closing = Some(n),
             Ask::Leave(_) => {}
         }
     }
@@ -462,9 +510,11 @@ impl Actor {
         order.sort();
         order.dedup();
         let held_before = self.held.clone();
-        match self.send(&p, &order).await {
+        let leaving = self.leaves_with(&p);
+        match self.send(&p, &order, leaving).await {
             Ok((reply, sent)) => {
                 self.away = false;
+                self.left = leaving;
                 let deferred: HashSet<Key> = reply
                     .deferred
                     .iter()
@@ -482,8 +532,33 @@ impl Actor {
         self.last_tick = Some(Instant::now());
     }
 
+    /// Whether this statement may leave the team: the engine claims nothing more and, once
+    /// its answers are recorded, this run holds, waits for and defers nothing.
+    fn leaves_with(&self, p: &Pending) -> bool {
+        let mut after = self.held.clone();
+        for t in p
+            .records
+            .iter()
+            .map(|(r, _, _)| r.token)
+            .chain(p.releases.iter().copied())
+        {
+            after.remove(&t);
+        }
+        self.closing.is_some_and(|n| self.claims_asked >= n)
+            && after.is_empty()
+            && p.claims.is_empty()
+            && p.slots.is_empty()
+            && self.deferred.is_empty()
+            && self.waiting.is_empty()
+    }
+
     /// Sends one statement, reconnecting for a while if the connection was lost.
-    async fn send(&mut self, p: &Pending, claims: &[Key]) -> Result<(Reply, Instant)> {
+    async fn send(
+        &mut self,
+        p: &Pending,
+        claims: &[Key],
+        leaving: bool,
+    ) -> Result<(Reply, Instant)> {
         let records: Vec<&Record> = p.records.iter().map(|(r, _, _)| r.as_ref()).collect();
         let records = tick::records_json(&self.scope, &records);
         let claims = tick::claims_json(claims);
@@ -506,7 +581,7 @@ impl Actor {
             let link = self.link.as_ref().expect("just connected");
             let s = &self.scope;
             let sent = Instant::now();
-            let args: [&(dyn tokio_postgres::types::ToSql + Sync); 15] = [
+            let args: [&(dyn tokio_postgres::types::ToSql + Sync); 16] = [
                 &s.host,
                 &s.partner,
                 &s.api,
@@ -522,6 +597,7 @@ impl Actor {
                 &released,
                 &HORIZON.as_secs_f64(),
                 &MIN_CLAIMS,
+                &leaving,
             ];
             match link.tick(&args, &self.seen).await {
                 Ok(row) => return Ok((tick::reply(&row)?, sent)),
@@ -693,10 +769,13 @@ impl Actor {
 
     /// Gives back this run's open claims and leaves the team.
     async fn leave(&mut self) {
+        self.closing = Some(0);
         if !self.pending.is_empty() {
             self.tick().await;
         }
-        if let Some(link) = &self.link {
+        if self.left {
+            tracing::debug!("team mode: left with the last answers");
+        } else if let Some(link) = &self.link {
             let r = link
                 .client
                 .query_typed(

@@ -26,7 +26,9 @@ const PAYLOAD_MAX: usize = 7900;
 /// as far as the bucket has slots within the horizon (at least one per statement), so a run
 /// never holds claims for slots far ahead, and a run that joins late is not queued behind
 /// them; the keys beyond are deferred (the reply says how many were taken). $15: the keys a
-/// statement claims at least (when it has them), however far ahead the bucket is.
+/// statement claims at least (when it has them), however far ahead the bucket is. $16: this
+/// statement leaves the team (the run's row and any claim it still holds go; none of the
+/// rows it records).
 pub const SQL: &str = "
 WITH now AS MATERIALIZED (SELECT clock_timestamp() AS t),
 r AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($8::text::jsonb) AS r(kind text, key text,
@@ -38,11 +40,14 @@ q AS MATERIALIZED (SELECT q.kind, q.key, q.i
     WITH ORDINALITY AS q(kind, key, i)),
 gone AS MATERIALIZED (SELECT jsonb_array_elements_text($13::text::jsonb)::bigint AS token),
 mine AS MATERIALIZED (SELECT token FROM r UNION ALL SELECT token FROM gone),
-beat AS (UPDATE runs SET heartbeat = (SELECT t FROM now) WHERE id = $4::text),
+beat AS (UPDATE runs SET heartbeat = (SELECT t FROM now) WHERE id = $4::text
+    AND NOT $16::bool),
+bye AS (DELETE FROM runs WHERE id = $4::text AND $16::bool),
 rel AS (DELETE FROM claims WHERE run_id = $4::text AND answered_at IS NULL
-    AND token IN (SELECT token FROM gone)),
+    AND (token IN (SELECT token FROM gone)
+      OR ($16::bool AND token NOT IN (SELECT token FROM mine)))),
 renew AS (UPDATE claims c SET expires = (SELECT t FROM now) + $5::float8 * interval '1 second'
-    WHERE c.run_id = $4::text AND c.answered_at IS NULL
+    WHERE c.run_id = $4::text AND c.answered_at IS NULL AND NOT $16::bool
       AND c.token NOT IN (SELECT token FROM mine)
     RETURNING c.token),
 done AS (UPDATE claims c SET answered_at = (SELECT t FROM now), expires = (SELECT t FROM now)
