@@ -1,6 +1,6 @@
 //! The completion callback (`--notify-url`) against a real HTTP receiver on 127.0.0.1 port 0:
-//! signed with the secret, retried on 5xx, no redirect followed, refused without a secret, and
-//! never a reason to change the run's exit code.
+//! signed with the secret, retried on 5xx, no redirect followed, refused without a secret,
+//! told of a run that failed too, and never a reason to change the run's exit code.
 
 use std::sync::{Arc, Mutex};
 
@@ -117,4 +117,33 @@ fn a_callback_without_a_secret_is_refused_before_anything_is_sent() {
     let o = run_told(&fx, "http://crm.example/hook", Some("s"));
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("https"), "{}", stderr(&o));
+}
+
+/// A run that fails (here: its input is missing) is an ending too: the integration learns it
+/// instead of waiting for a list that will never come.
+#[test]
+fn a_run_that_fails_is_told_with_its_error() {
+    let (base, seen, _rt) = receiver();
+    let fx = Fixture::new();
+    let missing = fx.path("missing.csv");
+    let o = bin(fx.dir.path())
+        .args([
+            "run",
+            missing.to_str().unwrap(),
+            "--sandbox",
+            "--progress",
+            "never",
+        ])
+        .args(["--notify-url", &format!("{base}/failed")])
+        .env("CHECKUSER_NOTIFY_SECRET", "notify-secret-0123")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1, "told once");
+    let summary: serde_json::Value = serde_json::from_slice(&seen[0].2).unwrap();
+    assert_eq!(summary["exit_code"], 2, "{summary}");
+    let message = summary["stop_message"].as_str().unwrap_or_default();
+    assert!(message.contains("missing.csv"), "{summary}");
+    assert!(seen[0].1.contains_key("x-checkuser-signature"));
 }

@@ -44,12 +44,16 @@ pub fn execute(cli: &Cli) -> ExitCode {
         Command::Run(a) => {
             let reports = Reports::new("run", &a.input, a.send.changes.as_deref(), quiet);
             let last = reports.clone();
-            reports.finish(RunConfig::from_args(a, &cli.log).and_then(|cfg| {
+            let cfg = RunConfig::from_args(a, &cli.log);
+            // The callback is told how the run ended, a failure included.
+            let notify = cfg.as_ref().ok().and_then(|c| c.notify.clone());
+            let result = cfg.and_then(|cfg| {
                 runtime()?.block_on(async {
                     let stop = signals::interrupts(move || last.abandoned());
                     run::run(cfg, stop).await
                 })
-            }))
+            });
+            reports.finish_then(result, |summary| tell(notify.as_ref(), summary))
         }
         Command::Plan(a) => Reports::new("plan", &a.input, None, quiet)
             .finish(PlanConfig::from_args(a, &cli.log).and_then(|cfg| plan::plan(&cfg))),
@@ -61,6 +65,21 @@ pub fn execute(cli: &Cli) -> ExitCode {
         ),
         Command::Completions { shell } => plain(docs::completions(*shell)),
         Command::Man { command } => plain(docs::man(command)),
+    }
+}
+
+/// POSTs the summary to `--notify-url`, if given (never a reason to change the exit code).
+fn tell(notify: Option<&crate::api::notify::Notify>, summary: &crate::output::Summary) {
+    let Some(notify) = notify else { return };
+    let sent = summary
+        .json()
+        .and_then(|j| Ok(serde_json::to_vec(&j)?))
+        .and_then(|body| {
+            runtime()?.block_on(notify.send(body));
+            Ok(())
+        });
+    if let Err(e) = sent {
+        tracing::error!("--notify-url: {e:#}");
     }
 }
 

@@ -87,6 +87,16 @@ impl Reports {
 
     /// Reports the outcome and returns the exit code.
     pub fn finish(&self, result: anyhow::Result<Summary>) -> ExitCode {
+        self.finish_then(result, |_| {})
+    }
+
+    /// Reports the outcome, hands the summary as written to `then` (a failure's too), and
+    /// returns the exit code.
+    pub fn finish_then(
+        &self,
+        result: anyhow::Result<Summary>,
+        then: impl FnOnce(&Summary),
+    ) -> ExitCode {
         let mut summary = match result {
             Ok(s) => s,
             Err(e) if is_broken_pipe(&e) => return ExitCode::BrokenPipe,
@@ -94,6 +104,7 @@ impl Reports {
                 eprint_quietly(&format!("checkuser: error: {e:#}\n"));
                 let failed = self.without_figures(ExitCode::Failed.code(), format!("{e:#}"));
                 self.write_files(&failed, true);
+                then(&failed);
                 return ExitCode::Failed;
             }
         };
@@ -102,12 +113,14 @@ impl Reports {
             eprint_quietly(&summary.human());
         }
         if self.write_files(&summary, true) {
+            then(&summary);
             return exit_code_of(&summary);
         }
         // One of the two could not be written: the other must not say all went well.
         summary.exit_code = ExitCode::Failed.code();
         summary.stop_message = Some("the summary or the metrics could not be written".into());
         self.write_files(&summary, false);
+        then(&summary);
         ExitCode::Failed
     }
 

@@ -71,12 +71,6 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     if let Err(e) = crate::store::lock(&store).mark_reported(&reported) {
         tracing::warn!("{e:#}: the next run reports these changes again");
     }
-    if let Some(notify) = &cfg.notify {
-        match summary.json().and_then(|j| Ok(serde_json::to_vec(&j)?)) {
-            Ok(body) => notify.send(body).await,
-            Err(e) => tracing::error!("--notify-url: {e:#}"),
-        }
-    }
     Ok(summary)
 }
 
