@@ -412,7 +412,7 @@ impl Dispatcher {
                 outcomes.push(Some(Outcome::from_local(local, ResultKind::Pending, now)));
                 continue;
             };
-            if !self.seen.insert(fingerprint(&self.hasher, kind, key)) {
+            if !self.distinct() && !self.seen.insert(fingerprint(&self.hasher, kind, key)) {
                 self.counters.duplicates += 1;
             }
             let k = (kind, key.clone());
@@ -532,11 +532,13 @@ impl Dispatcher {
             }
             None => outcome.previous = previous,
         }
-        self.resolve(waiters, &outcome);
-        if outcome.result == ResultKind::Pending {
-            // Not an answer: a later duplicate must not reuse it as one.
+        // Pending is not an answer: a later duplicate must not reuse it as one. A planned run
+        // has no later duplicate to answer.
+        if outcome.result == ResultKind::Pending || self.distinct() {
+            self.resolve(waiters, outcome);
             return Ok(());
         }
+        self.resolve(waiters, outcome.clone());
         self.keys.insert(key, KeyState::Done(outcome));
         Ok(())
     }
@@ -608,7 +610,7 @@ impl Dispatcher {
         {
             let mut o = Outcome::from_local(Local::Ready(key.1), ResultKind::Pending, Utc::now());
             o.previous = previous;
-            self.resolve(waiters, &o);
+            self.resolve(waiters, o);
         }
     }
 
@@ -619,16 +621,28 @@ impl Dispatcher {
         }
     }
 
-    fn resolve(&mut self, waiters: Vec<(u64, usize)>, outcome: &Outcome) {
+    /// Whether every admitted value is new to this run (a planned run: the plan took out the
+    /// duplicates), so no answer is kept for a later row.
+    fn distinct(&self) -> bool {
+        !self.lookups
+    }
+
+    /// Gives each waiting (row, check) the outcome; only the first carries its attempts.
+    fn resolve(&mut self, waiters: Vec<(u64, usize)>, outcome: Outcome) {
+        let last = waiters.len().saturating_sub(1);
+        let mut outcome = Some(outcome);
         for (n, (row, i)) in waiters.into_iter().enumerate() {
             let Some(open) = self.open.get_mut(&row) else {
                 continue;
             };
-            let attempts = if n == 0 { outcome.attempts } else { 0 };
-            open.outcomes[i] = Some(Outcome {
-                attempts,
-                ..outcome.clone()
-            });
+            let mut o = match n == last {
+                true => outcome.take().expect("the last waiter takes it"),
+                false => outcome.clone().expect("taken by the last waiter only"),
+            };
+            if n > 0 {
+                o.attempts = 0;
+            }
+            open.outcomes[i] = Some(o);
             open.missing -= 1;
             if open.missing == 0 {
                 let open = self.open.remove(&row).expect("just looked up");
