@@ -136,6 +136,8 @@ pub async fn run(
         .join()
         .map_err(|_| anyhow!("the answer collector crashed"))?;
     let counters = counters?;
+    decided.attempts.reserve(sent.0.len());
+    decided.sent.reserve(sent.0.len());
     for (kind, o) in sent.0 {
         let fp = decided.key(kind, &o.checked_key);
         decided.attempts.insert(fp, o.attempts);
