@@ -494,34 +494,8 @@ impl Dispatcher {
         else {
             return Err(anyhow!("an answer arrived for a check nobody waits for"));
         };
-        let mut recorded = None;
-        if outcome.source == crate::model::Source::Cache {
-            self.counters.cache_hits += 1;
-        }
-        // An answer another run of the team recorded (source cache) is not recorded again.
-        if outcome.result != ResultKind::Pending && outcome.source == crate::model::Source::Api {
-            recorded = match f.recorded.take() {
-                Some(Ok(r)) => Some(r),
-                Some(Err(why)) => self.keep(f.kind, &outcome, anyhow!(why))?,
-                None => self.record(f.kind, &outcome, before)?,
-            };
-            if outcome.result == ResultKind::Error {
-                self.errors_in_a_row += 1;
-            } else {
-                self.errors_in_a_row = 0;
-            }
-        }
-        if let Some((reason, why)) = f.stop {
-            self.halt(reason, why);
-        } else if self.errors_in_a_row >= CIRCUIT_THRESHOLD {
-            let msg = format!(
-                "{CIRCUIT_THRESHOLD} checks in a row ended in error (last: {} {}); the API or the \
-                 network seems to be down, so the run stopped instead of spending quota",
-                outcome.error_code.as_deref().unwrap_or(""),
-                outcome.error_msg.as_deref().unwrap_or("")
-            );
-            self.halt(StopReason::CircuitOpen, msg);
-        }
+        let recorded = self.take_in(f.kind, &outcome, f.recorded.take(), before)?;
+        self.stop_rules(f.stop, &outcome);
         // The store says what the answer is measured against, and whether it is a change.
         match recorded
             .filter(|_| outcome.result.is_answer() || outcome.result == ResultKind::Invalid)
@@ -541,6 +515,50 @@ impl Dispatcher {
         self.resolve(waiters, outcome.clone());
         self.keys.insert(key, KeyState::Done(outcome));
         Ok(())
+    }
+
+    /// Counts an outcome and records it if it is an answer of the API (one another run of the
+    /// team recorded, source cache, is not recorded again): `recorded` is what a team's claim
+    /// recorded, `before` the row this run read.
+    fn take_in(
+        &mut self,
+        kind: CheckType,
+        outcome: &Outcome,
+        recorded: Option<Result<crate::store::Recorded, String>>,
+        before: Option<Base>,
+    ) -> Result<Option<crate::store::Recorded>> {
+        if outcome.source == crate::model::Source::Cache {
+            self.counters.cache_hits += 1;
+        }
+        if outcome.result == ResultKind::Pending || outcome.source != crate::model::Source::Api {
+            return Ok(None);
+        }
+        let recorded = match recorded {
+            Some(Ok(r)) => Some(r),
+            Some(Err(why)) => self.keep(kind, outcome, anyhow!(why))?,
+            None => self.record(kind, outcome, before)?,
+        };
+        if outcome.result == ResultKind::Error {
+            self.errors_in_a_row += 1;
+        } else {
+            self.errors_in_a_row = 0;
+        }
+        Ok(recorded)
+    }
+
+    /// Stops the run if the check says so, or if too many checks in a row ended in error.
+    fn stop_rules(&mut self, stop: Option<(StopReason, String)>, outcome: &Outcome) {
+        if let Some((reason, why)) = stop {
+            self.halt(reason, why);
+        } else if self.errors_in_a_row >= CIRCUIT_THRESHOLD {
+            let msg = format!(
+                "{CIRCUIT_THRESHOLD} checks in a row ended in error (last: {} {}); the API or the \
+                 network seems to be down, so the run stopped instead of spending quota",
+                outcome.error_code.as_deref().unwrap_or(""),
+                outcome.error_msg.as_deref().unwrap_or("")
+            );
+            self.halt(StopReason::CircuitOpen, msg);
+        }
     }
 
     /// Records an answer. If the store cannot (its database is away), the answer is kept for the
