@@ -19,6 +19,9 @@ pub const ANSWER_KEYS: [&str; 5] = [
 /// such an answer means different things to different readers.
 pub fn conflicting_key(body: &[u8], keys: &[&str]) -> Option<String> {
     use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    if !may_repeat(body, keys) {
+        return None;
+    }
     struct Keys<'k>(&'k [&'k str]);
     impl<'de> Visitor<'de> for Keys<'_> {
         type Value = Option<String>;
@@ -51,6 +54,22 @@ pub fn conflicting_key(body: &[u8], keys: &[&str]) -> Option<String> {
         .flatten()
 }
 
+/// Whether `body` may hold one of `keys` twice. Without a backslash a JSON text spells every
+/// key as it is, between quotes: a key whose quoted spelling occurs at most once is not there
+/// twice. A body with escapes is read in full.
+fn may_repeat(body: &[u8], keys: &[&str]) -> bool {
+    if body.contains(&b'\\') {
+        return true;
+    }
+    keys.iter().any(|k| {
+        let k = k.as_bytes();
+        let quoted = |w: &&[u8]| {
+            w.first() == Some(&b'"') && w.last() == Some(&b'"') && w[1..w.len() - 1] == *k
+        };
+        body.windows(k.len() + 2).filter(quoted).nth(1).is_some()
+    })
+}
+
 /// A JSON value for an error message, short and free of control characters.
 pub fn shown(v: &serde_json::Value) -> String {
     // Secrets are taken out of the whole value before it is cut.
@@ -77,6 +96,24 @@ pub fn said(why: &Unreadable) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_given_twice_is_found_however_it_is_spelled() {
+        let keys = &ANSWER_KEYS;
+        assert_eq!(
+            conflicting_key(br#"{"status":"1","uplimit":"0"}"#, keys),
+            None
+        );
+        let twice = br#"{"status":"1","status":"0"}"#;
+        assert_eq!(conflicting_key(twice, keys).as_deref(), Some("status"));
+        let escaped = br#"{"status":"1","st\u0061tus":"0"}"#;
+        assert_eq!(conflicting_key(escaped, keys).as_deref(), Some("status"));
+        // The same value twice means one thing to every reader.
+        assert_eq!(
+            conflicting_key(br#"{"status":"1","status":"1"}"#, keys),
+            None
+        );
+    }
 
     #[test]
     fn unreadable_values_are_shown_short_and_clean() {

@@ -149,11 +149,17 @@ async fn send(
     first: Option<OwnedSemaphorePermit>,
     mut member: Option<Member<'_>>,
 ) -> Finished {
-    let mut rng = rand::rngs::StdRng::from_os_rng();
-    let mut jitter = |base: Duration, n: u32| full_jitter(base, n, &mut rng);
+    // Seeded only when a retry first waits: most checks never do.
+    let mut rng: Option<rand::rngs::StdRng> = None;
+    let mut jitter = |base: Duration, n: u32| {
+        full_jitter(
+            base,
+            n,
+            rng.get_or_insert_with(rand::rngs::StdRng::from_os_rng),
+        )
+    };
     let mut permit = first;
     let mut tally = Tally::default();
-    let shown = mask(kind, &key, ctx.log_pii);
     let mut end = loop {
         if let Some(m) = member.as_mut() {
             match m.ready(ctx).await {
@@ -192,7 +198,8 @@ async fn send(
         tally.requests += 1;
         let (class, reply) = ctx.checker.check(kind, &key, Utc::now()).await;
         tracing::trace!(
-            "{kind} {shown}: attempt {} -> {}",
+            "{kind} {}: attempt {} -> {}",
+            mask(kind, &key, ctx.log_pii),
             tally.requests,
             describe(&class, reply.as_ref())
         );

@@ -18,6 +18,7 @@ use super::writer::RowDone;
 use crate::input::Row;
 use crate::model::{fingerprint, CheckType, Local, Outcome, ResultKind};
 use crate::output::summary::StopReason;
+use crate::store::policy::Base;
 use crate::store::Shared;
 
 /// What a run says when `--deadline` stops it.
@@ -27,6 +28,14 @@ const DEADLINE_REACHED: &str =
 /// How long rows still coming after a stop are read (and written `pending`): a pipe that
 /// ends soon ends in the output; one left open is not waited for.
 const READ_AFTER_STOP: Duration = Duration::from_secs(2);
+
+/// Finished rows are handed to the writer in groups of up to this many, or once the oldest has
+/// waited [`HAND_OVER_AFTER`]: a hand-over wakes the writer's thread, which costs more CPU than
+/// writing one row.
+const HAND_OVER_ROWS: usize = 64;
+
+/// How long a finished row may wait for its group before it is handed to the writer.
+const HAND_OVER_AFTER: Duration = Duration::from_millis(10);
 
 /// Checks in a row ending in `error` that open the circuit.
 pub const CIRCUIT_THRESHOLD: u32 = 10;
@@ -38,6 +47,9 @@ enum KeyState {
     Waiting {
         waiters: Vec<(u64, usize)>,
         previous: Option<(ResultKind, DateTime<Utc>)>,
+        /// The row the store held, as its answer is recorded over it, when this run looked it
+        /// up (`None`: not looked up; the store reads it when recording).
+        before: Option<Base>,
     },
     /// Answered in this run.
     Done(Outcome),
@@ -75,6 +87,8 @@ pub struct Dispatcher {
     writer: mpsc::Sender<Vec<RowDone>>,
     /// Rows finished since the last hand-over to the writer.
     outbox: Vec<RowDone>,
+    /// When the rows in the outbox are handed over at the latest.
+    hand_over_at: Option<tokio::time::Instant>,
     /// The reorder window: a row holds a permit from admission until it is written.
     window: Arc<Semaphore>,
     /// Each distinct (type, key) of this run: waiting for its answer, or answered.
@@ -102,6 +116,9 @@ pub struct Dispatcher {
     lookups: bool,
     /// Stored answers looked up for rows read but not yet admitted.
     prefetched: HashMap<Key, Option<crate::store::Stored>>,
+    /// A planned run: what the plan found in the store for each value sent, by row number
+    /// (row n is the plan's n-th value), so that its answer is recorded without a read.
+    planned_bases: Vec<Base>,
     counters: Counters,
 }
 
@@ -118,6 +135,7 @@ impl Dispatcher {
             store,
             writer,
             outbox: Vec::new(),
+            hand_over_at: None,
             window,
             keys: HashMap::new(),
             seen: HashSet::new(),
@@ -132,6 +150,7 @@ impl Dispatcher {
             stop_at: None,
             lookups: true,
             prefetched: HashMap::new(),
+            planned_bases: Vec::new(),
             counters: Counters::default(),
         }
     }
@@ -142,9 +161,11 @@ impl Dispatcher {
         self
     }
 
-    /// Sends every admitted value without asking the store first (the plan did).
-    pub fn planned(mut self) -> Dispatcher {
+    /// Sends every admitted value without asking the store first (the plan did): row n is the
+    /// plan's n-th value, and `bases[n - 1]` what the store held for it.
+    pub fn planned(mut self, bases: Vec<Base>) -> Dispatcher {
         self.lookups = false;
+        self.planned_bases = bases;
         self
     }
 
@@ -179,7 +200,7 @@ impl Dispatcher {
                 let row = inbox.pop_front().expect("checked non-empty");
                 self.admit(row, permit)?;
             }
-            self.flush().await?;
+            self.hand_over().await?;
             // A deadline already passed stops sending now: a timer only fires at its next
             // tick, and the send branch would win that race once.
             let passed = self
@@ -202,6 +223,7 @@ impl Dispatcher {
             let can_read = reading && inbox.is_empty() && self.queue.len() < max_queue;
             let need_window = !inbox.is_empty() && self.queue.len() < max_queue;
             let stop_at = self.stop_at;
+            let hand_over_at = self.hand_over_at;
             if !can_send && !can_read && !need_window && self.tasks.is_empty() {
                 break;
             }
@@ -250,6 +272,7 @@ impl Dispatcher {
                     let row = inbox.pop_front().expect("checked non-empty");
                     self.admit(row, permit.map_err(|_| anyhow!("the reorder window closed"))?)?;
                 }
+                _ = sleep_until(hand_over_at), if hand_over_at.is_some() => {}
                 _ = sleep_until(read_until), if reading && read_until.is_some() => {
                     tracing::warn!("the input did not end after the stop: rows not yet read are not in the output");
                     reading = false;
@@ -348,8 +371,23 @@ impl Dispatcher {
         }
     }
 
+    /// Hands the finished rows to the writer if their group is full or the oldest has waited
+    /// long enough; otherwise says when it will have.
+    async fn hand_over(&mut self) -> Result<()> {
+        if self.outbox.is_empty() {
+            return Ok(());
+        }
+        let now = tokio::time::Instant::now();
+        let at = *self.hand_over_at.get_or_insert(now + HAND_OVER_AFTER);
+        if self.outbox.len() < HAND_OVER_ROWS && now < at {
+            return Ok(());
+        }
+        self.flush().await
+    }
+
     /// Hands the finished rows to the writer, in one message.
     async fn flush(&mut self) -> Result<()> {
+        self.hand_over_at = None;
         if self.outbox.is_empty() {
             return Ok(());
         }
@@ -387,7 +425,7 @@ impl Dispatcher {
                 outcomes.push(Some(Outcome::from_local(local, ResultKind::Pending, now)));
                 continue;
             };
-            if !self.seen.insert(fingerprint(&self.hasher, kind, key)) {
+            if !self.distinct() && !self.seen.insert(fingerprint(&self.hasher, kind, key)) {
                 self.counters.duplicates += 1;
             }
             let k = (kind, key.clone());
@@ -407,7 +445,12 @@ impl Dispatcher {
                 }
                 None => {}
             }
-            let stored = self.prefetched.remove(&k).flatten();
+            let looked_up = self.prefetched.remove(&k);
+            let before = match &looked_up {
+                Some(stored) => Some(stored.as_ref().and_then(crate::store::Stored::base)),
+                None => self.planned_base(row.number),
+            };
+            let stored = looked_up.flatten();
             if let Some(s) = stored.as_ref().filter(|s| s.fresh) {
                 self.counters.cache_hits += 1;
                 outcomes.push(Some(s.outcome.clone()));
@@ -425,6 +468,7 @@ impl Dispatcher {
                 KeyState::Waiting {
                     waiters: vec![(row.number, i)],
                     previous,
+                    before,
                 },
             );
             self.queue.push_back(k);
@@ -454,38 +498,17 @@ impl Dispatcher {
         self.counters.retries += u64::from(f.retries);
         self.counters.throttled += u64::from(f.throttled);
         let mut outcome = f.outcome;
-        let mut recorded = None;
-        if outcome.source == crate::model::Source::Cache {
-            self.counters.cache_hits += 1;
-        }
-        // An answer another run of the team recorded (source cache) is not recorded again.
-        if outcome.result != ResultKind::Pending && outcome.source == crate::model::Source::Api {
-            recorded = match f.recorded.take() {
-                Some(Ok(r)) => Some(r),
-                Some(Err(why)) => self.keep(f.kind, &outcome, anyhow!(why))?,
-                None => self.record(f.kind, &outcome)?,
-            };
-            if outcome.result == ResultKind::Error {
-                self.errors_in_a_row += 1;
-            } else {
-                self.errors_in_a_row = 0;
-            }
-        }
-        if let Some((reason, why)) = f.stop {
-            self.halt(reason, why);
-        } else if self.errors_in_a_row >= CIRCUIT_THRESHOLD {
-            let msg = format!(
-                "{CIRCUIT_THRESHOLD} checks in a row ended in error (last: {} {}); the API or the \
-                 network seems to be down, so the run stopped instead of spending quota",
-                outcome.error_code.as_deref().unwrap_or(""),
-                outcome.error_msg.as_deref().unwrap_or("")
-            );
-            self.halt(StopReason::CircuitOpen, msg);
-        }
         let key = (f.kind, f.key);
-        let Some(KeyState::Waiting { waiters, previous }) = self.keys.remove(&key) else {
+        let Some(KeyState::Waiting {
+            waiters,
+            previous,
+            before,
+        }) = self.keys.remove(&key)
+        else {
             return Err(anyhow!("an answer arrived for a check nobody waits for"));
         };
+        let recorded = self.take_in(f.kind, &outcome, f.recorded.take(), before)?;
+        self.stop_rules(f.stop, &outcome);
         // The store says what the answer is measured against, and whether it is a change.
         match recorded
             .filter(|_| outcome.result.is_answer() || outcome.result == ResultKind::Invalid)
@@ -496,20 +519,81 @@ impl Dispatcher {
             }
             None => outcome.previous = previous,
         }
-        self.resolve(waiters, &outcome);
-        if outcome.result == ResultKind::Pending {
-            // Not an answer: a later duplicate must not reuse it as one.
+        // Pending is not an answer: a later duplicate must not reuse it as one. A planned run
+        // has no later duplicate to answer.
+        if outcome.result == ResultKind::Pending || self.distinct() {
+            self.resolve(waiters, outcome);
             return Ok(());
         }
+        self.resolve(waiters, outcome.clone());
         self.keys.insert(key, KeyState::Done(outcome));
         Ok(())
     }
 
+    /// Counts an outcome and records it if it is an answer of the API (one another run of the
+    /// team recorded, source cache, is not recorded again): `recorded` is what a team's claim
+    /// recorded, `before` the row this run read.
+    fn take_in(
+        &mut self,
+        kind: CheckType,
+        outcome: &Outcome,
+        recorded: Option<Result<crate::store::Recorded, String>>,
+        before: Option<Base>,
+    ) -> Result<Option<crate::store::Recorded>> {
+        if outcome.source == crate::model::Source::Cache {
+            self.counters.cache_hits += 1;
+        }
+        if outcome.result == ResultKind::Pending || outcome.source != crate::model::Source::Api {
+            return Ok(None);
+        }
+        let recorded = match recorded {
+            Some(Ok(r)) => Some(r),
+            Some(Err(why)) => self.keep(kind, outcome, anyhow!(why))?,
+            None => self.record(kind, outcome, before)?,
+        };
+        if outcome.result == ResultKind::Error {
+            self.errors_in_a_row += 1;
+        } else {
+            self.errors_in_a_row = 0;
+        }
+        Ok(recorded)
+    }
+
+    /// Stops the run if the check says so, or if too many checks in a row ended in error.
+    fn stop_rules(&mut self, stop: Option<(StopReason, String)>, outcome: &Outcome) {
+        if let Some((reason, why)) = stop {
+            self.halt(reason, why);
+        } else if self.errors_in_a_row >= CIRCUIT_THRESHOLD {
+            let msg = format!(
+                "{CIRCUIT_THRESHOLD} checks in a row ended in error (last: {} {}); the API or the \
+                 network seems to be down, so the run stopped instead of spending quota",
+                outcome.error_code.as_deref().unwrap_or(""),
+                outcome.error_msg.as_deref().unwrap_or("")
+            );
+            self.halt(StopReason::CircuitOpen, msg);
+        }
+    }
+
     /// Records an answer. If the store cannot (its database is away), the answer is kept for the
     /// next run and stays in this run's output, and the run stops sending.
-    fn record(&mut self, kind: CheckType, o: &Outcome) -> Result<Option<crate::store::Recorded>> {
+    /// `before`: the row the store held, if this run read it (a store of one run only: a team's
+    /// store is read again, as a teammate may have written since).
+    fn record(
+        &mut self,
+        kind: CheckType,
+        o: &Outcome,
+        before: Option<Base>,
+    ) -> Result<Option<crate::store::Recorded>> {
         let store = self.store.clone();
-        let failed = match off_worker(move || crate::store::lock(&store).record(kind, o)) {
+        let before = before.filter(|_| self.ctx.team.is_none());
+        let recording = move || {
+            let mut store = crate::store::lock(&store);
+            match before {
+                Some(before) => store.record_over(kind, o, before),
+                None => store.record(kind, o),
+            }
+        };
+        let failed = match off_worker(recording) {
             Ok(r) => return Ok(Some(r)),
             Err(e) => e,
         };
@@ -543,12 +627,21 @@ impl Dispatcher {
         Ok(None)
     }
 
+    /// What the plan found in the store for row `number`'s value (`None`: not a planned run).
+    fn planned_base(&self, number: u64) -> Option<Base> {
+        let at = usize::try_from(number.checked_sub(1)?).ok()?;
+        self.planned_bases.get(at).copied()
+    }
+
     /// A queued or abandoned check becomes `pending`.
     fn settle_pending(&mut self, key: Key) {
-        if let Some(KeyState::Waiting { waiters, previous }) = self.keys.remove(&key) {
+        if let Some(KeyState::Waiting {
+            waiters, previous, ..
+        }) = self.keys.remove(&key)
+        {
             let mut o = Outcome::from_local(Local::Ready(key.1), ResultKind::Pending, Utc::now());
             o.previous = previous;
-            self.resolve(waiters, &o);
+            self.resolve(waiters, o);
         }
     }
 
@@ -559,16 +652,28 @@ impl Dispatcher {
         }
     }
 
-    fn resolve(&mut self, waiters: Vec<(u64, usize)>, outcome: &Outcome) {
+    /// Whether every admitted value is new to this run (a planned run: the plan took out the
+    /// duplicates), so no answer is kept for a later row.
+    fn distinct(&self) -> bool {
+        !self.lookups
+    }
+
+    /// Gives each waiting (row, check) the outcome; only the first carries its attempts.
+    fn resolve(&mut self, waiters: Vec<(u64, usize)>, outcome: Outcome) {
+        let last = waiters.len().saturating_sub(1);
+        let mut outcome = Some(outcome);
         for (n, (row, i)) in waiters.into_iter().enumerate() {
             let Some(open) = self.open.get_mut(&row) else {
                 continue;
             };
-            let attempts = if n == 0 { outcome.attempts } else { 0 };
-            open.outcomes[i] = Some(Outcome {
-                attempts,
-                ..outcome.clone()
-            });
+            let mut o = match n == last {
+                true => outcome.take().expect("the last waiter takes it"),
+                false => outcome.clone().expect("taken by the last waiter only"),
+            };
+            if n > 0 {
+                o.attempts = 0;
+            }
+            open.outcomes[i] = Some(o);
             open.missing -= 1;
             if open.missing == 0 {
                 let open = self.open.remove(&row).expect("just looked up");

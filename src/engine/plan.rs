@@ -13,7 +13,8 @@ use serde::Serialize;
 use crate::input::{spawn_reader, Row};
 use crate::model::{fingerprint, CheckType, Local, ResultKind};
 use crate::output::Counts;
-use crate::store::Shared;
+use crate::store::policy::Base;
+use crate::store::{Age, Shared};
 
 /// What the input holds and what the store already knows, in checks and distinct values.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -42,7 +43,9 @@ pub struct Figures {
 /// carry instead of deciding again.
 pub struct Plan {
     pub figures: Figures,
-    pub needed: Vec<(CheckType, String)>,
+    /// With each, the answer the store held to measure a new one against
+    /// ([`crate::store::Age::base`]): recording the answer does not read the row again.
+    pub needed: Vec<(CheckType, String, Base)>,
     /// Fingerprints (with `hasher`) of the values the store answered when planned: they are
     /// written with that answer, however old it grows while the run sends.
     pub fresh: HashSet<u64>,
@@ -65,8 +68,8 @@ pub fn collect(
     let hasher = std::collections::hash_map::RandomState::new();
     let mut seen: HashSet<u64> = HashSet::new();
     let mut fresh: HashSet<u64> = HashSet::new();
-    // (stale answer's time, or None for never asked; first row; value)
-    let mut needed: Vec<(Option<i64>, u64, CheckType, String)> = Vec::new();
+    // (stale answer's time, or None for never asked; first row; value; its base)
+    let mut needed: Vec<(Option<i64>, u64, CheckType, String, Base)> = Vec::new();
     for mut batch in rx {
         if stop.is_cancelled() {
             needed.clear();
@@ -107,17 +110,19 @@ pub fn collect(
         drop(items);
         for ((number, kind, key, fp), age) in asking.into_iter().zip(ages) {
             match age {
-                Some((_, _, true)) => {
+                Some(Age { fresh: true, .. }) => {
                     f.fresh += 1;
                     fresh.insert(fp);
                 }
-                Some((result, at, false)) => {
+                Some(Age {
+                    result, at, base, ..
+                }) => {
                     *f.stale.entry(result.to_string()).or_default() += 1;
-                    needed.push((Some(at.timestamp()), number, kind, key));
+                    needed.push((Some(at.timestamp()), number, kind, key, base));
                 }
                 None => {
                     f.never_asked += 1;
-                    needed.push((None, number, kind, key));
+                    needed.push((None, number, kind, key, None));
                 }
             }
         }
@@ -127,9 +132,12 @@ pub fn collect(
         .map_err(|_| anyhow!("the input reader crashed"))??;
     drop(seen);
     // None (never asked) sorts before Some(time): new values first, then the oldest answers.
-    needed.sort_unstable_by_key(|(at, row, _, _)| (*at, *row));
+    needed.sort_unstable_by_key(|(at, row, ..)| (*at, *row));
     f.requests_needed = needed.len() as u64;
-    let needed = needed.into_iter().map(|(_, _, k, v)| (k, v)).collect();
+    let needed = needed
+        .into_iter()
+        .map(|(_, _, k, v, b)| (k, v, b))
+        .collect();
     Ok(Plan {
         figures: f,
         needed,

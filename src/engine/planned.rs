@@ -88,7 +88,9 @@ pub async fn run(
 
     // Pass 2: send, in the plan's order.
     let (row_tx, row_rx) = mpsc::channel::<Vec<Row>>(16);
-    let needed = plan.needed;
+    // Row n of pass 2 is needed[n - 1]; the dispatcher records its answer over bases[n - 1].
+    let (needed, bases): (Vec<_>, Vec<_>) =
+        plan.needed.into_iter().map(|(k, v, b)| ((k, v), b)).unzip();
     let feeding = std::thread::spawn(move || {
         let mut it = needed.into_iter().enumerate().peekable();
         while it.peek().is_some() {
@@ -125,7 +127,7 @@ pub async fn run(
     });
     let window = Arc::new(Semaphore::new(REORDER_WINDOW));
     let counters = Dispatcher::new(ctx, store.clone(), done_tx, window, cfg.grace)
-        .planned()
+        .planned(bases)
         .with_deadline(super::deadline_instant(cfg.deadline))
         .run(row_rx, stop.cancelled_owned())
         .await;
@@ -134,6 +136,8 @@ pub async fn run(
         .join()
         .map_err(|_| anyhow!("the answer collector crashed"))?;
     let counters = counters?;
+    decided.attempts.reserve(sent.0.len());
+    decided.sent.reserve(sent.0.len());
     for (kind, o) in sent.0 {
         let fp = decided.key(kind, &o.checked_key);
         decided.attempts.insert(fp, o.attempts);

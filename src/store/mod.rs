@@ -70,9 +70,16 @@ impl Scope {
     }
 }
 
-/// What the planner needs of a stored answer: its result, its time, and whether it may be
-/// reused now.
-pub type Age = (ResultKind, DateTime<Utc>, bool);
+/// What the planner needs of a stored answer: its result, its time, whether it may be reused
+/// now, and the answer a new one would be measured against ([`policy::base`]), which the run
+/// carries to [`Store::record_over`] instead of reading the row again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Age {
+    pub result: ResultKind,
+    pub at: DateTime<Utc>,
+    pub fresh: bool,
+    pub base: policy::Base,
+}
 
 /// A stored answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +89,13 @@ pub struct Stored {
     pub outcome: Outcome,
     /// Whether the reuse rules allow answering from it at the time asked.
     pub fresh: bool,
+}
+
+impl Stored {
+    /// The answer a new one is measured against ([`policy::base`]).
+    pub fn base(&self) -> policy::Base {
+        policy::base(&self.outcome)
+    }
 }
 
 /// Answers are committed in groups: at most this long after the first uncommitted one, so a
@@ -201,9 +215,11 @@ impl Store {
             .lookup_many(items, now)?
             .into_iter()
             .map(|s| {
-                s.map(|s| {
-                    let at = s.outcome.checked_at.unwrap_or_default();
-                    (s.outcome.result, at, s.fresh)
+                s.map(|s| Age {
+                    result: s.outcome.result,
+                    at: s.outcome.checked_at.unwrap_or_default(),
+                    fresh: s.fresh,
+                    base: s.base(),
                 })
             })
             .collect())
@@ -220,7 +236,19 @@ impl Store {
             .fetch(&[(kind, &o.checked_key)])?
             .pop()
             .flatten();
-        let Some((row, recorded)) = policy::decide(before.as_ref(), o) else {
+        self.record_over(kind, o, before.as_ref().and_then(policy::base))
+    }
+
+    /// [`Store::record`] over a row this run already read ([`Stored::base`], [`Age::base`];
+    /// `None`: there was none): the row is not read again. Only for a store this run holds
+    /// alone (a file under its [`RunLock`]): no other run can have written the value since.
+    pub fn record_over(
+        &mut self,
+        kind: CheckType,
+        o: &Outcome,
+        before: policy::Base,
+    ) -> Result<Recorded> {
+        let Some((row, recorded)) = policy::decide_over(before, o) else {
             return Ok(Recorded::default());
         };
         self.backend.write(kind, &row)?;

@@ -65,10 +65,13 @@ pub struct Recorded {
     pub change: bool,
 }
 
+/// The answer a new one is measured against, as [`base`] reads it from a stored row.
+pub type Base = Option<(ResultKind, DateTime<Utc>)>;
+
 /// The answer a new one is measured against: the last *reported* one. While a change is
 /// unreported, the stored row keeps the reported answer as its previous one, so that
 /// free → taken → free between two reports is no change.
-pub fn base(before: &Outcome) -> Option<(ResultKind, DateTime<Utc>)> {
+pub fn base(before: &Outcome) -> Base {
     match before.change {
         true => before.previous,
         false => before.checked_at.map(|at| (before.result, at)),
@@ -85,10 +88,15 @@ pub fn is_change(base: Option<ResultKind>, new: ResultKind) -> bool {
 /// write (its previous answer, change flag and time set) and what that means for the run.
 /// `None`: the outcome is not recorded at all.
 pub fn decide(before: Option<&Outcome>, new: &Outcome) -> Option<(Outcome, Recorded)> {
+    decide_over(before.and_then(base), new)
+}
+
+/// [`decide`], given the [`base`] of the row the store held (`None`: no row, or no answer to
+/// measure against), when the caller already looked that row up.
+pub fn decide_over(previous: Base, new: &Outcome) -> Option<(Outcome, Recorded)> {
     if !recordable(new.result) {
         return None;
     }
-    let previous = before.and_then(base);
     let change = is_change(previous.map(|(r, _)| r), new.result);
     let mut row = new.clone();
     row.previous = previous;
