@@ -214,6 +214,16 @@ fn a_role_that_may_read_and_write_but_not_create_runs_on_an_up_to_date_schema() 
     assert_eq!(answers(&url), 8);
     let (code, text) = doctor(&sim, &fx, &worker);
     assert_eq!(code, Some(0), "{text}");
+    // A role that may only read (a dashboard, an auditor) can still ask doctor about the store.
+    pg::execute(
+        &url,
+        "CREATE ROLE auditor LOGIN;
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO auditor;",
+    );
+    let (code, text) = doctor(&sim, &fx, &pg::as_role(&url, "auditor"));
+    assert!(text.contains("schema"), "{text}");
+    assert!(!text.contains("permission denied"), "{text}");
+    assert_eq!(code, Some(0), "{text}");
 }
 
 #[test]

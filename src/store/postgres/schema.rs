@@ -36,6 +36,11 @@ pub struct Joining {
     pub machine: String,
 }
 
+/// Reads the version and the clock.
+const READ: &str =
+    "SELECT COALESCE(MAX(version), 0), EXTRACT(EPOCH FROM clock_timestamp())::float8,
+    NULL::float8 FROM checkuser_schema";
+
 /// Reads the version and the clock; registers the run if `join` and the schema is current
 /// (old rows of runs that died without a word, and answered claims no live run needs, are
 /// cleared then).
@@ -93,7 +98,13 @@ fn read_state(
         (&pid, Type::INT4),
         (&want, Type::INT4),
     ];
-    let (version, db, joined) = match c.query_typed(READ_AND_JOIN, &params) {
+    // Only a joining run sends the statement that may write: doctor, plan and a read-only role
+    // read the version and the clock alone.
+    let read = match join {
+        Some(_) => c.query_typed(READ_AND_JOIN, &params),
+        None => c.query_typed(READ, &[]),
+    };
+    let (version, db, joined) = match read {
         Ok(rows) => {
             let row = rows.first();
             let version = row.map_or(0, |r| r.get::<_, i32>(0));
