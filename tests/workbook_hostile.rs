@@ -290,44 +290,47 @@ fn validate(fx: &Fixture, file: &Path, extra: &[&str]) -> Output {
 }
 
 thread_local! {
-    /// The largest peak RSS, in MB, of the runs this test (its own thread) waited for.
+    /// The largest peak RSS, in MB, of the runs this test (its own thread) made.
     static PEAK_MB: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// Runs the binary and keeps that child's own peak RSS: it is reaped with `wait4`, so the
-/// children of the other tests running in this process do not count (std's `wait` would reap
-/// it without the figure).
-#[allow(clippy::zombie_processes)]
+/// Starts the binary from a small Python process and reports its peak RSS: a process started
+/// from this (large, many-test) process carries this process's own high-water mark into its
+/// `ru_maxrss` at `exec`, so the measuring parent must be small.
+const MEASURE: &str = "import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+sys.stderr.write('\\nCHECKUSER_TEST_MAXRSS_KB=%d\\n' % usage.ru_maxrss)
+sys.exit(os.waitstatus_to_exitcode(status) % 256)";
+
+/// Runs the binary (as `bin` sets it up) and keeps its own peak RSS for this test's thread.
 fn run_measured(home: &Path, args: &[&str]) -> Output {
-    use std::io::Read;
-    use std::os::unix::process::ExitStatusExt;
-    let mut child = bin(home)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        out.read_to_end(&mut v).unwrap();
-        v
-    });
-    let mut stderr = Vec::new();
-    err.read_to_end(&mut stderr).unwrap();
-    let stdout = reader.join().unwrap();
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
-    PEAK_MB.with(|p| p.set(p.get().max(usage.ru_maxrss as u64 / 1024)));
-    Output {
-        status: std::process::ExitStatus::from_raw(status),
-        stdout,
-        stderr,
+    let real = bin(home);
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-c", MEASURE]).arg(real.get_program()).args(args);
+    for (k, v) in real.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
     }
+    if let Some(dir) = real.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    let mut out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("python3 runs the binary to measure its memory (apt-get install python3)");
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (before, kb) = text
+        .rsplit_once("\nCHECKUSER_TEST_MAXRSS_KB=")
+        .expect("the measuring parent reports the peak");
+    let kb: u64 = kb.trim().parse().unwrap();
+    PEAK_MB.with(|p| p.set(p.get().max(kb / 1024)));
+    out.stderr = before.as_bytes().to_vec();
+    out
 }
 
 /// The run failed the way a bad input should: exit 2, no panic, and a message with all `words`.
