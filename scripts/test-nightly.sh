@@ -705,7 +705,7 @@ expect "a duration: passed on as it is" has "$d/argv.env" "^CHECKUSER_DEADLINE=8
 done_case "a CHECKUSER_DEADLINE (or --deadline) time of day further than the time limit is refused, not taken as tomorrow's"
 
 # --- the real checkuser: SIGTERM while it waits under --wait-lock --------------------------------
-# CHECKUSER_REAL_BIN (set by `cargo test --test nightly`): the binary, in its sandbox.
+# CHECKUSER_REAL_BIN (set by `cargo test --test tests nightly`): the binary, in its sandbox.
 if [ -n "${CHECKUSER_REAL_BIN-}" ] && [ -x "$CHECKUSER_REAL_BIN" ]; then
   new_case wait-lock-term
   sed -i '/^CHECKUSER_BIN=/d' "$d/env"
@@ -739,7 +739,7 @@ if [ -n "${CHECKUSER_REAL_BIN-}" ] && [ -x "$CHECKUSER_REAL_BIN" ]; then
   expect "alert says interrupted" alerted "interrupted (exit 130)"
   done_case "SIGTERM to a nightly run waiting under --wait-lock (the real checkuser) ends it at once"
 else
-  skip "SIGTERM under --wait-lock with the real checkuser" "set CHECKUSER_REAL_BIN (cargo test --test nightly does)"
+  skip "SIGTERM under --wait-lock with the real checkuser" "set CHECKUSER_REAL_BIN (cargo test --test tests nightly does)"
 fi
 
 # --- the systemd units and the README's steps ----------------------------------------------------
