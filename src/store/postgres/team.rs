@@ -41,7 +41,7 @@ const MIN_CLAIMS: i64 = 2;
 /// statement carrying its answers renews its leases too).
 const HEARTBEAT: Duration = Duration::from_secs(17);
 /// Keys are claimed only as far as the scope's bucket has slots within this time (at least
-/// one per statement): no run holds claims for slots far ahead.
+/// [`MIN_CLAIMS`] per statement): no run holds claims for slots far ahead.
 const HORIZON: Duration = Duration::from_secs(2);
 /// How often an idle run says it is alive (its `--rate` counts while it does).
 const ALIVE: Duration = Duration::from_secs(40);
