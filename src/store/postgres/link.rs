@@ -8,12 +8,10 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use tokio::sync::mpsc;
-use tokio_postgres::types::Type;
 
 use super::conn::Target;
 use super::team::{Seen, RECONNECT_FOR};
 use super::tick;
-use crate::store::Scope;
 
 /// How long one statement may go unanswered before the database is probed (a cancel request
 /// answered means it is alive and waiting on a lock; none means it is gone).
@@ -73,48 +71,6 @@ impl Link {
 
     pub fn is_closed(&self) -> bool {
         self.client.is_closed()
-    }
-
-    /// Registers the run; returns when it joined on the database's clock. Old rows of runs
-    /// that died without a word, and answered claims no live run needs, are cleared.
-    pub async fn register(
-        &self,
-        scope: &Scope,
-        run_id: &str,
-        rate: f64,
-        machine: &str,
-    ) -> Result<f64> {
-        // Typed parameters: one round trip (no separate prepare).
-        let rows = self
-            .client
-            .query_typed(
-                "WITH ins AS (INSERT INTO runs (id, host, partner, api, rate, machine, pid)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING started),
-                 old AS (DELETE FROM runs WHERE heartbeat < clock_timestamp() - interval '10 minutes'),
-                 done AS (DELETE FROM claims WHERE host = $2 AND partner = $3 AND api = $4
-                   AND ((answered_at IS NOT NULL AND answered_at < LEAST(
-                          (SELECT min(started) FROM runs WHERE host = $2 AND partner = $3
-                             AND api = $4), clock_timestamp()) - interval '1 minute')
-                     OR (answered_at IS NULL AND expires < clock_timestamp() - interval '10 minutes')))
-                 SELECT EXTRACT(EPOCH FROM started)::float8 FROM ins",
-                &[
-                    (&run_id, Type::TEXT),
-                    (&scope.host, Type::TEXT),
-                    (&scope.partner, Type::TEXT),
-                    (&scope.api, Type::TEXT),
-                    (&rate, Type::FLOAT8),
-                    (&machine, Type::TEXT),
-                    (&(std::process::id() as i32), Type::INT4),
-                ],
-            )
-            .await
-            .map_err(|e| anyhow!("state database {}: {}", self.target.label, super::conn::chain(&e)))?;
-        rows.first().map(|r| r.get(0)).ok_or_else(|| {
-            anyhow!(
-                "state database {}: the run was not registered",
-                self.target.label
-            )
-        })
     }
 
     /// Runs the statement; one that waits long is probed with a cancel request: answered, the

@@ -27,20 +27,7 @@ use crate::model::{Answer, CheckType, Outcome, ResultKind, Source};
 
 /// The database's clock against this machine's, in seconds (positive: the database is ahead).
 pub fn clock_skew(target: &Target) -> Result<f64> {
-    skew(&Pg::connect(target.clone())?)
-}
-
-fn skew(pg: &Pg) -> Result<f64> {
-    let before = Utc::now();
-    let db: f64 = pg.call(|c| {
-        Ok(
-            c.query_one("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8", &[])?
-                .get(0),
-        )
-    })?;
-    let after = Utc::now();
-    let mid = (before.timestamp_micros() + after.timestamp_micros()) as f64 / 2e6;
-    Ok(db - mid)
+    schema::clock_skew(&Pg::connect(target.clone())?)
 }
 
 /// The scope's active runs and how far ahead of now its bucket is (seconds; `None` before the
@@ -117,17 +104,29 @@ pub fn open(target: &Target, scope: Scope, reuse: Reuse, join: Option<f64>) -> R
     });
     let run_id = joining.as_ref().map(|j| j.run_id.clone());
     let (ahead, joined) = schema::migrate(&pg, joining)?;
+    let registered = match (run_id, joined) {
+        (Some(id), Some(at)) => Some((id, at)),
+        // Without its row the run would not count in the team's rate: never run so.
+        (Some(_), None) => anyhow::bail!(
+            "state database {}: this run could not register with its team",
+            target.label
+        ),
+        _ => None,
+    };
     let backend = PgStore {
         pg,
         scope: scope.clone(),
     };
     let mut store = Store::new(Box::new(backend), reuse)
-        .with_clock(chrono::TimeDelta::milliseconds((ahead * 1000.0) as i64))
-        .with_team(Box::new(team::Joiner {
+        .with_clock(chrono::TimeDelta::milliseconds((ahead * 1000.0) as i64));
+    // Only a run that registered joins: `plan` opens the store without a team.
+    if let Some(registered) = registered {
+        store = store.with_team(Box::new(team::Joiner {
             target: target.clone(),
             scope: scope.clone(),
-            registered: run_id.zip(joined),
+            registered,
         }));
+    }
     if let Some(path) = spool_path(&scope) {
         replay_spool(&mut store, &path)?;
         store = store.with_spool(Box::new(FileSpool { path }));

@@ -183,6 +183,11 @@ pub(super) fn migrate(pg: &Pg, join: Option<Joining>) -> Result<(f64, Option<f64
     Ok((skew, joined))
 }
 
+/// The database's clock against this machine's, in seconds (for `doctor`): read only.
+pub(super) fn clock_skew(pg: &Pg) -> Result<f64> {
+    Ok(pg.call(|c| read_state(c, None))?.1)
+}
+
 /// The schema version the database holds and the one this checkuser knows (for `doctor`):
 /// read only, 0 for a database no run has set up yet.
 pub fn schema_version(target: &Target) -> Result<(i32, i32)> {

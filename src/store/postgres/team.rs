@@ -57,9 +57,8 @@ pub const RECONNECT_FOR: Duration = Duration::from_secs(8);
 pub struct Joiner {
     pub target: Target,
     pub scope: Scope,
-    /// The run's id and when it joined (database clock), if it registered as the store
-    /// opened.
-    pub registered: Option<(String, f64)>,
+    /// The run's id and when it joined (database clock): it registered as the store opened.
+    pub registered: (String, f64),
 }
 
 /// This machine's name, as the runs table shows it.
@@ -131,24 +130,16 @@ pub struct PgTeam {
 }
 
 impl PgTeam {
-    /// Registers this run (with its `--rate`), listens for the team's answers, and starts
-    /// the actor.
+    /// Listens for the team's answers and starts the actor of a run that registered (with
+    /// its `--rate`) as the store opened.
     pub async fn join(
         target: Target,
         scope: Scope,
         rate: f64,
-        registered: Option<(String, f64)>,
+        (run_id, joined): (String, f64),
     ) -> Result<PgTeam> {
         let seen = Arc::new(Seen::default());
         let link = Link::connect(&target, &seen).await?;
-        let (run_id, joined) = match registered {
-            Some(r) => r,
-            None => {
-                let run_id = run_id();
-                let joined = link.register(&scope, &run_id, rate, &machine()).await?;
-                (run_id, joined)
-            }
-        };
         let (asks, rx) = mpsc::unbounded_channel();
         let actor = Actor {
             target,
