@@ -1,0 +1,1 @@
+/* placeholder: the page's helper fills this in */
