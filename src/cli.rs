@@ -67,6 +67,11 @@ pub enum Command {
     /// credentials, partner id, endpoint, proxy, clock, state store. Takes every flag run takes
     /// but INPUT, so that a run command line becomes a doctor one by changing the word.
     Doctor(Box<DoctorArgs>),
+    /// A web page and a JSON API over the same engine, store and quota, for people who never
+    /// open a terminal: upload a list, see the plan, start, watch, download. On 127.0.0.1 it
+    /// prints a URL with a fresh token; anywhere else it needs --users. Takes every flag run
+    /// takes but INPUT and the outputs (each job's files live under the state folder).
+    Serve(Box<ServeArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to complete for.
@@ -86,6 +91,54 @@ pub enum Command {
 /// `doctor` one by changing the word.
 #[derive(Debug, Clone, Args)]
 pub struct DoctorArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+/// `serve`: where to listen, who may use it, the limits of its jobs, and every flag `run`
+/// takes but INPUT (the defaults of every job).
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where to listen, ADDR:PORT (port 0 picks a free one). Any address but a loopback one
+    /// needs --users.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR:PORT",
+        help_heading = "Server"
+    )]
+    pub listen: String,
+
+    /// The users who may log in: lines NAME:HASH (argon2id), made with --add-user. Required
+    /// off loopback; without it a loopback server has one local user and a printed token.
+    #[arg(long, value_name = "FILE", help_heading = "Server")]
+    pub users: Option<PathBuf>,
+
+    /// Add (or change the password of) user NAME in --users FILE and exit; the password is
+    /// asked twice on the terminal (read as two lines when standard input is not one).
+    #[arg(long, value_name = "NAME", requires = "users", help_heading = "Server")]
+    pub add_user: Option<String>,
+
+    /// The largest upload, e.g. 50MB, 200KB, 1GB.
+    #[arg(
+        long,
+        default_value = "50MB",
+        value_name = "SIZE",
+        help_heading = "Server"
+    )]
+    pub max_upload: String,
+
+    /// Jobs a user may have waiting or running at once.
+    #[arg(long, default_value_t = 20, value_name = "N", help_heading = "Server")]
+    pub max_jobs: usize,
+
+    /// How long a job's files are kept, e.g. 30d, 12h.
+    #[arg(long, default_value = "30d", value_name = "DURATION", value_parser = humantime::parse_duration, help_heading = "Server")]
+    pub keep_jobs: std::time::Duration,
+
     #[command(flatten)]
     pub list: ListArgs,
 

@@ -97,6 +97,23 @@ impl Snapshot {
 
     /// The snapshot read from its start, with its own position (readings never share one).
     pub fn read(&self, cfg: &JobConfig) -> Result<Input> {
+        let reader = self.records(cfg)?;
+        let input = resolve(cfg, reader)?;
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(input.reader.encoding);
+        if self.told.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::debug!("again: {}", input.described(cfg));
+        } else {
+            tracing::info!("{}", input.described(cfg));
+        }
+        Ok(input)
+    }
+
+    /// The snapshot's records from its start, before any column is looked for (its header
+    /// and rows as they are: what `serve` shows for a person to map).
+    pub fn records(&self, cfg: &JobConfig) -> Result<RecordReader> {
         let known = *self.known.lock().unwrap_or_else(|p| p.into_inner());
         let mut opts = InputOptions {
             encoding: cfg.input.encoding.or(known),
@@ -117,17 +134,7 @@ impl Snapshot {
             reader.later_rows = self.later_rows.clone();
         }
         reader.sheet = self.sheet.clone();
-        let input = resolve(cfg, reader)?;
-        self.known
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert(input.reader.encoding);
-        if self.told.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            tracing::debug!("again: {}", input.described(cfg));
-        } else {
-            tracing::info!("{}", input.described(cfg));
-        }
-        Ok(input)
+        Ok(reader)
     }
 }
 

@@ -10,6 +10,7 @@ pub mod plan;
 pub mod report;
 pub mod run;
 pub mod sandbox;
+pub mod serve;
 pub mod signals;
 pub mod state;
 pub mod suggest;
@@ -63,6 +64,7 @@ pub fn execute(cli: &Cli) -> ExitCode {
             DoctorConfig::from_args(a)
                 .and_then(|c| runtime().and_then(|rt| rt.block_on(doctor::doctor(&c)))),
         ),
+        Command::Serve(a) => plain(serve::command(a, &cli.log)),
         Command::Completions { shell } => plain(docs::completions(*shell)),
         Command::Man { command } => plain(docs::man(command)),
     }

@@ -21,39 +21,110 @@ use crate::store::{LockError, RunLock};
 pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     let started = Instant::now();
     super::job::check_input(&cfg.job)?;
-    let (sandbox, client_cfg) = target(&cfg).await?;
-    // One run per scope on a file; runs sharing a database share its quota instead.
-    let _lock = match cfg.state.file() {
-        Some(file) => {
-            let (file, lock_scope, wait) = (file.to_path_buf(), cfg.scope.clone(), cfg.wait_lock);
-            let waiting = stop.clone();
-            let held = tokio::task::spawn_blocking(move || {
-                RunLock::acquire_until(&file, &lock_scope, wait, || waiting.is_cancelled())
-            });
-            match held.await? {
-                Err(LockError::Interrupted) => return Ok(interrupted(&cfg, WAITING_FOR_LOCK)),
-                held => Some(held?),
+    let base = match Base::prepare(&cfg, &stop).await? {
+        Ok(base) => base,
+        Err(why) => return Ok(interrupted(&cfg, why)),
+    };
+    base.run(cfg, stop, None, started).await
+}
+
+/// What runs of one process share: where requests go (the simulator, if asked, started
+/// once), the run lock of a file store and the store itself, and the pace. `run` makes one
+/// for its one run; `serve` one for all its jobs, so that they share the store's lock and the
+/// quota (taken in turn).
+pub struct Base {
+    sandbox: Option<Sandbox>,
+    checker: Arc<Client>,
+    _lock: Option<RunLock>,
+    /// A file store, opened once; a database is opened by each run (each is a team member).
+    store: Option<crate::store::Shared>,
+    pace: Arc<crate::engine::pace::Pace>,
+}
+
+impl Base {
+    /// Starts the simulator (if asked), takes the run lock and opens a file store;
+    /// `Err(why)` if `stop` came first.
+    pub async fn prepare(
+        cfg: &RunConfig,
+        stop: &CancellationToken,
+    ) -> Result<std::result::Result<Base, &'static str>> {
+        let (sandbox, client) = target(cfg).await?;
+        // One run per scope on a file; runs sharing a database share its quota instead.
+        let lock = match cfg.state.file() {
+            Some(file) => {
+                let (file, scope, wait) = (file.to_path_buf(), cfg.scope.clone(), cfg.wait_lock);
+                let waiting = stop.clone();
+                let held = tokio::task::spawn_blocking(move || {
+                    RunLock::acquire_until(&file, &scope, wait, || waiting.is_cancelled())
+                });
+                match held.await? {
+                    Err(LockError::Interrupted) => return Ok(Err(WAITING_FOR_LOCK)),
+                    held => Some(held?),
+                }
             }
-        }
-        None => None,
-    };
-    let Some(store) = open_store(&cfg, &stop).await? else {
-        return Ok(interrupted(&cfg, OPENING_STORE));
-    };
-    let store = crate::store::shared(store);
-    let checker = Arc::new(Client::new(client_cfg)?);
-    let source = Arc::new(JobSource::new(
-        cfg.job.clone(),
-        cfg.changes.clone(),
-        sandbox.is_some(),
-    )?);
-    let engine = engine_config(&cfg);
-    let done = match crate::engine::run(&engine, source, store.clone(), checker, stop.clone()).await
-    {
-        Err(e) if e.is::<StoppedBeforeInput>() => return Ok(interrupted(&cfg, &e.to_string())),
-        done => done?,
-    };
-    drop(sandbox);
+            None => None,
+        };
+        let store = match cfg.state.file() {
+            Some(_) => match open_store(cfg, stop).await? {
+                Some(store) => Some(crate::store::shared(store)),
+                None => return Ok(Err(OPENING_STORE)),
+            },
+            None => None,
+        };
+        Ok(Ok(Base {
+            sandbox,
+            checker: Arc::new(Client::new(client)?),
+            _lock: lock,
+            store,
+            pace: Arc::new(crate::engine::pace::Pace::new(cfg.budget.rate)),
+        }))
+    }
+
+    /// Runs one job of this base: `cfg` differs from the base's only in its input and outputs.
+    /// `watch` also shows its progress.
+    pub async fn run(
+        &self,
+        cfg: RunConfig,
+        stop: CancellationToken,
+        watch: Option<crate::output::progress::Watch>,
+        started: Instant,
+    ) -> Result<Summary> {
+        let store = match &self.store {
+            Some(store) => store.clone(),
+            None => match open_store(&cfg, &stop).await? {
+                Some(store) => crate::store::shared(store),
+                None => return Ok(interrupted(&cfg, OPENING_STORE)),
+            },
+        };
+        let source = Arc::new(JobSource::new(
+            cfg.job.clone(),
+            cfg.changes.clone(),
+            self.sandbox.is_some(),
+        )?);
+        let engine = EngineConfig {
+            pace: Some(self.pace.clone()),
+            watch,
+            ..engine_config(&cfg)
+        };
+        let done =
+            match crate::engine::run(&engine, source, store.clone(), self.checker.clone(), stop)
+                .await
+            {
+                Err(e) if e.is::<StoppedBeforeInput>() => {
+                    return Ok(interrupted(&cfg, &e.to_string()))
+                }
+                done => done?,
+            };
+        finish(done, &store, started)
+    }
+}
+
+/// Writes the outputs of a finished run and marks the changes they show as reported.
+fn finish(
+    done: crate::engine::Done,
+    store: &crate::store::Shared,
+    started: Instant,
+) -> Result<Summary> {
     let crate::engine::Done {
         sink,
         changes,
@@ -68,7 +139,7 @@ pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     sink.finish(&summary)?;
     // The outputs are written: the changes they show are reported, once per store.
     let reported: Vec<String> = summary.counts.reported.iter().cloned().collect();
-    if let Err(e) = crate::store::lock(&store).mark_reported(&reported) {
+    if let Err(e) = crate::store::lock(store).mark_reported(&reported) {
         tracing::warn!("{e:#}: the next run reports these changes again");
     }
     Ok(summary)
@@ -129,6 +200,8 @@ pub fn engine_config(cfg: &RunConfig) -> EngineConfig {
         deadline: cfg.budget.deadline,
         grace: cfg.timeout,
         display: cfg.job.display,
+        pace: None,
+        watch: None,
     }
 }
 

@@ -4,7 +4,7 @@
 //! their values first (the first rows' cells that look like emails or mobile numbers), and by
 //! their names only when the values say nothing.
 
-use crate::input::RecordReader;
+use crate::input::{CheckSpec, RecordReader};
 use crate::model::{CheckType, Local};
 use crate::normalize::Rules;
 
@@ -32,13 +32,7 @@ const HINTS: [(CheckType, &[&str]); 3] = [
 /// The error of an input with no columns to check, its example replaced by flags for the
 /// columns that look like emails and mobiles (the first rows of `reader` are read for it).
 pub fn no_columns(error: anyhow::Error, reader: &mut RecordReader, rules: Rules) -> anyhow::Error {
-    let mut rows = Vec::new();
-    while rows.len() < SAMPLE_ROWS {
-        match reader.next_record() {
-            Ok(Some(record)) => rows.push(record.fields),
-            _ => break,
-        }
-    }
+    let rows = sample(reader);
     let text = error.to_string();
     let head = text.split("\n  for example:").next().unwrap_or(&text);
     anyhow::anyhow!(
@@ -50,7 +44,21 @@ pub fn no_columns(error: anyhow::Error, reader: &mut RecordReader, rules: Rules)
 /// `--check email=Contact --check mobile=Tel`: the best column for each type whose values
 /// look like it (most of its non-empty cells), else whose name says so.
 pub fn example_flags(header: &[String], rows: &[csv::StringRecord], rules: &Rules) -> String {
-    let mut flags = Vec::new();
+    let flags: Vec<String> = guess(header, rows, rules)
+        .iter()
+        .map(|s| format!("--check {}={}", s.kind, shell_quote(&s.column)))
+        .collect();
+    if flags.is_empty() {
+        return "--check email=COLUMN (or mobile=COLUMN, name=COLUMN)".into();
+    }
+    flags.join(" ")
+}
+
+/// The checks a list's columns look like (what `example_flags` shows, and `serve` starts a
+/// job's mapping with): for each type, the column whose values look like it, else whose name
+/// says so.
+pub fn guess(header: &[String], rows: &[csv::StringRecord], rules: &Rules) -> Vec<CheckSpec> {
+    let mut specs = Vec::new();
     let mut taken = Vec::new();
     for kind in [CheckType::Email, CheckType::Mobile, CheckType::Name] {
         let by_values = (0..header.len())
@@ -65,13 +73,25 @@ pub fn example_flags(header: &[String], rows: &[csv::StringRecord], rules: &Rule
         };
         if let Some(c) = by_values.or_else(by_name) {
             taken.push(c);
-            flags.push(format!("--check {kind}={}", shell_quote(&header[c])));
+            specs.push(CheckSpec {
+                kind,
+                column: header[c].clone(),
+            });
         }
     }
-    if flags.is_empty() {
-        return "--check email=COLUMN (or mobile=COLUMN, name=COLUMN)".into();
+    specs
+}
+
+/// The first rows of a list, to judge its columns by.
+pub fn sample(reader: &mut RecordReader) -> Vec<csv::StringRecord> {
+    let mut rows = Vec::new();
+    while rows.len() < SAMPLE_ROWS {
+        match reader.next_record() {
+            Ok(Some(record)) => rows.push(record.fields),
+            _ => break,
+        }
     }
-    flags.join(" ")
+    rows
 }
 
 /// How much column `c` looks like `kind`: `None` unless most of its non-empty cells do; more

@@ -17,6 +17,7 @@ use crate::output::Format;
 use crate::sandbox::Faults;
 
 pub mod deadline;
+pub mod serve;
 pub mod target;
 pub mod tools;
 

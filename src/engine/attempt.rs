@@ -12,7 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::claimed::{self, Claimed, Member, Ready};
-use super::pace::Pace;
+use super::pace::Lane;
 use super::retry::{self, Decision, End, Policy, Tally};
 use crate::api::backoff::full_jitter;
 use crate::api::classify::{Class, Problem, Reply};
@@ -25,7 +25,7 @@ use crate::store::{Recorded, Team};
 /// What every request task shares.
 pub struct Ctx {
     pub checker: Arc<dyn Checker>,
-    pub pace: Pace,
+    pub pace: Lane,
     /// `--concurrency` permits; a request holds one while it is in flight.
     pub slots: Arc<Semaphore>,
     /// `--concurrency`, for sizing the dispatcher's queue.

@@ -61,6 +61,11 @@ pub struct EngineConfig {
     /// How long requests in flight may finish after a stop (`--timeout`).
     pub grace: Duration,
     pub display: Display,
+    /// A pace shared with other runs of this process (`serve`'s jobs), taken in turn; `None`:
+    /// a pace of the run's own at `rate`.
+    pub pace: Option<Arc<pace::Pace>>,
+    /// Where the run's progress is also shown (a job's page).
+    pub watch: Option<crate::output::progress::Watch>,
 }
 
 /// The input and the outputs of a run, as the command set them up. Every call to
@@ -137,7 +142,11 @@ pub async fn run(
     };
     let ctx = Arc::new(attempt::Ctx {
         checker,
-        pace: pace::Pace::new(cfg.rate),
+        pace: pace::Lane::new(
+            cfg.pace
+                .clone()
+                .unwrap_or_else(|| Arc::new(pace::Pace::new(cfg.rate))),
+        ),
         slots: Arc::new(Semaphore::new(cfg.concurrency)),
         concurrency: cfg.concurrency,
         stop: CancellationToken::new(),

@@ -30,10 +30,50 @@ struct State {
     throttled_since: Option<Instant>,
 }
 
-/// Shared by the dispatcher and its request tasks.
+/// Shared by the dispatcher and its request tasks (and, under `serve`, by every job: each
+/// job reaches it through its own [`Lane`]).
 pub struct Pace {
     max: f64,
     state: Mutex<State>,
+    /// Whose turn it is to wait for the limiter: tokio's mutex is fair (first come, first
+    /// served), so lanes queued here take tokens in turn.
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Pace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pace({}/s)", self.max)
+    }
+}
+
+/// One job's way to the shared [`Pace`]: at most one of its requests waits in the pace's
+/// queue at a time, so jobs sharing a pace take tokens round-robin (a 50-row list is not
+/// queued behind a 100,000-row one). A run alone has a lane to a pace of its own.
+pub struct Lane {
+    pace: Arc<Pace>,
+    mine: tokio::sync::Mutex<()>,
+}
+
+impl Lane {
+    pub fn new(pace: Arc<Pace>) -> Lane {
+        Lane {
+            pace,
+            mine: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Waits for this lane's turn, then for a token.
+    pub async fn acquire(&self) {
+        let _mine = self.mine.lock().await;
+        self.pace.acquire().await;
+    }
+}
+
+impl std::ops::Deref for Lane {
+    type Target = Pace;
+    fn deref(&self) -> &Pace {
+        &self.pace
+    }
 }
 
 /// Burst: about 1% of the rate, at least 1.
@@ -70,11 +110,13 @@ impl Pace {
                 last_increase: Instant::now(),
                 throttled_since: None,
             }),
+            turn: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Waits for a token; every attempt takes one.
+    /// Waits for a token; every attempt takes one. Waiters are served in turn.
     pub async fn acquire(&self) {
+        let _turn = self.turn.lock().await;
         let l = self.state.lock().expect("pace lock").limiter.clone();
         l.until_ready().await;
     }
@@ -128,6 +170,33 @@ impl Pace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn lanes_sharing_a_pace_take_tokens_in_turn() {
+        let pace = Arc::new(Pace::new(10.0));
+        let (big, small) = (Arc::new(Lane::new(pace.clone())), Arc::new(Lane::new(pace)));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        // The big job queues 8 requests before the small one queues its 4.
+        for (lane, name, n) in [(&big, 'B', 8), (&small, 's', 4)] {
+            for _ in 0..n {
+                let (lane, order) = (lane.clone(), order.clone());
+                tasks.push(tokio::spawn(async move {
+                    lane.acquire().await;
+                    order.lock().unwrap().push(name);
+                }));
+                tokio::task::yield_now().await;
+            }
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let order: String = order.lock().unwrap().iter().collect();
+        // The small job's 4 tokens come within its first 9: it waits for no more than one
+        // of the big job's per token of its own.
+        let last_small = order.rfind('s').unwrap();
+        assert!(last_small <= 8, "{order}");
+    }
 
     #[test]
     fn burst_is_about_one_percent() {

@@ -112,7 +112,8 @@ pub async fn run(
     let (done_tx, done_rx) = mpsc::channel::<Vec<RowDone>>(64);
     let progress = Progress::new(&cfg.display, Some(figures.requests_needed))
         .of_values(figures.requests_needed)
-        .with_deadline(cfg.deadline, figures.requests_needed);
+        .with_deadline(cfg.deadline, figures.requests_needed)
+        .watched(cfg.watch.clone());
     let mut decided = Decided {
         hasher: plan.hasher,
         fresh: plan.fresh,

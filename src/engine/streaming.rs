@@ -32,7 +32,7 @@ pub async fn run(
     let limit = source.row_limit(&input);
     let (sink, changes) = source.outputs(&input)?;
     let crate::input::Input { reader, layout } = input;
-    let progress = Progress::new(&cfg.display, None);
+    let progress = Progress::new(&cfg.display, None).watched(cfg.watch.clone());
     let total = Arc::new(AtomicU64::new(0));
     // Each row is handed over as soon as it is read: a pipe that sends a few rows and waits
     // gets them checked now, not when 64 have come (the dispatcher batches what waits).

@@ -206,6 +206,8 @@ fn config() -> EngineConfig {
             progress: ProgressMode::Never,
             log_pii: false,
         },
+        pace: None,
+        watch: None,
     }
 }
 

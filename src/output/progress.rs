@@ -31,7 +31,59 @@ enum Unit {
     Values(u64),
 }
 
+/// Where a run's progress is also shown: a `serve` job's page reads it while the run writes.
+#[derive(Clone, Default)]
+pub struct Watch(std::sync::Arc<std::sync::Mutex<Seen>>);
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Watch")
+    }
+}
+
+/// What a [`Watch`] saw last: steps done of a total (values asked, or rows written), and
+/// every result's count so far.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    pub done: u64,
+    pub total: Option<u64>,
+    pub counts: Vec<(&'static str, u64)>,
+    /// When the first step was seen (the ETA's start).
+    pub since: Option<Instant>,
+    /// Bumped at every change, for readers that wait for one.
+    pub version: u64,
+}
+
+impl Seen {
+    /// Seconds left at the pace so far (`None` until a pace is known).
+    pub fn eta_seconds(&self) -> Option<f64> {
+        let (total, since) = (self.total?, self.since?);
+        let secs = since.elapsed().as_secs_f64();
+        if self.done == 0 || secs < 1.0 {
+            return None;
+        }
+        Some(total.saturating_sub(self.done) as f64 * secs / self.done as f64)
+    }
+}
+
+impl Watch {
+    pub fn seen(&self) -> Seen {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn show(&self, done: u64, total: Option<u64>, s: &Counts) {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.since.get_or_insert_with(Instant::now);
+        seen.done = done;
+        seen.total = total;
+        seen.counts = s.results().map(|(k, n)| (k.as_str(), n)).collect();
+        seen.version += 1;
+    }
+}
+
 pub struct Progress {
+    watch: Option<Watch>,
+    total: Option<u64>,
     bar: Option<ProgressBar>,
     log: bool,
     unit: Unit,
@@ -57,6 +109,8 @@ impl Progress {
             bar
         });
         Progress {
+            watch: None,
+            total,
             bar,
             log: !show_bar && !d.quiet && d.progress != ProgressMode::Never,
             unit: Unit::Rows,
@@ -70,9 +124,16 @@ impl Progress {
     /// planned run, where each step is one distinct value).
     pub fn of_values(mut self, total: u64) -> Progress {
         self.unit = Unit::Values(total);
+        self.total = Some(total);
         if let Some(bar) = &self.bar {
             bar.set_style(bar_style("values"));
         }
+        self
+    }
+
+    /// Also shows the progress on `watch`.
+    pub fn watched(mut self, watch: Option<Watch>) -> Progress {
+        self.watch = watch;
         self
     }
 
@@ -110,7 +171,8 @@ impl Progress {
     }
 
     /// The total became known (or grew).
-    pub fn set_total(&self, total: u64) {
+    pub fn set_total(&mut self, total: u64) {
+        self.total = Some(total);
         if let Some(bar) = &self.bar {
             bar.set_length(total);
         }
@@ -118,6 +180,9 @@ impl Progress {
 
     /// Called after each written row.
     pub fn update(&mut self, s: &Counts) {
+        if let Some(w) = &self.watch {
+            w.show(s.checks, self.total, s);
+        }
         let now = Instant::now();
         if let Some(bar) = &self.bar {
             bar.set_position(s.checks);

@@ -201,3 +201,8 @@ mod tests {
         assert!(!e.contains("hunter2"), "{e}");
     }
 }
+
+/// Where `serve` keeps its jobs' files: `$XDG_STATE_HOME/checkuser/jobs/`.
+pub fn jobs_path() -> Option<PathBuf> {
+    Some(xdg_dir("XDG_STATE_HOME", ".local/state")?.join("jobs"))
+}

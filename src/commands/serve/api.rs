@@ -1,0 +1,590 @@
+//! The JSON API (what the page uses, and what an integration calls): jobs made from uploads,
+//! their mapping, start, cancel, live events, downloads and delete. Every call is
+//! authenticated; every call that changes something passes the CSRF and origin checks; a
+//! user sees only their own jobs (another's id answers 404, as a missing one does). Errors
+//! are `{"error": "…"}` in the command line's words.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+
+use super::auth::{may_change, Caller, Refusal};
+use super::jobs::{Job, Status};
+use super::App;
+use crate::config::serve::JobSettings;
+use crate::output::progress::Seen;
+
+/// An error as the API answers it.
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn refused(r: Refusal) -> Response {
+    match r {
+        Refusal::Unauthorized => error(
+            StatusCode::UNAUTHORIZED,
+            "log in first: open the URL checkuser serve printed, or send Authorization",
+        ),
+        Refusal::TooManyTries => error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed logins from here: wait a minute",
+        ),
+        Refusal::Forbidden => error(
+            StatusCode::FORBIDDEN,
+            "refused: this request did not come from checkuser's own page (CSRF token or origin)",
+        ),
+    }
+}
+
+/// The caller of a request that only reads.
+fn reader(app: &App, headers: &HeaderMap, addr: SocketAddr) -> Result<Caller, Response> {
+    app.auth.caller(headers, addr.ip()).map_err(refused)
+}
+
+/// The caller of a request that changes something: same origin and CSRF token too.
+fn changer(app: &App, headers: &HeaderMap, addr: SocketAddr) -> Result<Caller, Response> {
+    let caller = reader(app, headers, addr)?;
+    match may_change(&caller, headers, None) {
+        true => Ok(caller),
+        false => Err(refused(Refusal::Forbidden)),
+    }
+}
+
+/// The caller's own job `id` (someone else's is as unknown as a missing one).
+fn own(app: &App, caller: &Caller, id: &str) -> Result<Job, Response> {
+    app.runner
+        .book
+        .load(id)
+        .filter(|j| j.owner == caller.user)
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no job {id}")))
+}
+
+type Answer = Result<Response, Response>;
+
+fn done(a: Answer) -> Response {
+    a.unwrap_or_else(|e| e)
+}
+
+/// The progress a page shows.
+pub fn progress_json(seen: &Seen, status: Status) -> Value {
+    let counts: serde_json::Map<String, Value> = seen
+        .counts
+        .iter()
+        .map(|(k, n)| (k.to_string(), json!(n)))
+        .collect();
+    let total = seen.total.unwrap_or(seen.done);
+    json!({
+        "done": if status == Status::Done { total.max(seen.done) } else { seen.done },
+        "total": total,
+        "counts": counts,
+        "eta_seconds": if status == Status::Running { seen.eta_seconds() } else { None },
+    })
+}
+
+/// A job as the API shows it.
+pub fn job_json(app: &App, job: &Job) -> Value {
+    let progress = match app.runner.live(&job.id) {
+        Some(live) => progress_json(&live.watch.seen(), job.status),
+        None => job.progress.clone().unwrap_or_else(|| {
+            let total = job
+                .plan
+                .as_ref()
+                .and_then(|p| p["to_ask"].as_u64())
+                .unwrap_or(0);
+            json!({"done": 0, "total": total, "counts": {}, "eta_seconds": null})
+        }),
+    };
+    let has_result = app
+        .runner
+        .book
+        .folder(&job.id)
+        .is_some_and(|d| job.files(&d).output.is_file());
+    let downloads = (job.status.finished() && has_result).then(|| {
+        json!({
+            "result": format!("/api/jobs/{}/result", job.id),
+            "changes": format!("/api/jobs/{}/changes", job.id),
+        })
+    });
+    json!({
+        "id": job.id,
+        "name": job.name,
+        "status": job.status,
+        "created": job.created,
+        "columns": job.columns,
+        "checks": job.checks,
+        "settings": job.settings,
+        "notes": job.notes,
+        "plan": job.plan,
+        "progress": progress,
+        "summary": job.summary,
+        "error": job.error,
+        "downloads": downloads,
+    })
+}
+
+pub async fn list(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    done((|| {
+        let caller = reader(&app, &headers, addr)?;
+        let jobs: Vec<Value> = app
+            .runner
+            .book
+            .all()
+            .iter()
+            .filter(|j| j.owner == caller.user)
+            .map(|j| job_json(&app, j))
+            .collect();
+        Ok(Json(json!({ "jobs": jobs })).into_response())
+    })())
+}
+
+pub async fn show(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    done((|| {
+        let caller = reader(&app, &headers, addr)?;
+        let job = own(&app, &caller, &id)?;
+        Ok(Json(job_json(&app, &job)).into_response())
+    })())
+}
+
+/// `POST /api/jobs`: the upload becomes a job, mapped and planned (and started if asked).
+pub async fn create(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Response {
+    done(create_job(app, addr, headers, multipart).await)
+}
+
+async fn create_job(
+    app: Arc<App>,
+    addr: SocketAddr,
+    headers: HeaderMap,
+    mut mp: Multipart,
+) -> Answer {
+    let caller = changer(&app, &headers, addr)?;
+    let active = app
+        .runner
+        .book
+        .all()
+        .iter()
+        .filter(|j| j.owner == caller.user && (j.status.active() || j.status == Status::Planned))
+        .count();
+    if active >= app.cfg.max_jobs {
+        return Err(error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "you have {active} jobs waiting or running (at most {}, --max-jobs): start, \
+                 cancel or delete some first",
+                app.cfg.max_jobs
+            ),
+        ));
+    }
+    let (id, dir) = app
+        .runner
+        .book
+        .make()
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
+    let upload = dir.join("upload.part");
+    let read = read_form(&mut mp, &upload, app.cfg.max_upload).await;
+    let (name, settings, start) = match read {
+        Ok(form) => form,
+        Err(e) => {
+            app.runner.book.remove(&id);
+            return Err(e);
+        }
+    };
+    let mut job = Job::new(id, caller.user.clone(), &name, settings);
+    let kept = dir.join(&job.input);
+    std::fs::rename(&upload, &kept).map_err(|e| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot keep the upload: {e}"),
+        )
+    })?;
+    let job = prepared(&app, job.clone(), &dir).await.unwrap_or_else(|| {
+        job.status = Status::Failed;
+        job.error = Some("internal error: the list could not be planned".into());
+        job
+    });
+    let job = match start && job.status == Status::Planned {
+        true => app.runner.start(job),
+        false => {
+            save(&app, &job)?;
+            job
+        }
+    };
+    Ok((StatusCode::CREATED, Json(job_json(&app, &job))).into_response())
+}
+
+fn save(app: &App, job: &Job) -> Result<(), Response> {
+    app.runner
+        .book
+        .save(job)
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))
+}
+
+/// Maps and plans a job on a blocking thread (it reads the file and the store).
+async fn prepared(app: &Arc<App>, mut job: Job, dir: &std::path::Path) -> Option<Job> {
+    let (app, dir) = (app.clone(), dir.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        job.prepare(&dir, &app.cfg);
+        job
+    })
+    .await
+    .ok()
+}
+
+/// The form's fields: the file (streamed to `upload`, at most `max` bytes), the settings,
+/// and whether to start.
+async fn read_form(
+    mp: &mut Multipart,
+    upload: &std::path::Path,
+    max: u64,
+) -> Result<(String, JobSettings, bool), Response> {
+    let mut settings = JobSettings::default();
+    let (mut name, mut start) = (None, false);
+    let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Err(multipart_error(e, max)),
+        };
+        let key = field.name().unwrap_or("").to_string();
+        if key == "file" {
+            name = Some(field.file_name().unwrap_or("list.csv").to_string());
+            keep_file(field, upload, max).await?;
+            continue;
+        }
+        let text = field.text().await.map_err(|e| multipart_error(e, max))?;
+        match key.as_str() {
+            "check" => settings.checks.push(text),
+            "default_country" => settings.default_country = Some(text).filter(|t| !t.is_empty()),
+            "sheet" => settings.sheet = Some(text).filter(|t| !t.is_empty()),
+            "header_row" if text.trim().is_empty() => {}
+            "header_row" => {
+                let n = text
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=1_048_576).contains(n));
+                settings.header_row = Some(n.ok_or_else(|| {
+                    bad(format!(
+                        "header_row {text:?} is not a row number (1 or more)"
+                    ))
+                })?);
+            }
+            "start" => start = matches!(text.trim(), "true" | "1" | "on" | "yes"),
+            other => return Err(bad(format!(
+                "unknown field {other:?}: file, check, default_country, header_row, sheet, start"
+            ))),
+        }
+    }
+    let name = name.ok_or_else(|| bad("no file: send the list as the field \"file\"".into()))?;
+    Ok((name, settings, start))
+}
+
+async fn keep_file(
+    mut field: axum::extract::multipart::Field<'_>,
+    upload: &std::path::Path,
+    max: u64,
+) -> Result<(), Response> {
+    let io = |e: std::io::Error| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot keep the upload: {e}"),
+        )
+    };
+    let mut file = tokio::fs::File::create(upload).await.map_err(io)?;
+    let mut size = 0u64;
+    loop {
+        let chunk = match field.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => return Err(multipart_error(e, max)),
+        };
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(too_big(max));
+        }
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)?;
+    if size == 0 {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "the file is empty: choose a list with a header row",
+        ));
+    }
+    Ok(())
+}
+
+fn too_big(max: u64) -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the file is larger than this server takes ({:.0} MB, --max-upload): split the list",
+            max as f64 / 1e6
+        ),
+    )
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError, max: u64) -> Response {
+    match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => too_big(max),
+        status => error(
+            status,
+            format!("the upload could not be read: {}", e.body_text()),
+        ),
+    }
+}
+
+/// `POST /api/jobs/{id}/mapping`: new checks or settings, planned again.
+pub async fn mapping(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<JobSettings>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    done(
+        async {
+            let caller = changer(&app, &headers, addr)?;
+            let job = own(&app, &caller, &id)?;
+            let Json(settings) = body.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
+            if !matches!(job.status, Status::Planned | Status::Failed) || job.summary.is_some() {
+                return Err(error(
+                    StatusCode::CONFLICT,
+                    "this job has started: its mapping can no longer change",
+                ));
+            }
+            let dir = app
+                .runner
+                .book
+                .folder(&id)
+                .ok_or_else(|| error(StatusCode::NOT_FOUND, "no job"))?;
+            let mut changed = job.clone();
+            changed.settings = settings;
+            let changed = prepared(&app, changed, &dir)
+                .await
+                .ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))?;
+            if changed.status == Status::Failed {
+                let why = changed.error.clone().unwrap_or_default();
+                return Err(error(StatusCode::BAD_REQUEST, why));
+            }
+            save(&app, &changed)?;
+            Ok(Json(job_json(&app, &changed)).into_response())
+        }
+        .await,
+    )
+}
+
+pub async fn start(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    done((|| {
+        let caller = changer(&app, &headers, addr)?;
+        let job = own(&app, &caller, &id)?;
+        if job.status != Status::Planned {
+            let why = match job.status {
+                Status::Failed => format!(
+                    "this job cannot start: {}",
+                    job.error.clone().unwrap_or_default()
+                ),
+                _ => "this job has started already".to_string(),
+            };
+            return Err(error(StatusCode::CONFLICT, why));
+        }
+        let job = app.runner.start(job);
+        Ok((StatusCode::ACCEPTED, Json(job_json(&app, &job))).into_response())
+    })())
+}
+
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    done(
+        async {
+            let caller = changer(&app, &headers, addr)?;
+            let mut job = own(&app, &caller, &id)?;
+            if app.runner.stop(&id, false) {
+                job = settled(&app, &caller, &id).await?;
+            } else if job.status == Status::Planned {
+                job.status = Status::Cancelled;
+                save(&app, &job)?;
+            }
+            Ok(Json(job_json(&app, &job)).into_response())
+        }
+        .await,
+    )
+}
+
+/// The job once its run has stopped (a few seconds at most: requests in flight finish).
+async fn settled(app: &Arc<App>, caller: &Caller, id: &str) -> Result<Job, Response> {
+    for _ in 0..600 {
+        if app.runner.live(id).is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    own(app, caller, id)
+}
+
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    done((|| {
+        let caller = changer(&app, &headers, addr)?;
+        own(&app, &caller, &id)?;
+        if !app.runner.stop(&id, true) {
+            app.runner.book.remove(&id);
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })())
+}
+
+#[derive(Deserialize)]
+pub struct Format {
+    format: Option<String>,
+}
+
+/// `GET /api/jobs/{id}/result` and `/changes`.
+pub async fn download(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((id, what)): Path<(String, String)>,
+    Query(q): Query<Format>,
+) -> Response {
+    done(async {
+        let caller = reader(&app, &headers, addr)?;
+        let job = own(&app, &caller, &id)?;
+        let dir = app.runner.book.folder(&id).ok_or_else(|| error(StatusCode::NOT_FOUND, "no job"))?;
+        let files = job.files(&dir);
+        let (path, label) = match what.as_str() {
+            "result" => (files.output, "checked"),
+            "changes" => (files.changes, "changes"),
+            _ => return Err(error(StatusCode::NOT_FOUND, "downloads are result and changes")),
+        };
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("csv").to_string();
+        if let Some(asked) = q.format.as_deref().filter(|f| *f != ext) {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                format!("this job's {what} is a .{ext} file (a workbook upload gives a workbook, a CSV a CSV), not .{asked}"),
+            ));
+        }
+        if !job.status.finished() {
+            return Err(error(StatusCode::CONFLICT, "the job has not finished: its files are not written yet"));
+        }
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(|_| error(StatusCode::NOT_FOUND, format!("this job wrote no {what} file")))?;
+        let name = job.download_name(label, &ext);
+        Ok(attachment(bytes, &name, &ext))
+    }
+    .await)
+}
+
+fn attachment(bytes: Vec<u8>, name: &str, ext: &str) -> Response {
+    let mime = match ext {
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        _ => "text/csv; charset=utf-8",
+    };
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+/// `GET /api/jobs/{id}/events`: the job at once, again at each change (at most 4 a second),
+/// then `end` with its final state.
+pub async fn events(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let caller = match reader(&app, &headers, addr) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Err(r) = own(&app, &caller, &id) {
+        return r;
+    }
+    let start = (app, caller, id, None::<String>, false);
+    let stream = futures::stream::unfold(start, |(app, caller, id, last, ended)| async move {
+        if ended {
+            return None;
+        }
+        let mut first = last.is_none();
+        loop {
+            if !first {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    _ = app.stopping.cancelled() => return None,
+                }
+            }
+            first = false;
+            let job = own(&app, &caller, &id).ok()?;
+            let json = job_json(&app, &job);
+            let text = json.to_string();
+            let finished = job.status.finished() && app.runner.live(&id).is_none();
+            if finished {
+                let event = Event::default().event("end").data(text);
+                return Some((
+                    Ok::<_, std::convert::Infallible>(event),
+                    (app, caller, id, None, true),
+                ));
+            }
+            if last.as_deref() != Some(&text) {
+                let event = Event::default().event("job").data(text.clone());
+                return Some((Ok(event), (app, caller, id, Some(text), false)));
+            }
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}

@@ -1,0 +1,294 @@
+//! A job: an uploaded list, its mapping and plan, and the run that checks it. Each job is a
+//! folder under the jobs folder (`jobs/ID/`, owner-only) holding the upload under a name of
+//! our choosing (never the uploaded file's name), the outputs, and `job.json`, the record
+//! written atomically at every change, so that a restarted server finds every job as it was.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::config::serve::{JobFiles, JobSettings, ServeConfig};
+use crate::config::PlanConfig;
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Uploaded and planned; waits for Start.
+    Planned,
+    /// Started; waits for its turn.
+    Queued,
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl Status {
+    /// Still to run or running: it counts against `--max-jobs`, and a restart goes on with it.
+    pub fn active(self) -> bool {
+        matches!(self, Status::Queued | Status::Running)
+    }
+
+    pub fn finished(self) -> bool {
+        matches!(self, Status::Done | Status::Failed | Status::Cancelled)
+    }
+}
+
+/// One check of the mapping in use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Mapped {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub column: String,
+}
+
+/// What `job.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub owner: String,
+    /// The uploaded file's name, shown and used for the download's name only.
+    pub name: String,
+    pub created: String,
+    pub created_unix: i64,
+    pub status: Status,
+    /// `input.csv` or `input.xlsx`…: the upload as kept.
+    pub input: String,
+    pub columns: Vec<String>,
+    pub checks: Vec<Mapped>,
+    pub settings: JobSettings,
+    pub notes: Vec<String>,
+    pub plan: Option<serde_json::Value>,
+    pub summary: Option<serde_json::Value>,
+    pub error: Option<String>,
+    /// The last progress seen, for a job no longer running.
+    #[serde(default)]
+    pub progress: Option<serde_json::Value>,
+}
+
+/// The extensions a kept upload may have; anything else is kept as `.csv` (the reader judges
+/// a file by its content anyway).
+const KEPT: [&str; 7] = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods"];
+
+impl Job {
+    pub fn new(id: String, owner: String, name: &str, settings: JobSettings) -> Job {
+        let ext = Path::new(name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .filter(|e| KEPT.contains(&e.as_str()))
+            .unwrap_or_else(|| "csv".into());
+        let now = chrono::Utc::now();
+        Job {
+            id,
+            owner,
+            name: shown_name(name),
+            created: crate::model::rfc3339(now),
+            created_unix: now.timestamp(),
+            status: Status::Planned,
+            input: format!("input.{ext}"),
+            columns: Vec::new(),
+            checks: Vec::new(),
+            settings,
+            notes: Vec::new(),
+            plan: None,
+            summary: None,
+            error: None,
+            progress: None,
+        }
+    }
+
+    /// The job's files in `dir` (its own folder).
+    pub fn files(&self, dir: &Path) -> JobFiles {
+        let ext = match crate::config::serve::is_workbook(&dir.join(&self.input)) {
+            true => "xlsx",
+            false => "csv",
+        };
+        JobFiles {
+            input: dir.join(&self.input),
+            output: dir.join(format!("result.{ext}")),
+            changes: dir.join("changes.csv"),
+        }
+    }
+
+    /// The file name a download gets: `<uploaded stem>.checked.csv`, for example.
+    pub fn download_name(&self, what: &str, ext: &str) -> String {
+        let stem = Path::new(&self.name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "list".into());
+        format!("{stem}.{what}.{ext}")
+    }
+
+    /// Reads the upload's columns, guesses the checks when none were asked for, and plans:
+    /// what the store answers and what needs a request. A list that cannot be read, or a
+    /// mapping that does not fit it, leaves the job `failed` with the reader's words.
+    pub fn prepare(&mut self, dir: &Path, serve: &ServeConfig) {
+        self.error = None;
+        self.plan = None;
+        self.notes.clear();
+        if let Err(e) = self.try_prepare(dir, serve) {
+            self.status = Status::Failed;
+            self.error = Some(format!("{e:#}"));
+        } else {
+            self.status = Status::Planned;
+        }
+    }
+
+    fn try_prepare(&mut self, dir: &Path, serve: &ServeConfig) -> Result<()> {
+        let files = self.files(dir);
+        let args = serve.job_args(&files, &self.settings)?;
+        let mut cfg = PlanConfig::from_args(&args, serve.log())?;
+        let snapshot = crate::commands::job::Snapshot::take(&cfg.job)?;
+        let mut reader = snapshot.records(&cfg.job)?;
+        self.columns = reader.header.clone();
+        if cfg.job.specs.is_empty() {
+            let rules = cfg.job.rules;
+            if crate::input::Layout::resolve(&reader.header, &[], rules).is_ok() {
+                self.notes.push(
+                    "each row says what it checks (the searchType and searchKey columns)".into(),
+                );
+            } else {
+                let rows = crate::commands::suggest::sample(&mut reader);
+                cfg.job.specs = crate::commands::suggest::guess(&reader.header, &rows, &rules);
+                self.notes.push(match cfg.job.specs.is_empty() {
+                    true => "no column looks like emails, mobile numbers or account names: \
+                             choose the columns to check"
+                        .into(),
+                    false => "guessed from the first rows' values and the column names: \
+                              change it if it is wrong"
+                        .into(),
+                });
+                self.settings.checks = cfg
+                    .job
+                    .specs
+                    .iter()
+                    .map(|s| format!("{}={}", s.kind, s.column))
+                    .collect();
+            }
+        }
+        self.checks = cfg
+            .job
+            .specs
+            .iter()
+            .map(|s| Mapped {
+                kind: s.kind.to_string(),
+                column: s.column.clone(),
+            })
+            .collect();
+        let summary = crate::commands::plan::plan(&cfg)?;
+        self.plan = Some(plan_json(&summary));
+        Ok(())
+    }
+}
+
+/// The plan as the page shows it.
+fn plan_json(s: &crate::output::Summary) -> serde_json::Value {
+    use crate::model::ResultKind;
+    let p = s.plan.clone().unwrap_or_default();
+    serde_json::json!({
+        "rows": s.counts.rows,
+        "checks": s.counts.checks,
+        "invalid": s.counts.of(ResultKind::Invalid),
+        "from_store": p.fresh,
+        "to_ask": p.requests_needed,
+        "seconds": p.seconds_needed,
+        "would_leave_pending": p.would_leave_pending,
+        "rate": p.rate,
+    })
+}
+
+/// An uploaded file's name as shown: its last path part, control characters dropped, at most
+/// 120 characters.
+pub fn shown_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let clean: String = last.chars().filter(|c| !c.is_control()).take(120).collect();
+    match clean.trim() {
+        "" | "." | ".." => "list.csv".into(),
+        t => t.to_string(),
+    }
+}
+
+/// The jobs folder: one folder per job.
+#[derive(Clone)]
+pub struct Book {
+    pub dir: PathBuf,
+}
+
+impl Book {
+    /// A job's folder; ids are made here (hex), never taken from a request as a path
+    /// unless they are one.
+    pub fn folder(&self, id: &str) -> Option<PathBuf> {
+        let ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+        ok.then(|| self.dir.join(id))
+    }
+
+    /// A new job's id and folder.
+    pub fn make(&self) -> Result<(String, PathBuf)> {
+        let id = hex::encode(rand::random::<[u8; 12]>());
+        let dir = self.dir.join(&id);
+        std::fs::create_dir(&dir)
+            .with_context(|| format!("cannot make the job folder {}", dir.display()))?;
+        Ok((id, dir))
+    }
+
+    pub fn load(&self, id: &str) -> Option<Job> {
+        let path = self.folder(id)?.join("job.json");
+        let bytes = std::fs::read(path).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Writes a job's record (atomically: a crash leaves the old one or the new one).
+    pub fn save(&self, job: &Job) -> Result<()> {
+        let dir = self
+            .folder(&job.id)
+            .context("internal error: a job id is hex")?;
+        if !dir.is_dir() {
+            return Ok(()); // deleted meanwhile
+        }
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+        serde_json::to_writer(&mut tmp, job)?;
+        tmp.persist(dir.join("job.json"))?;
+        Ok(())
+    }
+
+    /// Every job on record, newest first.
+    pub fn all(&self) -> Vec<Job> {
+        let mut jobs: Vec<Job> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| self.load(&e.file_name().to_string_lossy()))
+            .collect();
+        jobs.sort_by(|a, b| b.created_unix.cmp(&a.created_unix).then(b.id.cmp(&a.id)));
+        jobs
+    }
+
+    pub fn remove(&self, id: &str) {
+        if let Some(dir) = self.folder(id) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_uploaded_name_is_never_a_path() {
+        assert_eq!(shown_name("../../etc/passwd"), "passwd");
+        assert_eq!(shown_name("C:\\Users\\x\\leads.csv"), "leads.csv");
+        assert_eq!(shown_name(".."), "list.csv");
+        assert_eq!(shown_name("a\u{0}b\nc.csv"), "abc.csv");
+        let job = Job::new("ab".into(), "u".into(), "../x.XLSX", JobSettings::default());
+        assert_eq!(job.input, "input.xlsx");
+        let job = Job::new("ab".into(), "u".into(), "evil.sh", JobSettings::default());
+        assert_eq!(job.input, "input.csv");
+        let book = Book { dir: "/j".into() };
+        assert_eq!(book.folder("../x"), None);
+        assert_eq!(book.folder("abc123").unwrap(), Path::new("/j/abc123"));
+    }
+}

@@ -1,0 +1,240 @@
+//! Runs jobs: each is `run` on its uploaded file, through the server's one [`Base`] (the
+//! target, the store's lock and the store, the pace its jobs take in turn). A few run at
+//! once, the rest queue; a job is cancelled or deleted by its stop token; the server stopping
+//! stops them all, and the jobs it stopped stay `running` on record so that the next start
+//! goes on with them (the store answers what was asked: nothing is asked twice).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Result;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::jobs::{Book, Job, Status};
+use crate::commands::run::Base;
+use crate::config::serve::ServeConfig;
+use crate::config::RunConfig;
+use crate::output::progress::Watch;
+use crate::output::Summary;
+
+/// Jobs running at once (the others queue; all share one pace anyway).
+const RUNNING_AT_ONCE: usize = 4;
+
+/// Why a job's stop token was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Cancelled,
+    Deleted,
+}
+
+/// A job started and not yet ended.
+#[derive(Clone)]
+pub struct Live {
+    stop: CancellationToken,
+    pub watch: Watch,
+    ending: Arc<Mutex<Option<Ending>>>,
+}
+
+pub struct Runner {
+    pub book: Book,
+    pub cfg: Arc<ServeConfig>,
+    base: Base,
+    live: Mutex<HashMap<String, Live>>,
+    slots: Arc<Semaphore>,
+    shutdown: CancellationToken,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Runner {
+    pub fn new(cfg: Arc<ServeConfig>, base: Base, shutdown: CancellationToken) -> Runner {
+        Runner {
+            book: Book {
+                dir: cfg.jobs_dir.clone(),
+            },
+            cfg,
+            base,
+            live: Mutex::new(HashMap::new()),
+            slots: Arc::new(Semaphore::new(RUNNING_AT_ONCE)),
+            shutdown,
+            tasks: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The live view of a job that is running or queued.
+    pub fn live(&self, id: &str) -> Option<Live> {
+        self.live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Goes on with the jobs a stopped server left queued or running.
+    pub fn resume(self: &Arc<Self>) {
+        for job in self.book.all() {
+            if job.status.active() {
+                tracing::info!("job {}: going on where it stopped", job.id);
+                self.start(job);
+            }
+        }
+    }
+
+    /// Queues a planned job (or one resumed) and starts it when its turn comes.
+    pub fn start(self: &Arc<Self>, mut job: Job) -> Job {
+        if job.status != Status::Running {
+            job.status = Status::Queued;
+        }
+        job.error = None;
+        job.summary = None;
+        if let Err(e) = self.book.save(&job) {
+            tracing::error!("job {}: {e:#}", job.id);
+        }
+        let live = Live {
+            stop: self.shutdown.child_token(),
+            watch: Watch::default(),
+            ending: Arc::new(Mutex::new(None)),
+        };
+        self.live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(job.id.clone(), live.clone());
+        let task = tokio::spawn(self.clone().drive(job.clone(), live));
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task);
+        job
+    }
+
+    /// Stops a queued or running job: it ends `cancelled` (its outputs so far are kept), or,
+    /// if `delete`, its folder is removed once it has stopped. False if it was not live.
+    pub fn stop(&self, id: &str, delete: bool) -> bool {
+        let Some(live) = self.live(id) else {
+            return false;
+        };
+        let mut ending = live.ending.lock().unwrap_or_else(|p| p.into_inner());
+        if *ending != Some(Ending::Deleted) {
+            *ending = Some(if delete {
+                Ending::Deleted
+            } else {
+                Ending::Cancelled
+            });
+        }
+        live.stop.cancel();
+        true
+    }
+
+    /// Waits for every job task to end (after the server's stop).
+    pub async fn wait(&self) {
+        let tasks: Vec<_> =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    async fn drive(self: Arc<Self>, mut job: Job, live: Live) {
+        let permit = tokio::select! {
+            p = self.slots.clone().acquire_owned() => p.ok(),
+            _ = live.stop.cancelled() => None,
+        };
+        let outcome = match permit {
+            Some(_permit) => {
+                job.status = Status::Running;
+                let _ = self.book.save(&job);
+                Some(self.run_one(&job, &live).await)
+            }
+            None => None,
+        };
+        let ending = *live.ending.lock().unwrap_or_else(|p| p.into_inner());
+        self.live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&job.id);
+        if ending == Some(Ending::Deleted) {
+            self.book.remove(&job.id);
+            return;
+        }
+        if ending.is_none() && self.shutdown.is_cancelled() {
+            // Stopped with the server: on record as it was, to go on at the next start.
+            tracing::info!(
+                "job {}: stopped with the server, goes on at its next start",
+                job.id
+            );
+            return;
+        }
+        self.ended(&mut job, outcome, ending, &live);
+        if let Err(e) = self.book.save(&job) {
+            tracing::error!("job {}: {e:#}", job.id);
+        }
+    }
+
+    async fn run_one(&self, job: &Job, live: &Live) -> Result<Summary> {
+        let dir = self
+            .book
+            .folder(&job.id)
+            .ok_or_else(|| anyhow::anyhow!("internal error: job id"))?;
+        let args = self.cfg.job_args(&job.files(&dir), &job.settings)?;
+        let cfg = RunConfig::from_args(&args, self.cfg.log())?;
+        tracing::info!("job {}: checking {}", job.id, job.name);
+        self.base
+            .run(
+                cfg,
+                live.stop.clone(),
+                Some(live.watch.clone()),
+                Instant::now(),
+            )
+            .await
+    }
+
+    /// Records how a job ended, and tells `--notify-url`.
+    fn ended(
+        &self,
+        job: &mut Job,
+        outcome: Option<Result<Summary>>,
+        ending: Option<Ending>,
+        live: &Live,
+    ) {
+        let summary = match outcome {
+            Some(Ok(mut s)) => {
+                s.finished();
+                Some(s)
+            }
+            Some(Err(e)) => {
+                job.error = Some(format!("{e:#}"));
+                None
+            }
+            None => None,
+        };
+        job.status = match (&summary, ending) {
+            (_, Some(_)) => Status::Cancelled,
+            (Some(s), None) if s.exit_code == crate::model::ExitCode::Failed.code() => {
+                job.error = s.stop_message.clone();
+                Status::Failed
+            }
+            (Some(_), None) => Status::Done,
+            (None, None) => Status::Failed,
+        };
+        job.progress = Some(super::api::progress_json(&live.watch.seen(), job.status));
+        let mut json = match summary.as_ref().map(Summary::json) {
+            Some(Ok(j)) => j,
+            _ => serde_json::json!({
+                "command": "run",
+                "exit_code": crate::model::ExitCode::Failed.code(),
+                "stop_message": job.error,
+            }),
+        };
+        json["job_id"] = serde_json::Value::String(job.id.clone());
+        job.summary = summary.is_some().then(|| json.clone());
+        if let Some(notify) = self.cfg.base.notify.clone() {
+            tokio::spawn(async move {
+                match serde_json::to_vec(&json) {
+                    Ok(body) => notify.send(body).await,
+                    Err(e) => tracing::error!("--notify-url: {e}"),
+                }
+            });
+        }
+    }
+}
