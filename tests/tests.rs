@@ -9,6 +9,7 @@ mod pg;
 mod teams;
 
 mod api;
+mod browser;
 mod hostile;
 mod layers;
 mod limits;

@@ -73,8 +73,6 @@
       count_skipped: 'skipped',
       download_result: 'Download the checked list',
       download_changes: 'Download the changes',
-      also_as_csv: 'as CSV',
-      also_as_xlsx: 'as a workbook',
       setup: 'Set up and start',
       cancel: 'Cancel',
       delete: 'Delete',
@@ -155,8 +153,6 @@
       count_skipped: '已跳过',
       download_result: '下载检查结果',
       download_changes: '下载变化',
-      also_as_csv: 'CSV 格式',
-      also_as_xlsx: '表格格式',
       setup: '设置并开始',
       cancel: '取消',
       delete: '删除',
@@ -780,8 +776,6 @@
     if (job.downloads) {
       if (job.downloads.result) {
         links.appendChild(link(job.downloads.result, t('download_result'), 'download-result'));
-        var alt = isWorkbook(job.name) ? 'csv' : 'xlsx';
-        links.appendChild(link(job.downloads.result + '?format=' + alt, t(alt === 'csv' ? 'also_as_csv' : 'also_as_xlsx'), 'download-result-alt'));
       }
       if (job.downloads.changes) {
         links.appendChild(link(job.downloads.changes, t('download_changes'), 'download-changes'));

@@ -61,7 +61,8 @@
 
     var error = body.getAttribute('data-error') || '';
     if (error && error.indexOf('{{') !== 0) {
-      var key = 'err_' + error;
+      // In token mode a refused form is a wrong token, whatever the key.
+      var key = 'err_' + (mode === 'token' && error === 'bad_login' ? 'bad_token' : error);
       var box = document.getElementById('login-error');
       document.getElementById('login-error-text').textContent =
         Object.prototype.hasOwnProperty.call(STRINGS.en, key) ? t(key) : t('err_other');

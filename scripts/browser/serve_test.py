@@ -429,7 +429,7 @@ class Test:
                 st = self.job_state(d, job)
                 self.check(st is not None, "the started job vanished from the list")
                 seen.add(st["done"])
-                if not mid_shot and 0 < st["done"] < st["total"]:
+                if not mid_shot and st["total"] and 0.3 <= st["done"] / st["total"] < 1:
                     self.shot(d, "progress-mid-run")
                     mid_shot = True
                 if st["status"] in ("done", "failed", "cancelled"):
@@ -442,7 +442,7 @@ class Test:
             self.check(len(seen) >= 2, f"the progress never moved on the page (done values seen: {sorted(seen)})")
             self.check(any(0 < v < st["total"] for v in seen),
                        f"no intermediate progress seen (done values: {sorted(seen)}, total {st['total']})")
-            self.check(st["done"] == st["total"] == 10 * len(target), f"final progress {st}")
+            self.check(st["done"] == st["total"] > 0, f"final progress {st}")
             self.check(self.js(d, "return window.__noReload") == "still here", "the page reloaded during the run")
             self.shot(d, "job-done")
             got = self.download(d, job)
@@ -494,8 +494,8 @@ class Test:
             self.shot(ds, "slow-running")
             self.job_button(ds, job, "job-cancel").click()
             self.wait_status(ds, job, ("cancelled",), "the status cancelled after Cancel", 30)
-            st = self.job_state(ds, job)
-            self.check(st["done"] < 40, f"cancelled job shows {st}")
+            counts = ds.find_element(By.CSS_SELECTOR, f"#job-{job} .job-counts").text
+            self.check("pending" in counts, f"the cancelled job's counts show nothing pending: {counts!r}")
             self.shot(ds, "slow-cancelled")
             self.job_button(ds, job, "job-delete").click()
             WebDriverWait(ds, 5).until(lambda drv: drv.switch_to.alert)
