@@ -62,7 +62,9 @@
       status_failed: 'failed',
       status_cancelled: 'cancelled',
       progress_label: 'Progress of {name}',
-      progress_text: '{done} of {total} checks',
+      progress_text: '{done} of {total} done',
+      summary_text: '{rows} rows, {checks} checks',
+      planned_text: 'Not started: {ask} values to ask, about {time}',
       eta: 'about {time} left',
       count_free: 'free',
       count_taken: 'taken',
@@ -142,7 +144,9 @@
       status_failed: '失败',
       status_cancelled: '已取消',
       progress_label: '{name} 的进度',
-      progress_text: '已完成 {done} / {total} 个检查项',
+      progress_text: '已完成 {done} / {total}',
+      summary_text: '{rows} 行，{checks} 个检查项',
+      planned_text: '未开始：需要查询 {ask} 个值，约 {time}',
       eta: '预计还需 {time}',
       count_free: '可用',
       count_taken: '已占用',
@@ -745,8 +749,20 @@
     bar.setAttribute('aria-label', t('progress_label', { name: name }));
     bar.hidden = status === 'planned' || (status === 'failed' && !done);
 
+    var sum = job.summary;
+    if (sum && typeof sum.checks === 'number') {
+      // Finished: the summary's counts are the final ones (one result per check).
+      var answered = Math.max(0, sum.checks - (Number(sum.pending) || 0));
+      bar.max = sum.checks > 0 ? sum.checks : 1;
+      bar.value = sum.checks > 0 ? answered : (status === 'done' ? 1 : 0);
+      bar.hidden = false;
+    }
     var doneText = '';
-    if (status !== 'planned' && total > 0) {
+    if (sum && typeof sum.checks === 'number') {
+      doneText = t('summary_text', { rows: num(Number(sum.rows) || 0), checks: num(sum.checks) });
+    } else if (status === 'planned' && job.plan) {
+      doneText = t('planned_text', { ask: num(Number(job.plan.to_ask) || 0), time: duration(job.plan.seconds) });
+    } else if (status !== 'planned' && total > 0) {
       doneText = t('progress_text', { done: num(done), total: num(total) });
       if (ACTIVE[status] && pr.eta_seconds !== null && pr.eta_seconds !== undefined) {
         doneText += ' · ' + t('eta', { time: duration(pr.eta_seconds) });
@@ -757,6 +773,10 @@
     doneLine.hidden = !doneText;
 
     var counts = pr.counts || {};
+    if (sum && typeof sum.checks === 'number') {
+      counts = {};
+      COUNT_KEYS.forEach(function (k) { if (typeof sum[k] === 'number') counts[k] = sum[k]; });
+    }
     var parts = [];
     var keys = COUNT_KEYS.slice();
     Object.keys(counts).forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); });

@@ -382,6 +382,15 @@ class Test:
             self.check(csrf and "{{" not in csrf, f"the CSRF meta is {csrf!r}")
             self.js(d, "window.__noReload = 'still here';")
             self.shot(d, "page-empty")
+            # An API error is shown as the server words it, in the alert area.
+            empty = os.path.join(self.work, "empty.csv")
+            open(empty, "w").close()
+            d.find_element(By.ID, "file").send_keys(empty)
+            self.wait(d, lambda drv: self.alert_text(drv), "the error of an empty upload in the alert area")
+            self.check(d.find_element(By.ID, "message").get_attribute("role") == "alert", "the message area's role")
+            self.check("empty" in self.alert_text(d), f"the empty upload's message: {self.alert_text(d)!r}")
+            self.shot(d, "error-empty-file")
+            d.find_element(By.ID, "message-close").click()
 
         crm = os.path.join(SAMPLES, "crm-export.csv")
         state = {}
@@ -466,8 +475,19 @@ class Test:
             self.check(d.find_element(By.ID, "sheet-field").is_displayed(), "no sheet field for a workbook")
             self.wait(d, lambda drv: self.plan(drv).get("rows") == "30", "the workbook's plan (30 rows)")
             self.shot(d, "workbook-mapping")
+            d.set_window_size(1024, 820)  # the mid-run screenshot is the README's docs/serve.png
             self.click_start(d, job)
-            self.wait_status(d, job, ("done", "failed", "cancelled"), "the workbook job to end", 180)
+            deadline = time.time() + 180
+            shot = False
+            while (self.job_state(d, job) or {}).get("status") not in ("done", "failed", "cancelled"):
+                st = self.job_state(d, job)
+                if not shot and st and st["total"] and 0.4 <= st["done"] / st["total"] < 1:
+                    self.js(d, "window.scrollTo(0, 0)")
+                    self.shot(d, "workbook-progress-mid-run")
+                    shot = True
+                self.check(time.time() < deadline, f"the workbook job did not end in 180 s: {st}")
+                time.sleep(0.05)
+            d.set_window_size(1280, 1000)
             st = self.job_state(d, job)
             self.check(st["status"] == "done", f"the workbook job ended {st}")
             got = self.download(d, job)
