@@ -270,6 +270,29 @@ class Test:
             f"the mapping of {os.path.basename(path)} after the upload")
         return self.js(d, "return document.getElementById('mapping-section').getAttribute('data-job-id');")
 
+    def drop(self, d, path):
+        """Uploads by dropping a file on the drop zone (a DataTransfer made in the page: WebDriver
+        cannot drag from the desktop)."""
+        import base64
+        with open(path, "rb") as f:
+            data = base64.b64encode(f.read()).decode()
+        before = self.js(d, "return document.getElementById('mapping-section').getAttribute('data-job-id');")
+        self.js(d, """
+            var bin = atob(arguments[0]), bytes = new Uint8Array(bin.length);
+            for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+            var dt = new DataTransfer();
+            dt.items.add(new File([bytes], arguments[1], {type: 'text/csv'}));
+            var zone = document.getElementById('dropzone');
+            zone.dispatchEvent(new DragEvent('dragenter', {dataTransfer: dt, bubbles: true, cancelable: true}));
+            zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+            zone.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+        """, data, os.path.basename(path))
+        self.wait(d, lambda drv: self.js(drv, """
+            var s=document.getElementById('mapping-section');
+            return !s.hidden && s.getAttribute('data-job-id') !== arguments[0];""", before),
+            f"the mapping of {os.path.basename(path)} after dropping it")
+        return self.js(d, "return document.getElementById('mapping-section').getAttribute('data-job-id');")
+
     def mapping(self, d):
         return self.js(d, """
             return Array.prototype.map.call(document.querySelectorAll('#checks .check-row'), function (r) {
@@ -592,7 +615,7 @@ class Test:
                       "the Chinese heading 检查客户名单")
             self.check(self.js(dz, "return document.documentElement.lang") == "zh-CN", "html lang is not zh-CN")
             self.check(dz.find_element(By.ID, "jobs-heading").text == "我的任务", "the Chinese jobs heading")
-            job = self.upload(dz, crm)
+            job = self.drop(dz, crm)
             self.check(dz.find_element(By.ID, "start").text == "开始", "the Chinese Start button")
             self.shot(dz, "zh-mapping")
             self.click_start(dz, job)
@@ -609,7 +632,7 @@ class Test:
                 content = f.read()
             self.check(content.startswith("alice:") and "$argon2id$" in content, f"users file: {content!r}")
             self.check("correct horse" not in content, "the users file holds the password in clear")
-            srv = self.server("users", ["--users", users])
+            srv = self.server("users", ["--users", users, "--max-upload", "4KB"])
             du = self.browser("users")
             du.get(srv.base + "/")
             self.wait(du, lambda drv: drv.find_elements(By.ID, "users-form")
@@ -631,6 +654,13 @@ class Test:
             self.wait(du, lambda drv: drv.find_elements(By.ID, "upload-section"), "the page after logging in")
             self.check("alice" in du.find_element(By.CSS_SELECTOR, ".who").text, "the user's name on the page")
             self.shot(du, "users-logged-in")
+            big = os.path.join(self.work, "big.csv")
+            with open(big, "w") as f:
+                f.write("email\n" + "".join(f"someone{i}@example.com\n" for i in range(400)))
+            du.find_element(By.ID, "file").send_keys(big)
+            self.wait(du, lambda drv: self.alert_text(drv), "the error of a too big upload in the alert area")
+            self.check("--max-upload" in self.alert_text(du), f"the too-big upload's message: {self.alert_text(du)!r}")
+            self.shot(du, "users-upload-too-big")
             du.find_element(By.CSS_SELECTOR, "form.logout button").click()
             self.wait(du, lambda drv: drv.find_elements(By.ID, "users-form"), "the login form after logging out")
             status, _, _ = self.http(srv.base + "/api/jobs", du.get_cookies())
