@@ -529,21 +529,31 @@
   }
 
   // Sends the mapping; the calls are chained so that Start always follows the last one.
+  function checkStrings(list) {
+    return (list || []).map(function (c) { return c.type + '=' + c.column; });
+  }
+
+  var saveSeq = 0;
+
   function saveMapping() {
     if (!current) return saving;
     var id = current.id;
     var body = mappingBody();
+    var seq = ++saveSeq;
     $('plan').setAttribute('aria-busy', 'true');
     saving = saving.then(function () {
       if (!current || current.id !== id) return false;
       return api('POST', '/api/jobs/' + encodeURIComponent(id) + '/mapping', body).then(function (job) {
+        if (!current || current.id !== id) return false;
         clearError();
         mappingOk = job.status !== 'failed';
-        var columnsChanged = !current || !sameColumns(current.columns, job.columns);
+        var columnsChanged = !sameColumns(current.columns, job.columns);
         current = job;
         upsertJob(job);
         renderMappingInfo(job);
-        if (columnsChanged) {
+        // The server's mapping is the one in use (with no check it guesses again): show it,
+        // unless a later change is on its way.
+        if (seq === saveSeq && (columnsChanged || !sameColumns(checkStrings(checks), checkStrings(job.checks)))) {
           checks = (job.checks || []).map(function (c) { return { type: c.type, column: c.column }; });
           renderChecks();
         }
@@ -553,6 +563,11 @@
       }, function (err) {
         mappingOk = false;
         showError(err.message);
+        if (current && current.id === id && seq === saveSeq) {
+          $('plan').textContent = '';
+          $('plan').appendChild(el('p', null, t('plan_none')));
+          $('start').disabled = true;
+        }
         return false;
       });
     }).then(function (ok) {
@@ -590,17 +605,16 @@
     box.appendChild(dl);
   }
 
+  var starting = false;
+
   function start() {
-    if (!current) return;
+    if (!current || starting) return;
     var id = current.id;
-    var button = $('start');
-    button.disabled = true;
-    // Settle a pending field edit first (a change event fires on blur).
+    starting = true;
+    // Settle a pending field edit first (a change event fires on blur); a refused mapping
+    // has already said why in the message area.
     saving.then(function (ok) {
-      if (!ok || !current || current.id !== id) {
-        button.disabled = false;
-        return null;
-      }
+      if (!ok || !current || current.id !== id) return null;
       return api('POST', '/api/jobs/' + encodeURIComponent(id) + '/start').then(function (job) {
         clearError();
         closeMapping();
@@ -612,7 +626,7 @@
     }).catch(function (err) {
       showError(err.message);
     }).then(function () {
-      button.disabled = false;
+      starting = false;
     });
   }
 

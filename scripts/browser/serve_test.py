@@ -228,7 +228,8 @@ class Test:
     def alert_text(d):
         try:
             return d.execute_script(
-                "var m=document.getElementById('message');return m&&!m.hidden?m.textContent.trim():'';")
+                "var m=document.getElementById('message');"
+                "return m&&!m.hidden?document.getElementById('message-text').textContent.trim():'';")
         except WebDriverException:
             return ""
 
@@ -426,6 +427,18 @@ class Test:
             self.check(guessed, "no guessed check for crm-export.csv")
             self.check(any(g.startswith("email=") for g in guessed), f"no email check guessed: {guessed}")
             self.shot(d, "mapping-guessed")
+            # A mapping the server refuses (the header on row 3 has no E-Mail column): its message
+            # in the alert area, no plan; back to the first row: a plan again.
+            hr = d.find_element(By.ID, "header-row")
+            hr.send_keys("3", Keys.TAB)
+            self.wait(d, lambda drv: self.alert_text(drv), "the refused mapping's message in the alert area")
+            log(f"refused mapping: {self.alert_text(d)!r}")
+            self.check(not d.find_element(By.ID, "start").is_enabled(), "Start is enabled without a plan")
+            self.shot(d, "mapping-refused")
+            hr.send_keys(Keys.BACK_SPACE, Keys.TAB)
+            self.wait(d, lambda drv: not self.alert_text(drv) and self.plan(drv).get("rows") == "10",
+                      "the plan again after the header row is emptied")
+            self.check(sorted(self.mapping(d)) == sorted(guessed), f"mapping after the round trip: {self.mapping(d)}")
             target = ["email=E-Mail", "mobile=Phone"]
             if sorted(guessed) == sorted(target):
                 target = ["email=E-Mail"]
