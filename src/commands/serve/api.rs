@@ -131,6 +131,18 @@ pub fn job_json(app: &App, job: &Job) -> Value {
     })
 }
 
+/// `GET /api/session`: who is logged in, and the CSRF token the page sends back.
+pub async fn session(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    match reader(&app, &headers, addr) {
+        Ok(c) => Json(json!({ "user": c.user, "csrf": c.csrf })).into_response(),
+        Err(r) => r,
+    }
+}
+
 pub async fn list(
     State(app): State<Arc<App>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -293,9 +305,11 @@ async fn read_form(
                 })?);
             }
             "start" => start = matches!(text.trim(), "true" | "1" | "on" | "yes"),
-            other => return Err(bad(format!(
+            other => {
+                return Err(bad(format!(
                 "unknown field {other:?}: file, check, default_country, header_row, sheet, start"
-            ))),
+            )))
+            }
         }
     }
     let name = name.ok_or_else(|| bad("no file: send the list as the field \"file\"".into()))?;

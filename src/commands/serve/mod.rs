@@ -134,6 +134,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/login", get(page::login_form).post(page::login))
         .route("/logout", post(page::logout))
         .route("/assets/{name}", get(page::asset))
+        .route("/api/session", get(api::session))
         .route(
             "/api/jobs",
             get(api::list)
