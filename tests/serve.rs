@@ -25,6 +25,11 @@ struct Server {
 
 /// `serve` against `sim`, with its state in `fx`, and `extra` flags.
 fn serve(sim: &Sim, fx: &Fixture, extra: &[&str]) -> Server {
+    serve_on(sim, fx, fx.state().to_str().unwrap(), extra)
+}
+
+/// `serve` with the state store `state` (a file or a database URL).
+fn serve_on(sim: &Sim, fx: &Fixture, state: &str, extra: &[&str]) -> Server {
     let id = &sim.sandbox.identity;
     let mut c = bin(fx.dir.path());
     c.env("HUAWEICLOUD_SDK_AK", &id.ak)
@@ -37,8 +42,7 @@ fn serve(sim: &Sim, fx: &Fixture, extra: &[&str]) -> Server {
             "--partner-id",
             &id.partner_id,
         ])
-        .arg("--state")
-        .arg(fx.state())
+        .args(["--state", state])
         .args(["--backoff-base", "5ms", "--progress", "never"])
         .args(extra)
         .stdin(Stdio::null())
@@ -749,4 +753,47 @@ fn a_cancelled_job_stops_sending_and_its_events_end() {
     let (h, rows) = read_csv(&out, b',');
     assert_eq!(rows.len(), keys.len(), "every row is written");
     assert!(column(&h, &rows, "result").iter().any(|r| r == "pending"));
+}
+
+/// With a PostgreSQL store, a server's jobs are members of the team: they share the one quota
+/// with every `run` of the team and ask each key once between them.
+#[test]
+fn jobs_on_a_team_database_share_the_quota_with_runs_and_ask_each_key_once() {
+    let Some(db) = crate::pg::Cluster::start() else {
+        return;
+    };
+    let url = db.database();
+    let sim = Sim::start(crate::teams::gateway());
+    let fx = Fixture::new();
+    let keys = emails(30);
+    let s = serve_on(&sim, &fx, &url, &[]);
+    let lists = [keys[0..15].to_vec(), keys[8..23].to_vec()];
+    let ids: Vec<String> = lists
+        .iter()
+        .enumerate()
+        .map(|(i, list)| {
+            let file = email_csv(list);
+            let (status, job) = s.upload(
+                s.bearer(),
+                &[Part::File(&format!("l{i}.csv"), file.as_bytes()), Part::Field("start", "true")],
+            );
+            assert_eq!(status, 201, "{job}");
+            job["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let run_list = [&keys[15..30]].concat();
+    let input = fx.file("run.csv", email_csv(&run_list));
+    let out = fx.path("run.checked.csv");
+    let run = crate::teams::spawn(crate::teams::team_cmd(&sim, &fx, &input, &url, &out));
+    for id in &ids {
+        let job = s.wait_for(id, &["done", "failed"], Duration::from_secs(90));
+        assert_eq!(job["status"], "done", "{job}");
+    }
+    let o = run.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_true_answers(&out, "email", &run_list);
+    for k in &keys {
+        assert_eq!(sim.sandbox.stats.requests_for(k), 1, "{k} asked once in all");
+    }
+    assert_eq!(crate::teams::throttled(&sim), 0, "no 429 at the gateway");
 }
