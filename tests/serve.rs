@@ -775,7 +775,10 @@ fn jobs_on_a_team_database_share_the_quota_with_runs_and_ask_each_key_once() {
             let file = email_csv(list);
             let (status, job) = s.upload(
                 s.bearer(),
-                &[Part::File(&format!("l{i}.csv"), file.as_bytes()), Part::Field("start", "true")],
+                &[
+                    Part::File(&format!("l{i}.csv"), file.as_bytes()),
+                    Part::Field("start", "true"),
+                ],
             );
             assert_eq!(status, 201, "{job}");
             job["id"].as_str().unwrap().to_string()
@@ -793,7 +796,11 @@ fn jobs_on_a_team_database_share_the_quota_with_runs_and_ask_each_key_once() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_true_answers(&out, "email", &run_list);
     for k in &keys {
-        assert_eq!(sim.sandbox.stats.requests_for(k), 1, "{k} asked once in all");
+        assert_eq!(
+            sim.sandbox.stats.requests_for(k),
+            1,
+            "{k} asked once in all"
+        );
     }
     assert_eq!(crate::teams::throttled(&sim), 0, "no 429 at the gateway");
 }
