@@ -153,6 +153,21 @@ impl Server {
         })
     }
 
+    /// A download's bytes.
+    fn bytes(&self, path: &str) -> (u16, Vec<u8>) {
+        let url = format!("{}{path}", self.base);
+        self.rt.block_on(async {
+            let r = self
+                .http
+                .get(&url)
+                .headers(self.bearer())
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+        })
+    }
+
     fn get(&self, path: &str, headers: HeaderMap) -> (u16, Value) {
         let (s, v, _) = self.call("GET", path, headers, None);
         (s, v)
@@ -338,6 +353,20 @@ fn a_job_checks_the_list_as_run_does_and_asks_each_value_once() {
         "{disposition}"
     );
     let served = fx.file("served.csv", result.as_str().unwrap());
+    // The same result as a workbook, and the changes in both kinds.
+    let (status, book) = s.bytes(&format!("/api/jobs/{id}/result?format=xlsx"));
+    assert_eq!(status, 200);
+    let book_path = fx.file("served.xlsx", &book);
+    use calamine::Reader;
+    let mut wb = calamine::open_workbook_auto(&book_path).unwrap();
+    let sheet = wb.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(sheet.height(), 11, "the header and 10 rows");
+    for format in ["csv", "xlsx"] {
+        let (status, _) = s.bytes(&format!("/api/jobs/{id}/changes?format={format}"));
+        assert_eq!(status, 200, "changes as {format}");
+    }
+    let (status, _) = s.bytes(&format!("/api/jobs/{id}/result?format=pdf"));
+    assert_eq!(status, 400);
     // The same file through `run`, against the same simulator with a store of its own.
     let other = Fixture::new();
     let input = other.file("crm.csv", crm());

@@ -497,33 +497,65 @@ pub async fn download(
     Path((id, what)): Path<(String, String)>,
     Query(q): Query<Format>,
 ) -> Response {
-    done(async {
-        let caller = reader(&app, &headers, addr)?;
-        let job = own(&app, &caller, &id)?;
-        let dir = app.runner.book.folder(&id).ok_or_else(|| error(StatusCode::NOT_FOUND, "no job"))?;
-        let files = job.files(&dir);
-        let (path, label) = match what.as_str() {
-            "result" => (files.output, "checked"),
-            "changes" => (files.changes, "changes"),
-            _ => return Err(error(StatusCode::NOT_FOUND, "downloads are result and changes")),
-        };
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("csv").to_string();
-        if let Some(asked) = q.format.as_deref().filter(|f| *f != ext) {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("this job's {what} is a .{ext} file (a workbook upload gives a workbook, a CSV a CSV), not .{asked}"),
-            ));
+    done(
+        async {
+            let caller = reader(&app, &headers, addr)?;
+            let job = own(&app, &caller, &id)?;
+            let dir = app
+                .runner
+                .book
+                .folder(&id)
+                .ok_or_else(|| error(StatusCode::NOT_FOUND, "no job"))?;
+            let files = job.files(&dir);
+            let natural = files
+                .output
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("csv")
+                .to_string();
+            let ext = match q.format.as_deref() {
+                None => natural,
+                Some(f @ ("csv" | "xlsx")) => f.to_string(),
+                Some(other) => {
+                    return Err(error(
+                        StatusCode::BAD_REQUEST,
+                        format!("format={other}: csv or xlsx"),
+                    ))
+                }
+            };
+            let stem = match what.as_str() {
+                "result" => "result",
+                "changes" => "changes",
+                _ => {
+                    return Err(error(
+                        StatusCode::NOT_FOUND,
+                        "downloads are result and changes",
+                    ))
+                }
+            };
+            let path = dir.join(format!("{stem}.{ext}"));
+            let label = if stem == "result" {
+                "checked"
+            } else {
+                "changes"
+            };
+            if !job.status.finished() {
+                return Err(error(
+                    StatusCode::CONFLICT,
+                    "the job has not finished: its files are not written yet",
+                ));
+            }
+            let bytes = tokio::fs::read(&path).await.map_err(|_| {
+                error(
+                    StatusCode::NOT_FOUND,
+                    format!("this job wrote no {what} file"),
+                )
+            })?;
+            let name = job.download_name(label, &ext);
+            Ok(attachment(bytes, &name, &ext))
         }
-        if !job.status.finished() {
-            return Err(error(StatusCode::CONFLICT, "the job has not finished: its files are not written yet"));
-        }
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|_| error(StatusCode::NOT_FOUND, format!("this job wrote no {what} file")))?;
-        let name = job.download_name(label, &ext);
-        Ok(attachment(bytes, &name, &ext))
-    }
-    .await)
+        .await,
+    )
 }
 
 fn attachment(bytes: Vec<u8>, name: &str, ext: &str) -> Response {

@@ -102,13 +102,14 @@ impl Job {
 
     /// The job's files in `dir` (its own folder).
     pub fn files(&self, dir: &Path) -> JobFiles {
-        let ext = match crate::config::serve::is_workbook(&dir.join(&self.input)) {
-            true => "xlsx",
-            false => "csv",
+        let (ext, other) = match crate::config::serve::is_workbook(&dir.join(&self.input)) {
+            true => ("xlsx", "csv"),
+            false => ("csv", "xlsx"),
         };
         JobFiles {
             input: dir.join(&self.input),
             output: dir.join(format!("result.{ext}")),
+            twin: dir.join(format!("result.{other}")),
             changes: dir.join("changes.csv"),
         }
     }

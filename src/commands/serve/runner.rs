@@ -176,8 +176,10 @@ impl Runner {
             .book
             .folder(&job.id)
             .ok_or_else(|| anyhow::anyhow!("internal error: job id"))?;
-        let args = self.cfg.job_args(&job.files(&dir), &job.settings)?;
-        let cfg = RunConfig::from_args(&args, self.cfg.log())?;
+        let files = job.files(&dir);
+        let args = self.cfg.job_args(&files, &job.settings)?;
+        let mut cfg = RunConfig::from_args(&args, self.cfg.log())?;
+        cfg.job.twin = Some(files.twin);
         tracing::info!("job {}: checking {}", job.id, job.name);
         self.base
             .run(
