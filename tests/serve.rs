@@ -782,6 +782,34 @@ fn a_cancelled_job_stops_sending_and_its_events_end() {
     let (h, rows) = read_csv(&out, b',');
     assert_eq!(rows.len(), keys.len(), "every row is written");
     assert!(column(&h, &rows, "result").iter().any(|r| r == "pending"));
+    // A running job deleted: off the list at once, its folder gone once its run stopped.
+    let (_, job) = s.upload(
+        s.bearer(),
+        &[
+            Part::File("other.csv", email_csv(&emails(80)).as_bytes()),
+            Part::Field("start", "true"),
+        ],
+    );
+    let other = job["id"].as_str().unwrap().to_string();
+    let before = sim.requests();
+    while sim.requests() < before + 2 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, _, _) = s.call("DELETE", &format!("/api/jobs/{other}"), s.bearer(), None);
+    assert_eq!(status, 204);
+    let (status, _) = s.get(&format!("/api/jobs/{other}"), s.bearer());
+    assert_eq!(status, 404, "deleted at once");
+    let (_, list) = s.get("/api/jobs", s.bearer());
+    assert!(!list.to_string().contains(&other), "{list}");
+    let folder = fx.path("xdg/checkuser/jobs").join(&other);
+    let started = Instant::now();
+    while folder.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the folder stays"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// With a PostgreSQL store, a server's jobs are members of the team: they share the one quota

@@ -465,8 +465,10 @@ pub async fn delete(
 ) -> Answer {
     let caller = changer(&app, &headers, addr)?;
     own(&app, &caller, &id)?;
-    if !app.runner.stop(&id, true) {
-        app.runner.book.remove(&id);
+    match app.runner.stop(&id, true) {
+        // Off the list now; its folder goes when its run has stopped.
+        true => app.runner.book.forget(&id),
+        false => app.runner.book.remove(&id),
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -154,13 +154,16 @@ pub fn router(app: Arc<App>) -> Router {
 /// Removes jobs older than `--keep-jobs` (never a live one), at start and every hour.
 async fn prune(app: Arc<App>) {
     loop {
-        let keep = app.cfg.keep_jobs.as_secs() as i64;
-        let now = chrono::Utc::now().timestamp();
+        let keep = app.cfg.keep_jobs.as_millis() as i64;
+        let now = chrono::Utc::now().timestamp_millis();
         for job in app.runner.book.all() {
-            if now - job.created_unix > keep && app.runner.live(&job.id).is_none() {
+            if now - job.created_ms > keep && app.runner.live(&job.id).is_none() {
                 tracing::info!("job {}: older than --keep-jobs, removed", job.id);
                 app.runner.book.remove(&job.id);
             }
+        }
+        for orphan in app.runner.book.orphans() {
+            let _ = std::fs::remove_dir_all(orphan);
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
