@@ -861,3 +861,44 @@ fn jobs_on_a_team_database_share_the_quota_with_runs_and_ask_each_key_once() {
     }
     assert_eq!(crate::teams::throttled(&sim), 0, "no 429 at the gateway");
 }
+
+/// On a file store one process works at a time: an idle server holds no lock (the nightly run
+/// is not refused), and a job started while a run holds it waits, queued, then reuses the
+/// run's answers.
+#[test]
+fn on_a_file_store_the_page_and_a_run_take_turns() {
+    let (sim, fx) = (Sim::start(no_faults()), Fixture::new());
+    let s = serve(&sim, &fx, &["--rate", "20"]);
+    let keys = emails(12);
+    let input = fx.file("night.csv", email_csv(&keys[..8]));
+    sim.run_expect(&fx, &input, &["--rate", "20"], 0);
+    let slow = fx.file("slow.csv", email_csv(&keys));
+    let mut run = sim
+        .run_cmd(&fx, &slow, &["--rate", "2", "--refresh"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let before = sim.requests();
+    while sim.requests() == before {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (_, job) = s.upload(
+        s.bearer(),
+        &[
+            Part::File("page.csv", email_csv(&keys).as_bytes()),
+            Part::Field("start", "true"),
+        ],
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, waiting) = s.get(&format!("/api/jobs/{id}"), s.bearer());
+    assert_eq!(waiting["status"], "queued", "waits for the run: {waiting}");
+    assert!(run.wait().unwrap().success());
+    let done = s.wait_for(&id, &["done", "failed"], Duration::from_secs(60));
+    assert_eq!(done["status"], "done", "{done}");
+    // The run asked every key (--refresh) once more; the job asked nothing.
+    for k in &keys {
+        let expected = if keys[..8].contains(k) { 2 } else { 1 };
+        assert_eq!(sim.sandbox.stats.requests_for(k), expected, "{k}");
+    }
+}

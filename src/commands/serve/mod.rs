@@ -85,7 +85,7 @@ fn ask_password() -> Result<SecretString> {
 /// next start.
 pub async fn serve(cfg: ServeConfig, door: Door, stop: CancellationToken) -> Result<()> {
     let cfg = Arc::new(cfg);
-    let base = match super::run::Base::prepare(&cfg.base, &stop).await? {
+    let base = match super::run::Base::prepare(&cfg.base, &stop, false).await? {
         Ok(base) => base,
         Err(why) => bail!("{why}"),
     };
