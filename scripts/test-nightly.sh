@@ -776,8 +776,11 @@ if command -v systemd-analyze >/dev/null 2>&1; then
   sed "s|/usr/local/lib/checkuser/nightly.sh|$nightly|" "$here/systemd/checkuser-nightly.service" \
     >"$d/units/checkuser-nightly.service"
   cp "$here/systemd/checkuser-nightly.timer" "$d/units/"
+  # The page's unit beside them, with a binary that exists here.
+  sed "s|/usr/local/bin/checkuser|/bin/true|" "$here/systemd/checkuser-serve.service" \
+    >"$d/units/checkuser-serve.service"
   systemd-analyze verify --man=no "$d/units/checkuser-nightly.service" "$d/units/checkuser-nightly.timer" \
-    >"$d/stderr" 2>&1 || rc=$?
+    "$d/units/checkuser-serve.service" >"$d/stderr" 2>&1 || rc=$?
   expect "systemd-analyze verify" rc_is 0
   expect "systemd-analyze verify: no warning" empty "$d/stderr"
   done_case "the systemd units pass systemd-analyze verify"

@@ -71,6 +71,7 @@ pub enum Command {
     /// open a terminal: upload a list, see the plan, start, watch, download. On 127.0.0.1 it
     /// prints a URL with a fresh token; anywhere else it needs --users. Takes every flag run
     /// takes but INPUT and the outputs (each job's files live under the state folder).
+    #[command(after_long_help = SERVE_EXAMPLES)]
     Serve(Box<ServeArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
@@ -97,6 +98,16 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub send: SendArgs,
 }
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  Try the page on this machine, against the built-in simulator (open the URL it prints):
+    checkuser serve --sandbox
+  For a team, behind a TLS reverse proxy: named users first, then the server:
+    checkuser serve --add-user alice --users /etc/checkuser/users
+    checkuser serve --listen 127.0.0.1:8080 --users /etc/checkuser/users
+  An integration, with the printed token:
+    curl -H \"Authorization: Bearer $TOKEN\" -F file=@leads.csv -F start=true http://127.0.0.1:8080/api/jobs";
 
 /// `serve`: where to listen, who may use it, the limits of its jobs, and every flag `run`
 /// takes but INPUT (the defaults of every job).

@@ -10,11 +10,11 @@ use hmac::{Hmac, Mac};
 
 use crate::common::*;
 
-type Seen = Arc<Mutex<Vec<(String, HeaderMap, Vec<u8>)>>>;
+pub(crate) type Seen = Arc<Mutex<Vec<(String, HeaderMap, Vec<u8>)>>>;
 
 /// A receiver: `/hook` answers 500 to the first call and 200 after; `/moved` redirects to
 /// `/elsewhere`. Everything it got is kept.
-fn receiver() -> (String, Seen, tokio::runtime::Runtime) {
+pub(crate) fn receiver() -> (String, Seen, tokio::runtime::Runtime) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

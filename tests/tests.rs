@@ -19,6 +19,7 @@ mod nightly;
 mod notify;
 mod ops;
 mod pipeline;
+mod serve;
 mod state;
 mod store_identity;
 mod team;

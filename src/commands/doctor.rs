@@ -314,7 +314,11 @@ fn team_database(r: &mut Report, target: &store::postgres::Target, scope: Option
     // Read only: a database no run has set up yet stays empty.
     let (have, want) = match postgres::schema::schema_version(target) {
         Ok(v) => v,
-        Err(e) => return r.line(Level::Fail, "state database", format!("{e:#}")),
+        // The line names the state database already: "FAIL state database cannot reach X".
+        Err(e) => {
+            let text = format!("{e:#}").replacen("the state database ", "", 1);
+            return r.line(Level::Fail, "state database", text);
+        }
     };
     r.line(
         Level::Ok,

@@ -263,7 +263,24 @@ fn row_limit(cfg: &JobConfig, input: &Input, changes: Option<&Path>) -> Option<u
 
 /// The output for an input; `changes_sheet` gives a workbook output a `Changes` sheet.
 pub fn open_sink(cfg: &JobConfig, input: &Input, changes_sheet: bool) -> Result<Sink> {
-    sink_at(cfg, input, cfg.output.clone(), cfg.format, changes_sheet)
+    let sink = sink_at(cfg, input, cfg.output.clone(), cfg.format, changes_sheet)?;
+    twinned(cfg, input, sink, cfg.twin.clone(), changes_sheet)
+}
+
+/// `sink`, and the same rows at `twin` in the format its name says, if there is one.
+fn twinned(
+    cfg: &JobConfig,
+    input: &Input,
+    sink: Sink,
+    twin: Option<PathBuf>,
+    changes_sheet: bool,
+) -> Result<Sink> {
+    let Some(twin) = twin else {
+        return Ok(sink);
+    };
+    let format = Format::of_path(&twin);
+    let other = sink_at(cfg, input, Some(twin), format, changes_sheet)?;
+    Ok(Sink::Both(Box::new(sink), Box::new(other)))
 }
 
 /// The `--changes` output: the same columns, in the format its name says.
@@ -272,12 +289,16 @@ pub fn open_changes(cfg: &JobConfig, input: &Input, path: Option<&Path>) -> Resu
         return Ok(ChangeFeed::new(None));
     };
     let format = Format::of_path(path);
-    Ok(ChangeFeed::new(Some(sink_at(
-        cfg,
-        input,
-        Some(path.to_path_buf()),
-        format,
-        false,
+    let sink = sink_at(cfg, input, Some(path.to_path_buf()), format, false)?;
+    let twin = cfg.twin.as_ref().map(|_| {
+        let other = match format {
+            Format::Csv => Format::Xlsx,
+            Format::Xlsx => Format::Csv,
+        };
+        path.with_extension(other.extension())
+    });
+    Ok(ChangeFeed::new(Some(twinned(
+        cfg, input, sink, twin, false,
     )?)))
 }
 

@@ -21,7 +21,7 @@ use crate::store::{LockError, RunLock};
 pub async fn run(cfg: RunConfig, stop: CancellationToken) -> Result<Summary> {
     let started = Instant::now();
     super::job::check_input(&cfg.job)?;
-    let base = match Base::prepare(&cfg, &stop).await? {
+    let base = match Base::prepare(&cfg, &stop, true).await? {
         Ok(base) => base,
         Err(why) => return Ok(interrupted(&cfg, why)),
     };
@@ -42,15 +42,16 @@ pub struct Base {
 }
 
 impl Base {
-    /// Starts the simulator (if asked), takes the run lock and opens a file store;
-    /// `Err(why)` if `stop` came first.
+    /// Starts the simulator (if asked), takes the run lock (if `lock`: `serve` takes it only
+    /// while jobs run) and opens a file store; `Err(why)` if `stop` came first.
     pub async fn prepare(
         cfg: &RunConfig,
         stop: &CancellationToken,
+        lock: bool,
     ) -> Result<std::result::Result<Base, &'static str>> {
         let (sandbox, client) = target(cfg).await?;
         // One run per scope on a file; runs sharing a database share its quota instead.
-        let lock = match cfg.state.file() {
+        let lock = match cfg.state.file().filter(|_| lock) {
             Some(file) => {
                 let (file, scope, wait) = (file.to_path_buf(), cfg.scope.clone(), cfg.wait_lock);
                 let waiting = stop.clone();

@@ -44,6 +44,9 @@ pub struct JobConfig {
     pub header_row: Option<u64>,
     /// `--columns`: the result columns of a CSV output.
     pub columns: crate::output::Columns,
+    /// The same output written a second time, in the other format (CSV or workbook), here:
+    /// `serve` keeps both, for downloads in either (`?format=`). Its changes get a twin too.
+    pub twin: Option<PathBuf>,
 }
 
 /// What a command's default output is called: `<stem>.checked.csv` for a run,
@@ -174,6 +177,7 @@ impl JobConfig {
             display: log.into(),
             header_row: a.header_row,
             columns: a.columns,
+            twin: None,
         })
     }
 

@@ -50,7 +50,10 @@ pub struct JobSettings {
 #[derive(Debug, Clone)]
 pub struct JobFiles {
     pub input: PathBuf,
+    /// The result in the input's kind (a workbook for a workbook, CSV otherwise)…
     pub output: PathBuf,
+    /// …and in the other one, for a download in either.
+    pub twin: PathBuf,
     pub changes: PathBuf,
 }
 
@@ -75,6 +78,7 @@ impl ServeConfig {
         let probe = JobFiles {
             input: jobs_dir.join("server.csv"),
             output: jobs_dir.join("server.checked.csv"),
+            twin: jobs_dir.join("server.checked.xlsx"),
             changes: jobs_dir.join("server.changes.csv"),
         };
         let base = job_args(&a.list, &a.send, &probe, &JobSettings::default())?;

@@ -36,6 +36,8 @@ pub struct SinkOptions {
 pub enum Sink {
     Csv(Box<CsvSink>),
     Xlsx(Box<xlsx::XlsxSink>),
+    /// The same rows in two files (`serve` keeps a job's result as CSV and as a workbook).
+    Both(Box<Sink>, Box<Sink>),
 }
 
 impl Sink {
@@ -76,6 +78,10 @@ impl Sink {
         match self {
             Sink::Csv(s) => s.write_row(fields, outcomes),
             Sink::Xlsx(s) => s.write_row(fields, outcomes),
+            Sink::Both(a, b) => {
+                a.write_row(fields, outcomes)?;
+                b.write_row(fields, outcomes)
+            }
         }
     }
 
@@ -84,6 +90,7 @@ impl Sink {
         match self {
             Sink::Csv(_) => Vec::new(),
             Sink::Xlsx(s) => s.sheet_names(),
+            Sink::Both(a, _) => a.sheet_names(),
         }
     }
 
@@ -92,6 +99,10 @@ impl Sink {
         match self {
             Sink::Csv(s) => s.finish(),
             Sink::Xlsx(s) => s.finish(summary),
+            Sink::Both(a, b) => {
+                a.finish(summary)?;
+                b.finish(summary)
+            }
         }
     }
 }

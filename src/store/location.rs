@@ -93,6 +93,11 @@ pub fn sandbox_path() -> Option<PathBuf> {
     Some(xdg_dir("XDG_STATE_HOME", ".local/state")?.join("sandbox.sqlite"))
 }
 
+/// Where `serve` keeps its jobs' files: `$XDG_STATE_HOME/checkuser/jobs/`.
+pub fn jobs_path() -> Option<PathBuf> {
+    Some(xdg_dir("XDG_STATE_HOME", ".local/state")?.join("jobs"))
+}
+
 /// The files SQLite keeps beside a store: its write-ahead log and its shared memory.
 pub fn companions(store: &Path) -> [PathBuf; 2] {
     ["-wal", "-shm"].map(|suffix| {
@@ -200,9 +205,4 @@ mod tests {
         let e = format!("{:#}", parse("host=db password='hunter2").unwrap_err());
         assert!(!e.contains("hunter2"), "{e}");
     }
-}
-
-/// Where `serve` keeps its jobs' files: `$XDG_STATE_HOME/checkuser/jobs/`.
-pub fn jobs_path() -> Option<PathBuf> {
-    Some(xdg_dir("XDG_STATE_HOME", ".local/state")?.join("jobs"))
 }

@@ -23,12 +23,21 @@ use super::App;
 use crate::config::serve::JobSettings;
 use crate::output::progress::Seen;
 
-/// An error as the API answers it.
-pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+/// An error as the API answers it: `{"error": "…"}` with its status.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
 }
 
-fn refused(r: Refusal) -> Response {
+pub fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError(status, message.into())
+}
+
+fn refused(r: Refusal) -> ApiError {
     match r {
         Refusal::Unauthorized => error(
             StatusCode::UNAUTHORIZED,
@@ -46,12 +55,12 @@ fn refused(r: Refusal) -> Response {
 }
 
 /// The caller of a request that only reads.
-fn reader(app: &App, headers: &HeaderMap, addr: SocketAddr) -> Result<Caller, Response> {
+fn reader(app: &App, headers: &HeaderMap, addr: SocketAddr) -> Result<Caller, ApiError> {
     app.auth.caller(headers, addr.ip()).map_err(refused)
 }
 
 /// The caller of a request that changes something: same origin and CSRF token too.
-fn changer(app: &App, headers: &HeaderMap, addr: SocketAddr) -> Result<Caller, Response> {
+fn changer(app: &App, headers: &HeaderMap, addr: SocketAddr) -> Result<Caller, ApiError> {
     let caller = reader(app, headers, addr)?;
     match may_change(&caller, headers, None) {
         true => Ok(caller),
@@ -60,7 +69,7 @@ fn changer(app: &App, headers: &HeaderMap, addr: SocketAddr) -> Result<Caller, R
 }
 
 /// The caller's own job `id` (someone else's is as unknown as a missing one).
-fn own(app: &App, caller: &Caller, id: &str) -> Result<Job, Response> {
+fn own(app: &App, caller: &Caller, id: &str) -> Result<Job, ApiError> {
     app.runner
         .book
         .load(id)
@@ -68,11 +77,7 @@ fn own(app: &App, caller: &Caller, id: &str) -> Result<Job, Response> {
         .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no job {id}")))
 }
 
-type Answer = Result<Response, Response>;
-
-fn done(a: Answer) -> Response {
-    a.unwrap_or_else(|e| e)
-}
+type Answer = Result<Response, ApiError>;
 
 /// The progress a page shows.
 pub fn progress_json(seen: &Seen, status: Status) -> Value {
@@ -131,23 +136,33 @@ pub fn job_json(app: &App, job: &Job) -> Value {
     })
 }
 
-pub async fn list(
+/// `GET /api/session`: who is logged in, and the CSRF token the page sends back.
+pub async fn session(
     State(app): State<Arc<App>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    done((|| {
-        let caller = reader(&app, &headers, addr)?;
-        let jobs: Vec<Value> = app
-            .runner
-            .book
-            .all()
-            .iter()
-            .filter(|j| j.owner == caller.user)
-            .map(|j| job_json(&app, j))
-            .collect();
-        Ok(Json(json!({ "jobs": jobs })).into_response())
-    })())
+    match reader(&app, &headers, addr) {
+        Ok(c) => Json(json!({ "user": c.user, "csrf": c.csrf })).into_response(),
+        Err(r) => r.into_response(),
+    }
+}
+
+pub async fn list(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Answer {
+    let caller = reader(&app, &headers, addr)?;
+    let jobs: Vec<Value> = app
+        .runner
+        .book
+        .all()
+        .iter()
+        .filter(|j| j.owner == caller.user)
+        .map(|j| job_json(&app, j))
+        .collect();
+    Ok(Json(json!({ "jobs": jobs })).into_response())
 }
 
 pub async fn show(
@@ -155,12 +170,10 @@ pub async fn show(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    done((|| {
-        let caller = reader(&app, &headers, addr)?;
-        let job = own(&app, &caller, &id)?;
-        Ok(Json(job_json(&app, &job)).into_response())
-    })())
+) -> Answer {
+    let caller = reader(&app, &headers, addr)?;
+    let job = own(&app, &caller, &id)?;
+    Ok(Json(job_json(&app, &job)).into_response())
 }
 
 /// `POST /api/jobs`: the upload becomes a job, mapped and planned (and started if asked).
@@ -169,8 +182,8 @@ pub async fn create(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     multipart: Multipart,
-) -> Response {
-    done(create_job(app, addr, headers, multipart).await)
+) -> Answer {
+    create_job(app, addr, headers, multipart).await
 }
 
 async fn create_job(
@@ -234,7 +247,7 @@ async fn create_job(
     Ok((StatusCode::CREATED, Json(job_json(&app, &job))).into_response())
 }
 
-fn save(app: &App, job: &Job) -> Result<(), Response> {
+fn save(app: &App, job: &Job) -> Result<(), ApiError> {
     app.runner
         .book
         .save(job)
@@ -258,7 +271,7 @@ async fn read_form(
     mp: &mut Multipart,
     upload: &std::path::Path,
     max: u64,
-) -> Result<(String, JobSettings, bool), Response> {
+) -> Result<(String, JobSettings, bool), ApiError> {
     let mut settings = JobSettings::default();
     let (mut name, mut start) = (None, false);
     let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
@@ -293,9 +306,11 @@ async fn read_form(
                 })?);
             }
             "start" => start = matches!(text.trim(), "true" | "1" | "on" | "yes"),
-            other => return Err(bad(format!(
+            other => {
+                return Err(bad(format!(
                 "unknown field {other:?}: file, check, default_country, header_row, sheet, start"
-            ))),
+            )))
+            }
         }
     }
     let name = name.ok_or_else(|| bad("no file: send the list as the field \"file\"".into()))?;
@@ -306,7 +321,7 @@ async fn keep_file(
     mut field: axum::extract::multipart::Field<'_>,
     upload: &std::path::Path,
     max: u64,
-) -> Result<(), Response> {
+) -> Result<(), ApiError> {
     let io = |e: std::io::Error| {
         error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -337,7 +352,7 @@ async fn keep_file(
     Ok(())
 }
 
-fn too_big(max: u64) -> Response {
+fn too_big(max: u64) -> ApiError {
     error(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!(
@@ -347,7 +362,7 @@ fn too_big(max: u64) -> Response {
     )
 }
 
-fn multipart_error(e: axum::extract::multipart::MultipartError, max: u64) -> Response {
+fn multipart_error(e: axum::extract::multipart::MultipartError, max: u64) -> ApiError {
     match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => too_big(max),
         status => error(
@@ -364,37 +379,32 @@ pub async fn mapping(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Json<JobSettings>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    done(
-        async {
-            let caller = changer(&app, &headers, addr)?;
-            let job = own(&app, &caller, &id)?;
-            let Json(settings) = body.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
-            if !matches!(job.status, Status::Planned | Status::Failed) || job.summary.is_some() {
-                return Err(error(
-                    StatusCode::CONFLICT,
-                    "this job has started: its mapping can no longer change",
-                ));
-            }
-            let dir = app
-                .runner
-                .book
-                .folder(&id)
-                .ok_or_else(|| error(StatusCode::NOT_FOUND, "no job"))?;
-            let mut changed = job.clone();
-            changed.settings = settings;
-            let changed = prepared(&app, changed, &dir)
-                .await
-                .ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))?;
-            if changed.status == Status::Failed {
-                let why = changed.error.clone().unwrap_or_default();
-                return Err(error(StatusCode::BAD_REQUEST, why));
-            }
-            save(&app, &changed)?;
-            Ok(Json(job_json(&app, &changed)).into_response())
-        }
-        .await,
-    )
+) -> Answer {
+    let caller = changer(&app, &headers, addr)?;
+    let job = own(&app, &caller, &id)?;
+    let Json(settings) = body.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
+    if !matches!(job.status, Status::Planned | Status::Failed) || job.summary.is_some() {
+        return Err(error(
+            StatusCode::CONFLICT,
+            "this job has started: its mapping can no longer change",
+        ));
+    }
+    let dir = app
+        .runner
+        .book
+        .folder(&id)
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "no job"))?;
+    let mut changed = job.clone();
+    changed.settings = settings;
+    let changed = prepared(&app, changed, &dir)
+        .await
+        .ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))?;
+    if changed.status == Status::Failed {
+        let why = changed.error.clone().unwrap_or_default();
+        return Err(error(StatusCode::BAD_REQUEST, why));
+    }
+    save(&app, &changed)?;
+    Ok(Json(job_json(&app, &changed)).into_response())
 }
 
 pub async fn start(
@@ -402,23 +412,21 @@ pub async fn start(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    done((|| {
-        let caller = changer(&app, &headers, addr)?;
-        let job = own(&app, &caller, &id)?;
-        if job.status != Status::Planned {
-            let why = match job.status {
-                Status::Failed => format!(
-                    "this job cannot start: {}",
-                    job.error.clone().unwrap_or_default()
-                ),
-                _ => "this job has started already".to_string(),
-            };
-            return Err(error(StatusCode::CONFLICT, why));
-        }
-        let job = app.runner.start(job);
-        Ok((StatusCode::ACCEPTED, Json(job_json(&app, &job))).into_response())
-    })())
+) -> Answer {
+    let caller = changer(&app, &headers, addr)?;
+    let job = own(&app, &caller, &id)?;
+    if job.status != Status::Planned {
+        let why = match job.status {
+            Status::Failed => format!(
+                "this job cannot start: {}",
+                job.error.clone().unwrap_or_default()
+            ),
+            _ => "this job has started already".to_string(),
+        };
+        return Err(error(StatusCode::CONFLICT, why));
+    }
+    let job = app.runner.start(job);
+    Ok((StatusCode::ACCEPTED, Json(job_json(&app, &job))).into_response())
 }
 
 pub async fn cancel(
@@ -426,25 +434,20 @@ pub async fn cancel(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    done(
-        async {
-            let caller = changer(&app, &headers, addr)?;
-            let mut job = own(&app, &caller, &id)?;
-            if app.runner.stop(&id, false) {
-                job = settled(&app, &caller, &id).await?;
-            } else if job.status == Status::Planned {
-                job.status = Status::Cancelled;
-                save(&app, &job)?;
-            }
-            Ok(Json(job_json(&app, &job)).into_response())
-        }
-        .await,
-    )
+) -> Answer {
+    let caller = changer(&app, &headers, addr)?;
+    let mut job = own(&app, &caller, &id)?;
+    if app.runner.stop(&id, false) {
+        job = settled(&app, &caller, &id).await?;
+    } else if job.status == Status::Planned {
+        job.status = Status::Cancelled;
+        save(&app, &job)?;
+    }
+    Ok(Json(job_json(&app, &job)).into_response())
 }
 
 /// The job once its run has stopped (a few seconds at most: requests in flight finish).
-async fn settled(app: &Arc<App>, caller: &Caller, id: &str) -> Result<Job, Response> {
+async fn settled(app: &Arc<App>, caller: &Caller, id: &str) -> Result<Job, ApiError> {
     for _ in 0..600 {
         if app.runner.live(id).is_none() {
             break;
@@ -459,15 +462,15 @@ pub async fn delete(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    done((|| {
-        let caller = changer(&app, &headers, addr)?;
-        own(&app, &caller, &id)?;
-        if !app.runner.stop(&id, true) {
-            app.runner.book.remove(&id);
-        }
-        Ok(StatusCode::NO_CONTENT.into_response())
-    })())
+) -> Answer {
+    let caller = changer(&app, &headers, addr)?;
+    own(&app, &caller, &id)?;
+    match app.runner.stop(&id, true) {
+        // Off the list now; its folder goes when its run has stopped.
+        true => app.runner.book.forget(&id),
+        false => app.runner.book.remove(&id),
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Deserialize)]
@@ -482,34 +485,61 @@ pub async fn download(
     headers: HeaderMap,
     Path((id, what)): Path<(String, String)>,
     Query(q): Query<Format>,
-) -> Response {
-    done(async {
-        let caller = reader(&app, &headers, addr)?;
-        let job = own(&app, &caller, &id)?;
-        let dir = app.runner.book.folder(&id).ok_or_else(|| error(StatusCode::NOT_FOUND, "no job"))?;
-        let files = job.files(&dir);
-        let (path, label) = match what.as_str() {
-            "result" => (files.output, "checked"),
-            "changes" => (files.changes, "changes"),
-            _ => return Err(error(StatusCode::NOT_FOUND, "downloads are result and changes")),
-        };
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("csv").to_string();
-        if let Some(asked) = q.format.as_deref().filter(|f| *f != ext) {
+) -> Answer {
+    let caller = reader(&app, &headers, addr)?;
+    let job = own(&app, &caller, &id)?;
+    let dir = app
+        .runner
+        .book
+        .folder(&id)
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "no job"))?;
+    let files = job.files(&dir);
+    let natural = files
+        .output
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("csv")
+        .to_string();
+    let ext = match q.format.as_deref() {
+        None => natural,
+        Some(f @ ("csv" | "xlsx")) => f.to_string(),
+        Some(other) => {
             return Err(error(
                 StatusCode::BAD_REQUEST,
-                format!("this job's {what} is a .{ext} file (a workbook upload gives a workbook, a CSV a CSV), not .{asked}"),
-            ));
+                format!("format={other}: csv or xlsx"),
+            ))
         }
-        if !job.status.finished() {
-            return Err(error(StatusCode::CONFLICT, "the job has not finished: its files are not written yet"));
+    };
+    let stem = match what.as_str() {
+        "result" => "result",
+        "changes" => "changes",
+        _ => {
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                "downloads are result and changes",
+            ))
         }
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|_| error(StatusCode::NOT_FOUND, format!("this job wrote no {what} file")))?;
-        let name = job.download_name(label, &ext);
-        Ok(attachment(bytes, &name, &ext))
+    };
+    let path = dir.join(format!("{stem}.{ext}"));
+    let label = if stem == "result" {
+        "checked"
+    } else {
+        "changes"
+    };
+    if !job.status.finished() {
+        return Err(error(
+            StatusCode::CONFLICT,
+            "the job has not finished: its files are not written yet",
+        ));
     }
-    .await)
+    let bytes = tokio::fs::read(&path).await.map_err(|_| {
+        error(
+            StatusCode::NOT_FOUND,
+            format!("this job wrote no {what} file"),
+        )
+    })?;
+    let name = job.download_name(label, &ext);
+    Ok(attachment(bytes, &name, &ext))
 }
 
 fn attachment(bytes: Vec<u8>, name: &str, ext: &str) -> Response {
@@ -548,10 +578,10 @@ pub async fn events(
 ) -> Response {
     let caller = match reader(&app, &headers, addr) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if let Err(r) = own(&app, &caller, &id) {
-        return r;
+        return r.into_response();
     }
     let start = (app, caller, id, None::<String>, false);
     let stream = futures::stream::unfold(start, |(app, caller, id, last, ended)| async move {

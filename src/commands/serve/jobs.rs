@@ -52,7 +52,8 @@ pub struct Job {
     /// The uploaded file's name, shown and used for the download's name only.
     pub name: String,
     pub created: String,
-    pub created_unix: i64,
+    /// When it was made, in milliseconds since 1970 (lists are newest first).
+    pub created_ms: i64,
     pub status: Status,
     /// `input.csv` or `input.xlsx`…: the upload as kept.
     pub input: String,
@@ -86,7 +87,7 @@ impl Job {
             owner,
             name: shown_name(name),
             created: crate::model::rfc3339(now),
-            created_unix: now.timestamp(),
+            created_ms: now.timestamp_millis(),
             status: Status::Planned,
             input: format!("input.{ext}"),
             columns: Vec::new(),
@@ -102,13 +103,14 @@ impl Job {
 
     /// The job's files in `dir` (its own folder).
     pub fn files(&self, dir: &Path) -> JobFiles {
-        let ext = match crate::config::serve::is_workbook(&dir.join(&self.input)) {
-            true => "xlsx",
-            false => "csv",
+        let (ext, other) = match crate::config::serve::is_workbook(&dir.join(&self.input)) {
+            true => ("xlsx", "csv"),
+            false => ("csv", "xlsx"),
         };
         JobFiles {
             input: dir.join(&self.input),
             output: dir.join(format!("result.{ext}")),
+            twin: dir.join(format!("result.{other}")),
             changes: dir.join("changes.csv"),
         }
     }
@@ -211,6 +213,9 @@ pub fn shown_name(name: &str) -> String {
     }
 }
 
+/// Marks a job's folder as deleted while its run stops (nothing records it again).
+const DELETED: &str = "deleted";
+
 /// The jobs folder: one folder per job.
 #[derive(Clone)]
 pub struct Book {
@@ -262,8 +267,34 @@ impl Book {
             .flatten()
             .filter_map(|e| self.load(&e.file_name().to_string_lossy()))
             .collect();
-        jobs.sort_by(|a, b| b.created_unix.cmp(&a.created_unix).then(b.id.cmp(&a.id)));
+        jobs.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(b.id.cmp(&a.id)));
         jobs
+    }
+
+    /// Folders with no record (a job deleted while it ran, an upload cut short) untouched for
+    /// an hour: left by a server that stopped before it could remove them.
+    pub fn orphans(&self) -> Vec<PathBuf> {
+        let hour = std::time::Duration::from_secs(3600);
+        std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir() && !p.join("job.json").exists())
+            .filter(|p| {
+                std::fs::metadata(p)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > hour))
+            })
+            .collect()
+    }
+
+    /// Takes a job off the record at once (its folder goes when its run has stopped).
+    pub fn forget(&self, id: &str) {
+        if let Some(dir) = self.folder(id) {
+            let _ = std::fs::write(dir.join(DELETED), b"");
+            let _ = std::fs::remove_file(dir.join("job.json"));
+        }
     }
 
     pub fn remove(&self, id: &str) {

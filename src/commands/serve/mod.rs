@@ -85,7 +85,7 @@ fn ask_password() -> Result<SecretString> {
 /// next start.
 pub async fn serve(cfg: ServeConfig, door: Door, stop: CancellationToken) -> Result<()> {
     let cfg = Arc::new(cfg);
-    let base = match super::run::Base::prepare(&cfg.base, &stop).await? {
+    let base = match super::run::Base::prepare(&cfg.base, &stop, false).await? {
         Ok(base) => base,
         Err(why) => bail!("{why}"),
     };
@@ -134,6 +134,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/login", get(page::login_form).post(page::login))
         .route("/logout", post(page::logout))
         .route("/assets/{name}", get(page::asset))
+        .route("/api/session", get(api::session))
         .route(
             "/api/jobs",
             get(api::list)
@@ -153,13 +154,16 @@ pub fn router(app: Arc<App>) -> Router {
 /// Removes jobs older than `--keep-jobs` (never a live one), at start and every hour.
 async fn prune(app: Arc<App>) {
     loop {
-        let keep = app.cfg.keep_jobs.as_secs() as i64;
-        let now = chrono::Utc::now().timestamp();
+        let keep = app.cfg.keep_jobs.as_millis() as i64;
+        let now = chrono::Utc::now().timestamp_millis();
         for job in app.runner.book.all() {
-            if now - job.created_unix > keep && app.runner.live(&job.id).is_none() {
+            if now - job.created_ms > keep && app.runner.live(&job.id).is_none() {
                 tracing::info!("job {}: older than --keep-jobs, removed", job.id);
                 app.runner.book.remove(&job.id);
             }
+        }
+        for orphan in app.runner.book.orphans() {
+            let _ = std::fs::remove_dir_all(orphan);
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}

@@ -200,7 +200,8 @@ pub async fn logout(
         return super::api::error(
             StatusCode::FORBIDDEN,
             "refused: not from checkuser's own page",
-        );
+        )
+        .into_response();
     }
     let jar = axum_extra::extract::cookie::CookieJar::from_headers(&headers);
     if let Some(c) = jar.get(COOKIE) {

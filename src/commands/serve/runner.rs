@@ -18,6 +18,7 @@ use crate::config::serve::ServeConfig;
 use crate::config::RunConfig;
 use crate::output::progress::Watch;
 use crate::output::Summary;
+use crate::store::{LockError, RunLock};
 
 /// Jobs running at once (the others queue; all share one pace anyway).
 const RUNNING_AT_ONCE: usize = 4;
@@ -37,7 +38,45 @@ pub struct Live {
     ending: Arc<Mutex<Option<Ending>>>,
 }
 
+/// A file store's run lock, held while any job runs: one process at a time works on a file
+/// store, so a nightly `run` and the page's jobs take turns (a job waits, `queued`, for a run
+/// that holds it; a run started while jobs run waits with `--wait-lock` or says who holds it).
+struct Gate {
+    held: tokio::sync::Mutex<(usize, Option<RunLock>)>,
+}
+
+impl Gate {
+    /// Enters (taking the lock if no job holds it yet); false if `stop` came first.
+    async fn enter(&self, cfg: &RunConfig, stop: &CancellationToken) -> Result<bool> {
+        let mut held = self.held.lock().await;
+        if held.0 == 0 {
+            if let Some(file) = cfg.state.file() {
+                let (file, scope, waiting) = (file.to_path_buf(), cfg.scope.clone(), stop.clone());
+                let taken = tokio::task::spawn_blocking(move || {
+                    RunLock::acquire_until(&file, &scope, true, || waiting.is_cancelled())
+                })
+                .await?;
+                held.1 = match taken {
+                    Err(LockError::Interrupted) => return Ok(false),
+                    taken => Some(taken?),
+                };
+            }
+        }
+        held.0 += 1;
+        Ok(true)
+    }
+
+    async fn leave(&self) {
+        let mut held = self.held.lock().await;
+        held.0 -= 1;
+        if held.0 == 0 {
+            held.1 = None;
+        }
+    }
+}
+
 pub struct Runner {
+    gate: Gate,
     pub book: Book,
     pub cfg: Arc<ServeConfig>,
     base: Base,
@@ -50,6 +89,9 @@ pub struct Runner {
 impl Runner {
     pub fn new(cfg: Arc<ServeConfig>, base: Base, shutdown: CancellationToken) -> Runner {
         Runner {
+            gate: Gate {
+                held: tokio::sync::Mutex::new((0, None)),
+            },
             book: Book {
                 dir: cfg.jobs_dir.clone(),
             },
@@ -140,14 +182,22 @@ impl Runner {
             p = self.slots.clone().acquire_owned() => p.ok(),
             _ = live.stop.cancelled() => None,
         };
-        let outcome = match permit {
-            Some(_permit) => {
+        let entered = match permit {
+            Some(_) => self.gate.enter(&self.cfg.base, &live.stop).await,
+            None => Ok(false),
+        };
+        let outcome = match entered {
+            Ok(true) => {
                 job.status = Status::Running;
                 let _ = self.book.save(&job);
-                Some(self.run_one(&job, &live).await)
+                let outcome = self.run_one(&job, &live).await;
+                self.gate.leave().await;
+                Some(outcome)
             }
-            None => None,
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
         };
+        drop(permit);
         let ending = *live.ending.lock().unwrap_or_else(|p| p.into_inner());
         self.live
             .lock()
@@ -176,8 +226,10 @@ impl Runner {
             .book
             .folder(&job.id)
             .ok_or_else(|| anyhow::anyhow!("internal error: job id"))?;
-        let args = self.cfg.job_args(&job.files(&dir), &job.settings)?;
-        let cfg = RunConfig::from_args(&args, self.cfg.log())?;
+        let files = job.files(&dir);
+        let args = self.cfg.job_args(&files, &job.settings)?;
+        let mut cfg = RunConfig::from_args(&args, self.cfg.log())?;
+        cfg.job.twin = Some(files.twin);
         tracing::info!("job {}: checking {}", job.id, job.name);
         self.base
             .run(
