@@ -75,6 +75,8 @@
       count_skipped: 'skipped',
       download_result: 'Download the checked list',
       download_changes: 'Download the changes',
+      download_as_csv: 'as CSV',
+      download_as_xlsx: 'as a workbook',
       setup: 'Set up and start',
       cancel: 'Cancel',
       delete: 'Delete',
@@ -157,6 +159,8 @@
       count_skipped: '已跳过',
       download_result: '下载检查结果',
       download_changes: '下载变化',
+      download_as_csv: 'CSV 格式',
+      download_as_xlsx: '表格格式',
       setup: '设置并开始',
       cancel: '取消',
       delete: '删除',
@@ -720,8 +724,8 @@
     return li;
   }
 
-  function link(href, text, cls) {
-    return el('a', { href: href, className: cls }, text);
+  function link(href, text, cls, label) {
+    return el('a', { href: href, className: cls, 'aria-label': label || null }, text);
   }
 
   function renderJob(job) {
@@ -809,10 +813,15 @@
     links.textContent = '';
     if (job.downloads) {
       if (job.downloads.result) {
-        links.appendChild(link(job.downloads.result, t('download_result'), 'download-result'));
+        links.appendChild(link(job.downloads.result, t('download_result'), 'download-result',
+          t('download_result') + ' (' + name + ')'));
+        var alt = isWorkbook(job.name) ? 'csv' : 'xlsx';
+        links.appendChild(link(job.downloads.result + '?format=' + alt, t('download_as_' + alt), 'download-result-alt',
+          t('download_result') + ' ' + t('download_as_' + alt) + ' (' + name + ')'));
       }
       if (job.downloads.changes) {
-        links.appendChild(link(job.downloads.changes, t('download_changes'), 'download-changes'));
+        links.appendChild(link(job.downloads.changes, t('download_changes'), 'download-changes',
+          t('download_changes') + ' (' + name + ')'));
       }
     }
     links.hidden = !links.childNodes.length;

@@ -502,6 +502,9 @@ class Test:
             ch = d.find_element(By.CSS_SELECTOR, f"#job-{job} a.download-changes").get_attribute("href")
             status, _, _ = self.http(ch, d.get_cookies())
             self.check(status == 200, f"GET {ch} answered {status}")
+            alt = d.find_element(By.CSS_SELECTOR, f"#job-{job} a.download-result-alt").get_attribute("href")
+            status, _, body = self.http(alt, d.get_cookies())
+            self.check(status == 200 and body[:2] == b"PK", f"GET {alt} answered {status}, not a workbook")
 
         def d_workbook():
             xlsx = os.path.join(self.work, "leads.xlsx")
@@ -511,7 +514,7 @@ class Test:
             self.check(d.find_element(By.ID, "sheet-field").is_displayed(), "no sheet field for a workbook")
             self.wait(d, lambda drv: self.plan(drv).get("rows") == "30", "the workbook's plan (30 rows)")
             self.shot(d, "workbook-mapping")
-            d.set_window_size(1024, 820)  # the mid-run screenshot is the README's docs/serve.png
+            d.set_window_size(1024, 1000)  # the mid-run screenshot is the README's docs/serve.png
             self.click_start(d, job)
             deadline = time.time() + 180
             shot = False
@@ -529,6 +532,9 @@ class Test:
             got = self.download(d, job)
             with open(got, "rb") as f:
                 self.check(f.read(2) == b"PK", "the workbook's result is not an xlsx (zip) file")
+            alt = d.find_element(By.CSS_SELECTOR, f"#job-{job} a.download-result-alt").get_attribute("href")
+            status, _, body = self.http(alt, d.get_cookies())
+            self.check(status == 200 and b"searchKey" in body[:400], f"GET {alt} answered {status}: {body[:200]!r}")
             self.shot(d, "workbook-done")
 
         def e_cancel_delete():
