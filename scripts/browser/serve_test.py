@@ -689,9 +689,12 @@ class Test:
         def j_csp():
             for drv in self.drivers:
                 self.drain_console(drv)
+            # A refused request (401, 400, 413: steps above ask for them) is logged as "Failed to
+            # load resource"; anything else severe is a script error.
             bad = [(lbl, e) for lbl, e in self.console
                    if "Content Security Policy" in e.get("message", "")
-                   or "Uncaught" in e.get("message", "")]
+                   or "Uncaught" in e.get("message", "")
+                   or (e.get("level") == "SEVERE" and "Failed to load resource" not in e.get("message", ""))]
             for lbl, e in self.console:
                 if e.get("level") in ("SEVERE", "WARNING"):
                     log(f"console ({lbl}) {e.get('level')}: {e.get('message')}")
