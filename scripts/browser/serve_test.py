@@ -415,6 +415,19 @@ class Test:
             self.check("empty" in self.alert_text(d), f"the empty upload's message: {self.alert_text(d)!r}")
             self.shot(d, "error-empty-file")
             d.find_element(By.ID, "message-close").click()
+            # A file that is not a list: a failed job, the reader's message, no plan, no Start.
+            junk = os.path.join(self.work, "junk.xlsx")
+            with open(junk, "wb") as f:
+                f.write(b"this is not a workbook\x00\x01" * 20)
+            self.upload(d, junk)
+            self.wait(d, lambda drv: self.alert_text(drv), "the reader's message for a file that is not a list")
+            log(f"not a list: {self.alert_text(d)!r}")
+            self.check(not d.find_element(By.ID, "start").is_enabled(), "Start is enabled for a failed upload")
+            self.shot(d, "error-not-a-list")
+            d.find_element(By.ID, "discard").click()
+            self.wait(d, lambda drv: drv.find_element(By.ID, "mapping-section").get_attribute("hidden") is not None
+                      and not drv.find_elements(By.CSS_SELECTOR, "#jobs li.job"), "the failed job discarded")
+            d.find_element(By.ID, "message-close").click()
 
         crm = os.path.join(SAMPLES, "crm-export.csv")
         state = {}
