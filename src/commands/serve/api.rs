@@ -56,7 +56,9 @@ fn refused(r: Refusal) -> ApiError {
 
 /// The caller of a request that only reads.
 fn reader(app: &App, headers: &HeaderMap, addr: SocketAddr) -> Result<Caller, ApiError> {
-    app.auth.caller(headers, addr.ip()).map_err(refused)
+    app.auth
+        .caller(headers, super::client(&headers, addr))
+        .map_err(refused)
 }
 
 /// The caller of a request that changes something: same origin and CSRF token too.
