@@ -56,7 +56,9 @@ fn refused(r: Refusal) -> ApiError {
 
 /// The caller of a request that only reads.
 fn reader(app: &App, headers: &HeaderMap, addr: SocketAddr) -> Result<Caller, ApiError> {
-    app.auth.caller(headers, addr.ip()).map_err(refused)
+    app.auth
+        .caller(headers, super::client(&headers, addr))
+        .map_err(refused)
 }
 
 /// The caller of a request that changes something: same origin and CSRF token too.
@@ -193,45 +195,8 @@ async fn create_job(
     mut mp: Multipart,
 ) -> Answer {
     let caller = changer(&app, &headers, addr)?;
-    let active = app
-        .runner
-        .book
-        .all()
-        .iter()
-        .filter(|j| j.owner == caller.user && (j.status.active() || j.status == Status::Planned))
-        .count();
-    if active >= app.cfg.max_jobs {
-        return Err(error(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "you have {active} jobs waiting or running (at most {}, --max-jobs): start, \
-                 cancel or delete some first",
-                app.cfg.max_jobs
-            ),
-        ));
-    }
-    let (id, dir) = app
-        .runner
-        .book
-        .make()
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
-    let upload = dir.join("upload.part");
-    let read = read_form(&mut mp, &upload, app.cfg.max_upload).await;
-    let (name, settings, start) = match read {
-        Ok(form) => form,
-        Err(e) => {
-            app.runner.book.remove(&id);
-            return Err(e);
-        }
-    };
-    let mut job = Job::new(id, caller.user.clone(), &name, settings);
-    let kept = dir.join(&job.input);
-    std::fs::rename(&upload, &kept).map_err(|e| {
-        error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot keep the upload: {e}"),
-        )
-    })?;
+    room_for(&app, &caller)?;
+    let (mut job, dir, start) = receive(&app, &caller, &mut mp).await?;
     let job = prepared(&app, job.clone(), &dir).await.unwrap_or_else(|| {
         job.status = Status::Failed;
         job.error = Some("internal error: the list could not be planned".into());
@@ -245,6 +210,55 @@ async fn create_job(
         }
     };
     Ok((StatusCode::CREATED, Json(job_json(&app, &job))).into_response())
+}
+
+/// `--max-jobs`: planned, queued and running jobs of one user.
+fn room_for(app: &App, caller: &Caller) -> Result<(), ApiError> {
+    let active = app
+        .runner
+        .book
+        .all()
+        .iter()
+        .filter(|j| j.owner == caller.user && (j.status.active() || j.status == Status::Planned))
+        .count();
+    if active < app.cfg.max_jobs {
+        return Ok(());
+    }
+    Err(error(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!(
+            "you have {active} jobs waiting or running (at most {}, --max-jobs): start, cancel \
+             or delete some first",
+            app.cfg.max_jobs
+        ),
+    ))
+}
+
+/// The upload kept in a new job's folder (under a name of ours): the job, its folder, and
+/// whether to start it. Nothing is left behind when the form is refused.
+async fn receive(
+    app: &App,
+    caller: &Caller,
+    mp: &mut Multipart,
+) -> Result<(Job, std::path::PathBuf, bool), ApiError> {
+    let internal = |e: String| error(StatusCode::INTERNAL_SERVER_ERROR, e);
+    let (id, dir) = app
+        .runner
+        .book
+        .make()
+        .map_err(|e| internal(format!("{e:#}")))?;
+    let upload = dir.join("upload.part");
+    let (name, settings, start) = match read_form(mp, &upload, app.cfg.max_upload).await {
+        Ok(form) => form,
+        Err(e) => {
+            app.runner.book.remove(&id);
+            return Err(e);
+        }
+    };
+    let job = Job::new(id, caller.user.clone(), &name, settings);
+    std::fs::rename(&upload, dir.join(&job.input))
+        .map_err(|e| internal(format!("cannot keep the upload: {e}")))?;
+    Ok((job, dir, start))
 }
 
 fn save(app: &App, job: &Job) -> Result<(), ApiError> {
@@ -289,32 +303,39 @@ async fn read_form(
         }
         let text = field.text().await.map_err(|e| multipart_error(e, max))?;
         match key.as_str() {
-            "check" => settings.checks.push(text),
-            "default_country" => settings.default_country = Some(text).filter(|t| !t.is_empty()),
-            "sheet" => settings.sheet = Some(text).filter(|t| !t.is_empty()),
-            "header_row" if text.trim().is_empty() => {}
-            "header_row" => {
-                let n = text
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| (1..=1_048_576).contains(n));
-                settings.header_row = Some(n.ok_or_else(|| {
-                    bad(format!(
-                        "header_row {text:?} is not a row number (1 or more)"
-                    ))
-                })?);
-            }
             "start" => start = matches!(text.trim(), "true" | "1" | "on" | "yes"),
-            other => {
-                return Err(bad(format!(
-                "unknown field {other:?}: file, check, default_country, header_row, sheet, start"
-            )))
-            }
+            _ => setting(&mut settings, &key, text)?,
         }
     }
     let name = name.ok_or_else(|| bad("no file: send the list as the field \"file\"".into()))?;
     Ok((name, settings, start))
+}
+
+/// One of the form's settings.
+fn setting(settings: &mut JobSettings, key: &str, text: String) -> Result<(), ApiError> {
+    let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
+    match key {
+        "check" => settings.checks.push(text),
+        "default_country" => settings.default_country = Some(text).filter(|t| !t.is_empty()),
+        "sheet" => settings.sheet = Some(text).filter(|t| !t.is_empty()),
+        "header_row" if text.trim().is_empty() => {}
+        "header_row" => {
+            let n = text.trim().parse::<u64>().ok();
+            let n = n.filter(|n| (1..=1_048_576).contains(n));
+            let why = || {
+                bad(format!(
+                    "header_row {text:?} is not a row number (1 or more)"
+                ))
+            };
+            settings.header_row = Some(n.ok_or_else(why)?);
+        }
+        other => {
+            return Err(bad(format!(
+                "unknown field {other:?}: file, check, default_country, header_row, sheet, start"
+            )))
+        }
+    }
+    Ok(())
 }
 
 async fn keep_file(
@@ -493,39 +514,12 @@ pub async fn download(
         .book
         .folder(&id)
         .ok_or_else(|| error(StatusCode::NOT_FOUND, "no job"))?;
-    let files = job.files(&dir);
-    let natural = files
-        .output
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("csv")
-        .to_string();
-    let ext = match q.format.as_deref() {
-        None => natural,
-        Some(f @ ("csv" | "xlsx")) => f.to_string(),
-        Some(other) => {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("format={other}: csv or xlsx"),
-            ))
-        }
-    };
-    let stem = match what.as_str() {
-        "result" => "result",
-        "changes" => "changes",
-        _ => {
-            return Err(error(
-                StatusCode::NOT_FOUND,
-                "downloads are result and changes",
-            ))
-        }
-    };
-    let path = dir.join(format!("{stem}.{ext}"));
-    let label = if stem == "result" {
-        "checked"
-    } else {
-        "changes"
-    };
+    let (path, name, ext) =
+        job.download(&dir, &what, q.format.as_deref())
+            .map_err(|(found, why)| match found {
+                true => error(StatusCode::BAD_REQUEST, why),
+                false => error(StatusCode::NOT_FOUND, why),
+            })?;
     if !job.status.finished() {
         return Err(error(
             StatusCode::CONFLICT,
@@ -538,7 +532,6 @@ pub async fn download(
             format!("this job wrote no {what} file"),
         )
     })?;
-    let name = job.download_name(label, &ext);
     Ok(attachment(bytes, &name, &ext))
 }
 
@@ -583,38 +576,57 @@ pub async fn events(
     if let Err(r) = own(&app, &caller, &id) {
         return r.into_response();
     }
-    let start = (app, caller, id, None::<String>, false);
-    let stream = futures::stream::unfold(start, |(app, caller, id, last, ended)| async move {
-        if ended {
-            return None;
-        }
-        let mut first = last.is_none();
-        loop {
-            if !first {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-                    _ = app.stopping.cancelled() => return None,
-                }
-            }
-            first = false;
-            let job = own(&app, &caller, &id).ok()?;
-            let json = job_json(&app, &job);
-            let text = json.to_string();
-            let finished = job.status.finished() && app.runner.live(&id).is_none();
-            if finished {
-                let event = Event::default().event("end").data(text);
-                return Some((
-                    Ok::<_, std::convert::Infallible>(event),
-                    (app, caller, id, None, true),
-                ));
-            }
-            if last.as_deref() != Some(&text) {
-                let event = Event::default().event("job").data(text.clone());
-                return Some((Ok(event), (app, caller, id, Some(text), false)));
-            }
-        }
+    let first = Watching {
+        app,
+        caller,
+        id,
+        last: None,
+        ended: false,
+    };
+    let stream = futures::stream::unfold(first, |w| async move {
+        let (event, next) = w.next().await?;
+        Some((Ok::<_, std::convert::Infallible>(event), next))
     });
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+/// An event stream's state: what it sent last, and whether it has ended.
+struct Watching {
+    app: Arc<App>,
+    caller: Caller,
+    id: String,
+    last: Option<String>,
+    ended: bool,
+}
+
+impl Watching {
+    /// The next event: the job when it changed (at once the first time), or `end` with its
+    /// final state; `None` when the stream is over (ended, the job gone, the server stopping).
+    async fn next(mut self) -> Option<(Event, Watching)> {
+        if self.ended {
+            return None;
+        }
+        let mut first = self.last.is_none();
+        loop {
+            if !first {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    _ = self.app.stopping.cancelled() => return None,
+                }
+            }
+            first = false;
+            let job = own(&self.app, &self.caller, &self.id).ok()?;
+            let text = job_json(&self.app, &job).to_string();
+            if job.status.finished() && self.app.runner.live(&self.id).is_none() {
+                self.ended = true;
+                return Some((Event::default().event("end").data(text), self));
+            }
+            if self.last.as_deref() != Some(&text) {
+                self.last = Some(text.clone());
+                return Some((Event::default().event("job").data(text), self));
+            }
+        }
+    }
 }

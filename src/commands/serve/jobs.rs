@@ -115,13 +115,33 @@ impl Job {
         }
     }
 
-    /// The file name a download gets: `<uploaded stem>.checked.csv`, for example.
-    pub fn download_name(&self, what: &str, ext: &str) -> String {
+    /// A download (`result` or `changes`, in `format` or the upload's kind): the file, the
+    /// name it is offered under (`<uploaded stem>.checked.csv`, for example) and its kind.
+    /// `Err((true, why))` for a request that names a known download badly, `(false, why)`
+    /// for one that names none.
+    pub fn download(
+        &self,
+        dir: &Path,
+        what: &str,
+        format: Option<&str>,
+    ) -> Result<(PathBuf, String, String), (bool, String)> {
+        let (file, label) = match what {
+            "result" => ("result", "checked"),
+            "changes" => ("changes", "changes"),
+            _ => return Err((false, "downloads are result and changes".into())),
+        };
+        let files = self.files(dir);
+        let natural = files.output.extension().and_then(|e| e.to_str());
+        let ext = match format.or(natural).unwrap_or("csv") {
+            f @ ("csv" | "xlsx") => f,
+            other => return Err((true, format!("format={other}: csv or xlsx"))),
+        };
         let stem = Path::new(&self.name)
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "list".into());
-        format!("{stem}.{what}.{ext}")
+        let path = dir.join(format!("{file}.{ext}"));
+        Ok((path, format!("{stem}.{label}.{ext}"), ext.to_string()))
     }
 
     /// Reads the upload's columns, guesses the checks when none were asked for, and plans:

@@ -151,6 +151,21 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// The address a request comes from: the peer's, or, from a reverse proxy on this machine,
+/// the last address it added to `X-Forwarded-For` (what failed logins are counted by; a
+/// client cannot forge it past a proxy that appends).
+pub fn client(headers: &axum::http::HeaderMap, peer: SocketAddr) -> std::net::IpAddr {
+    if !peer.ip().is_loopback() {
+        return peer.ip();
+    }
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|last| last.trim().parse().ok())
+        .unwrap_or(peer.ip())
+}
+
 /// Removes jobs older than `--keep-jobs` (never a live one), at start and every hour.
 async fn prune(app: Arc<App>) {
     loop {
@@ -169,5 +184,28 @@ async fn prune(app: Arc<App>) {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
             _ = app.stopping.cancelled() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn a_proxy_on_this_machine_names_the_client() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.9"),
+        );
+        let local = "127.0.0.1:5000".parse().unwrap();
+        let remote = "198.51.100.2:5000".parse().unwrap();
+        assert_eq!(super::client(&h, local).to_string(), "203.0.113.9");
+        // Only a proxy on this machine is believed.
+        assert_eq!(super::client(&h, remote).to_string(), "198.51.100.2");
+        assert_eq!(
+            super::client(&HeaderMap::new(), local).to_string(),
+            "127.0.0.1"
+        );
     }
 }

@@ -99,16 +99,21 @@ pub async fn index(
 ) -> Response {
     if let Some(token) = q.token {
         return match app.auth.check(None, &token) {
-            Some(user) if app.auth.may_try(&[addr.ip().to_string()]) => {
+            Some(user)
+                if app
+                    .auth
+                    .may_try(&[super::client(&headers, addr).to_string()]) =>
+            {
                 logged_in(&app, &headers, user)
             }
             _ => {
-                app.auth.failed(&[addr.ip().to_string()]);
+                app.auth
+                    .failed(&[super::client(&headers, addr).to_string()]);
                 login_page(&app, StatusCode::UNAUTHORIZED, "bad_token")
             }
         };
     }
-    match app.auth.caller(&headers, addr.ip()) {
+    match app.auth.caller(&headers, super::client(&headers, addr)) {
         Ok(caller) => html(
             StatusCode::OK,
             INDEX
@@ -140,7 +145,7 @@ pub async fn login(
     if !same_origin(&headers) {
         return login_page(&app, StatusCode::FORBIDDEN, "bad_login");
     }
-    let mut who = vec![addr.ip().to_string()];
+    let mut who = vec![super::client(&headers, addr).to_string()];
     who.extend(f.name.iter().map(|n| format!("name:{n}")));
     if !app.auth.may_try(&who) {
         return login_page(&app, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
@@ -193,7 +198,7 @@ pub async fn logout(
     headers: HeaderMap,
     Form(f): Form<LogoutForm>,
 ) -> Response {
-    let Ok(caller) = app.auth.caller(&headers, addr.ip()) else {
+    let Ok(caller) = app.auth.caller(&headers, super::client(&headers, addr)) else {
         return Redirect::to("/login").into_response();
     };
     if !super::auth::may_change(&caller, &headers, f.csrf.as_deref()) {

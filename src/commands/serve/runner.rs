@@ -270,23 +270,36 @@ impl Runner {
             (None, None) => Status::Failed,
         };
         job.progress = Some(super::api::progress_json(&live.watch.seen(), job.status));
-        let mut json = match summary.as_ref().map(Summary::json) {
-            Some(Ok(j)) => j,
-            _ => serde_json::json!({
-                "command": "run",
-                "exit_code": crate::model::ExitCode::Failed.code(),
-                "stop_message": job.error,
-            }),
-        };
-        json["job_id"] = serde_json::Value::String(job.id.clone());
+        let json = told(job, summary.as_ref());
         job.summary = summary.is_some().then(|| json.clone());
-        if let Some(notify) = self.cfg.base.notify.clone() {
-            tokio::spawn(async move {
-                match serde_json::to_vec(&json) {
-                    Ok(body) => notify.send(body).await,
-                    Err(e) => tracing::error!("--notify-url: {e}"),
-                }
-            });
-        }
+        self.tell(json);
     }
+
+    /// POSTs a job's summary to `--notify-url`, if the server has one (never a job's own).
+    fn tell(&self, json: serde_json::Value) {
+        let Some(notify) = self.cfg.base.notify.clone() else {
+            return;
+        };
+        tokio::spawn(async move {
+            match serde_json::to_vec(&json) {
+                Ok(body) => notify.send(body).await,
+                Err(e) => tracing::error!("--notify-url: {e}"),
+            }
+        });
+    }
+}
+
+/// A job's summary as told and shown: the `--summary-json` document with `job_id` (for a job
+/// that failed before its run could start, the failure alone).
+fn told(job: &Job, summary: Option<&Summary>) -> serde_json::Value {
+    let mut json = match summary.map(Summary::json) {
+        Some(Ok(j)) => j,
+        _ => serde_json::json!({
+            "command": "run",
+            "exit_code": crate::model::ExitCode::Failed.code(),
+            "stop_message": job.error,
+        }),
+    };
+    json["job_id"] = serde_json::Value::String(job.id.clone());
+    json
 }
