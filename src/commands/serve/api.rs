@@ -57,7 +57,7 @@ fn refused(r: Refusal) -> ApiError {
 /// The caller of a request that only reads.
 fn reader(app: &App, headers: &HeaderMap, addr: SocketAddr) -> Result<Caller, ApiError> {
     app.auth
-        .caller(headers, super::client(&headers, addr))
+        .caller(headers, super::client(headers, addr))
         .map_err(refused)
 }
 
