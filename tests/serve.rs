@@ -339,6 +339,9 @@ fn a_job_checks_the_list_as_run_does_and_asks_each_value_once() {
     let done = s.wait_for(&id, &["done", "failed"], Duration::from_secs(60));
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(done["summary"]["job_id"], id.as_str());
+    // Named as the person knows them, not by the server's paths.
+    assert_eq!(done["summary"]["input"], "crm-export.csv");
+    assert_eq!(done["summary"]["output"], "crm-export.checked.csv");
     // The job asked each value once.
     let asked = sim.sandbox.stats.entries();
     assert_eq!(asked.len(), 19);

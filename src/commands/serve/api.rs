@@ -374,12 +374,14 @@ async fn keep_file(
 }
 
 fn too_big(max: u64) -> ApiError {
+    let size = match max {
+        m if m >= 1_000_000 => format!("{:.0} MB", m as f64 / 1e6),
+        m if m >= 1_000 => format!("{:.0} KB", m as f64 / 1e3),
+        m => format!("{m} bytes"),
+    };
     error(
         StatusCode::PAYLOAD_TOO_LARGE,
-        format!(
-            "the file is larger than this server takes ({:.0} MB, --max-upload): split the list",
-            max as f64 / 1e6
-        ),
+        format!("the file is larger than this server takes ({size}, --max-upload): split the list"),
     )
 }
 

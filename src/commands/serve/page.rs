@@ -161,7 +161,11 @@ pub async fn login(
         Some(user) => logged_in(&app, &headers, user),
         None => {
             app.auth.failed(&who);
-            login_page(&app, StatusCode::UNAUTHORIZED, "bad_login")
+            let why = match app.auth.door {
+                Door::Token(_) => "bad_token",
+                Door::Users(_) => "bad_login",
+            };
+            login_page(&app, StatusCode::UNAUTHORIZED, why)
         }
     }
 }

@@ -270,7 +270,8 @@ impl Runner {
             (None, None) => Status::Failed,
         };
         job.progress = Some(super::api::progress_json(&live.watch.seen(), job.status));
-        let json = told(job, summary.as_ref());
+        let dir = self.book.folder(&job.id).unwrap_or_default();
+        let json = told(job, summary.as_ref(), &dir);
         job.summary = summary.is_some().then(|| json.clone());
         self.tell(json);
     }
@@ -291,7 +292,7 @@ impl Runner {
 
 /// A job's summary as told and shown: the `--summary-json` document with `job_id` (for a job
 /// that failed before its run could start, the failure alone).
-fn told(job: &Job, summary: Option<&Summary>) -> serde_json::Value {
+fn told(job: &Job, summary: Option<&Summary>, dir: &std::path::Path) -> serde_json::Value {
     let mut json = match summary.map(Summary::json) {
         Some(Ok(j)) => j,
         _ => serde_json::json!({
@@ -301,5 +302,11 @@ fn told(job: &Job, summary: Option<&Summary>) -> serde_json::Value {
         }),
     };
     json["job_id"] = serde_json::Value::String(job.id.clone());
+    // The server's own paths are no one's business: the list and its download, by name.
+    json["input"] = serde_json::Value::String(job.name.clone());
+    if json.get("output").is_some() {
+        let (_, name, _) = job.download(dir, "result", None).unwrap_or_default();
+        json["output"] = serde_json::Value::String(name);
+    }
     json
 }
