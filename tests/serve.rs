@@ -905,3 +905,65 @@ fn on_a_file_store_the_page_and_a_run_take_turns() {
         assert_eq!(sim.sandbox.stats.requests_for(k), expected, "{k}");
     }
 }
+
+/// A Start and a mapping change sent at once (a double click, a client's retry): one acts
+/// first, the other sees its result; the job runs once, asks each key once, and a cancel
+/// stops it.
+#[test]
+fn a_start_and_a_mapping_change_sent_together_run_the_job_once() {
+    let (sim, fx) = (Sim::start(no_faults()), Fixture::new());
+    let s = serve(&sim, &fx, &["--rate", "40"]);
+    let list = "Id,Mail,Other\n".to_string()
+        + &(0..30)
+            .map(|i| format!("{i},m{i}@example.com,o{i}@example.net\n"))
+            .collect::<String>();
+    for round in 0..8 {
+        let (_, job) = s.upload(
+            s.bearer(),
+            &[
+                Part::File("race.csv", list.as_bytes()),
+                Part::Field("check", "email=Mail"),
+            ],
+        );
+        let id = job["id"].as_str().unwrap().to_string();
+        let url = |p: &str| format!("{}/api/jobs/{id}{p}", s.base);
+        let mapping = serde_json::json!({"checks": ["email=Other"]}).to_string();
+        let (a, b) = s.rt.block_on(async {
+            let start = s.http.post(url("/start")).headers(s.bearer()).send();
+            let map = s
+                .http
+                .post(url("/mapping"))
+                .headers(s.bearer())
+                .header("content-type", JSON)
+                .body(mapping)
+                .send();
+            let (a, b) = tokio::join!(start, map);
+            (a.unwrap().status().as_u16(), b.unwrap().status().as_u16())
+        });
+        assert!(a == 202, "round {round}: start {a}");
+        assert!(b == 200 || b == 409, "round {round}: mapping {b}");
+        let (again, _, _) = s.call("POST", &format!("/api/jobs/{id}/start"), s.bearer(), None);
+        assert_eq!(again, 409, "round {round}: started twice");
+        let done = s.wait_for(&id, &["done"], Duration::from_secs(60));
+        // The mapping the run used is the one on record.
+        let column = done["checks"][0]["column"].as_str().unwrap().to_string();
+        assert_eq!(done["summary"]["checks"], 30, "{done}");
+        let asked = if column == "Other" { "o" } else { "m" };
+        assert!(
+            sim.sandbox
+                .stats
+                .entries()
+                .iter()
+                .any(|e| e.key.starts_with(asked)),
+            "round {round}"
+        );
+    }
+    for e in sim.sandbox.stats.entries() {
+        assert_eq!(
+            sim.sandbox.stats.requests_for(&e.key),
+            1,
+            "{} asked twice",
+            e.key
+        );
+    }
+}

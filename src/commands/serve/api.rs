@@ -404,6 +404,7 @@ pub async fn mapping(
     body: Result<Json<JobSettings>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
     let caller = changer(&app, &headers, addr)?;
+    let _held = app.runner.hold(&id).await;
     let job = own(&app, &caller, &id)?;
     let Json(settings) = body.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
     if !matches!(job.status, Status::Planned | Status::Failed) || job.summary.is_some() {
@@ -437,6 +438,7 @@ pub async fn start(
     Path(id): Path<String>,
 ) -> Answer {
     let caller = changer(&app, &headers, addr)?;
+    let _held = app.runner.hold(&id).await;
     let job = own(&app, &caller, &id)?;
     if job.status != Status::Planned {
         let why = match job.status {
@@ -459,6 +461,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Answer {
     let caller = changer(&app, &headers, addr)?;
+    let _held = app.runner.hold(&id).await;
     let mut job = own(&app, &caller, &id)?;
     if app.runner.stop(&id, false) {
         job = settled(&app, &caller, &id).await?;
@@ -487,6 +490,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Answer {
     let caller = changer(&app, &headers, addr)?;
+    let _held = app.runner.hold(&id).await;
     own(&app, &caller, &id)?;
     match app.runner.stop(&id, true) {
         // Off the list now; its folder goes when its run has stopped.

@@ -59,7 +59,13 @@ pub struct Auth {
     decoy: String,
     sessions: Mutex<HashMap<String, Session>>,
     failures: Mutex<HashMap<String, (u32, Instant)>>,
+    /// `Basic` credentials verified lately (by a digest of them): an integration calling every
+    /// few seconds costs one argon2 check per [`VERIFIED_FOR`], not one per call.
+    verified: Mutex<HashMap<[u8; 32], (String, Instant)>>,
 }
+
+/// How long verified `Basic` credentials are remembered.
+const VERIFIED_FOR: Duration = Duration::from_secs(600);
 
 /// A random token of 32 bytes, hex.
 pub fn random_token() -> String {
@@ -86,6 +92,7 @@ impl Auth {
             door,
             decoy,
             sessions: Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -109,8 +116,13 @@ impl Auth {
         }
     }
 
-    /// Whether `who` (an address, a name) may try to log in now.
+    /// Whether `who` (an address, a name) may try to log in now. Passwords only: the
+    /// token is 256 random bits, which no rate of guessing reaches, so trying it is never
+    /// limited (a limit would only let anyone on the machine lock its owner out).
     pub fn may_try(&self, who: &[String]) -> bool {
+        if matches!(self.door, Door::Token(_)) {
+            return true;
+        }
         let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         f.retain(|_, (_, since)| now.duration_since(*since) < LOGIN_WINDOW);
@@ -169,25 +181,48 @@ impl Auth {
     }
 
     fn authorization(&self, value: &str, ip: IpAddr) -> Result<Caller, Refusal> {
-        let who = [ip.to_string()];
-        if !self.may_try(&who) {
-            return Err(Refusal::TooManyTries);
-        }
         let user = match value.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
                 self.check(None, token.trim())
             }
             Some((scheme, basic)) if scheme.eq_ignore_ascii_case("basic") => {
-                use base64_decode as decode;
-                decode(basic.trim()).and_then(|text| {
-                    let (name, password) = text.split_once(':')?;
-                    self.check(Some(name), password)
-                })
+                let text = base64_decode(basic.trim()).ok_or(Refusal::Unauthorized)?;
+                let (name, password) = text.split_once(':').ok_or(Refusal::Unauthorized)?;
+                return self.basic(name, password, ip);
             }
             _ => None,
         };
+        user.map(|user| Caller { user, csrf: None })
+            .ok_or(Refusal::Unauthorized)
+    }
+
+    /// `Basic NAME:PASSWORD`: remembered if verified lately; otherwise limited per address
+    /// and per name like the login form, and checked off the async workers (argon2 is slow
+    /// on purpose).
+    fn basic(&self, name: &str, password: &str, ip: IpAddr) -> Result<Caller, Refusal> {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(format!("{name}\0{password}")).into();
+        {
+            let mut v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            v.retain(|_, (_, since)| since.elapsed() < VERIFIED_FOR);
+            if let Some((user, _)) = v.get(&digest) {
+                return Ok(Caller {
+                    user: user.clone(),
+                    csrf: None,
+                });
+            }
+        }
+        let who = [ip.to_string(), format!("name:{name}")];
+        if !self.may_try(&who) {
+            return Err(Refusal::TooManyTries);
+        }
+        let user = tokio::task::block_in_place(|| self.check(Some(name), password));
         match user {
-            Some(user) => Ok(Caller { user, csrf: None }),
+            Some(user) => {
+                let mut v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+                v.insert(digest, (user.clone(), Instant::now()));
+                Ok(Caller { user, csrf: None })
+            }
             None => {
                 self.failed(&who);
                 Err(Refusal::Unauthorized)

@@ -77,6 +77,9 @@ impl Gate {
 
 pub struct Runner {
     gate: Gate,
+    /// One change at a time per job (start, mapping, cancel, delete): a Start and a mapping
+    /// change sent together never both act on the same planned job.
+    changing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub book: Book,
     pub cfg: Arc<ServeConfig>,
     base: Base,
@@ -89,6 +92,7 @@ pub struct Runner {
 impl Runner {
     pub fn new(cfg: Arc<ServeConfig>, base: Base, shutdown: CancellationToken) -> Runner {
         Runner {
+            changing: Mutex::new(HashMap::new()),
             gate: Gate {
                 held: tokio::sync::Mutex::new((0, None)),
             },
@@ -102,6 +106,18 @@ impl Runner {
             shutdown,
             tasks: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Holds job `id` for a change (the job must be read again once held).
+    pub async fn hold(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self
+            .changing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.to_string())
+            .or_default()
+            .clone();
+        lock.lock_owned().await
     }
 
     /// The live view of a job that is running or queued.
@@ -125,6 +141,9 @@ impl Runner {
 
     /// Queues a planned job (or one resumed) and starts it when its turn comes.
     pub fn start(self: &Arc<Self>, mut job: Job) -> Job {
+        if self.live(&job.id).is_some() {
+            return job; // started already: one run per job
+        }
         if job.status != Status::Running {
             job.status = Status::Queued;
         }
