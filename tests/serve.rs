@@ -967,3 +967,116 @@ fn a_start_and_a_mapping_change_sent_together_run_the_job_once() {
         );
     }
 }
+
+/// What the adversarial review found, each closed: nothing answered before authentication,
+/// JSON errors everywhere, uploads sent together held to --max-jobs, owner-only job folders
+/// whatever the umask, no server path in a message, a header row 0 refused by the mapping,
+/// a job deleted while watched ends its stream with `end`.
+#[test]
+fn the_review_cases_hold() {
+    let (sim, fx) = (Sim::start(no_faults()), Fixture::new());
+    let s = serve(&sim, &fx, &["--max-jobs", "3", "--rate", "2"]);
+    let plain = ("text/plain".to_string(), b"hello".to_vec());
+    let (status, body, _) = s.call("POST", "/api/jobs", HeaderMap::new(), Some(plain.clone()));
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = s.get("/api/jobs/abc/result?format=a&format=b", HeaderMap::new());
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = s.get("/api/nothing", HeaderMap::new());
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = s.get("/api/nothing", s.bearer());
+    assert_eq!(status, 404);
+    assert!(body["error"].is_string(), "{body}");
+    let (status, body, _) = s.call("POST", "/api/jobs", s.bearer(), Some(plain));
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("multipart"),
+        "{body}"
+    );
+    // Ten uploads at once against --max-jobs 3.
+    let created = s.rt.block_on(async {
+        let sends = (0..10).map(|_| {
+            let (kind, bytes) = multipart(&[Part::File("crm.csv", &crm())]);
+            s.http
+                .post(format!("{}/api/jobs", s.base))
+                .headers(s.bearer())
+                .header("content-type", kind)
+                .body(bytes)
+                .send()
+        });
+        futures::future::join_all(sends).await
+    });
+    let statuses: Vec<u16> = created
+        .iter()
+        .map(|r| r.as_ref().unwrap().status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        3,
+        "{statuses:?}"
+    );
+    let (_, list) = s.get("/api/jobs", s.bearer());
+    let jobs = list["jobs"].as_array().unwrap().clone();
+    assert_eq!(jobs.len(), 3, "{list}");
+    // Owner-only, whatever the umask (the tests run under 022).
+    use std::os::unix::fs::PermissionsExt;
+    let id = jobs[0]["id"].as_str().unwrap();
+    let folder = fx.path("xdg/checkuser/jobs").join(id);
+    assert_eq!(
+        std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let input = folder.join("input.csv");
+    assert_eq!(
+        std::fs::metadata(&input).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // A mapping with header row 0, and one past the end: refused in the person's words.
+    let zero = serde_json::json!({"checks": ["email=E-Mail"], "header_row": 0}).to_string();
+    let (status, body, _) = s.call(
+        "POST",
+        &format!("/api/jobs/{id}/mapping"),
+        s.bearer(),
+        Some((JSON.into(), zero.into_bytes())),
+    );
+    assert_eq!(status, 400, "{body}");
+    let far = serde_json::json!({"checks": ["email=E-Mail"], "header_row": 500}).to_string();
+    let (status, body, _) = s.call(
+        "POST",
+        &format!("/api/jobs/{id}/mapping"),
+        s.bearer(),
+        Some((JSON.into(), far.into_bytes())),
+    );
+    assert_eq!(status, 400, "{body}");
+    let why = body["error"].as_str().unwrap();
+    assert!(
+        why.contains("crm.csv") && !why.contains("/jobs/") && !why.contains("input.csv"),
+        "{why}"
+    );
+    // A job deleted while its events are watched: the stream ends with `end`.
+    let (status, _, _) = s.call("POST", &format!("/api/jobs/{id}/start"), s.bearer(), None);
+    assert_eq!(status, 202);
+    let (base, token, watched) = (s.base.clone(), s.token.clone(), id.to_string());
+    let stream = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let r = reqwest::Client::new()
+                .get(format!("{base}/api/jobs/{watched}/events"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            r.text().await.unwrap()
+        })
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    let (status, _, _) = s.call("DELETE", &format!("/api/jobs/{id}"), s.bearer(), None);
+    assert_eq!(status, 204);
+    let text = stream.join().unwrap();
+    assert!(
+        text.contains("event: end") && text.contains("\"deleted\""),
+        "{text}"
+    );
+}

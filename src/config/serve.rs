@@ -113,6 +113,9 @@ fn job_args(
     files: &JobFiles,
     s: &JobSettings,
 ) -> Result<RunArgs> {
+    if let Some(n) = s.header_row.filter(|n| !(1..=1_048_576).contains(n)) {
+        bail!("header row {n} is not a row number (1 to 1048576)");
+    }
     {
         let checks = s
             .checks

@@ -67,6 +67,11 @@ impl Seen {
 }
 
 impl Watch {
+    /// Bumped at every change.
+    pub fn version(&self) -> u64 {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).version
+    }
+
     pub fn seen(&self) -> Seen {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }

@@ -88,13 +88,39 @@ pub fn progress_json(seen: &Seen, status: Status) -> Value {
         .iter()
         .map(|(k, n)| (k.to_string(), json!(n)))
         .collect();
+    // Values a stop left unasked are counted (pending), but not done.
+    let pending = seen
+        .counts
+        .iter()
+        .find(|(k, _)| *k == "pending")
+        .map_or(0, |(_, n)| *n);
+    let done = seen.done.saturating_sub(pending);
     let total = seen.total.unwrap_or(seen.done);
     json!({
-        "done": if status == Status::Done { total.max(seen.done) } else { seen.done },
+        "done": if status == Status::Done { total.max(done) } else { done },
         "total": total,
         "counts": counts,
         "eta_seconds": if status == Status::Running { seen.eta_seconds() } else { None },
     })
+}
+
+/// The progress of a job that has ended: its run's last, with the summary's counts (of the
+/// whole list, those answered before a restart included).
+pub fn final_progress(
+    seen: &Seen,
+    status: Status,
+    summary: Option<&crate::output::Summary>,
+) -> Value {
+    let mut p = progress_json(seen, status);
+    if let Some(s) = summary {
+        let counts: serde_json::Map<String, Value> = s
+            .counts
+            .results()
+            .map(|(k, n)| (k.as_str().to_string(), json!(n)))
+            .collect();
+        p["counts"] = Value::Object(counts);
+    }
+    p
 }
 
 /// A job as the API shows it.
@@ -136,6 +162,17 @@ pub fn job_json(app: &App, job: &Job) -> Value {
         "error": job.error,
         "downloads": downloads,
     })
+}
+
+/// Any other address: a JSON 404 (after authentication for the API, so that nothing tells
+/// an outsider which addresses exist).
+pub async fn not_found(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Answer {
+    reader(&app, &headers, addr)?;
+    Err(error(StatusCode::NOT_FOUND, "no such page"))
 }
 
 /// `GET /api/session`: who is logged in, and the CSRF token the page sends back.
@@ -183,8 +220,16 @@ pub async fn create(
     State(app): State<Arc<App>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    multipart: Multipart,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Answer {
+    // Who is asking first: a body that is no form is no one's business before that.
+    changer(&app, &headers, addr)?;
+    let multipart = multipart.map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("send the list as multipart/form-data: {}", e.body_text()),
+        )
+    })?;
     create_job(app, addr, headers, multipart).await
 }
 
@@ -197,6 +242,15 @@ async fn create_job(
     let caller = changer(&app, &headers, addr)?;
     room_for(&app, &caller)?;
     let (mut job, dir, start) = receive(&app, &caller, &mut mp).await?;
+    // Again, one upload at a time: uploads sent together all passed the first look.
+    {
+        let _one = app.runner.admitting.lock().await;
+        if let Err(e) = room_for(&app, &caller) {
+            app.runner.book.remove(&job.id);
+            return Err(e);
+        }
+        save(&app, &job)?;
+    }
     let job = prepared(&app, job.clone(), &dir).await.unwrap_or_else(|| {
         job.status = Status::Failed;
         job.error = Some("internal error: the list could not be planned".into());
@@ -214,16 +268,24 @@ async fn create_job(
 
 /// `--max-jobs`: planned, queued and running jobs of one user.
 fn room_for(app: &App, caller: &Caller) -> Result<(), ApiError> {
-    let active = app
-        .runner
-        .book
-        .all()
-        .iter()
-        .filter(|j| j.owner == caller.user && (j.status.active() || j.status == Status::Planned))
-        .count();
+    let active = waiting(app, caller).len();
     if active < app.cfg.max_jobs {
         return Ok(());
     }
+    too_many(app, active)
+}
+
+/// The user's jobs waiting or running.
+fn waiting(app: &App, caller: &Caller) -> Vec<Job> {
+    app.runner
+        .book
+        .all()
+        .into_iter()
+        .filter(|j| j.owner == caller.user && (j.status.active() || j.status == Status::Planned))
+        .collect()
+}
+
+fn too_many(app: &App, active: usize) -> Result<(), ApiError> {
     Err(error(
         StatusCode::TOO_MANY_REQUESTS,
         format!(
@@ -320,8 +382,8 @@ fn setting(settings: &mut JobSettings, key: &str, text: String) -> Result<(), Ap
         "sheet" => settings.sheet = Some(text).filter(|t| !t.is_empty()),
         "header_row" if text.trim().is_empty() => {}
         "header_row" => {
+            // Its range is checked with the rest of the job's settings.
             let n = text.trim().parse::<u64>().ok();
-            let n = n.filter(|n| (1..=1_048_576).contains(n));
             let why = || {
                 bad(format!(
                     "header_row {text:?} is not a row number (1 or more)"
@@ -349,7 +411,14 @@ async fn keep_file(
             format!("cannot keep the upload: {e}"),
         )
     };
-    let mut file = tokio::fs::File::create(upload).await.map_err(io)?;
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(upload)
+        .await
+        .map_err(io)?;
     let mut size = 0u64;
     loop {
         let chunk = match field.chunk().await {
@@ -511,10 +580,11 @@ pub async fn download(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path((id, what)): Path<(String, String)>,
-    Query(q): Query<Format>,
+    q: Result<Query<Format>, axum::extract::rejection::QueryRejection>,
 ) -> Answer {
     let caller = reader(&app, &headers, addr)?;
     let job = own(&app, &caller, &id)?;
+    let Query(q) = q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
     let dir = app
         .runner
         .book
@@ -587,6 +657,7 @@ pub async fn events(
         caller,
         id,
         last: None,
+        seen: None,
         ended: false,
     };
     let stream = futures::stream::unfold(first, |w| async move {
@@ -604,17 +675,20 @@ struct Watching {
     caller: Caller,
     id: String,
     last: Option<String>,
+    /// When the record last changed and the run's progress version, as last seen: nothing
+    /// is read or written again while they stay the same.
+    seen: Option<(Option<std::time::SystemTime>, u64)>,
     ended: bool,
 }
 
 impl Watching {
     /// The next event: the job when it changed (at once the first time), or `end` with its
-    /// final state; `None` when the stream is over (ended, the job gone, the server stopping).
+    /// final state (`deleted` for a job deleted meanwhile); `None` when the stream is over.
     async fn next(mut self) -> Option<(Event, Watching)> {
         if self.ended {
             return None;
         }
-        let mut first = self.last.is_none();
+        let mut first = true;
         loop {
             if !first {
                 tokio::select! {
@@ -623,7 +697,16 @@ impl Watching {
                 }
             }
             first = false;
-            let job = own(&self.app, &self.caller, &self.id).ok()?;
+            let now = self.version();
+            if self.seen == Some(now) {
+                continue;
+            }
+            self.seen = Some(now);
+            let Ok(job) = own(&self.app, &self.caller, &self.id) else {
+                self.ended = true;
+                let gone = json!({ "id": self.id, "status": "deleted" }).to_string();
+                return Some((Event::default().event("end").data(gone), self));
+            };
             let text = job_json(&self.app, &job).to_string();
             if job.status.finished() && self.app.runner.live(&self.id).is_none() {
                 self.ended = true;
@@ -634,5 +717,22 @@ impl Watching {
                 return Some((Event::default().event("job").data(text), self));
             }
         }
+    }
+
+    /// The job record's time and its run's progress version.
+    fn version(&self) -> (Option<std::time::SystemTime>, u64) {
+        let record = self
+            .app
+            .runner
+            .book
+            .folder(&self.id)
+            .and_then(|d| std::fs::metadata(d.join("job.json")).ok())
+            .and_then(|m| m.modified().ok());
+        let live = self
+            .app
+            .runner
+            .live(&self.id)
+            .map_or(0, |l| l.watch.version());
+        (record, live)
     }
 }

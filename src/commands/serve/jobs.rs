@@ -144,6 +144,14 @@ impl Job {
         Ok((path, format!("{stem}.{label}.{ext}"), ext.to_string()))
     }
 
+    /// A message as its reader knows the files: the list by the name it was uploaded under,
+    /// the job's other files by their own names, never the server's folders.
+    pub fn scrub(&self, dir: &Path, text: &str) -> String {
+        let input = dir.join(&self.input).display().to_string();
+        let folder = format!("{}/", dir.display());
+        text.replace(&input, &self.name).replace(&folder, "")
+    }
+
     /// Reads the upload's columns, guesses the checks when none were asked for, and plans:
     /// what the store answers and what needs a request. A list that cannot be read, or a
     /// mapping that does not fit it, leaves the job `failed` with the reader's words.
@@ -153,7 +161,7 @@ impl Job {
         self.notes.clear();
         if let Err(e) = self.try_prepare(dir, serve) {
             self.status = Status::Failed;
-            self.error = Some(format!("{e:#}"));
+            self.error = Some(self.scrub(dir, &format!("{e:#}")));
         } else {
             self.status = Status::Planned;
         }
@@ -254,7 +262,11 @@ impl Book {
     pub fn make(&self) -> Result<(String, PathBuf)> {
         let id = hex::encode(rand::random::<[u8; 12]>());
         let dir = self.dir.join(&id);
-        std::fs::create_dir(&dir)
+        use std::os::unix::fs::DirBuilderExt;
+        // Owner-only, whatever the umask: it holds a lead list.
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
             .with_context(|| format!("cannot make the job folder {}", dir.display()))?;
         Ok((id, dir))
     }

@@ -147,6 +147,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/jobs/{id}/mapping", post(api::mapping))
         .route("/api/jobs/{id}/events", get(api::events))
         .route("/api/jobs/{id}/{what}", get(api::download))
+        .fallback(api::not_found)
         .layer(axum::middleware::from_fn(page::secure))
         .with_state(app)
 }

@@ -140,8 +140,11 @@ pub async fn login(
     State(app): State<Arc<App>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(f): Form<LoginForm>,
+    f: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    let Ok(Form(f)) = f else {
+        return login_page(&app, StatusCode::BAD_REQUEST, "bad_login");
+    };
     if !same_origin(&headers) {
         return login_page(&app, StatusCode::FORBIDDEN, "bad_login");
     }
@@ -200,8 +203,9 @@ pub async fn logout(
     State(app): State<Arc<App>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(f): Form<LogoutForm>,
+    f: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    let f = f.map(|Form(f)| f).unwrap_or(LogoutForm { csrf: None });
     let Ok(caller) = app.auth.caller(&headers, super::client(&headers, addr)) else {
         return Redirect::to("/login").into_response();
     };

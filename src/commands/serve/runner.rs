@@ -76,6 +76,8 @@ impl Gate {
 }
 
 pub struct Runner {
+    /// One upload at a time is counted against `--max-jobs` and recorded.
+    pub admitting: tokio::sync::Mutex<()>,
     gate: Gate,
     /// One change at a time per job (start, mapping, cancel, delete): a Start and a mapping
     /// change sent together never both act on the same planned job.
@@ -92,6 +94,7 @@ pub struct Runner {
 impl Runner {
     pub fn new(cfg: Arc<ServeConfig>, base: Base, shutdown: CancellationToken) -> Runner {
         Runner {
+            admitting: tokio::sync::Mutex::new(()),
             changing: Mutex::new(HashMap::new()),
             gate: Gate {
                 held: tokio::sync::Mutex::new((0, None)),
@@ -288,8 +291,14 @@ impl Runner {
             (Some(_), None) => Status::Done,
             (None, None) => Status::Failed,
         };
-        job.progress = Some(super::api::progress_json(&live.watch.seen(), job.status));
         let dir = self.book.folder(&job.id).unwrap_or_default();
+        job.error = job.error.as_ref().map(|e| job.scrub(&dir, e));
+        let seen = live.watch.seen();
+        job.progress = Some(super::api::final_progress(
+            &seen,
+            job.status,
+            summary.as_ref(),
+        ));
         let json = told(job, summary.as_ref(), &dir);
         job.summary = summary.is_some().then(|| json.clone());
         self.tell(json);
@@ -321,6 +330,9 @@ fn told(job: &Job, summary: Option<&Summary>, dir: &std::path::Path) -> serde_js
         }),
     };
     json["job_id"] = serde_json::Value::String(job.id.clone());
+    if let Some(m) = json["stop_message"].as_str().map(|m| job.scrub(dir, m)) {
+        json["stop_message"] = serde_json::Value::String(m);
+    }
     // The server's own paths are no one's business: the list and its download, by name.
     json["input"] = serde_json::Value::String(job.name.clone());
     if json.get("output").is_some() {
