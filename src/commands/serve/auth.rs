@@ -116,13 +116,38 @@ impl Auth {
         }
     }
 
-    /// Whether `who` (an address, a name) may try to log in now. Passwords only: the
-    /// token is 256 random bits, which no rate of guessing reaches, so trying it is never
-    /// limited (a limit would only let anyone on the machine lock its owner out).
-    pub fn may_try(&self, who: &[String]) -> bool {
-        if matches!(self.door, Door::Token(_)) {
-            return true;
+    /// A token or a name and password offered by `who` (an address, a name): the user, or
+    /// why not. Failed tries are limited per address and per name. A right token is never
+    /// refused (it is 256 random bits: letting it through tells a guesser nothing, and
+    /// refusing it would let anyone on the machine lock its owner out); a password is not
+    /// even checked while its name or address is over the limit.
+    pub fn admit(
+        &self,
+        name: Option<&str>,
+        secret: &str,
+        who: &[String],
+    ) -> Result<String, Refusal> {
+        if let Door::Token(_) = self.door {
+            if let Some(user) = self.check(None, secret) {
+                return Ok(user);
+            }
         }
+        if !self.may_try(who) {
+            return Err(Refusal::TooManyTries);
+        }
+        let user = match self.door {
+            Door::Token(_) => None,
+            // argon2 is slow on purpose: off the async workers.
+            Door::Users(_) => tokio::task::block_in_place(|| self.check(name, secret)),
+        };
+        user.ok_or_else(|| {
+            self.failed(who);
+            Refusal::Unauthorized
+        })
+    }
+
+    /// Whether `who` (an address, a name) may try to log in now.
+    pub fn may_try(&self, who: &[String]) -> bool {
         let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         f.retain(|_, (_, since)| now.duration_since(*since) < LOGIN_WINDOW);
@@ -183,51 +208,38 @@ impl Auth {
     fn authorization(&self, value: &str, ip: IpAddr) -> Result<Caller, Refusal> {
         let user = match value.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                self.check(None, token.trim())
+                self.admit(None, token.trim(), &[ip.to_string()])?
             }
             Some((scheme, basic)) if scheme.eq_ignore_ascii_case("basic") => {
                 let text = base64_decode(basic.trim()).ok_or(Refusal::Unauthorized)?;
                 let (name, password) = text.split_once(':').ok_or(Refusal::Unauthorized)?;
-                return self.basic(name, password, ip);
+                self.basic(name, password, ip)?
             }
-            _ => None,
+            _ => return Err(Refusal::Unauthorized),
         };
-        user.map(|user| Caller { user, csrf: None })
-            .ok_or(Refusal::Unauthorized)
+        Ok(Caller { user, csrf: None })
     }
 
-    /// `Basic NAME:PASSWORD`: remembered if verified lately; otherwise limited per address
-    /// and per name like the login form, and checked off the async workers (argon2 is slow
-    /// on purpose).
-    fn basic(&self, name: &str, password: &str, ip: IpAddr) -> Result<Caller, Refusal> {
+    /// `Basic NAME:PASSWORD`: remembered if verified lately (an integration calling every
+    /// few seconds costs one argon2 check per [`VERIFIED_FOR`]), else admitted as a login.
+    fn basic(&self, name: &str, password: &str, ip: IpAddr) -> Result<String, Refusal> {
         use sha2::Digest;
         let digest: [u8; 32] = sha2::Sha256::digest(format!("{name}\0{password}")).into();
         {
             let mut v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
             v.retain(|_, (_, since)| since.elapsed() < VERIFIED_FOR);
             if let Some((user, _)) = v.get(&digest) {
-                return Ok(Caller {
-                    user: user.clone(),
-                    csrf: None,
-                });
+                return Ok(user.clone());
             }
         }
-        let who = [ip.to_string(), format!("name:{name}")];
-        if !self.may_try(&who) {
-            return Err(Refusal::TooManyTries);
-        }
-        let user = tokio::task::block_in_place(|| self.check(Some(name), password));
-        match user {
-            Some(user) => {
-                let mut v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-                v.insert(digest, (user.clone(), Instant::now()));
-                Ok(Caller { user, csrf: None })
-            }
-            None => {
-                self.failed(&who);
-                Err(Refusal::Unauthorized)
-            }
-        }
+        let user = self.admit(
+            Some(name),
+            password,
+            &[ip.to_string(), format!("name:{name}")],
+        )?;
+        let mut v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        v.insert(digest, (user.clone(), Instant::now()));
+        Ok(user)
     }
 }
 
@@ -431,6 +443,20 @@ mod tests {
         assert_eq!(auth.check(Some("alice"), "battery staple"), None);
         assert_eq!(auth.check(Some("carol"), "correct horse"), None);
         assert!(!std::fs::read_to_string(&file).unwrap().contains("horse"));
+    }
+
+    #[test]
+    fn guessing_the_token_is_limited_but_never_locks_its_owner_out() {
+        let auth = Auth::new(Door::Token(SecretString::from("the-token")));
+        let who = ["127.0.0.1".to_string()];
+        for _ in 0..LOGIN_TRIES {
+            assert_eq!(auth.admit(None, "guess", &who), Err(Refusal::Unauthorized));
+        }
+        assert_eq!(auth.admit(None, "guess", &who), Err(Refusal::TooManyTries));
+        assert_eq!(
+            auth.admit(None, "the-token", &who).as_deref(),
+            Ok(LOCAL_USER)
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Deserialize;
 
-use super::auth::{same_origin, Door, COOKIE};
+use super::auth::{same_origin, Door, Refusal, COOKIE};
 use super::App;
 
 const INDEX: &str = include_str!("../../../assets/serve/index.html");
@@ -98,19 +98,13 @@ pub async fn index(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     if let Some(token) = q.token {
-        return match app.auth.check(None, &token) {
-            Some(user)
-                if app
-                    .auth
-                    .may_try(&[super::client(&headers, addr).to_string()]) =>
-            {
-                logged_in(&app, &headers, user)
+        let who = [super::client(&headers, addr).to_string()];
+        return match app.auth.admit(None, &token, &who) {
+            Ok(user) => logged_in(&app, &headers, user),
+            Err(Refusal::TooManyTries) => {
+                login_page(&app, StatusCode::TOO_MANY_REQUESTS, "rate_limited")
             }
-            _ => {
-                app.auth
-                    .failed(&[super::client(&headers, addr).to_string()]);
-                login_page(&app, StatusCode::UNAUTHORIZED, "bad_token")
-            }
+            Err(_) => login_page(&app, StatusCode::UNAUTHORIZED, "bad_token"),
         };
     }
     match app.auth.caller(&headers, super::client(&headers, addr)) {
@@ -150,20 +144,13 @@ pub async fn login(
     }
     let mut who = vec![super::client(&headers, addr).to_string()];
     who.extend(f.name.iter().map(|n| format!("name:{n}")));
-    if !app.auth.may_try(&who) {
-        return login_page(&app, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
-    }
     let secret = f.password.or(f.token).unwrap_or_default();
-    let checking = app.clone();
-    let name = f.name.clone();
-    let user = tokio::task::spawn_blocking(move || checking.auth.check(name.as_deref(), &secret))
-        .await
-        .ok()
-        .flatten();
-    match user {
-        Some(user) => logged_in(&app, &headers, user),
-        None => {
-            app.auth.failed(&who);
+    match app.auth.admit(f.name.as_deref(), &secret, &who) {
+        Ok(user) => logged_in(&app, &headers, user),
+        Err(Refusal::TooManyTries) => {
+            login_page(&app, StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+        }
+        Err(_) => {
             let why = match app.auth.door {
                 Door::Token(_) => "bad_token",
                 Door::Users(_) => "bad_login",
