@@ -642,23 +642,7 @@ fn a_small_job_is_not_queued_behind_a_big_one() {
         "the small job ended first: {big_now}"
     );
     // And the two together never went over the one rate.
-    let mut at: Vec<Duration> = sim
-        .sandbox
-        .stats
-        .entries()
-        .iter()
-        .map(|e| e.arrived)
-        .collect();
-    at.sort();
-    let peak = (0..at.len())
-        .map(|i| {
-            at[i..]
-                .iter()
-                .take_while(|t| **t < at[i] + Duration::from_secs(1))
-                .count()
-        })
-        .max()
-        .unwrap();
+    let peak = crate::teams::peak_per_second(&sim);
     assert!(peak <= 12, "{peak} requests in one second at --rate 10");
 }
 

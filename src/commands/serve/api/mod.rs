@@ -8,20 +8,25 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Multipart, Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::extract::{ConnectInfo, Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
 
 use super::auth::{may_change, Caller, Refusal};
 use super::jobs::{Job, Status};
 use super::App;
 use crate::config::serve::JobSettings;
 use crate::output::progress::Seen;
+
+mod download;
+mod events;
+mod upload;
+
+pub use download::download;
+pub use events::events;
+use upload::receive;
 
 /// An error as the API answers it: `{"error": "…"}` with its status.
 #[derive(Debug)]
@@ -296,33 +301,6 @@ fn too_many(app: &App, active: usize) -> Result<(), ApiError> {
     ))
 }
 
-/// The upload kept in a new job's folder (under a name of ours): the job, its folder, and
-/// whether to start it. Nothing is left behind when the form is refused.
-async fn receive(
-    app: &App,
-    caller: &Caller,
-    mp: &mut Multipart,
-) -> Result<(Job, std::path::PathBuf, bool), ApiError> {
-    let internal = |e: String| error(StatusCode::INTERNAL_SERVER_ERROR, e);
-    let (id, dir) = app
-        .runner
-        .book
-        .make()
-        .map_err(|e| internal(format!("{e:#}")))?;
-    let upload = dir.join("upload.part");
-    let (name, settings, start) = match read_form(mp, &upload, app.cfg.max_upload).await {
-        Ok(form) => form,
-        Err(e) => {
-            app.runner.book.remove(&id);
-            return Err(e);
-        }
-    };
-    let job = Job::new(id, caller.user.clone(), &name, settings);
-    std::fs::rename(&upload, dir.join(&job.input))
-        .map_err(|e| internal(format!("cannot keep the upload: {e}")))?;
-    Ok((job, dir, start))
-}
-
 fn save(app: &App, job: &Job) -> Result<(), ApiError> {
     app.runner
         .book
@@ -339,129 +317,6 @@ async fn prepared(app: &Arc<App>, mut job: Job, dir: &std::path::Path) -> Option
     })
     .await
     .ok()
-}
-
-/// The form's fields: the file (streamed to `upload`, at most `max` bytes), the settings,
-/// and whether to start.
-async fn read_form(
-    mp: &mut Multipart,
-    upload: &std::path::Path,
-    max: u64,
-) -> Result<(String, JobSettings, bool), ApiError> {
-    let mut settings = JobSettings::default();
-    let (mut name, mut start) = (None, false);
-    let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => return Err(multipart_error(e, max)),
-        };
-        let key = field.name().unwrap_or("").to_string();
-        if key == "file" {
-            name = Some(field.file_name().unwrap_or("list.csv").to_string());
-            keep_file(field, upload, max).await?;
-            continue;
-        }
-        let text = field.text().await.map_err(|e| multipart_error(e, max))?;
-        match key.as_str() {
-            "start" => start = matches!(text.trim(), "true" | "1" | "on" | "yes"),
-            _ => setting(&mut settings, &key, text)?,
-        }
-    }
-    let name = name.ok_or_else(|| bad("no file: send the list as the field \"file\"".into()))?;
-    Ok((name, settings, start))
-}
-
-/// One of the form's settings.
-fn setting(settings: &mut JobSettings, key: &str, text: String) -> Result<(), ApiError> {
-    let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
-    match key {
-        "check" => settings.checks.push(text),
-        "default_country" => settings.default_country = Some(text).filter(|t| !t.is_empty()),
-        "sheet" => settings.sheet = Some(text).filter(|t| !t.is_empty()),
-        "header_row" if text.trim().is_empty() => {}
-        "header_row" => {
-            // Its range is checked with the rest of the job's settings.
-            let n = text.trim().parse::<u64>().ok();
-            let why = || {
-                bad(format!(
-                    "header_row {text:?} is not a row number (1 or more)"
-                ))
-            };
-            settings.header_row = Some(n.ok_or_else(why)?);
-        }
-        other => {
-            return Err(bad(format!(
-                "unknown field {other:?}: file, check, default_country, header_row, sheet, start"
-            )))
-        }
-    }
-    Ok(())
-}
-
-async fn keep_file(
-    mut field: axum::extract::multipart::Field<'_>,
-    upload: &std::path::Path,
-    max: u64,
-) -> Result<(), ApiError> {
-    let io = |e: std::io::Error| {
-        error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot keep the upload: {e}"),
-        )
-    };
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(upload)
-        .await
-        .map_err(io)?;
-    let mut size = 0u64;
-    loop {
-        let chunk = match field.chunk().await {
-            Ok(Some(c)) => c,
-            Ok(None) => break,
-            Err(e) => return Err(multipart_error(e, max)),
-        };
-        size += chunk.len() as u64;
-        if size > max {
-            return Err(too_big(max));
-        }
-        file.write_all(&chunk).await.map_err(io)?;
-    }
-    file.flush().await.map_err(io)?;
-    if size == 0 {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "the file is empty: choose a list with a header row",
-        ));
-    }
-    Ok(())
-}
-
-fn too_big(max: u64) -> ApiError {
-    let size = match max {
-        m if m >= 1_000_000 => format!("{:.0} MB", m as f64 / 1e6),
-        m if m >= 1_000 => format!("{:.0} KB", m as f64 / 1e3),
-        m => format!("{m} bytes"),
-    };
-    error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("the file is larger than this server takes ({size}, --max-upload): split the list"),
-    )
-}
-
-fn multipart_error(e: axum::extract::multipart::MultipartError, max: u64) -> ApiError {
-    match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => too_big(max),
-        status => error(
-            status,
-            format!("the upload could not be read: {}", e.body_text()),
-        ),
-    }
 }
 
 /// `POST /api/jobs/{id}/mapping`: new checks or settings, planned again.
@@ -567,172 +422,4 @@ pub async fn delete(
         false => app.runner.book.remove(&id),
     }
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-#[derive(Deserialize)]
-pub struct Format {
-    format: Option<String>,
-}
-
-/// `GET /api/jobs/{id}/result` and `/changes`.
-pub async fn download(
-    State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path((id, what)): Path<(String, String)>,
-    q: Result<Query<Format>, axum::extract::rejection::QueryRejection>,
-) -> Answer {
-    let caller = reader(&app, &headers, addr)?;
-    let job = own(&app, &caller, &id)?;
-    let Query(q) = q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let dir = app
-        .runner
-        .book
-        .folder(&id)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, "no job"))?;
-    let (path, name, ext) =
-        job.download(&dir, &what, q.format.as_deref())
-            .map_err(|(found, why)| match found {
-                true => error(StatusCode::BAD_REQUEST, why),
-                false => error(StatusCode::NOT_FOUND, why),
-            })?;
-    if !job.status.finished() {
-        return Err(error(
-            StatusCode::CONFLICT,
-            "the job has not finished: its files are not written yet",
-        ));
-    }
-    let bytes = tokio::fs::read(&path).await.map_err(|_| {
-        error(
-            StatusCode::NOT_FOUND,
-            format!("this job wrote no {what} file"),
-        )
-    })?;
-    Ok(attachment(bytes, &name, &ext))
-}
-
-fn attachment(bytes: Vec<u8>, name: &str, ext: &str) -> Response {
-    let mime = match ext {
-        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        _ => "text/csv; charset=utf-8",
-    };
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
-    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
-    let mut r = bytes.into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    if let Ok(v) = HeaderValue::from_str(&disposition) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    r
-}
-
-/// `GET /api/jobs/{id}/events`: the job at once, again at each change (at most 4 a second),
-/// then `end` with its final state.
-pub async fn events(
-    State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let caller = match reader(&app, &headers, addr) {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
-    if let Err(r) = own(&app, &caller, &id) {
-        return r.into_response();
-    }
-    let first = Watching {
-        app,
-        caller,
-        id,
-        last: None,
-        seen: None,
-        ended: false,
-    };
-    let stream = futures::stream::unfold(first, |w| async move {
-        let (event, next) = w.next().await?;
-        Some((Ok::<_, std::convert::Infallible>(event), next))
-    });
-    Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response()
-}
-
-/// An event stream's state: what it sent last, and whether it has ended.
-struct Watching {
-    app: Arc<App>,
-    caller: Caller,
-    id: String,
-    last: Option<String>,
-    /// When the record last changed and the run's progress version, as last seen: nothing
-    /// is read or written again while they stay the same.
-    seen: Option<(Option<std::time::SystemTime>, u64)>,
-    ended: bool,
-}
-
-impl Watching {
-    /// The next event: the job when it changed (at once the first time), or `end` with its
-    /// final state (`deleted` for a job deleted meanwhile); `None` when the stream is over.
-    async fn next(mut self) -> Option<(Event, Watching)> {
-        if self.ended {
-            return None;
-        }
-        let mut first = true;
-        loop {
-            if !first {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-                    _ = self.app.stopping.cancelled() => return None,
-                }
-            }
-            first = false;
-            let now = self.version();
-            if self.seen == Some(now) {
-                continue;
-            }
-            self.seen = Some(now);
-            let Ok(job) = own(&self.app, &self.caller, &self.id) else {
-                self.ended = true;
-                let gone = json!({ "id": self.id, "status": "deleted" }).to_string();
-                return Some((Event::default().event("end").data(gone), self));
-            };
-            let text = job_json(&self.app, &job).to_string();
-            if job.status.finished() && self.app.runner.live(&self.id).is_none() {
-                self.ended = true;
-                return Some((Event::default().event("end").data(text), self));
-            }
-            if self.last.as_deref() != Some(&text) {
-                self.last = Some(text.clone());
-                return Some((Event::default().event("job").data(text), self));
-            }
-        }
-    }
-
-    /// The job record's time and its run's progress version.
-    fn version(&self) -> (Option<std::time::SystemTime>, u64) {
-        let record = self
-            .app
-            .runner
-            .book
-            .folder(&self.id)
-            .and_then(|d| std::fs::metadata(d.join("job.json")).ok())
-            .and_then(|m| m.modified().ok());
-        let live = self
-            .app
-            .runner
-            .live(&self.id)
-            .map_or(0, |l| l.watch.version());
-        (record, live)
-    }
 }
