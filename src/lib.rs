@@ -13,7 +13,7 @@
 //! ```
 //!
 //! - [`commands`]: one module per command the user types (`run`, `plan`, `validate`, `doctor`,
-//!   `state`, `sandbox`, `docs`), the one [`model::ExitCode`], and how a command ends
+//!   `state`, `sandbox`, `docs`, `serve`), the one [`model::ExitCode`], and how a command ends
 //!   (`report`, `signals`).
 //! - [`engine`]: plan, dispatch, pace, retry, settle; it takes an engine config, a source of
 //!   rows and outputs, a store and a checker, and knows nothing of flags or the simulator.
