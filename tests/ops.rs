@@ -522,7 +522,7 @@ fn doctor_takes_a_run_line_checks_the_store_without_credentials_and_changes_noth
     };
     assert!(line("FAIL", "credentials"), "{text}");
     assert!(
-        line("ok", "state store") && text.contains("schema 2"),
+        line("ok", "state store") && text.contains("schema 3"),
         "{text}"
     );
     assert!(line("ok", "run lock"), "{text}");

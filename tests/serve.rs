@@ -30,11 +30,16 @@ fn serve(sim: &Sim, fx: &Fixture, extra: &[&str]) -> Server {
 
 /// `serve` with the state store `state` (a file or a database URL).
 fn serve_on(sim: &Sim, fx: &Fixture, state: &str, extra: &[&str]) -> Server {
+    serve_at(sim, fx, state, "xdg", extra)
+}
+
+/// `serve` keeping its jobs' files under `xdg` (another folder: another server).
+fn serve_at(sim: &Sim, fx: &Fixture, state: &str, xdg: &str, extra: &[&str]) -> Server {
     let id = &sim.sandbox.identity;
     let mut c = bin(fx.dir.path());
     c.env("HUAWEICLOUD_SDK_AK", &id.ak)
         .env("HUAWEICLOUD_SDK_SK", &id.sk)
-        .env("XDG_STATE_HOME", fx.path("xdg"))
+        .env("XDG_STATE_HOME", fx.path(xdg))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args([
             "--endpoint",
@@ -847,6 +852,40 @@ fn jobs_on_a_team_database_share_the_quota_with_runs_and_ask_each_key_once() {
         );
     }
     assert_eq!(crate::teams::throttled(&sim), 0, "no 429 at the gateway");
+    jobs_are_listed_by_every_server_of_the_team(&sim, &fx, &url, &ids);
+}
+
+/// The jobs live in the team's database: another server lists them, and says which server
+/// keeps their files instead of changing or serving them.
+fn jobs_are_listed_by_every_server_of_the_team(sim: &Sim, fx: &Fixture, url: &str, ids: &[String]) {
+    let other = serve_at(sim, fx, url, "xdg-other", &[]);
+    let (status, list) = other.get("/api/jobs", other.bearer());
+    assert_eq!(status, 200, "{list}");
+    let listed: Vec<&str> = list["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    for id in ids {
+        assert!(listed.contains(&id.as_str()), "{id} not listed: {list}");
+    }
+    let (status, job) = other.get(&format!("/api/jobs/{}", ids[0]), other.bearer());
+    assert_eq!(
+        (status, &job["status"]),
+        (200, &Value::from("done")),
+        "{job}"
+    );
+    let (status, why) = other.get(&format!("/api/jobs/{}/result", ids[0]), other.bearer());
+    assert_eq!(status, 409, "{why}");
+    assert!(why.to_string().contains("kept by the server on"), "{why}");
+    let (status, _, _) = other.call(
+        "DELETE",
+        &format!("/api/jobs/{}", ids[0]),
+        other.bearer(),
+        None,
+    );
+    assert_eq!(status, 409, "another server's job deleted from here");
 }
 
 /// On a file store one process works at a time: an idle server holds no lock (the nightly run

@@ -345,4 +345,7 @@ fn the_postgres_store_passes_the_conformance_suite() {
         let location = checkuser::store::Location::parse(std::ffi::OsStr::new(&url)).unwrap();
         checkuser::store::open(&location, scope.clone(), reuse, None).unwrap()
     });
+    let location = checkuser::store::Location::parse(std::ffi::OsStr::new(&url)).unwrap();
+    let jobs = checkuser::store::jobs::open_jobs(&location).unwrap();
+    checkuser::store::jobs::conformance(&*jobs);
 }

@@ -7,6 +7,7 @@
 
 #[doc(hidden)]
 pub mod conformance;
+pub mod jobs;
 pub mod location;
 pub mod lock;
 pub mod memory;

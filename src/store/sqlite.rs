@@ -19,10 +19,10 @@ const RAW: &str = "host, partner, api, kind, key, result, status, uplimit, error
 use crate::model::{Answer, CheckType, Outcome, ResultKind, Source};
 
 /// Bumped when the schema changes; `open` migrates older files.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// The schema, one step per version: a file at version N runs the steps after N.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     "CREATE TABLE IF NOT EXISTS answers (
         host TEXT NOT NULL, partner TEXT NOT NULL, api TEXT NOT NULL,
         kind TEXT NOT NULL, key TEXT NOT NULL,
@@ -35,6 +35,11 @@ const MIGRATIONS: [&str; 2] = [
     // A change (free/taken/uplimit to another of these) not yet reported by a run whose
     // outputs were written; prev_* then hold the last reported answer.
     "ALTER TABLE answers ADD COLUMN change_unreported INTEGER NOT NULL DEFAULT 0;",
+    // The web page's jobs ([`super::jobs`]).
+    "CREATE TABLE IF NOT EXISTS jobs (
+        id TEXT PRIMARY KEY, owner TEXT NOT NULL, created_ms INTEGER NOT NULL,
+        home TEXT NOT NULL, record TEXT NOT NULL
+    );",
 ];
 
 fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
@@ -388,6 +393,65 @@ impl Drop for SqliteStore {
     }
 }
 
+/// The jobs table of an SQLite file ([`super::jobs`]): a connection of its own, beside the
+/// runs' (SQLite's busy timeout orders their writes).
+pub struct SqliteJobs {
+    conn: std::sync::Mutex<Connection>,
+}
+
+impl SqliteJobs {
+    pub fn open(path: &Path) -> Result<SqliteJobs> {
+        Ok(SqliteJobs {
+            conn: std::sync::Mutex::new(open_db(path)?),
+        })
+    }
+
+    fn with<R>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        super::jobs::failed(f(&conn).map_err(Into::into), what)
+    }
+}
+
+fn job_row(r: &rusqlite::Row) -> rusqlite::Result<super::jobs::JobRow> {
+    Ok(super::jobs::JobRow {
+        id: r.get(0)?,
+        owner: r.get(1)?,
+        created_ms: r.get(2)?,
+        home: r.get(3)?,
+        record: r.get(4)?,
+    })
+}
+
+impl super::jobs::JobTable for SqliteJobs {
+    fn put(&self, j: &super::jobs::JobRow) -> Result<()> {
+        self.with("write", |c| {
+            c.execute(
+                super::jobs::PUT,
+                params![j.id, j.owner, j.created_ms, j.home, j.record],
+            )
+            .map(drop)
+        })
+    }
+
+    fn get(&self, id: &str) -> Result<Option<super::jobs::JobRow>> {
+        self.with("read", |c| {
+            c.query_row(super::jobs::GET, [id], job_row).optional()
+        })
+    }
+
+    fn list(&self) -> Result<Vec<super::jobs::JobRow>> {
+        self.with("read", |c| {
+            c.prepare(super::jobs::LIST)?
+                .query_map([], job_row)?
+                .collect()
+        })
+    }
+
+    fn delete(&self, id: &str) -> Result<()> {
+        self.with("delete", |c| c.execute(super::jobs::DELETE, [id]).map(drop))
+    }
+}
+
 /// The whole SQLite file, for `checkuser state`.
 pub struct SqliteAdmin {
     conn: Connection,
@@ -567,6 +631,13 @@ pub(crate) mod tests {
             partner: "p".into(),
             api: "v1".into(),
         }
+    }
+
+    #[test]
+    fn the_file_stores_jobs_pass_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = SqliteJobs::open(&dir.path().join("s.sqlite")).unwrap();
+        super::super::jobs::conformance(&jobs);
     }
 
     #[test]

@@ -1,11 +1,11 @@
-//! A job: an uploaded list, its mapping and plan, and the run that checks it. Each job is a
-//! folder under the jobs folder (`jobs/ID/`, owner-only) holding the upload under a name of
-//! our choosing (never the uploaded file's name), the outputs, and `job.json`, the record
-//! written atomically at every change, so that a restarted server finds every job as it was.
+//! A job: an uploaded list, its mapping and plan, and the run that checks it. Its record is
+//! kept in the store ([`super::book`]); its files in a folder of its own under the jobs
+//! folder (`jobs/ID/`, owner-only): the upload under a name of our choosing (never the
+//! uploaded file's name) and the outputs.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::config::serve::{JobFiles, JobSettings, ServeConfig};
@@ -44,7 +44,7 @@ pub struct Mapped {
     pub column: String,
 }
 
-/// What `job.json` holds.
+/// A job's record, as the store keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
     pub id: String,
@@ -67,6 +67,9 @@ pub struct Job {
     /// The last progress seen, for a job no longer running.
     #[serde(default)]
     pub progress: Option<serde_json::Value>,
+    /// The server keeping its files, as read back from the store (not part of the record).
+    #[serde(skip)]
+    pub home: String,
 }
 
 /// The extensions a kept upload may have; anything else is kept as `.csv` (the reader judges
@@ -98,6 +101,7 @@ impl Job {
             summary: None,
             error: None,
             progress: None,
+            home: String::new(),
         }
     }
 
@@ -241,101 +245,6 @@ pub fn shown_name(name: &str) -> String {
     }
 }
 
-/// Marks a job's folder as deleted while its run stops (nothing records it again).
-const DELETED: &str = "deleted";
-
-/// The jobs folder: one folder per job.
-#[derive(Clone)]
-pub struct Book {
-    pub dir: PathBuf,
-}
-
-impl Book {
-    /// A job's folder; ids are made here (hex), never taken from a request as a path
-    /// unless they are one.
-    pub fn folder(&self, id: &str) -> Option<PathBuf> {
-        let ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
-        ok.then(|| self.dir.join(id))
-    }
-
-    /// A new job's id and folder.
-    pub fn make(&self) -> Result<(String, PathBuf)> {
-        let id = hex::encode(rand::random::<[u8; 12]>());
-        let dir = self.dir.join(&id);
-        use std::os::unix::fs::DirBuilderExt;
-        // Owner-only, whatever the umask: it holds a lead list.
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&dir)
-            .with_context(|| format!("cannot make the job folder {}", dir.display()))?;
-        Ok((id, dir))
-    }
-
-    pub fn load(&self, id: &str) -> Option<Job> {
-        let path = self.folder(id)?.join("job.json");
-        let bytes = std::fs::read(path).ok()?;
-        serde_json::from_slice(&bytes).ok()
-    }
-
-    /// Writes a job's record (atomically: a crash leaves the old one or the new one).
-    pub fn save(&self, job: &Job) -> Result<()> {
-        let dir = self
-            .folder(&job.id)
-            .context("internal error: a job id is hex")?;
-        if !dir.is_dir() {
-            return Ok(()); // deleted meanwhile
-        }
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
-        serde_json::to_writer(&mut tmp, job)?;
-        tmp.persist(dir.join("job.json"))?;
-        Ok(())
-    }
-
-    /// Every job on record, newest first.
-    pub fn all(&self) -> Vec<Job> {
-        let mut jobs: Vec<Job> = std::fs::read_dir(&self.dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| self.load(&e.file_name().to_string_lossy()))
-            .collect();
-        jobs.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(b.id.cmp(&a.id)));
-        jobs
-    }
-
-    /// Folders with no record (a job deleted while it ran, an upload cut short) untouched for
-    /// an hour: left by a server that stopped before it could remove them.
-    pub fn orphans(&self) -> Vec<PathBuf> {
-        let hour = std::time::Duration::from_secs(3600);
-        std::fs::read_dir(&self.dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir() && !p.join("job.json").exists())
-            .filter(|p| {
-                std::fs::metadata(p)
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > hour))
-            })
-            .collect()
-    }
-
-    /// Takes a job off the record at once (its folder goes when its run has stopped).
-    pub fn forget(&self, id: &str) {
-        if let Some(dir) = self.folder(id) {
-            let _ = std::fs::write(dir.join(DELETED), b"");
-            let _ = std::fs::remove_file(dir.join("job.json"));
-        }
-    }
-
-    pub fn remove(&self, id: &str) {
-        if let Some(dir) = self.folder(id) {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,8 +259,5 @@ mod tests {
         assert_eq!(job.input, "input.xlsx");
         let job = Job::new("ab".into(), "u".into(), "evil.sh", JobSettings::default());
         assert_eq!(job.input, "input.csv");
-        let book = Book { dir: "/j".into() };
-        assert_eq!(book.folder("../x"), None);
-        assert_eq!(book.folder("abc123").unwrap(), Path::new("/j/abc123"));
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod book;
 pub mod jobs;
 pub mod page;
 pub mod runner;
@@ -105,8 +106,9 @@ pub async fn serve(cfg: ServeConfig, door: Door, stop: CancellationToken) -> Res
         ),
     };
     eprintln!("checkuser serve: open {url}");
-    let runner = Arc::new(Runner::new(cfg.clone(), base, stop.clone()));
-    runner.resume();
+    let book = book::Book::open(&cfg.jobs_dir, &cfg.base.state)?;
+    let runner = Arc::new(Runner::new(cfg.clone(), base, book, stop.clone()));
+    runner.resume()?;
     let app = Arc::new(App {
         auth: Auth::new(door),
         runner: runner.clone(),
@@ -172,20 +174,30 @@ async fn prune(app: Arc<App>) {
     loop {
         let keep = app.cfg.keep_jobs.as_millis() as i64;
         let now = chrono::Utc::now().timestamp_millis();
-        for job in app.runner.book.all() {
-            if now - job.created_ms > keep && app.runner.live(&job.id).is_none() {
-                tracing::info!("job {}: older than --keep-jobs, removed", job.id);
-                app.runner.book.remove(&job.id);
-            }
-        }
-        for orphan in app.runner.book.orphans() {
-            let _ = std::fs::remove_dir_all(orphan);
+        if let Err(e) = sweep(&app, now - keep) {
+            tracing::warn!("old jobs not removed: {e:#}");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
             _ = app.stopping.cancelled() => return,
         }
     }
+}
+
+/// Removes this server's jobs made before `cutoff` (ms) and not running, and the folders
+/// left without a record.
+fn sweep(app: &App, cutoff: i64) -> Result<()> {
+    let book = &app.runner.book;
+    for job in book.all()? {
+        if book.keeps(&job) && job.created_ms < cutoff && app.runner.live(&job.id).is_none() {
+            tracing::info!("job {}: older than --keep-jobs, removed", job.id);
+            book.remove(&job.id)?;
+        }
+    }
+    for orphan in book.orphans()? {
+        let _ = std::fs::remove_dir_all(orphan);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use anyhow::Result;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::jobs::{Book, Job, Status};
+use super::book::Book;
+use super::jobs::{Job, Status};
 use crate::commands::run::Base;
 use crate::config::serve::ServeConfig;
 use crate::config::RunConfig;
@@ -92,16 +93,19 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(cfg: Arc<ServeConfig>, base: Base, shutdown: CancellationToken) -> Runner {
+    pub fn new(
+        cfg: Arc<ServeConfig>,
+        base: Base,
+        book: Book,
+        shutdown: CancellationToken,
+    ) -> Runner {
         Runner {
             admitting: tokio::sync::Mutex::new(()),
             changing: Mutex::new(HashMap::new()),
             gate: Gate {
                 held: tokio::sync::Mutex::new((0, None)),
             },
-            book: Book {
-                dir: cfg.jobs_dir.clone(),
-            },
+            book,
             cfg,
             base,
             live: Mutex::new(HashMap::new()),
@@ -132,14 +136,15 @@ impl Runner {
             .cloned()
     }
 
-    /// Goes on with the jobs a stopped server left queued or running.
-    pub fn resume(self: &Arc<Self>) {
-        for job in self.book.all() {
-            if job.status.active() {
+    /// Goes on with the jobs this server left queued or running when it stopped.
+    pub fn resume(self: &Arc<Self>) -> Result<()> {
+        for job in self.book.all()? {
+            if job.status.active() && self.book.keeps(&job) {
                 tracing::info!("job {}: going on where it stopped", job.id);
                 self.start(job);
             }
         }
+        Ok(())
     }
 
     /// Queues a planned job (or one resumed) and starts it when its turn comes.
@@ -226,7 +231,9 @@ impl Runner {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&job.id);
         if ending == Some(Ending::Deleted) {
-            self.book.remove(&job.id);
+            if let Err(e) = self.book.remove(&job.id) {
+                tracing::error!("job {}: {e:#}", job.id);
+            }
             return;
         }
         if ending.is_none() && self.shutdown.is_cancelled() {

@@ -21,7 +21,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use conn::Pg;
 pub use conn::Target;
 use postgres::types::Type;
+pub use team::machine;
 
+use super::jobs::{self, JobRow, JobTable};
 use super::{Backend, Count, RawAnswer, Reuse, Scope, Spool, Store};
 use crate::model::{Answer, CheckType, Outcome, ResultKind, Source};
 
@@ -320,6 +322,60 @@ const UPDATED: &str = "result = excluded.result, status = excluded.status,
     request_id = excluded.request_id, checked_at = excluded.checked_at,
     prev_result = excluded.prev_result, prev_checked_at = excluded.prev_checked_at,
     change_unreported = excluded.change_unreported";
+
+/// The team's jobs table ([`crate::store::jobs`]), on a connection of its own.
+pub struct PgJobs {
+    pg: Pg,
+}
+
+impl PgJobs {
+    pub fn open(target: &Target) -> Result<PgJobs> {
+        let pg = Pg::connect(target.clone())?;
+        schema::migrate(&pg, None)?;
+        Ok(PgJobs { pg })
+    }
+}
+
+fn job_row(r: &postgres::Row) -> JobRow {
+    JobRow {
+        id: r.get(0),
+        owner: r.get(1),
+        created_ms: r.get(2),
+        home: r.get(3),
+        record: r.get(4),
+    }
+}
+
+impl JobTable for PgJobs {
+    fn put(&self, j: &JobRow) -> Result<()> {
+        let j = j.clone();
+        let put = self.pg.call(move |c| {
+            let p: [&(dyn postgres::types::ToSql + Sync); 5] =
+                [&j.id, &j.owner, &j.created_ms, &j.home, &j.record];
+            c.execute(jobs::PUT, &p).map(drop)
+        });
+        jobs::failed(put, "write")
+    }
+
+    fn get(&self, id: &str) -> Result<Option<JobRow>> {
+        let id = id.to_string();
+        let row = self.pg.call(move |c| c.query_opt(jobs::GET, &[&id]));
+        jobs::failed(row, "read").map(|r| r.as_ref().map(job_row))
+    }
+
+    fn list(&self) -> Result<Vec<JobRow>> {
+        let rows = self.pg.call(|c| c.query(jobs::LIST, &[]));
+        jobs::failed(rows, "read").map(|r| r.iter().map(job_row).collect())
+    }
+
+    fn delete(&self, id: &str) -> Result<()> {
+        let id = id.to_string();
+        let gone = self
+            .pg
+            .call(move |c| c.execute(jobs::DELETE, &[&id]).map(drop));
+        jobs::failed(gone, "delete")
+    }
+}
 
 /// The whole database, for `checkuser state`.
 pub struct PgAdmin {

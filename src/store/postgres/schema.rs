@@ -13,9 +13,10 @@ use super::Target;
 use crate::store::Scope;
 
 /// The schema's steps; the database records how many it has taken.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("0001_init.sql"),
     include_str!("0002_fence.sql"),
+    include_str!("0003_jobs.sql"),
 ];
 
 /// An arbitrary, fixed advisory-lock key: "checkuser schema".

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::super::App;
-use super::{error, own, reader, Answer};
+use super::{error, own_here, reader, Answer};
 
 #[derive(Deserialize)]
 pub struct Format {
@@ -26,7 +26,7 @@ pub async fn download(
     q: Result<Query<Format>, axum::extract::rejection::QueryRejection>,
 ) -> Answer {
     let caller = reader(&app, &headers, addr)?;
-    let job = own(&app, &caller, &id)?;
+    let job = own_here(&app, &caller, &id)?;
     let Query(q) = q.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
     let dir = app
         .runner

@@ -36,6 +36,7 @@ pub async fn events(
         id,
         last: None,
         seen: None,
+        foreign: false,
         ended: false,
     };
     let stream = futures::stream::unfold(first, |w| async move {
@@ -53,9 +54,10 @@ struct Watching {
     caller: Caller,
     id: String,
     last: Option<String>,
-    /// When the record last changed and the run's progress version, as last seen: nothing
-    /// is read or written again while they stay the same.
-    seen: Option<(Option<std::time::SystemTime>, u64)>,
+    /// [`Watching::version`] as last seen: nothing is read or sent again while it stays.
+    seen: Option<(u64, u64, u64)>,
+    /// The job is kept by another server of the team.
+    foreign: bool,
     ended: bool,
 }
 
@@ -80,11 +82,20 @@ impl Watching {
                 continue;
             }
             self.seen = Some(now);
-            let Ok(job) = own(&self.app, &self.caller, &self.id) else {
-                self.ended = true;
-                let gone = json!({ "id": self.id, "status": "deleted" }).to_string();
-                return Some((Event::default().event("end").data(gone), self));
+            let job = match own(&self.app, &self.caller, &self.id) {
+                Ok(job) => job,
+                // The store away for a moment: read again at the next turn.
+                Err(e) if e.0 != axum::http::StatusCode::NOT_FOUND => {
+                    self.seen = None;
+                    continue;
+                }
+                Err(_) => {
+                    self.ended = true;
+                    let gone = json!({ "id": self.id, "status": "deleted" }).to_string();
+                    return Some((Event::default().event("end").data(gone), self));
+                }
             };
+            self.foreign = !self.app.runner.book.keeps(&job);
             let text = job_json(&self.app, &job).to_string();
             if job.status.finished() && self.app.runner.live(&self.id).is_none() {
                 self.ended = true;
@@ -97,20 +108,16 @@ impl Watching {
         }
     }
 
-    /// The job record's time and its run's progress version.
-    fn version(&self) -> (Option<std::time::SystemTime>, u64) {
-        let record = self
-            .app
-            .runner
-            .book
-            .folder(&self.id)
-            .and_then(|d| std::fs::metadata(d.join("job.json")).ok())
-            .and_then(|m| m.modified().ok());
-        let live = self
-            .app
-            .runner
-            .live(&self.id)
-            .map_or(0, |l| l.watch.version());
-        (record, live)
+    /// What moves when the job may have changed: the changes made by this server, its run's
+    /// progress, and for a job of another server of the team (changed there) the time, read
+    /// every two seconds.
+    fn version(&self) -> (u64, u64, u64) {
+        let runner = &self.app.runner;
+        let live = runner.live(&self.id).map_or(0, |l| l.watch.version());
+        let elsewhere = match self.foreign {
+            true => chrono::Utc::now().timestamp() as u64 / 2,
+            false => 0,
+        };
+        (runner.book.version(), live, elsewhere)
     }
 }

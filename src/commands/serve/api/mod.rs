@@ -80,8 +80,31 @@ fn own(app: &App, caller: &Caller, id: &str) -> Result<Job, ApiError> {
     app.runner
         .book
         .load(id)
+        .map_err(away)?
         .filter(|j| j.owner == caller.user)
         .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no job {id}")))
+}
+
+/// The caller's own job `id`, to change or download: only the server keeping its files does
+/// (another server of the team lists it, and says where it is).
+fn own_here(app: &App, caller: &Caller, id: &str) -> Result<Job, ApiError> {
+    let job = own(app, caller, id)?;
+    if !app.runner.book.keeps(&job) {
+        let server = job.home.split(':').next().unwrap_or_default();
+        return Err(error(
+            StatusCode::CONFLICT,
+            format!("this job's list is kept by the server on {server}: open that server's page to change or download it"),
+        ));
+    }
+    Ok(job)
+}
+
+/// The store could not be read or written.
+fn away(e: anyhow::Error) -> ApiError {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("{e:#}: try again in a moment"),
+    )
 }
 
 type Answer = Result<Response, ApiError>;
@@ -202,6 +225,7 @@ pub async fn list(
         .runner
         .book
         .all()
+        .map_err(away)?
         .iter()
         .filter(|j| j.owner == caller.user)
         .map(|j| job_json(&app, j))
@@ -251,7 +275,7 @@ async fn create_job(
     {
         let _one = app.runner.admitting.lock().await;
         if let Err(e) = room_for(&app, &caller) {
-            app.runner.book.remove(&job.id);
+            let _ = app.runner.book.remove(&job.id);
             return Err(e);
         }
         save(&app, &job)?;
@@ -273,7 +297,7 @@ async fn create_job(
 
 /// `--max-jobs`: planned, queued and running jobs of one user.
 fn room_for(app: &App, caller: &Caller) -> Result<(), ApiError> {
-    let active = waiting(app, caller).len();
+    let active = waiting(app, caller)?.len();
     if active < app.cfg.max_jobs {
         return Ok(());
     }
@@ -281,13 +305,12 @@ fn room_for(app: &App, caller: &Caller) -> Result<(), ApiError> {
 }
 
 /// The user's jobs waiting or running.
-fn waiting(app: &App, caller: &Caller) -> Vec<Job> {
-    app.runner
-        .book
-        .all()
+fn waiting(app: &App, caller: &Caller) -> Result<Vec<Job>, ApiError> {
+    let all = app.runner.book.all().map_err(away)?;
+    Ok(all
         .into_iter()
         .filter(|j| j.owner == caller.user && (j.status.active() || j.status == Status::Planned))
-        .collect()
+        .collect())
 }
 
 fn too_many(app: &App, active: usize) -> Result<(), ApiError> {
@@ -302,10 +325,7 @@ fn too_many(app: &App, active: usize) -> Result<(), ApiError> {
 }
 
 fn save(app: &App, job: &Job) -> Result<(), ApiError> {
-    app.runner
-        .book
-        .save(job)
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))
+    app.runner.book.save(job).map_err(away)
 }
 
 /// Maps and plans a job on a blocking thread (it reads the file and the store).
@@ -329,7 +349,7 @@ pub async fn mapping(
 ) -> Answer {
     let caller = changer(&app, &headers, addr)?;
     let _held = app.runner.hold(&id).await;
-    let job = own(&app, &caller, &id)?;
+    let job = own_here(&app, &caller, &id)?;
     let Json(settings) = body.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
     if !matches!(job.status, Status::Planned | Status::Failed) || job.summary.is_some() {
         return Err(error(
@@ -363,7 +383,7 @@ pub async fn start(
 ) -> Answer {
     let caller = changer(&app, &headers, addr)?;
     let _held = app.runner.hold(&id).await;
-    let job = own(&app, &caller, &id)?;
+    let job = own_here(&app, &caller, &id)?;
     if job.status != Status::Planned {
         let why = match job.status {
             Status::Failed => format!(
@@ -386,7 +406,7 @@ pub async fn cancel(
 ) -> Answer {
     let caller = changer(&app, &headers, addr)?;
     let _held = app.runner.hold(&id).await;
-    let mut job = own(&app, &caller, &id)?;
+    let mut job = own_here(&app, &caller, &id)?;
     if app.runner.stop(&id, false) {
         job = settled(&app, &caller, &id).await?;
     } else if job.status == Status::Planned {
@@ -415,11 +435,12 @@ pub async fn delete(
 ) -> Answer {
     let caller = changer(&app, &headers, addr)?;
     let _held = app.runner.hold(&id).await;
-    own(&app, &caller, &id)?;
+    own_here(&app, &caller, &id)?;
     match app.runner.stop(&id, true) {
         // Off the list now; its folder goes when its run has stopped.
         true => app.runner.book.forget(&id),
         false => app.runner.book.remove(&id),
     }
+    .map_err(away)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

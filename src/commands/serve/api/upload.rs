@@ -29,7 +29,7 @@ pub(super) async fn receive(
     let (name, settings, start) = match read_form(mp, &upload, app.cfg.max_upload).await {
         Ok(form) => form,
         Err(e) => {
-            app.runner.book.remove(&id);
+            let _ = app.runner.book.remove(&id);
             return Err(e);
         }
     };
