@@ -105,6 +105,11 @@ impl Job {
         }
     }
 
+    /// The machine keeping the job's files, as people name it.
+    pub fn server(&self) -> &str {
+        self.home.split(':').next().unwrap_or_default()
+    }
+
     /// The job's files in `dir` (its own folder).
     pub fn files(&self, dir: &Path) -> JobFiles {
         let (ext, other) = match crate::config::serve::is_workbook(&dir.join(&self.input)) {

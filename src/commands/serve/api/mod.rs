@@ -90,11 +90,12 @@ fn own(app: &App, caller: &Caller, id: &str) -> Result<Job, ApiError> {
 fn own_here(app: &App, caller: &Caller, id: &str) -> Result<Job, ApiError> {
     let job = own(app, caller, id)?;
     if !app.runner.book.keeps(&job) {
-        let server = job.home.split(':').next().unwrap_or_default();
-        return Err(error(
-            StatusCode::CONFLICT,
-            format!("this job's list is kept by the server on {server}: open that server's page to change or download it"),
-        ));
+        let why = format!(
+            "this job's list is kept by the server on {}: open that server's page to change \
+             or download it",
+            job.server()
+        );
+        return Err(error(StatusCode::CONFLICT, why));
     }
     Ok(job)
 }
@@ -189,6 +190,7 @@ pub fn job_json(app: &App, job: &Job) -> Value {
         "summary": job.summary,
         "error": job.error,
         "downloads": downloads,
+        "server": job.server(),
     })
 }
 
