@@ -27,6 +27,8 @@ pub struct JobRow {
 pub trait JobTable: Send + Sync {
     /// Writes a job's row (made, or replaced whole).
     fn put(&self, row: &JobRow) -> Result<()>;
+    /// Rewrites a job's row if it is still there (a job deleted meanwhile stays deleted).
+    fn update(&self, row: &JobRow) -> Result<()>;
     fn get(&self, id: &str) -> Result<Option<JobRow>>;
     /// Every job, newest first (then by id, so that the order is the same everywhere).
     fn list(&self) -> Result<Vec<JobRow>>;
@@ -47,6 +49,8 @@ pub const PUT: &str = "INSERT INTO jobs (id, owner, created_ms, home, record)
     VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, created_ms = excluded.created_ms,
     home = excluded.home, record = excluded.record";
+pub const UPDATE: &str = "UPDATE jobs SET owner = $2, created_ms = $3, home = $4, record = $5
+    WHERE id = $1";
 pub const GET: &str = "SELECT id, owner, created_ms, home, record FROM jobs WHERE id = $1";
 pub const LIST: &str =
     "SELECT id, owner, created_ms, home, record FROM jobs ORDER BY created_ms DESC, id DESC";
@@ -73,12 +77,14 @@ pub fn conformance(table: &dyn JobTable) {
     assert_eq!(table.get("a1").unwrap(), Some(row("a1", 10)));
     let mut changed = row("a1", 10);
     changed.record = "{\"status\":\"done\"}".into();
-    table.put(&changed).unwrap();
+    table.update(&changed).unwrap();
     assert_eq!(table.get("a1").unwrap(), Some(changed));
     let ids: Vec<String> = table.list().unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(ids, ["b2", "c3", "a1"], "newest first");
     table.delete("b2").unwrap();
     table.delete("b2").unwrap();
     assert_eq!(table.get("b2").unwrap(), None);
+    table.update(&row("b2", 30)).unwrap();
+    assert_eq!(table.get("b2").unwrap(), None, "a deleted job came back");
     assert_eq!(table.list().unwrap().len(), 2);
 }

@@ -406,6 +406,17 @@ impl SqliteJobs {
         })
     }
 
+    /// `$1`…`$5` are named parameters to SQLite, numbered in the order they first appear:
+    /// bound by name, so that any statement's order is right.
+    fn write(&self, statement: &str, j: &super::jobs::JobRow) -> Result<()> {
+        self.with("write", |c| {
+            let p = rusqlite::named_params! {
+                "$1": j.id, "$2": j.owner, "$3": j.created_ms, "$4": j.home, "$5": j.record,
+            };
+            c.execute(statement, p).map(drop)
+        })
+    }
+
     fn with<R>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         super::jobs::failed(f(&conn).map_err(Into::into), what)
@@ -424,13 +435,11 @@ fn job_row(r: &rusqlite::Row) -> rusqlite::Result<super::jobs::JobRow> {
 
 impl super::jobs::JobTable for SqliteJobs {
     fn put(&self, j: &super::jobs::JobRow) -> Result<()> {
-        self.with("write", |c| {
-            c.execute(
-                super::jobs::PUT,
-                params![j.id, j.owner, j.created_ms, j.home, j.record],
-            )
-            .map(drop)
-        })
+        self.write(super::jobs::PUT, j)
+    }
+
+    fn update(&self, j: &super::jobs::JobRow) -> Result<()> {
+        self.write(super::jobs::UPDATE, j)
     }
 
     fn get(&self, id: &str) -> Result<Option<super::jobs::JobRow>> {

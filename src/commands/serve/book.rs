@@ -16,12 +16,18 @@ use crate::store::Location;
 
 /// Marks a job's folder as deleted while its run stops (nothing records it again).
 const DELETED: &str = "deleted";
+/// Marks a job's folder once its row is written: from then on the row is only updated, never
+/// made again (a job deleted meanwhile stays deleted), and the folder is never an orphan.
+const RECORDED: &str = "recorded";
+/// This server's name among the team's, kept in the jobs folder (`machine:random`): it stays
+/// when the machine is renamed, and two machines never share it.
+const SERVER_ID: &str = "server-id";
 
 #[derive(Clone)]
 pub struct Book {
     pub dir: PathBuf,
     table: Arc<dyn JobTable>,
-    /// This server, as rows name the server keeping a job's files: `machine:folder`.
+    /// This server, as rows name the server keeping a job's files ([`SERVER_ID`]).
     pub home: String,
     /// Bumped at each change made here: a watcher reads nothing while it stays the same.
     changes: Arc<AtomicU64>,
@@ -43,7 +49,7 @@ impl Book {
         Ok(Book {
             dir: dir.to_path_buf(),
             table: Arc::from(crate::store::jobs::open_jobs(state)?),
-            home: format!("{}:{}", crate::store::postgres::machine(), dir.display()),
+            home: server_id(dir)?,
             changes: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -96,8 +102,17 @@ impl Book {
             home: self.home.clone(),
             record: serde_json::to_string(job)?,
         };
-        blocking(|| self.table.put(&row))?;
+        let recorded = dir.join(RECORDED);
+        let written = blocking(|| match recorded.exists() {
+            true => self.table.update(&row),
+            false => self.table.put(&row),
+        });
+        // Watchers read again either way: they show what the store holds.
         self.changed();
+        written?;
+        if !recorded.exists() {
+            std::fs::write(&recorded, b"").context("cannot mark the job recorded")?;
+        }
         Ok(())
     }
 
@@ -116,30 +131,25 @@ impl Book {
         self.changes.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Folders here with no record (a job deleted while it ran or from another server, an
-    /// upload cut short) untouched for an hour: left by a server that stopped before it could
-    /// remove them.
-    pub fn orphans(&self) -> Result<Vec<PathBuf>> {
-        let kept: std::collections::HashSet<String> = self
-            .all()?
-            .into_iter()
-            .filter(|j| self.keeps(j))
-            .map(|j| j.id)
-            .collect();
+    /// Job folders here that were deleted, or never recorded (an upload cut short), and
+    /// untouched for an hour: left by a server that stopped before it could remove them. A
+    /// folder whose job was recorded is never one, whatever the store says now (another
+    /// `--state`, a database away): its files are only removed with its job.
+    pub fn orphans(&self) -> Vec<PathBuf> {
         let hour = std::time::Duration::from_secs(3600);
-        Ok(std::fs::read_dir(&self.dir)
+        std::fs::read_dir(&self.dir)
             .into_iter()
             .flatten()
             .flatten()
-            .filter(|e| !kept.contains(&*e.file_name().to_string_lossy()))
             .map(|e| e.path())
             .filter(|p| p.is_dir())
+            .filter(|p| p.join(DELETED).exists() || !p.join(RECORDED).exists())
             .filter(|p| {
                 std::fs::metadata(p)
                     .and_then(|m| m.modified())
                     .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > hour))
             })
-            .collect())
+            .collect()
     }
 
     /// Takes a job off the record at once (its folder goes when its run has stopped).
@@ -164,6 +174,20 @@ impl Book {
         }
         Ok(())
     }
+}
+
+/// This server's id, made once ([`SERVER_ID`]).
+fn server_id(dir: &Path) -> Result<String> {
+    let path = dir.join(SERVER_ID);
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        if !id.trim().is_empty() {
+            return Ok(id.trim().to_string());
+        }
+    }
+    let machine = crate::store::postgres::machine().replace(':', "-");
+    let id = format!("{machine}:{}", hex::encode(rand::random::<[u8; 8]>()));
+    std::fs::write(&path, &id).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(id)
 }
 
 /// A row read back as a job (a record this checkuser cannot read is left out, and said).
@@ -247,6 +271,26 @@ mod tests {
         let listed = here.all().unwrap();
         assert_eq!(listed.len(), 1);
         assert!(!here.keeps(&listed[0]));
-        assert!(here.orphans().unwrap().is_empty());
+        assert_eq!(listed[0].server(), "other-machine");
+    }
+
+    #[test]
+    fn a_server_keeps_its_id_and_a_recorded_folder_is_never_an_orphan() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = book(dir.path());
+        assert_eq!(book(dir.path()).home, first.home);
+        let (kept, kept_dir) = first.make().unwrap();
+        first
+            .save(&Job::new(kept, "a".into(), "x.csv", JobSettings::default()))
+            .unwrap();
+        let (_, cut_short) = first.make().unwrap();
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        for d in [&kept_dir, &cut_short] {
+            let f = std::fs::File::open(d).unwrap();
+            f.set_modified(two_hours_ago).unwrap();
+        }
+        // Another store: the job's row is not there, its folder still is not an orphan.
+        let other = Book::open(&first.dir, &Location::File(dir.path().join("other.sqlite")));
+        assert_eq!(other.unwrap().orphans(), vec![cut_short]);
     }
 }

@@ -194,7 +194,7 @@ fn sweep(app: &App, cutoff: i64) -> Result<()> {
             book.remove(&job.id)?;
         }
     }
-    for orphan in book.orphans()? {
+    for orphan in book.orphans() {
         let _ = std::fs::remove_dir_all(orphan);
     }
     Ok(())

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use tokio::sync::Semaphore;
@@ -245,8 +245,18 @@ impl Runner {
             return;
         }
         self.ended(&mut job, outcome, ending, &live);
-        if let Err(e) = self.book.save(&job) {
-            tracing::error!("job {}: {e:#}", job.id);
+        self.save_end(&job).await;
+    }
+
+    /// Records how a job ended, trying for a minute while the store is away (else the job
+    /// would read as running, and run again at the next start).
+    async fn save_end(&self, job: &Job) {
+        for attempt in 1..=12 {
+            match self.book.save(job) {
+                Ok(()) => return,
+                Err(e) => tracing::error!("job {} (try {attempt} of 12): {e:#}", job.id),
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
         }
     }
 

@@ -346,15 +346,26 @@ fn job_row(r: &postgres::Row) -> JobRow {
     }
 }
 
-impl JobTable for PgJobs {
-    fn put(&self, j: &JobRow) -> Result<()> {
+impl PgJobs {
+    /// Sends `statement` with a row's columns as its parameters.
+    fn write(&self, statement: &'static str, j: &JobRow) -> Result<()> {
         let j = j.clone();
-        let put = self.pg.call(move |c| {
+        let done = self.pg.call(move |c| {
             let p: [&(dyn postgres::types::ToSql + Sync); 5] =
                 [&j.id, &j.owner, &j.created_ms, &j.home, &j.record];
-            c.execute(jobs::PUT, &p).map(drop)
+            c.execute(statement, &p).map(drop)
         });
-        jobs::failed(put, "write")
+        jobs::failed(done, "write")
+    }
+}
+
+impl JobTable for PgJobs {
+    fn put(&self, j: &JobRow) -> Result<()> {
+        self.write(jobs::PUT, j)
+    }
+
+    fn update(&self, j: &JobRow) -> Result<()> {
+        self.write(jobs::UPDATE, j)
     }
 
     fn get(&self, id: &str) -> Result<Option<JobRow>> {

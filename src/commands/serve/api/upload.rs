@@ -33,7 +33,8 @@ pub(super) async fn receive(
             return Err(e);
         }
     };
-    let job = Job::new(id, caller.user.clone(), &name, settings);
+    let mut job = Job::new(id, caller.user.clone(), &name, settings);
+    job.home = app.runner.book.home.clone();
     std::fs::rename(&upload, dir.join(&job.input))
         .map_err(|e| internal(format!("cannot keep the upload: {e}")))?;
     Ok((job, dir, start))
