@@ -181,24 +181,9 @@
   var ACTIVE = { queued: true, running: true };
   var MAX_STREAMS = 3; // keep HTTP/1.1 connections free for the page's own requests
 
-  function pickLanguage() {
-    var langs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || 'en'];
-    var first = String(langs[0] || '').toLowerCase();
-    return first.indexOf('zh') === 0 ? 'zh-CN' : 'en';
-  }
-
-  var lang = pickLanguage();
-  var dict = STRINGS[lang];
-
-  function t(key, params) {
-    var s = Object.prototype.hasOwnProperty.call(dict, key) ? dict[key] : (STRINGS.en[key] || key);
-    if (params) {
-      s = s.replace(/\{(\w+)\}/g, function (m, name) {
-        return Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : m;
-      });
-    }
-    return s;
-  }
+  var i18n = checkuserI18n.translator(STRINGS);
+  var lang = i18n.lang;
+  var t = i18n.t;
 
   function num(n) {
     return typeof n === 'number' ? n.toLocaleString(lang) : String(n);

@@ -31,18 +31,9 @@
     }
   };
 
-  function pickLanguage() {
-    var langs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || 'en'];
-    var first = String(langs[0] || '').toLowerCase();
-    return first.indexOf('zh') === 0 ? 'zh-CN' : 'en';
-  }
-
-  var lang = pickLanguage();
-  var dict = STRINGS[lang];
-
-  function t(key) {
-    return Object.prototype.hasOwnProperty.call(dict, key) ? dict[key] : STRINGS.en[key] || key;
-  }
+  var i18n = checkuserI18n.translator(STRINGS);
+  var lang = i18n.lang;
+  var t = i18n.t;
 
   function init() {
     document.documentElement.lang = lang;

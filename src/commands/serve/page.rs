@@ -18,6 +18,7 @@ const INDEX: &str = include_str!("../../../assets/serve/index.html");
 const LOGIN: &str = include_str!("../../../assets/serve/login.html");
 const APP_JS: &str = include_str!("../../../assets/serve/app.js");
 const LOGIN_JS: &str = include_str!("../../../assets/serve/login.js");
+const I18N_JS: &str = include_str!("../../../assets/serve/i18n.js");
 const APP_CSS: &str = include_str!("../../../assets/serve/app.css");
 
 /// No inline script or style, nothing from another host, no framing.
@@ -216,11 +217,12 @@ pub async fn logout(
     r
 }
 
-/// `GET /assets/{name}`: the script, the login script and the style.
+/// `GET /assets/{name}`: the page's script, the login script, their language, the style.
 pub async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
     let (body, mime) = match name.as_str() {
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
         "login.js" => (LOGIN_JS, "text/javascript; charset=utf-8"),
+        "i18n.js" => (I18N_JS, "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
