@@ -100,6 +100,20 @@ fn own_here(app: &App, caller: &Caller, id: &str) -> Result<Job, ApiError> {
     Ok(job)
 }
 
+/// A change to the caller's job `id`: the job held (one change at a time: keep the guard
+/// while changing), the caller (same origin and CSRF token), and the job as it is once held.
+async fn change(
+    app: &App,
+    headers: &HeaderMap,
+    addr: SocketAddr,
+    id: &str,
+) -> Result<(tokio::sync::OwnedMutexGuard<()>, Caller, Job), ApiError> {
+    let caller = changer(app, headers, addr)?;
+    let held = app.runner.hold(id).await;
+    let job = own_here(app, &caller, id)?;
+    Ok((held, caller, job))
+}
+
 /// The store could not be read or written.
 fn away(e: anyhow::Error) -> ApiError {
     error(
@@ -349,9 +363,7 @@ pub async fn mapping(
     Path(id): Path<String>,
     body: Result<Json<JobSettings>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
-    let caller = changer(&app, &headers, addr)?;
-    let _held = app.runner.hold(&id).await;
-    let job = own_here(&app, &caller, &id)?;
+    let (_held, _, job) = change(&app, &headers, addr, &id).await?;
     let Json(settings) = body.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
     if !matches!(job.status, Status::Planned | Status::Failed) || job.summary.is_some() {
         return Err(error(
@@ -383,9 +395,7 @@ pub async fn start(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Answer {
-    let caller = changer(&app, &headers, addr)?;
-    let _held = app.runner.hold(&id).await;
-    let job = own_here(&app, &caller, &id)?;
+    let (_held, _, job) = change(&app, &headers, addr, &id).await?;
     if job.status != Status::Planned {
         let why = match job.status {
             Status::Failed => format!(
@@ -406,9 +416,7 @@ pub async fn cancel(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Answer {
-    let caller = changer(&app, &headers, addr)?;
-    let _held = app.runner.hold(&id).await;
-    let mut job = own_here(&app, &caller, &id)?;
+    let (_held, caller, mut job) = change(&app, &headers, addr, &id).await?;
     if app.runner.stop(&id, false) {
         job = settled(&app, &caller, &id).await?;
     } else if job.status == Status::Planned {
@@ -435,9 +443,7 @@ pub async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Answer {
-    let caller = changer(&app, &headers, addr)?;
-    let _held = app.runner.hold(&id).await;
-    own_here(&app, &caller, &id)?;
+    let (_held, ..) = change(&app, &headers, addr, &id).await?;
     match app.runner.stop(&id, true) {
         // Off the list now; its folder goes when its run has stopped.
         true => app.runner.book.forget(&id),
