@@ -1103,3 +1103,48 @@ fn the_review_cases_hold() {
         "{text}"
     );
 }
+
+/// The team's database away for a moment: the page says so (503), never an empty list as if
+/// the jobs were gone, the server keeps serving, and the jobs are back with the database.
+#[test]
+fn the_database_away_answers_503_and_the_jobs_come_back_with_it() {
+    let Some(db) = crate::pg::Cluster::start() else {
+        return;
+    };
+    if !db.controllable() {
+        eprintln!(
+            "skipped: the server named by CHECKUSER_TEST_DATABASE_URL cannot be restarted here"
+        );
+        return;
+    }
+    let url = db.database();
+    let (sim, fx) = (Sim::start(no_faults()), Fixture::new());
+    let s = serve_on(&sim, &fx, &url, &[]);
+    let (status, job) = s.upload(s.bearer(), &[Part::File("crm.csv", &crm())]);
+    assert_eq!(status, 201, "{job}");
+    db.down();
+    let (status, body) = s.get("/api/jobs", s.bearer());
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("state store"),
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains(&url),
+        "the URL in an answer: {body}"
+    );
+    db.up();
+    let started = Instant::now();
+    loop {
+        let (status, list) = s.get("/api/jobs", s.bearer());
+        if status == 200 {
+            assert_eq!(list["jobs"][0]["id"], job["id"], "{list}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{status} {list}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
