@@ -16,7 +16,7 @@ pub struct JobRow {
     pub owner: String,
     /// When it was made, in milliseconds since 1970: lists are newest first.
     pub created_ms: i64,
-    /// The server that keeps the job's files (`host:folder`).
+    /// The server that keeps the job's files (`machine:id`).
     pub home: String,
     /// The record, JSON.
     pub record: String,

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::jobs::{self, JobRow, JobTable};
 use super::{Backend, Count, RawAnswer, Scope, COMMIT_WINDOW};
 
 /// Every column of an answer, as `state copy` moves it.
@@ -408,7 +409,7 @@ impl SqliteJobs {
 
     /// `$1`…`$5` are named parameters to SQLite, numbered in the order they first appear:
     /// bound by name, so that any statement's order is right.
-    fn write(&self, statement: &str, j: &super::jobs::JobRow) -> Result<()> {
+    fn write(&self, statement: &str, j: &JobRow) -> Result<()> {
         self.with("write", |c| {
             let p = rusqlite::named_params! {
                 "$1": j.id, "$2": j.owner, "$3": j.created_ms, "$4": j.home, "$5": j.record,
@@ -419,12 +420,12 @@ impl SqliteJobs {
 
     fn with<R>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        super::jobs::failed(f(&conn).map_err(Into::into), what)
+        jobs::failed(f(&conn).map_err(Into::into), what)
     }
 }
 
-fn job_row(r: &rusqlite::Row) -> rusqlite::Result<super::jobs::JobRow> {
-    Ok(super::jobs::JobRow {
+fn job_row(r: &rusqlite::Row) -> rusqlite::Result<JobRow> {
+    Ok(JobRow {
         id: r.get(0)?,
         owner: r.get(1)?,
         created_ms: r.get(2)?,
@@ -433,31 +434,27 @@ fn job_row(r: &rusqlite::Row) -> rusqlite::Result<super::jobs::JobRow> {
     })
 }
 
-impl super::jobs::JobTable for SqliteJobs {
-    fn put(&self, j: &super::jobs::JobRow) -> Result<()> {
-        self.write(super::jobs::PUT, j)
+impl JobTable for SqliteJobs {
+    fn put(&self, j: &JobRow) -> Result<()> {
+        self.write(jobs::PUT, j)
     }
 
-    fn update(&self, j: &super::jobs::JobRow) -> Result<()> {
-        self.write(super::jobs::UPDATE, j)
+    fn update(&self, j: &JobRow) -> Result<()> {
+        self.write(jobs::UPDATE, j)
     }
 
-    fn get(&self, id: &str) -> Result<Option<super::jobs::JobRow>> {
+    fn get(&self, id: &str) -> Result<Option<JobRow>> {
+        self.with("read", |c| c.query_row(jobs::GET, [id], job_row).optional())
+    }
+
+    fn list(&self) -> Result<Vec<JobRow>> {
         self.with("read", |c| {
-            c.query_row(super::jobs::GET, [id], job_row).optional()
-        })
-    }
-
-    fn list(&self) -> Result<Vec<super::jobs::JobRow>> {
-        self.with("read", |c| {
-            c.prepare(super::jobs::LIST)?
-                .query_map([], job_row)?
-                .collect()
+            c.prepare(jobs::LIST)?.query_map([], job_row)?.collect()
         })
     }
 
     fn delete(&self, id: &str) -> Result<()> {
-        self.with("delete", |c| c.execute(super::jobs::DELETE, [id]).map(drop))
+        self.with("delete", |c| c.execute(jobs::DELETE, [id]).map(drop))
     }
 }
 
@@ -645,8 +642,7 @@ pub(crate) mod tests {
     #[test]
     fn the_file_stores_jobs_pass_the_conformance_suite() {
         let dir = tempfile::tempdir().unwrap();
-        let jobs = SqliteJobs::open(&dir.path().join("s.sqlite")).unwrap();
-        super::super::jobs::conformance(&jobs);
+        jobs::conformance(&SqliteJobs::open(&dir.path().join("s.sqlite")).unwrap());
     }
 
     #[test]

@@ -251,12 +251,15 @@ impl Runner {
     /// Records how a job ended, trying for a minute while the store is away (else the job
     /// would read as running, and run again at the next start).
     async fn save_end(&self, job: &Job) {
-        for attempt in 1..=12 {
+        const TRIES: u32 = 12;
+        for attempt in 1..=TRIES {
             match self.book.save(job) {
                 Ok(()) => return,
-                Err(e) => tracing::error!("job {} (try {attempt} of 12): {e:#}", job.id),
+                Err(e) => tracing::error!("job {} (try {attempt} of {TRIES}): {e:#}", job.id),
             }
-            tokio::time::sleep(Duration::from_secs(5)).await;
+            if attempt < TRIES {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
         }
     }
 

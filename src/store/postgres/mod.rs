@@ -328,14 +328,6 @@ pub struct PgJobs {
     pg: Pg,
 }
 
-impl PgJobs {
-    pub fn open(target: &Target) -> Result<PgJobs> {
-        let pg = Pg::connect(target.clone())?;
-        schema::migrate(&pg, None)?;
-        Ok(PgJobs { pg })
-    }
-}
-
 fn job_row(r: &postgres::Row) -> JobRow {
     JobRow {
         id: r.get(0),
@@ -347,6 +339,12 @@ fn job_row(r: &postgres::Row) -> JobRow {
 }
 
 impl PgJobs {
+    pub fn open(target: &Target) -> Result<PgJobs> {
+        Ok(PgJobs {
+            pg: migrated(target)?,
+        })
+    }
+
     /// Sends `statement` with a row's columns as its parameters.
     fn write(&self, statement: &'static str, j: &JobRow) -> Result<()> {
         let j = j.clone();
@@ -395,10 +393,18 @@ pub struct PgAdmin {
 
 impl PgAdmin {
     pub fn open(target: &Target) -> Result<PgAdmin> {
-        let pg = Pg::connect(target.clone())?;
-        schema::migrate(&pg, None)?;
-        Ok(PgAdmin { pg })
+        Ok(PgAdmin {
+            pg: migrated(target)?,
+        })
     }
+}
+
+/// A connection of its own to the database at `target`, its schema brought up to date
+/// (without joining the team).
+fn migrated(target: &Target) -> Result<Pg> {
+    let pg = Pg::connect(target.clone())?;
+    schema::migrate(&pg, None)?;
+    Ok(pg)
 }
 
 const RAW: &str = "host, partner, api, kind, key, result, status, uplimit, error_code, error_msg,
