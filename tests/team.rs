@@ -104,15 +104,9 @@ fn a_run_killed_with_9_frees_its_keys_and_the_survivor_asks_them() {
 
 #[test]
 fn the_database_restarting_mid_run_loses_nothing_and_asks_nothing_twice() {
-    let Some(db) = pg::Cluster::start() else {
+    let Some(db) = pg::Cluster::restartable() else {
         return;
     };
-    if !db.controllable() {
-        eprintln!(
-            "skipped: the server named by CHECKUSER_TEST_DATABASE_URL cannot be restarted here"
-        );
-        return;
-    }
     let url = db.database();
     let sim = Sim::start(gateway());
     let fx = Fixture::new();
@@ -134,15 +128,9 @@ fn the_database_restarting_mid_run_loses_nothing_and_asks_nothing_twice() {
 
 #[test]
 fn the_database_gone_for_good_stops_sending_writes_the_output_and_keeps_the_answers() {
-    let Some(db) = pg::Cluster::start() else {
+    let Some(db) = pg::Cluster::restartable() else {
         return;
     };
-    if !db.controllable() {
-        eprintln!(
-            "skipped: the server named by CHECKUSER_TEST_DATABASE_URL cannot be stopped here"
-        );
-        return;
-    }
     let url = db.database();
     let sim = Sim::start(gateway());
     let fx = Fixture::new();

@@ -183,6 +183,19 @@ impl Cluster {
         );
     }
 
+    /// A server the test may stop and start, or `None` (after saying why) when there is none.
+    pub fn restartable() -> Option<Cluster> {
+        let db = Cluster::start()?;
+        if !db.controllable() {
+            eprintln!(
+                "skipped: the server named by CHECKUSER_TEST_DATABASE_URL cannot be stopped and \
+                 started here"
+            );
+            return None;
+        }
+        Some(db)
+    }
+
     /// Whether the server can be stopped and started by the test.
     pub fn controllable(&self) -> bool {
         self.dir.is_some()
