@@ -236,6 +236,14 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Kills the server with SIGKILL: nothing of it runs after.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -653,6 +661,19 @@ fn a_small_job_is_not_queued_behind_a_big_one() {
 
 #[test]
 fn a_restarted_server_goes_on_with_a_running_job_asking_nothing_twice() {
+    restarted_mid_job(Server::stop, 0);
+}
+
+/// Killed with -9 mid-job: the job goes on at the next start; only the values in flight when
+/// it died (at most --concurrency, 4) may be asked again.
+#[test]
+fn a_server_killed_mid_job_goes_on_at_its_next_start() {
+    restarted_mid_job(Server::kill, 4);
+}
+
+/// A server stopped by `stop` mid-job, started again: the job ends, every key asked once
+/// (`twice` at most asked twice), the result complete.
+fn restarted_mid_job(stop: fn(Server), twice: usize) {
     let (sim, fx) = (Sim::start(no_faults()), Fixture::new());
     let keys = emails(40);
     let s = serve(&sim, &fx, &["--rate", "8"]);
@@ -669,7 +690,7 @@ fn a_restarted_server_goes_on_with_a_running_job_asking_nothing_twice() {
         assert!(started.elapsed() < Duration::from_secs(30), "no progress");
         std::thread::sleep(Duration::from_millis(50));
     }
-    s.stop();
+    stop(s);
     let asked_before = sim.requests();
     assert!(
         asked_before < keys.len(),
@@ -678,14 +699,13 @@ fn a_restarted_server_goes_on_with_a_running_job_asking_nothing_twice() {
     let s = serve(&sim, &fx, &["--rate", "8"]);
     let done = s.wait_for(&id, &["done", "failed"], Duration::from_secs(60));
     assert_eq!(done["status"], "done", "{done}");
+    let mut asked_twice = 0;
     for k in &keys {
-        assert_eq!(
-            sim.sandbox.stats.requests_for(k),
-            1,
-            "{k} asked {} times",
-            sim.sandbox.stats.requests_for(k)
-        );
+        let n = sim.sandbox.stats.requests_for(k);
+        assert!((1..=2).contains(&n), "{k} asked {n} times");
+        asked_twice += usize::from(n == 2);
     }
+    assert!(asked_twice <= twice, "{asked_twice} keys asked twice");
     let (_, result, _) = s.call("GET", &format!("/api/jobs/{id}/result"), s.bearer(), None);
     let out = fx.file("out.csv", result.as_str().unwrap());
     assert_true_answers(&out, "email", &keys);
