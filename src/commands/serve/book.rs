@@ -217,6 +217,27 @@ mod tests {
     }
 
     #[test]
+    fn a_record_that_cannot_be_read_is_left_out_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = book(dir.path());
+        let row = |id: &str, record: &str| JobRow {
+            id: id.into(),
+            owner: "a".into(),
+            created_ms: 1,
+            home: book.home.clone(),
+            record: record.into(),
+        };
+        book.table.put(&row("aa", "{not json")).unwrap();
+        let good = Job::new("bb".into(), "a".into(), "x.csv", JobSettings::default());
+        book.table
+            .put(&row("bb", &serde_json::to_string(&good).unwrap()))
+            .unwrap();
+        assert_eq!(book.load("aa").unwrap().map(|j| j.id), None);
+        let ids: Vec<String> = book.all().unwrap().into_iter().map(|j| j.id).collect();
+        assert_eq!(ids, ["bb"]);
+    }
+
+    #[test]
     fn an_id_is_never_a_path() {
         let dir = tempfile::tempdir().unwrap();
         let book = book(dir.path());
